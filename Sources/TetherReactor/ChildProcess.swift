@@ -1,0 +1,144 @@
+import CLibUring
+import Glibc
+import SystemPackage
+import Synchronization
+
+/// A child process started with `posix_spawn` and watched through a pidfd.
+///
+/// Its exit is an io_uring completion (`IORING_OP_WAITID` on the pidfd), not a signal handler or a
+/// thread, and waiting for it reaps it. Signals go through the pidfd, so they can never reach a
+/// recycled pid.
+public final class ChildProcess: Sendable {
+    /// How the child's file descriptors are set up: `target` in the child is `source` in the parent.
+    public struct FileMapping: Sendable, Hashable {
+        public var source: FileDescriptor
+        public var target: FileDescriptor
+        public init(_ source: FileDescriptor, as target: FileDescriptor) {
+            self.source = source
+            self.target = target
+        }
+    }
+
+    public let reactor: Reactor
+    /// The child's process ID.
+    public let pid: Int32
+    let core: HandleCore
+    private let status = Mutex<ExitStatus?>(nil)
+
+    private init(reactor: Reactor, pid: Int32, pidfd: Int32) {
+        self.reactor = reactor
+        self.pid = pid
+        self.core = HandleCore(reactor: reactor, fd: pidfd, kind: "pidfd")
+    }
+
+    deinit { core.dropped() }
+
+    /// Starts `executable` with `arguments` (not including argv[0], which is the executable path).
+    ///
+    /// - Parameters:
+    ///   - environment: the complete environment of the child, `KEY=VALUE`.
+    ///   - files: descriptors to set up in the child; any other descriptor of ours is close-on-exec
+    ///     and not inherited. Unmapped 0, 1, 2 are inherited from this process.
+    ///   - newProcessGroup: put the child in a process group of its own, so a signal to the group
+    ///     reaches its children too, and the terminal's Ctrl-C does not.
+    /// - Throws: ``ReactorError/Code/spawnFailed`` with the errno (`ENOENT` missing, `EACCES` not
+    ///   executable).
+    public static func spawn(
+        executable: String, arguments: [String] = [], environment: [String],
+        files: [FileMapping] = [], newProcessGroup: Bool = false, on reactor: Reactor
+    ) throws(ReactorError) -> ChildProcess {
+        var actions = unsafe posix_spawn_file_actions_t()
+        var attributes = posix_spawnattr_t()
+        unsafe posix_spawn_file_actions_init(&actions)
+        unsafe posix_spawnattr_init(&attributes)
+        defer {
+            unsafe posix_spawn_file_actions_destroy(&actions)
+            unsafe posix_spawnattr_destroy(&attributes)
+        }
+        // dup2 onto itself would keep FD_CLOEXEC: route such a mapping through a temporary copy.
+        var temporaries: [Int32] = []
+        defer { for fd in temporaries { Glibc.close(fd) } }
+        for mapping in files {
+            var source = mapping.source.rawValue
+            if source == mapping.target.rawValue || files.contains(where: { $0.target.rawValue == source }) {
+                source = try syscall("fcntl F_DUPFD_CLOEXEC") { fcntl(source, F_DUPFD_CLOEXEC, 100) }
+                temporaries.append(source)
+            }
+            unsafe posix_spawn_file_actions_adddup2(&actions, source, mapping.target.rawValue)
+        }
+        var flags = Int32(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF)
+        if newProcessGroup {
+            flags |= Int32(POSIX_SPAWN_SETPGROUP)
+            unsafe posix_spawnattr_setpgroup(&attributes, 0)
+        }
+        // The child starts with no blocked signals and default dispositions for the ones a
+        // runtime commonly ignores or handles (SIGPIPE is ignored by many hosts).
+        var emptyMask = sigset_t()
+        unsafe sigemptyset(&emptyMask)
+        unsafe posix_spawnattr_setsigmask(&attributes, &emptyMask)
+        var defaults = sigset_t()
+        unsafe sigemptyset(&defaults)
+        for signal in [SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD] { unsafe sigaddset(&defaults, signal) }
+        unsafe posix_spawnattr_setsigdefault(&attributes, &defaults)
+        unsafe posix_spawnattr_setflags(&attributes, Int16(flags))
+
+        var pid: pid_t = 0
+        let argv = [executable] + arguments
+        let result = unsafe withCStringArray(argv) { argvPointer in
+            unsafe withCStringArray(environment) { envPointer in
+                unsafe posix_spawn(&pid, executable, &actions, &attributes, argvPointer, envPointer)
+            }
+        }
+        guard result == 0 else {
+            throw ReactorError(.spawnFailed, operation: "posix_spawn", errno: Errno(rawValue: result), detail: executable)
+        }
+        let pidfd = tether_pidfd_open(pid)
+        guard pidfd >= 0 else {
+            let code = errno
+            // Without a pidfd we cannot watch it; do not leave it running unwatched.
+            kill(pid, SIGKILL)
+            var status: Int32 = 0
+            unsafe waitpid(pid, &status, 0)
+            throw ReactorError.system("pidfd_open", code, detail: executable)
+        }
+        _ = fcntl(pidfd, F_SETFD, FD_CLOEXEC)
+        return ChildProcess(reactor: reactor, pid: pid, pidfd: pidfd)
+    }
+
+    /// Waits for the child to end and reaps it. Returns the same status to every later call.
+    ///
+    /// - Throws: `CancellationError` if the waiting task is cancelled (the child keeps running and
+    ///   can be waited for again), `shutDown` if the reactor stops.
+    public func waitForExit() async throws -> ExitStatus {
+        if let known = status.withLock({ $0 }) { return known }
+        let exit = try await reactor.withLoop { loop in
+            try self.core.checkOpen("waitid")
+            let completion = try await loop.run(.waitForExit(pidfd: self.core.fd))
+            guard let exit = completion.exit else { preconditionFailure("waitid completed without siginfo") }
+            return exit
+        }
+        status.withLock { $0 = exit }
+        return exit
+    }
+
+    /// The exit status, if ``waitForExit()`` has already seen it.
+    public var exitStatus: ExitStatus? { status.withLock { $0 } }
+
+    /// Sends `signal` to the child through its pidfd (no effect once it has been reaped).
+    public func send(signal: Int32) throws(ReactorError) {
+        if status.withLock({ $0 }) != nil { return }
+        _ = try syscall("pidfd_send_signal") { tether_pidfd_send_signal(core.fd, signal) }
+    }
+
+    /// Closes the pidfd. A child that was not waited for stays a zombie until this process exits.
+    public func close() async throws {
+        try await reactor.withLoop { loop in try await self.core.close(loop: loop) }
+    }
+}
+
+/// Calls `body` with a NULL-terminated `char *[]` of `strings`, valid during the call.
+private func withCStringArray<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R) -> R {
+    let pointers: [UnsafeMutablePointer<CChar>?] = unsafe strings.map { unsafe strdup($0) } + [nil]
+    defer { for unsafe pointer in unsafe pointers { unsafe free(pointer) } }
+    return unsafe pointers.withUnsafeBufferPointer { unsafe body($0.baseAddress!) }
+}

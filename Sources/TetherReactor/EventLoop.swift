@@ -1,0 +1,237 @@
+import CLibUring
+import Glibc
+
+/// The reactor thread's state and its loop: run jobs, submit, wait, dispatch completions.
+///
+/// Created on the reactor thread (the ring must be) and touched only there.
+@safe final class EventLoop: @unsafe @unchecked Sendable {
+    // SAFETY: created on the reactor thread and used there only (`Reactor.currentLoop` checks);
+    // the conformance lets operation closures that never leave the thread capture it.
+    unowned(unsafe) let reactor: Reactor
+    var ring: Ring
+    var table: OperationTable
+    let pool: ProvidedBufferPool
+    var jobs = FIFO<UnownedJob>()
+    var counters = ReactorCounters()
+    /// Receivers whose multishot ended with ENOBUFS; re-armed when buffers come back.
+    var starvedReceivers: [ReceiveQueue] = []
+    /// Handles that are open; closed by shutdown if the user has not.
+    var openHandles: [ObjectIdentifier: any LoopHandle] = [:]
+    private var shutdownWaiters: [UnsafeContinuation<Void, Never>] = unsafe []
+    private var wakeUserData: UInt64 = 0
+    private var wakeArmed = false
+    private var wakeCancelled = false
+    /// Set when shutdown begins: new operations are refused, in-flight ones are being cancelled.
+    private(set) var stopping = false
+    /// Set when the loop has returned; late work goes to the fallback queue.
+    private(set) var exited = false
+    let configuration: ReactorConfiguration
+
+    init(reactor: Reactor) throws(ReactorError) {
+        unsafe self.reactor = reactor
+        configuration = reactor.configuration
+        ring = try Ring(entries: configuration.ringEntries)
+        table = OperationTable(
+            capacity: configuration.maxInFlightOperations + 1, iovecsPerSlot: configuration.maxIovecsPerSend)
+        pool = try unsafe ProvidedBufferPool(
+            ring: ring.pointer, groupID: 0, count: configuration.receiveBufferCount,
+            bufferBytes: configuration.receiveBufferBytes, reactor: reactor)
+        armWakeUp()
+    }
+
+    // MARK: The loop
+
+    func run() {
+        while true {
+            counters.loopIterations += 1
+            drainRemote()
+            runJobs()
+            if stopping, readyToExit() { break }
+            // Sleep in the kernel only when nothing is runnable; otherwise just submit and collect.
+            let result = ring.submit(wait: jobs.isEmpty)
+            counters.enterCalls += 1
+            if result > 0 { counters.submissions += UInt64(result) }
+            let reaped = ring.reap { userData, result, flags in
+                self.dispatch(userData: userData, result: result, flags: flags)
+            }
+            counters.completions += UInt64(reaped)
+        }
+        finish()
+    }
+
+    private func runJobs() {
+        var budget = configuration.maxJobsPerIteration
+        let serial = unsafe reactor.asUnownedSerialExecutor()
+        let task = unsafe reactor.asUnownedTaskExecutor()
+        while budget > 0, let job = jobs.popFirst() {
+            unsafe job.runSynchronously(isolatedTo: serial, taskExecutor: task)
+            counters.jobsRun += 1
+            budget -= 1
+        }
+    }
+
+    private func drainRemote() {
+        var items = unsafe reactor.remote.withLock { queue in
+            let items = queue.items
+            queue.items = FIFO()
+            return items
+        }
+        while let item = items.popFirst() {
+            switch item {
+            case .job(let job): jobs.append(job)
+            case .cancel(let userData): cancel(userData)
+            case .recycle(let bufferID): recycle(bufferID)
+            case .action(let action): action.body()
+            case .shutdown(let continuation):
+                unsafe shutdownWaiters.append(continuation)
+                beginShutdown()
+            }
+        }
+    }
+
+    // MARK: Completions
+
+    /// Routes one CQE to whoever waits for it. The only place completions are interpreted.
+    private func dispatch(userData: UInt64, result: Int32, flags: UInt32) {
+        guard userData != OperationTable.ignoredUserData, let index = table.index(of: userData) else { return }
+        var completion = Completion(result: result, flags: flags)
+        let operation = table[index].operation
+        switch operation {
+        case .sendMessage, .writeVector:
+            if result > 0 { counters.bytesOut += UInt64(result) }
+        case .receiveMultishot, .readSelected:
+            if result > 0 { counters.bytesIn += UInt64(result) }
+        case .waitForExit:
+            if result >= 0 { completion.exit = unsafe ExitStatus(siginfo: table.scratch(at: index)) }
+        default:
+            break
+        }
+        let target = table[index].target
+        // A multishot CQE with MORE leaves the slot in use for the next one.
+        if !completion.hasMore { table.release(index) }
+        switch target {
+        case .none:
+            break
+        case .continuation(let continuation):
+            unsafe continuation.resume(returning: completion)
+        case .receiver(let queue):
+            queue.complete(completion, final: !completion.hasMore)
+        case .acceptor(let queue):
+            queue.complete(completion, final: !completion.hasMore)
+        case .wakeUp:
+            wakeArmed = false
+            unsafe reactor.wakeObserved()
+            counters.crossThreadWakeups += 1
+            if !wakeCancelled { armWakeUp() }
+        }
+    }
+
+    private func armWakeUp() {
+        guard let userData = unsafe table.reserve(.readEventCounter(fd: reactor.wakeFD)) else {
+            preconditionFailure("no slot for the wake-up read")
+        }
+        wakeUserData = userData
+        wakeArmed = true
+        submit(userData, target: .wakeUp)
+    }
+
+    // MARK: Submitting
+
+    /// Prepares the SQE for the reserved slot `userData` and records who waits for it.
+    /// The SQE reaches the kernel at the next `io_uring_enter` (end of this loop iteration).
+    func submit(_ userData: UInt64, target: CompletionTarget) {
+        guard let index = table.index(of: userData) else { preconditionFailure("submit of a stale slot") }
+        table[index].target = target
+        table[index].inFlight = true
+        let sqe = unsafe ring.nextSubmission { counters.submissionQueueFull += 1 }
+        unsafe table[index].operation.prepare(sqe, scratch: table.scratch(at: index), iovecs: table.iovecs(at: index))
+        unsafe io_uring_sqe_set_data64(sqe, userData)
+    }
+
+    /// Reserves a slot for an operation with no task waiting on it (receivers, acceptors).
+    /// Returns nil when shutting down or when every slot is in use.
+    func start(_ operation: Operation, target: CompletionTarget, setUp: (Int) -> Void = { _ in }) -> UInt64? {
+        guard !stopping, let userData = table.reserve(operation), let index = table.index(of: userData) else {
+            return nil
+        }
+        setUp(index)
+        submit(userData, target: target)
+        return userData
+    }
+
+    /// Asks the kernel to cancel `userData` if it is still in flight; a stale request is ignored.
+    func cancel(_ userData: UInt64) {
+        guard let index = table.index(of: userData), table[index].inFlight else { return }
+        let sqe = unsafe ring.nextSubmission { counters.submissionQueueFull += 1 }
+        unsafe Operation.cancel(target: userData, all: false).prepare(
+            sqe, scratch: table.scratch(at: index), iovecs: table.iovecs(at: index))
+        unsafe io_uring_sqe_set_data64(sqe, OperationTable.ignoredUserData)
+    }
+
+    // MARK: Buffers
+
+    func recycle(_ bufferID: UInt16) {
+        pool.recycle(bufferID)
+        guard !starvedReceivers.isEmpty else { return }
+        let starved = starvedReceivers
+        starvedReceivers.removeAll(keepingCapacity: true)
+        for receiver in starved { receiver.buffersAvailable() }
+    }
+
+    func snapshotCounters() -> ReactorCounters {
+        var snapshot = counters
+        snapshot.operationsInFlight = table.inFlightCount - (wakeArmed ? 1 : 0)  // not the user's
+        snapshot.buffersLent = pool.lentCount
+        return snapshot
+    }
+
+    // MARK: Shutdown
+
+    private func beginShutdown() {
+        guard !stopping else { return }
+        stopping = true
+        for index in table.inFlightIndices() {
+            let userData = table.userData(at: index)
+            if userData != wakeUserData { cancel(userData) }
+        }
+        for receiver in starvedReceivers { receiver.fail(ReactorError(.shutDown, operation: "recv")) }
+        starvedReceivers.removeAll()
+    }
+
+    /// Shutdown ends in three steps once no job is left: wait until only the wake-up read is in
+    /// flight; close the handles still open; stop taking remote work and cancel the wake-up read,
+    /// waiting for its completion so the kernel no longer writes into our memory.
+    private func readyToExit() -> Bool {
+        guard jobs.isEmpty, table.inFlightCount == (wakeArmed ? 1 : 0) else { return false }
+        if !openHandles.isEmpty {
+            let handles = Array(openHandles.values)
+            openHandles.removeAll()
+            for handle in handles { handle.closeForShutdown() }
+            return false
+        }
+        guard wakeArmed else { return true }
+        guard !wakeCancelled else { return false }
+        let closed = unsafe reactor.remote.withLock { queue in
+            guard queue.items.isEmpty else { return false }
+            queue.loopExited = true
+            return true
+        }
+        if closed {
+            wakeCancelled = true
+            cancel(wakeUserData)
+        }
+        return false
+    }
+
+    private func finish() {
+        exited = true
+        pool.retired.store(true, ordering: .releasing)
+        for unsafe waiter in unsafe shutdownWaiters { unsafe waiter.resume() }
+        unsafe shutdownWaiters.removeAll()
+    }
+}
+
+/// A handle the reactor closes at shutdown if its user did not.
+protocol LoopHandle: AnyObject {
+    func closeForShutdown()
+}

@@ -1,0 +1,136 @@
+import CLibUring
+import Glibc
+
+/// The reactor-side state of one file descriptor owned by a public handle (socket, listener, pipe
+/// end, process). Mutated on the reactor thread only; the public handle reaches it via `withLoop`.
+final class HandleCore: LoopHandle, @unsafe @unchecked Sendable {
+    // SAFETY: every mutable field is touched on the reactor thread only (via `withLoop`/`onLoop`).
+    let reactor: Reactor
+    let fd: Int32
+    let kind: String
+    var receiveQueue: ReceiveQueue?
+    var acceptQueue: AcceptQueue?
+    /// Set once closing began; every later operation fails with `closed`.
+    private(set) var isClosed = false
+    /// Runs after the fd is closed (a listener unlinks its socket path).
+    var afterClose: (() -> Void)?
+
+    init(reactor: Reactor, fd: Int32, kind: String) {
+        self.reactor = reactor
+        self.fd = fd
+        self.kind = kind
+        // Registered so that a reactor shutdown closes what its users left open.
+        reactor.onLoop { [self] in
+            if !isClosed { reactor.currentLoop.openHandles[ObjectIdentifier(self)] = self }
+        }
+    }
+
+    func checkOpen(_ operation: String) throws {
+        if isClosed { throw ReactorError(.closed, operation: operation, detail: "\(kind) fd \(fd) is closed") }
+    }
+
+    /// Closes through the ring once no receive is in flight on the fd. Reactor thread only.
+    nonisolated(nonsending) func close(loop: EventLoop) async throws {
+        guard !isClosed else { return }
+        isClosed = true
+        loop.openHandles[ObjectIdentifier(self)] = nil
+        receiveQueue?.close()
+        acceptQueue?.close()
+        await receiveQueue?.waitUntilDisarmed()
+        await acceptQueue?.waitUntilDisarmed()
+        defer { afterClose?() }
+        do {
+            _ = try await loop.run(.close(fd: fd))
+        } catch let error as ReactorError where error.code == .shutDown {
+            Glibc.close(fd)
+        }
+    }
+
+    /// Synchronous close for shutdown and for handles dropped without `close()`; never used while
+    /// an operation is in flight on the fd.
+    func closeForShutdown() {
+        guard !isClosed else { return }
+        isClosed = true
+        receiveQueue?.close()
+        acceptQueue?.close()
+        Glibc.close(fd)
+        afterClose?()
+    }
+
+    /// Handle dropped by its user: close on the reactor (cancelling receives first), or right away
+    /// if the reactor has stopped.
+    func dropped() {
+        let posted = reactor.onLoop { [self] in
+            let loop = reactor.currentLoop
+            loop.openHandles[ObjectIdentifier(self)] = nil
+            if receiveQueue?.isArmed == true || acceptQueue != nil {
+                Task(executorPreference: reactor) { try? await self.close(loop: self.reactor.currentLoop) }
+            } else {
+                closeForShutdown()
+            }
+        }
+        if !posted { closeForShutdown() }
+    }
+
+    /// Sends every byte of `slices` in order, as few `sendmsg`/`writev` calls as the kernel allows.
+    ///
+    /// The slices stay alive (and so their memory valid) until this returns, which is after the
+    /// last completion: the kernel reads them in place, nothing is copied by us.
+    nonisolated(nonsending) func writeAll(_ slices: [BufferSlice], loop: EventLoop, socket: Bool) async throws {
+        try checkOpen(socket ? "sendmsg" : "writev")
+        var sliceIndex = 0
+        var offsetInSlice = 0
+        let maxIovecs = loop.configuration.maxIovecsPerSend
+        while sliceIndex < slices.count {
+            if slices[sliceIndex].count == offsetInSlice {
+                sliceIndex += 1
+                offsetInSlice = 0
+                continue
+            }
+            let iovecCount = countIovecs(slices, from: sliceIndex, offset: offsetInSlice, max: maxIovecs)
+            let operation: Operation =
+                socket ? .sendMessage(fd: fd, iovecCount: iovecCount) : .writeVector(fd: fd, iovecCount: iovecCount)
+            let (firstSlice, firstOffset) = (sliceIndex, offsetInSlice)
+            let completion = try await loop.run(operation) { index in
+                let iovecs = unsafe loop.table.iovecs(at: index)
+                var current = firstSlice
+                var skip = firstOffset
+                var filled = 0
+                while filled < iovecCount {
+                    let slice = slices[current]
+                    if slice.count > skip {
+                        unsafe iovecs[filled] = iovec(iov_base: slice.baseAddress + skip, iov_len: slice.count - skip)
+                        filled += 1
+                    }
+                    skip = 0
+                    current += 1
+                }
+            }
+            var sent = Int(completion.result)
+            precondition(sent > 0, "\(operation.name) of \(iovecCount) iovecs made no progress")
+            while sent > 0 {
+                let left = slices[sliceIndex].count - offsetInSlice
+                if sent >= left {
+                    sent -= left
+                    sliceIndex += 1
+                    offsetInSlice = 0
+                } else {
+                    offsetInSlice += sent
+                    sent = 0
+                }
+            }
+        }
+    }
+
+    private func countIovecs(_ slices: [BufferSlice], from index: Int, offset: Int, max: Int) -> Int {
+        var count = 0
+        var current = index
+        var skip = offset
+        while current < slices.count, count < max {
+            if slices[current].count > skip { count += 1 }
+            skip = 0
+            current += 1
+        }
+        return count
+    }
+}

@@ -1,0 +1,91 @@
+import CLibUring
+import Glibc
+import SystemPackage
+
+/// A listening stream socket (unix or TCP) whose connections arrive through a multishot accept.
+public final class Listener: Sendable {
+    /// The reactor that drives this listener.
+    public let reactor: Reactor
+    /// The bound address; for TCP port 0, the port the kernel chose.
+    public let address: SocketAddress
+    let core: HandleCore
+
+    private init(reactor: Reactor, fd: Int32, address: SocketAddress) {
+        self.reactor = reactor
+        self.address = address
+        self.core = HandleCore(reactor: reactor, fd: fd, kind: "listener")
+        if case .unix(let path) = address {
+            // The socket file is ours (bind created it): remove it with the listener.
+            core.afterClose = { _ = unsafe unlink(path) }
+        }
+    }
+
+    deinit { core.dropped() }
+
+    /// Binds and listens on `address`.
+    ///
+    /// - Throws: ``ReactorError`` with the errno, e.g. `EADDRINUSE` for a taken port or an
+    ///   existing path, `ENOENT`/`EACCES` for a unix path whose directory is missing or private.
+    public static func listen(on address: SocketAddress, backlog: Int32 = 511, reactor: Reactor)
+        throws(ReactorError) -> Listener
+    {
+        var storage = sockaddr_storage()
+        let length = try unsafe address.write(to: &storage)
+        let fd = try syscall("socket") {
+            Glibc.socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        }
+        do throws(ReactorError) {
+            if case .tcp = address {
+                var one: Int32 = 1
+                _ = try syscall("setsockopt SO_REUSEADDR") {
+                    unsafe setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+                }
+            }
+            _ = try syscall("bind", detail: "\(address)") {
+                unsafe withUnsafePointer(to: &storage) { pointer in
+                    unsafe pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { unsafe bind(fd, $0, length) }
+                }
+            }
+            _ = try syscall("listen", detail: "\(address)") { Glibc.listen(fd, backlog) }
+            var bound = sockaddr_storage()
+            var boundLength = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            _ = try syscall("getsockname") {
+                unsafe withUnsafeMutablePointer(to: &bound) { pointer in
+                    unsafe pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                        unsafe getsockname(fd, $0, &boundLength)
+                    }
+                }
+            }
+            let actual: SocketAddress =
+                if case .unix = address { address } else { unsafe SocketAddress.read(from: &bound) ?? address }
+            return Listener(reactor: reactor, fd: fd, address: actual)
+        } catch {
+            Glibc.close(fd)
+            throw error
+        }
+    }
+
+    /// The next connection. Several connections may be accepted ahead by the multishot accept.
+    ///
+    /// - Throws: `CancellationError` if the task is cancelled while waiting, `closed` after
+    ///   ``close()``, `shutDown` when the reactor stops.
+    public func accept() async throws -> StreamSocket {
+        let fd = try await reactor.withLoop { loop in
+            try self.core.checkOpen("accept")
+            let queue = self.core.acceptQueue ?? AcceptQueue(loop: loop, fd: self.core.fd)
+            self.core.acceptQueue = queue
+            return try await queue.accept()
+        }
+        let socket = StreamSocket(reactor: reactor, fd: fd)
+        if case .tcp = address { socket.setNoDelay() }
+        return socket
+    }
+
+    /// The listening file descriptor (still owned by this object).
+    public var fileDescriptor: FileDescriptor { FileDescriptor(rawValue: core.fd) }
+
+    /// Stops listening, closes connections accepted but not yet claimed, removes a unix socket file.
+    public func close() async throws {
+        try await reactor.withLoop { loop in try await self.core.close(loop: loop) }
+    }
+}

@@ -1,0 +1,34 @@
+import CLibUring
+import Glibc
+import SystemPackage
+
+extension Reactor {
+    /// Suspends the calling task for `duration`, measured by the kernel (`IORING_OP_TIMEOUT`,
+    /// monotonic clock). Timers are operations like any other: no timer thread, no heap.
+    ///
+    /// - Throws: `CancellationError` when the task is cancelled first (the timer is removed from
+    ///   the kernel before this returns), `shutDown` if the reactor stops.
+    public func sleep(for duration: Duration) async throws {
+        let (seconds, attoseconds) = duration.components
+        guard seconds >= 0, attoseconds >= 0 else {
+            throw ReactorError(.invalidArgument, operation: "timeout", detail: "negative duration \(duration)")
+        }
+        let nanoseconds = UInt64(seconds) * 1_000_000_000 + UInt64(attoseconds / 1_000_000_000)
+        try await withLoop { loop in
+            let completion = try await loop.perform(.timeout(nanoseconds: nanoseconds))
+            // A timeout that fires completes with ETIME: that is success here.
+            if completion.result == -ETIME { return }
+            _ = try completion.value(for: .timeout(nanoseconds: nanoseconds), shuttingDown: loop.stopping)
+        }
+    }
+
+    /// Waits until `fileDescriptor` is ready for `events` (`POLLIN`, `POLLOUT`, …) and returns the
+    /// events that are ready. The descriptor stays the caller's.
+    public func poll(_ fileDescriptor: FileDescriptor, events: Int16) async throws -> Int16 {
+        try await withLoop { loop in
+            let operation = Operation.poll(fd: fileDescriptor.rawValue, events: UInt32(UInt16(bitPattern: events)))
+            let completion = try await loop.run(operation)
+            return Int16(truncatingIfNeeded: completion.result)
+        }
+    }
+}

@@ -1,0 +1,103 @@
+import SystemPackage
+
+/// An error from the reactor or from one of its operations.
+///
+/// Every error names the operation that failed and, where the kernel reported it, the `Errno`.
+/// Compare with the static members (`error.code == .connectionRefused`) or read ``errno``.
+public struct ReactorError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// What went wrong, independent of the operation.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        fileprivate enum Base: Hashable, Sendable {
+            case ringUnavailable, ringSetupFailed, shutDown, tooManyOperations, concurrentReceive
+            case closed, system, invalidArgument, spawnFailed, threadStartFailed
+        }
+        fileprivate let base: Base
+
+        /// io_uring cannot be used in this process (seccomp, `kernel.io_uring_disabled`, old kernel).
+        public static let ringUnavailable = Code(base: .ringUnavailable)
+        /// The ring could be created in principle but setup failed (bad configuration, no memory).
+        public static let ringSetupFailed = Code(base: .ringSetupFailed)
+        /// The reactor is shutting down or has shut down; the operation did not run or was cancelled.
+        public static let shutDown = Code(base: .shutDown)
+        /// More operations in flight than ``ReactorConfiguration/maxInFlightOperations``.
+        public static let tooManyOperations = Code(base: .tooManyOperations)
+        /// A second `receive()` was started while one was still waiting on the same handle.
+        public static let concurrentReceive = Code(base: .concurrentReceive)
+        /// The handle was closed before or during the operation.
+        public static let closed = Code(base: .closed)
+        /// The kernel reported an error; see ``ReactorError/errno``.
+        public static let system = Code(base: .system)
+        /// An argument was rejected before anything was submitted.
+        public static let invalidArgument = Code(base: .invalidArgument)
+        /// `posix_spawn` failed; see ``ReactorError/errno``.
+        public static let spawnFailed = Code(base: .spawnFailed)
+        /// The reactor thread could not be started.
+        public static let threadStartFailed = Code(base: .threadStartFailed)
+
+        public var description: String { "\(base)" }
+    }
+
+    /// What went wrong.
+    public let code: Code
+    /// The operation that failed, e.g. `"connect"` or `"recv"`.
+    public let operation: String
+    /// The kernel's error number, when the kernel reported one.
+    public let errno: Errno?
+    /// Extra human-readable context (a path, an address, a diagnosis).
+    public let detail: String
+
+    public init(_ code: Code, operation: String, errno: Errno? = nil, detail: String = "") {
+        self.code = code
+        self.operation = operation
+        self.errno = errno
+        self.detail = detail
+    }
+
+    /// A kernel error for `operation`.
+    static func system(_ operation: String, _ errnoValue: Int32, detail: String = "") -> ReactorError {
+        ReactorError(.system, operation: operation, errno: Errno(rawValue: errnoValue), detail: detail)
+    }
+
+    public var description: String {
+        var text = "\(operation): \(code)"
+        if let errno { text += " (\(errno), errno \(errno.rawValue))" }
+        if !detail.isEmpty { text += ": \(detail)" }
+        return text
+    }
+
+    /// The cause named for a failed `io_uring_setup`, so a user knows where to look.
+    static func ringSetup(errno value: Int32, entries: UInt32) -> ReactorError {
+        let errno = Errno(rawValue: value)
+        switch errno {
+        case .notPermitted, .permissionDenied:
+            return ReactorError(
+                .ringUnavailable, operation: "io_uring_setup", errno: errno,
+                detail: "io_uring is blocked for this process: check a seccomp profile (containers often "
+                    + "forbid io_uring_setup) and the sysctl kernel.io_uring_disabled (must be 0, or 1 with "
+                    + "this user in kernel.io_uring_group)")
+        case .noFunction:
+            return ReactorError(
+                .ringUnavailable, operation: "io_uring_setup", errno: errno,
+                detail: "the kernel has no io_uring (built without CONFIG_IO_URING, or older than 5.1); "
+                    + "Tether needs Linux 6.1 or newer")
+        case .invalidArgument:
+            return ReactorError(
+                .ringSetupFailed, operation: "io_uring_setup", errno: errno,
+                detail: "the kernel rejected the ring flags (SINGLE_ISSUER|DEFER_TASKRUN need Linux 6.1) "
+                    + "or \(entries) entries")
+        case .noMemory:
+            return ReactorError(
+                .ringSetupFailed, operation: "io_uring_setup", errno: errno,
+                detail: "not enough locked memory for \(entries) entries (check ulimit -l)")
+        default:
+            return ReactorError(.ringSetupFailed, operation: "io_uring_setup", errno: errno)
+        }
+    }
+}
+
+extension ReactorError {
+    /// True when the kernel refused a connection (`ECONNREFUSED`), e.g. a closed TCP port.
+    public var isConnectionRefused: Bool { errno == .connectionRefused }
+    /// True when an address does not exist (`ENOENT`), e.g. a missing unix socket path.
+    public var isNoSuchFile: Bool { errno == .noSuchFileOrDirectory }
+}

@@ -1,0 +1,172 @@
+import CLibUring
+
+/// The receive side of one socket or pipe: a receive operation fed by the provided-buffer ring,
+/// the slices it produced that nobody has read yet, and at most one waiting reader.
+///
+/// Sockets use one multishot recv that keeps delivering until it ends; pipes (no multishot recv)
+/// use one buffer-selecting read at a time. Either way the handle reads ahead until it holds
+/// `maxQueuedBuffersPerHandle` undelivered buffers, then stops asking the kernel (for a multishot,
+/// by cancelling it) until the reader catches up. The socket buffer then fills and the peer's
+/// sends block: backpressure, with no byte lost or reordered, because an ended or cancelled
+/// receive leaves unread data in the kernel.
+@safe final class ReceiveQueue: @unsafe @unchecked Sendable {
+    // SAFETY: created and used on the reactor thread only; captured by cancellation handlers that
+    // run elsewhere but only hand it back to the reactor thread (`onLoop`).
+    enum Mode { case socket, pipe }
+
+    unowned(unsafe) let loop: EventLoop
+    let fd: Int32
+    let mode: Mode
+    private var chunks = FIFO<BufferSlice>()
+    private var endOfStream = false
+    private var failure: (any Error)?
+    private var armedUserData: UInt64?
+    private var cancelRequested = false
+    private var starved = false
+    private var waiter: UnsafeContinuation<Result<BufferSlice?, any Error>, Never>?
+    private var disarmWaiter: UnsafeContinuation<Void, Never>?
+    private(set) var closed = false
+
+    init(loop: EventLoop, fd: Int32, mode: Mode) {
+        unsafe self.loop = loop
+        self.fd = fd
+        self.mode = mode
+    }
+
+    /// True while an operation of this queue is in the kernel.
+    var isArmed: Bool { armedUserData != nil }
+
+    /// The next received bytes, or nil at end of stream. Reactor thread only.
+    ///
+    /// Cancelling the calling task ends the wait with `CancellationError`; the bytes that arrive
+    /// later stay queued for the next call.
+    nonisolated(nonsending) func receive() async throws -> BufferSlice? {
+        if let chunk = chunks.popFirst() {
+            keepReading()
+            return chunk
+        }
+        if let failure { throw failure }
+        if endOfStream || closed { return nil }
+        guard unsafe waiter == nil else {
+            throw ReactorError(.concurrentReceive, operation: mode == .socket ? "recv" : "read")
+        }
+        if Task.isCancelled { throw CancellationError() }
+        keepReading()
+        let reactor = unsafe loop.reactor
+        let result = await withTaskCancellationHandler {
+            unsafe await withUnsafeContinuation { continuation in
+                if let failure {
+                    unsafe continuation.resume(returning: Result<BufferSlice?, any Error>.failure(failure))
+                } else {
+                    unsafe waiter = unsafe continuation
+                }
+            }
+        } onCancel: {
+            reactor.onLoop { self.cancelWaiter() }
+        }
+        return try result.get()
+    }
+
+    private func cancelWaiter() {
+        guard let waiter = unsafe waiter else { return }
+        unsafe self.waiter = nil
+        unsafe waiter.resume(returning: .failure(CancellationError()))
+    }
+
+    /// Arms a receive if the reader may want more and none is in flight; cancels a multishot
+    /// that has read far enough ahead.
+    private func keepReading() {
+        guard !closed, !endOfStream, failure == nil, !starved else { return }
+        if unsafe chunks.count >= loop.configuration.maxQueuedBuffersPerHandle {
+            if let armedUserData, mode == .socket, !cancelRequested {
+                cancelRequested = true
+                unsafe loop.cancel(armedUserData)
+            }
+            return
+        }
+        guard armedUserData == nil else { return }
+        let operation: Operation =
+            switch mode {
+            case .socket: unsafe .receiveMultishot(fd: fd, group: loop.pool.groupID)
+            case .pipe: unsafe .readSelected(fd: fd, group: loop.pool.groupID, maxBytes: UInt32(loop.pool.bufferBytes))
+            }
+        cancelRequested = false
+        armedUserData = unsafe loop.start(operation, target: .receiver(self))
+        if armedUserData == nil {
+            unsafe fail(ReactorError(loop.stopping ? .shutDown : .tooManyOperations, operation: operation.name))
+        }
+    }
+
+    /// One completion of this queue's receive operation; `final` when the operation has ended.
+    func complete(_ completion: Completion, final: Bool) {
+        if final {
+            armedUserData = nil
+            cancelRequested = false
+            if let disarmWaiter = unsafe disarmWaiter {
+                unsafe self.disarmWaiter = nil
+                unsafe disarmWaiter.resume()
+            }
+        }
+        let result = completion.result
+        if result > 0 {
+            guard let bufferID = completion.bufferID else { preconditionFailure("recv completion without a buffer") }
+            let slice = unsafe BufferSlice(storage: loop.pool.lend(bufferID), offset: 0, count: Int(result))
+            if let waiter = unsafe waiter {
+                unsafe self.waiter = nil
+                unsafe waiter.resume(returning: .success(slice))
+            } else {
+                chunks.append(slice)
+            }
+        } else if result == 0 {
+            endOfStream = true
+            resumeWaiter(.success(nil))
+        } else if result == -ENOBUFS {
+            // Nothing was consumed from the socket; wait for a buffer to come back, then re-arm.
+            unsafe loop.counters.bufferRingExhaustions += 1
+            starved = true
+            unsafe loop.starvedReceivers.append(self)
+        } else if result == -ECANCELED {
+            if unsafe loop.stopping { fail(ReactorError(.shutDown, operation: "recv")) }
+        } else if result != -EINTR && result != -EAGAIN {
+            fail(ReactorError.system(mode == .socket ? "recv" : "read", -result))
+        }
+        if final, unsafe waiter != nil || chunks.count < loop.configuration.maxQueuedBuffersPerHandle / 2 {
+            keepReading()
+        }
+    }
+
+    /// Buffers are back in the ring after an `ENOBUFS`.
+    func buffersAvailable() {
+        starved = false
+        if unsafe waiter != nil || chunks.count < loop.configuration.maxQueuedBuffersPerHandle { keepReading() }
+    }
+
+    /// Ends the queue with `error`: the waiting reader and later calls get it (after queued bytes).
+    func fail(_ error: any Error) {
+        if failure == nil { failure = error }
+        resumeWaiter(.failure(error))
+    }
+
+    private func resumeWaiter(_ result: Result<BufferSlice?, any Error>) {
+        guard let waiter = unsafe waiter else { return }
+        unsafe self.waiter = nil
+        unsafe waiter.resume(returning: result)
+    }
+
+    /// Returns once no operation of this queue is in the kernel (after ``close()``), so the fd can
+    /// be closed without the kernel still using it.
+    nonisolated(nonsending) func waitUntilDisarmed() async {
+        guard armedUserData != nil else { return }
+        unsafe await withUnsafeContinuation { continuation in unsafe disarmWaiter = unsafe continuation }
+    }
+
+    /// Stops receiving: cancels the in-flight receive, drops queued bytes (their buffers return to
+    /// the ring) and wakes a waiting reader with `closed`. The fd is the caller's to close once
+    /// ``isArmed`` is false.
+    func close() {
+        closed = true
+        chunks.removeAll()
+        if let armedUserData { unsafe loop.cancel(armedUserData) }
+        resumeWaiter(.failure(ReactorError(.closed, operation: mode == .socket ? "recv" : "read")))
+    }
+}

@@ -1,0 +1,132 @@
+import CLibUring
+import Glibc
+import SystemPackage
+
+/// A connected byte-stream socket (unix or TCP) driven by a reactor.
+///
+/// Receives come from one multishot recv into the reactor's provided buffers and are returned as
+/// ``BufferSlice``s without a copy. Sends gather every slice into one `sendmsg`. Methods may be
+/// called from any task; from a task on the reactor they complete without a thread hop.
+/// One `receive()` may wait at a time; sends from several tasks are not interleaved within a call
+/// but calls may interleave with each other, so give one writer ownership of a socket.
+public final class StreamSocket: Sendable {
+    /// The reactor that drives this socket.
+    public let reactor: Reactor
+    let core: HandleCore
+
+    init(reactor: Reactor, fd: Int32) {
+        self.reactor = reactor
+        self.core = HandleCore(reactor: reactor, fd: fd, kind: "socket")
+    }
+
+    deinit { core.dropped() }
+
+    /// Takes ownership of an already connected stream socket (for example one inherited from a
+    /// parent process). It is closed by ``close()``, by reactor shutdown, or when dropped.
+    public static func adopting(_ fileDescriptor: FileDescriptor, on reactor: Reactor) -> StreamSocket {
+        StreamSocket(reactor: reactor, fd: fileDescriptor.rawValue)
+    }
+
+    /// A connected pair of unix stream sockets (`socketpair`), both driven by `reactor`.
+    public static func makePair(on reactor: Reactor) throws(ReactorError) -> (StreamSocket, StreamSocket) {
+        var fds: (Int32, Int32) = (-1, -1)
+        _ = try syscall("socketpair") {
+            unsafe withUnsafeMutableBytes(of: &fds) { raw in
+                unsafe socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0,
+                    raw.baseAddress!.assumingMemoryBound(to: Int32.self))
+            }
+        }
+        return (StreamSocket(reactor: reactor, fd: fds.0), StreamSocket(reactor: reactor, fd: fds.1))
+    }
+
+    /// Connects to `address` (through the ring) and returns the connected socket.
+    ///
+    /// - Throws: ``ReactorError`` with the errno: `ENOENT` for a unix path that does not exist
+    ///   (``ReactorError/isNoSuchFile``), `ECONNREFUSED` for a closed port or a unix socket nobody
+    ///   listens on (``ReactorError/isConnectionRefused``), ``ReactorError/Code/invalidArgument``
+    ///   for a malformed address.
+    public static func connect(to address: SocketAddress, on reactor: Reactor) async throws -> StreamSocket {
+        var storage = sockaddr_storage()
+        let length = try unsafe address.write(to: &storage)
+        let fd = try syscall("socket") {
+            Glibc.socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        }
+        let socket = StreamSocket(reactor: reactor, fd: fd)
+        let captured = UncheckedSendable(value: storage)
+        do {
+            _ = try await reactor.withLoop { loop in
+                try socket.core.checkOpen("connect")
+                return try await loop.run(.connect(fd: fd)) { index in
+                    unsafe loop.table.scratch(at: index).pointee.address = captured.value
+                    unsafe loop.table.scratch(at: index).pointee.addressLength = length
+                }.result
+            }
+        } catch let error as ReactorError {
+            try? await socket.close()
+            throw ReactorError(error.code, operation: "connect", errno: error.errno, detail: "\(address)")
+        } catch {
+            try? await socket.close()
+            throw error
+        }
+        if case .tcp = address { socket.setNoDelay() }
+        return socket
+    }
+
+    /// The file descriptor, for socket options or passing to a child. Still owned by this object.
+    public var fileDescriptor: FileDescriptor { FileDescriptor(rawValue: core.fd) }
+
+    /// The next bytes received, or nil once the peer has closed its side (end of stream).
+    ///
+    /// - Throws: `CancellationError` if the task is cancelled while waiting (bytes arriving later
+    ///   are kept for the next call), ``ReactorError`` for a socket error, `closed` after
+    ///   ``close()``, `shutDown` when the reactor stops, `concurrentReceive` if another
+    ///   `receive()` is already waiting.
+    public func receive() async throws -> BufferSlice? {
+        try await reactor.withLoop { loop in
+            try self.core.checkOpen("recv")
+            let queue = self.core.receiveQueue ?? ReceiveQueue(loop: loop, fd: self.core.fd, mode: .socket)
+            self.core.receiveQueue = queue
+            return try await queue.receive()
+        }
+    }
+
+    /// Sends all of `slice`.
+    public func send(_ slice: BufferSlice) async throws {
+        try await send([slice])
+    }
+
+    /// Sends all of `slices`, in order, gathered into as few `sendmsg` calls as possible.
+    /// Returns when the kernel has taken every byte (not when the peer has read them).
+    public func send(_ slices: [BufferSlice]) async throws {
+        try await reactor.withLoop { loop in
+            try await self.core.writeAll(slices, loop: loop, socket: true)
+        }
+    }
+
+    /// Half-closes: the peer sees end of stream, this side can still receive.
+    public func shutdownWriting() throws(ReactorError) {
+        _ = try syscall("shutdown") { Glibc.shutdown(core.fd, Int32(SHUT_WR)) }
+    }
+
+    /// Closes the socket: a waiting `receive()` fails with `closed`, unread bytes are dropped.
+    public func close() async throws {
+        try await reactor.withLoop { loop in try await self.core.close(loop: loop) }
+    }
+
+    /// Credentials of the peer process (`SO_PEERCRED`) of a unix socket.
+    public func peerCredentials() throws(ReactorError) -> (pid: Int32, uid: UInt32, gid: UInt32) {
+        var credentials = tether_ucred()
+        _ = try syscall("getsockopt SO_PEERCRED") { unsafe tether_peer_credentials(core.fd, &credentials) }
+        return (credentials.pid, credentials.uid, credentials.gid)
+    }
+
+    func setNoDelay() {
+        var one: Int32 = 1
+        _ = unsafe setsockopt(core.fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+    }
+}
+
+/// Moves a plain C value into a `@Sendable` closure. Only for values without references.
+struct UncheckedSendable<Value>: @unsafe @unchecked Sendable {
+    let value: Value
+}
