@@ -55,7 +55,7 @@ extension Reactor {
         if isCurrentThread, let loop = loop, !loop.exited {
             return try await body(loop)
         }
-        guard loop?.exited != true else { throw ReactorError(.shutDown, operation: "hop to reactor") }
+        guard !hasStopped else { throw ReactorError(.shutDown, operation: "hop to reactor") }
         return try await withTaskExecutorPreference(self) {
             try await hopped(body)
         }

@@ -8,7 +8,7 @@ import Glibc
     // SAFETY: created on the reactor thread and used there only (`Reactor.currentLoop` checks);
     // the conformance lets operation closures that never leave the thread capture it.
     unowned(unsafe) let reactor: Reactor
-    var ring: Ring
+    let ring: Ring
     var table: OperationTable
     let pool: ProvidedBufferPool
     var jobs = FIFO<UnownedJob>()
@@ -48,7 +48,7 @@ import Glibc
             runJobs()
             if stopping, readyToExit() { break }
             // Sleep in the kernel only when nothing is runnable; otherwise just submit and collect.
-            let result = ring.submit(wait: jobs.isEmpty)
+            let result = ring.submit(wait: jobs.isEmpty && completionExpected)
             counters.enterCalls += 1
             if result > 0 { counters.submissions += UInt64(result) }
             let reaped = ring.reap { userData, result, flags in
@@ -201,6 +201,12 @@ import Glibc
     /// Shutdown ends in three steps once no job is left: wait until only the wake-up read is in
     /// flight; close the handles still open; stop taking remote work and cancel the wake-up read,
     /// waiting for its completion so the kernel no longer writes into our memory.
+    /// False only while shutting down with nothing but the wake-up read left: then the loop must
+    /// keep turning (to close handles and stop the wake-up read) instead of sleeping.
+    private var completionExpected: Bool {
+        !stopping || wakeCancelled || table.inFlightCount > (wakeArmed ? 1 : 0)
+    }
+
     private func readyToExit() -> Bool {
         guard jobs.isEmpty, table.inFlightCount == (wakeArmed ? 1 : 0) else { return false }
         if !openHandles.isEmpty {

@@ -23,6 +23,11 @@ extension Reactor: SerialExecutor, TaskExecutor {
         fallbackQueue.async { unsafe job.runSynchronously(isolatedTo: serial, taskExecutor: task) }
     }
 
+    /// This reactor as an actor's executor: `nonisolated var unownedExecutor: UnownedSerialExecutor
+    /// { reactor.unownedSerialExecutor }` pins the actor to the reactor thread. The reactor lives
+    /// until ``Reactor/shutdown()`` and beyond, as long as anything references it.
+    @safe public var unownedSerialExecutor: UnownedSerialExecutor { unsafe asUnownedSerialExecutor() }
+
     public func asUnownedSerialExecutor() -> UnownedSerialExecutor {
         unsafe UnownedSerialExecutor(ordinary: self)
     }
@@ -40,7 +45,7 @@ extension Reactor: SerialExecutor, TaskExecutor {
     public func isIsolatingCurrentContext() -> Bool? {
         if isCurrentThread { return true }
         // After shutdown the fallback queue stands in for the thread.
-        return loop?.exited == true && isOnFallbackQueue()
+        return isOnFallbackQueue()
     }
 
     private func isOnFallbackQueue() -> Bool {

@@ -70,6 +70,9 @@ public final class Reactor: @unsafe @unchecked Sendable {
         return reactor
     }
 
+    /// True once the loop thread has finished (after ``shutdown()``).
+    var hasStopped: Bool { remote.withLock { $0.loopExited } }
+
     /// True when called on this reactor's thread.
     public var isCurrentThread: Bool { pthread_equal(pthread_self(), threadID) != 0 }
 
@@ -199,5 +202,8 @@ private func reactorThreadMain(_ context: UnsafeMutableRawPointer?) -> UnsafeMut
     reactor.loop = loop
     context.startup.succeed()
     loop.run()
+    // Release the ring (its fd, the buffer ring, the slot memory) now rather than with the Reactor
+    // object, which users may keep long after shutdown. Buffers still lent keep their memory.
+    unsafe reactor.loop = nil
     return nil
 }

@@ -8,7 +8,7 @@ import CLibUring
 @safe struct Ring: ~Copyable {
     /// `struct io_uring` must stay at one address for the ring's life: liburing keeps pointers into it.
     private let ring: UnsafeMutablePointer<io_uring>
-    private var cqeBatch: UnsafeMutablePointer<UnsafeMutablePointer<io_uring_cqe>?>
+    private let cqeBatch: UnsafeMutablePointer<UnsafeMutablePointer<io_uring_cqe>?>
     private let cqeBatchCapacity: Int
     let entries: UInt32
 
@@ -45,7 +45,7 @@ import CLibUring
 
     /// Returns a zeroed SQE, flushing the submission queue to the kernel first if it is full.
     /// `onFull` runs when that happens, for the counter.
-    mutating func nextSubmission(onFull: () -> Void) -> UnsafeMutablePointer<io_uring_sqe> {
+    func nextSubmission(onFull: () -> Void) -> UnsafeMutablePointer<io_uring_sqe> {
         while true {
             if let sqe = unsafe io_uring_get_sqe(ring) { return unsafe sqe }
             onFull()
@@ -59,7 +59,7 @@ import CLibUring
 
     /// Submits what is prepared and, if `wait`, blocks until at least one completion is ready.
     /// Returns the number submitted, or a negative errno (`EINTR`, `ETIME` are the caller's to retry).
-    mutating func submit(wait: Bool) -> Int32 {
+    func submit(wait: Bool) -> Int32 {
         if wait {
             return unsafe io_uring_submit_and_wait(ring, 1)
         }
@@ -68,7 +68,7 @@ import CLibUring
     }
 
     /// Hands each ready completion to `body` and marks them all seen. Returns how many there were.
-    mutating func reap(_ body: (UInt64, Int32, UInt32) -> Void) -> Int {
+    func reap(_ body: (UInt64, Int32, UInt32) -> Void) -> Int {
         var total = 0
         while true {
             let count = Int(unsafe io_uring_peek_batch_cqe(ring, cqeBatch, UInt32(cqeBatchCapacity)))

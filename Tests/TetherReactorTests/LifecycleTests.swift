@@ -1,0 +1,106 @@
+import Testing
+import TetherReactor
+import TetherTesting
+
+extension ReactorSuite {
+    @Suite struct LifecycleTests {
+        /// Shutdown with 1,000 operations pending (receives, timers, accepts, process waits):
+        /// every waiter resumes with `shutDown`, and shutdown returns.
+        @Test func shutdownCompletesOneThousandPendingOperations() async throws {
+            // Task.sleep below makes libdispatch open its timerfd once: open it before counting.
+            try await Task.sleep(for: .milliseconds(1))
+            let descriptorsBefore = ProcessResources.openFileDescriptorCount()
+            let reactor = try Reactor.start()
+            var tasks: [Task<Void, any Error>] = []
+            var keep: [StreamSocket] = []
+            for index in 0..<1000 {
+                switch index % 3 {
+                case 0:
+                    let (a, b) = try StreamSocket.makePair(on: reactor)
+                    keep.append(a)
+                    tasks.append(Task(executorPreference: reactor) { _ = try await b.receive() })
+                case 1:
+                    tasks.append(Task(executorPreference: reactor) { try await reactor.sleep(for: .seconds(3600)) })
+                default:
+                    let listener = try Listener.listen(on: .tcp(host: "127.0.0.1", port: 0), reactor: reactor)
+                    tasks.append(Task(executorPreference: reactor) { _ = try await listener.accept() })
+                }
+            }
+            // Let every task start its operation.
+            while await reactor.counters().operationsInFlight < 1000 { try await Task.sleep(for: .milliseconds(10)) }
+            await reactor.shutdown()
+            for task in tasks {
+                let error = await #expect(throws: ReactorError.self) { try await task.value }
+                #expect(error?.code == .shutDown)
+            }
+            keep.removeAll()
+            #expect(ProcessResources.openFileDescriptorCount() == descriptorsBefore)
+        }
+
+        /// Operations after shutdown fail at once with `shutDown`.
+        @Test func operationsAfterShutdownFail() async throws {
+            let reactor = try Reactor.start()
+            await reactor.shutdown()
+            await reactor.shutdown()  // idempotent
+            let error = await #expect(throws: ReactorError.self) { try await reactor.sleep(for: .milliseconds(1)) }
+            #expect(error?.code == .shutDown)
+        }
+
+        /// 10,000 cycles of open, use and close leave the fd count where it was.
+        @Test func tenThousandOpenCloseCyclesLeakNoDescriptors() async throws {
+            try await withReactor { reactor in
+                let before = ProcessResources.openFileDescriptorCount()
+                let listener = try Listener.listen(on: .tcp(host: "127.0.0.1", port: 0), reactor: reactor)
+                for cycle in 0..<10_000 {
+                    if cycle % 2 == 0 {
+                        let (a, b) = try StreamSocket.makePair(on: reactor)
+                        try await a.send(BufferSlice(copying: [UInt8(cycle & 0xFF)]))
+                        #expect(try await b.receive()?.bytes == [UInt8(cycle & 0xFF)])
+                        try await a.close()
+                        try await b.close()
+                    } else {
+                        async let accepted = listener.accept()
+                        let client = try await StreamSocket.connect(to: listener.address, on: reactor)
+                        let server = try await accepted
+                        try await client.close()
+                        #expect(try await server.receive() == nil)
+                        try await server.close()
+                    }
+                }
+                try await listener.close()
+                #expect(ProcessResources.openFileDescriptorCount() == before)
+                #expect(await reactor.counters().operationsInFlight == 0)
+            }
+        }
+
+        /// Handles dropped without `close()` are closed by the reactor.
+        @Test func droppedHandlesAreClosed() async throws {
+            try await withReactor { reactor in
+                let before = ProcessResources.openFileDescriptorCount()
+                for _ in 0..<100 {
+                    let (a, b) = try StreamSocket.makePair(on: reactor)
+                    try await a.send(BufferSlice(copying: [1]))
+                    _ = try await b.receive()
+                }
+                // Let the posted closes run.
+                try await reactor.sleep(for: .milliseconds(20))
+                #expect(ProcessResources.openFileDescriptorCount() == before)
+            }
+        }
+
+        @Test func invalidConfigurationIsRejected() async throws {
+            var configuration = ReactorConfiguration()
+            configuration.receiveBufferCount = 3  // not a power of two
+            let error = #expect(throws: ReactorError.self) { _ = try Reactor.start(configuration: configuration) }
+            #expect(error?.code == .invalidArgument)
+        }
+
+        @Test func ringSetupErrorsNameTheLikelyCause() {
+            let blocked = ReactorError.ringSetupDiagnosis(errno: 1)
+            #expect(blocked.code == .ringUnavailable)
+            #expect(blocked.description.contains("seccomp"))
+            #expect(blocked.description.contains("kernel.io_uring_disabled"))
+            #expect(ReactorError.ringSetupDiagnosis(errno: 38).code == .ringUnavailable)  // ENOSYS
+        }
+    }
+}

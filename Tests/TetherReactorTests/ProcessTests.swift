@@ -1,0 +1,56 @@
+import SystemPackage
+import Testing
+import TetherReactor
+import TetherTesting
+
+extension ReactorSuite {
+    @Suite struct ProcessTests {
+        @Test func exitStatusSevenIsReported() async throws {
+            try await withReactor { reactor in
+                let child = try ChildProcess.spawn(
+                    executable: "/bin/sh", arguments: ["-c", "exit 7"], environment: [], on: reactor)
+                #expect(try await child.waitForExit() == .exited(code: 7))
+                #expect(try await child.waitForExit() == .exited(code: 7))
+                try await child.close()
+                #expect(!ProcessResources.childProcessIDs().contains(child.pid), "waiting reaps the child")
+            }
+        }
+
+        @Test func killBySIGKILLIsReported() async throws {
+            try await withReactor { reactor in
+                let child = try ChildProcess.spawn(
+                    executable: "/bin/sleep", arguments: ["1000"], environment: [], newProcessGroup: true, on: reactor)
+                try child.send(signal: 9)
+                #expect(try await child.waitForExit() == .signaled(signal: 9, coreDumped: false))
+                try await child.close()
+            }
+        }
+
+        @Test func missingExecutableIsSpawnFailedWithENOENT() async throws {
+            try await withReactor { reactor in
+                let error = #expect(throws: ReactorError.self) {
+                    _ = try ChildProcess.spawn(executable: "/no/such/binary", environment: [], on: reactor)
+                }
+                #expect(error?.code == .spawnFailed)
+                #expect(error?.errno == .noSuchFileOrDirectory)
+            }
+        }
+
+        /// A child's stdout read through a pipe on the reactor, to end of file.
+        @Test func childOutputThroughAPipe() async throws {
+            try await withReactor { reactor in
+                let (reader, writer) = try reactor.makePipe()
+                let child = try ChildProcess.spawn(
+                    executable: "/bin/sh", arguments: ["-c", "printf 'hello from the child'"], environment: [],
+                    files: [.init(writer.fileDescriptor, as: .standardOutput)], on: reactor)
+                try await writer.close()
+                var output: [UInt8] = []
+                while let slice = try await reader.read() { output += slice.bytes }
+                #expect(String(decoding: output, as: UTF8.self) == "hello from the child")
+                #expect(try await child.waitForExit() == .exited(code: 0))
+                try await reader.close()
+                try await child.close()
+            }
+        }
+    }
+}

@@ -1,0 +1,93 @@
+import Synchronization
+import Testing
+import TetherReactor
+import TetherTesting
+
+extension ReactorSuite {
+    @Suite struct TimerAndCancellationTests {
+        /// Timers started together fire in the order of their deadlines; cancelled ones never fire.
+        @Test func timersFireInOrderAndCancelledOnesDoNot() async throws {
+            try await withReactor { reactor in
+                let fired = FiredTimers()
+                let delaysMilliseconds = [40, 10, 30, 20, 50, 5]
+                let cancelled: Set<Int> = [30, 50]
+                var tasks: [Int: Task<Void, any Error>] = [:]
+                for delay in delaysMilliseconds {
+                    tasks[delay] = Task(executorPreference: reactor) {
+                        try await reactor.sleep(for: .milliseconds(delay))
+                        fired.order.withLock { $0.append(delay) }
+                    }
+                }
+                for delay in cancelled { tasks[delay]?.cancel() }
+                for (delay, task) in tasks {
+                    let result = await task.result
+                    if cancelled.contains(delay) {
+                        #expect(throws: CancellationError.self) { try result.get() }
+                    } else {
+                        #expect(throws: Never.self) { try result.get() }
+                    }
+                }
+                #expect(fired.order.withLock { $0 } == [5, 10, 20, 40])
+                #expect(await reactor.counters().operationsInFlight == 0)
+            }
+        }
+
+        /// A receive waiting for data is ended by cancelling its task; data sent afterwards is
+        /// delivered to the next receive, not lost.
+        @Test func pendingReceiveIsCancelledByTaskCancellation() async throws {
+            try await withReactor { reactor in
+                let (a, b) = try StreamSocket.makePair(on: reactor)
+                let waiting = Task(executorPreference: reactor) { try await b.receive() }
+                try await reactor.sleep(for: .milliseconds(5))
+                waiting.cancel()
+                await #expect(throws: CancellationError.self) { _ = try await waiting.value }
+                try await a.send(BufferSlice(copying: [42]))
+                #expect(try await b.receive()?.bytes == [42])
+                try await a.close()
+                try await b.close()
+            }
+        }
+
+        /// Cancelling a task whose send is blocked (peer not reading) ends the send with a
+        /// cancellation once the kernel has confirmed it.
+        @Test func blockedSendIsCancelledByTaskCancellation() async throws {
+            try await withReactor { reactor in
+                let (a, b) = try StreamSocket.makePair(on: reactor)
+                let big = BufferSlice(count: 32 * 1024 * 1024) { _ in }
+                let sending = Task(executorPreference: reactor) { try await a.send(big) }
+                try await reactor.sleep(for: .milliseconds(5))
+                sending.cancel()
+                await #expect(throws: CancellationError.self) { try await sending.value }
+                #expect(await reactor.counters().operationsInFlight == 0)
+                try await a.close()
+                try await b.close()
+            }
+        }
+
+        /// A second receive while one waits is refused with a specific error.
+        @Test func concurrentReceiveIsRefused() async throws {
+            try await withReactor { reactor in
+                let (a, b) = try StreamSocket.makePair(on: reactor)
+                let first = Task(executorPreference: reactor) { try await b.receive() }
+                try await reactor.sleep(for: .milliseconds(2))
+                let error = await #expect(throws: ReactorError.self) { _ = try await b.receive() }
+                #expect(error?.code == .concurrentReceive)
+                try await a.send(BufferSlice(copying: [7]))
+                #expect(try await first.value?.bytes == [7])
+                try await a.close()
+                try await b.close()
+            }
+        }
+
+        @Test func negativeSleepIsInvalid() async throws {
+            try await withReactor { reactor in
+                let error = await #expect(throws: ReactorError.self) { try await reactor.sleep(for: .seconds(-1)) }
+                #expect(error?.code == .invalidArgument)
+            }
+        }
+    }
+}
+
+private final class FiredTimers: Sendable {
+    let order = Mutex<[Int]>([])
+}
