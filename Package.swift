@@ -48,6 +48,7 @@ let package = Package(
             name: "bench",
             dependencies: [
                 "TetherReactor",
+                "TetherTesting",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],

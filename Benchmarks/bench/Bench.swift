@@ -1,1 +1,12 @@
-@main struct Bench { static func main() {} }
+import ArgumentParser
+
+/// `swift run -c release bench <scenario>`: Tether's benchmark suite. Every figure is printed
+/// beside a baseline measured in the same run.
+@main
+struct Bench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Tether benchmarks: each figure beside a baseline measured in the same run.",
+        subcommands: [RawCommand.self, PeerCommand.self]
+    )
+}

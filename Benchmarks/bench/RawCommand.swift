@@ -1,0 +1,169 @@
+import ArgumentParser
+import TetherReactor
+import TetherTesting
+
+/// `bench raw`: the physical baseline. Bulk throughput and 64-byte round trips between two
+/// processes over each transport, with both ends on Tether reactors and with plain blocking
+/// read/write (one thread per end), measured side by side in one run.
+struct RawCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "raw", abstract: "Raw socket baseline: reactor vs blocking read/write, two processes.")
+
+    @Option(help: "MiB moved per bulk run.") var mebibytes = 2048
+    @Option(help: "Runs per configuration (the table shows median [min–max]).") var runs = 5
+    @Option(help: "Round trips per latency run.") var roundTrips = 20_000
+    @Option(help: "Transports to measure.") var transports: [Transport] = Transport.allCases
+
+    func run() async throws {
+        let reactor = try Reactor.start(configuration: benchReactorConfiguration)
+        try await withTaskExecutorPreference(reactor) {
+            try await bulk(reactor)
+            try await roundTrip(reactor)
+        }
+        await reactor.shutdown()
+    }
+
+    private func bulk(_ reactor: Reactor) async throws {
+        print("## bench raw: bulk, one direction, 64 KiB writes, \(mebibytes) MiB per run, two processes")
+        print("median [min–max] of \(runs) runs; enters/MiB and completions/enter are per side (receiver/sender)\n")
+        print(
+            padded("transport", 12) + padded("path", 10) + padded("GB/s", 22) + padded("vs blocking", 13)
+                + padded("enters/MiB", 16) + "completions/enter")
+        for transport in transports {
+            var rates: [PeerCommand.Mode: [Double]] = [:]
+            var counters: [PeerCommand.Mode: (receiver: CounterDelta, sender: CounterDelta)] = [:]
+            // Interleave the modes so drift in the machine affects both alike.
+            for _ in 0..<runs {
+                for mode in PeerCommand.Mode.allCases {
+                    let (rate, receiver, sender) = try await bulkRun(mode: mode, transport: transport, reactor: reactor)
+                    rates[mode, default: []].append(rate)
+                    counters[mode] = (receiver, sender)
+                }
+            }
+            let blocking = Summary(rates[.blocking]!).median
+            for mode in PeerCommand.Mode.allCases {
+                let summary = Summary(rates[mode]!)
+                let sides = counters[mode]!
+                let perSide =
+                    mode == .reactor
+                    ? "\(format(sides.receiver.entersPerMebibyte, 1))/\(format(sides.sender.entersPerMebibyte, 1))"
+                    : "-"
+                let perEnter =
+                    mode == .reactor
+                    ? "\(format(sides.receiver.completionsPerEnter, 2))/\(format(sides.sender.completionsPerEnter, 2))"
+                    : "-"
+                print(
+                    padded(transport.rawValue, 12) + padded(mode.rawValue, 10) + padded(summary.formatted(2), 22)
+                        + padded(format(summary.median / blocking, 2) + "×", 13) + padded(perSide, 16) + perEnter)
+            }
+        }
+        print("")
+    }
+
+    /// One bulk run; returns GB/s measured at the receiver (this process) and both sides' counters.
+    private func bulkRun(mode: PeerCommand.Mode, transport: Transport, reactor: Reactor) async throws
+        -> (Double, CounterDelta, CounterDelta)
+    {
+        let bytes = mebibytes * 1_048_576
+        let link = try await PeerLink.launch(
+            ["bulk-send", "--mode", mode.rawValue, "--bytes", "\(bytes)"], over: transport, reactor: reactor)
+        let before = await reactor.counters()
+        let clock = ContinuousClock()
+        let start = clock.now
+        var received = 0
+        switch mode {
+        case .reactor:
+            try await link.socket.send(BufferSlice(copying: [1]))
+            while let slice = try await link.socket.receive() { received += slice.count }
+        case .blocking:
+            let scratch = ScratchBuffer(capacity: 64 * 1024)
+            try BlockingIO.writeAll(link.socket.fileDescriptor, BufferSlice(copying: [1]))
+            while true {
+                let count = try BlockingIO.read(link.socket.fileDescriptor, into: scratch)
+                if count == 0 { break }
+                received += count
+            }
+        }
+        let elapsed = clock.now - start
+        let receiver = CounterDelta(before: before, after: await reactor.counters())
+        let output = try await link.finish()
+        guard received == bytes else { throw BenchError("received \(received) of \(bytes) bytes") }
+        guard let sender = output.split(separator: "\n").compactMap({ CounterDelta(line: String($0)) }).last else {
+            throw BenchError("peer reported no counters: \(output)")
+        }
+        return (Double(bytes) / elapsed.seconds / 1e9, receiver, sender)
+    }
+
+    private func roundTrip(_ reactor: Reactor) async throws {
+        print("## bench raw: 64-byte request/response round trip, two processes, \(roundTrips) round trips per run")
+        print("p50/p99 over all runs; ops/s median [min–max] of \(runs) runs\n")
+        print(
+            padded("transport", 12) + padded("path", 10) + padded("p50 µs", 9) + padded("p99 µs", 9)
+                + padded("ops/s", 26) + "p50 vs blocking")
+        for transport in transports {
+            var samples: [PeerCommand.Mode: [Double]] = [:]
+            var rates: [PeerCommand.Mode: [Double]] = [:]
+            for _ in 0..<runs {
+                for mode in PeerCommand.Mode.allCases {
+                    let (latencies, rate) = try await roundTripRun(mode: mode, transport: transport, reactor: reactor)
+                    samples[mode, default: []] += latencies
+                    rates[mode, default: []].append(rate)
+                }
+            }
+            let blockingP50 = Summary(samples[.blocking]!).median
+            for mode in PeerCommand.Mode.allCases {
+                let latency = Summary(samples[mode]!)
+                print(
+                    padded(transport.rawValue, 12) + padded(mode.rawValue, 10) + padded(format(latency.median, 1), 9)
+                        + padded(format(latency.percentile(99), 1), 9) + padded(Summary(rates[mode]!).formatted(0), 26)
+                        + format(latency.median / blockingP50, 2) + "×")
+            }
+        }
+        print("")
+    }
+
+    /// One latency run: per-round-trip microseconds and the run's round trips per second.
+    private func roundTripRun(mode: PeerCommand.Mode, transport: Transport, reactor: Reactor) async throws
+        -> ([Double], Double)
+    {
+        let messageBytes = 64
+        let link = try await PeerLink.launch(
+            ["echo", "--mode", mode.rawValue, "--message-bytes", "\(messageBytes)"], over: transport, reactor: reactor)
+        let message = BufferSlice(count: messageBytes) { span in
+            for index in span.indices { span[index] = UInt8(index) }
+        }
+        let warmUp = min(1000, roundTrips / 10)
+        var latencies: [Double] = []
+        latencies.reserveCapacity(roundTrips)
+        let clock = ContinuousClock()
+        let scratch = ScratchBuffer(capacity: 64 * 1024)
+        var runStart = clock.now
+        for index in 0..<(warmUp + roundTrips) {
+            if index == warmUp { runStart = clock.now }
+            let start = clock.now
+            var received = 0
+            switch mode {
+            case .reactor:
+                try await link.socket.send(message)
+                while received < messageBytes {
+                    guard let slice = try await link.socket.receive() else { throw BenchError("echo peer closed") }
+                    received += slice.count
+                }
+            case .blocking:
+                try BlockingIO.writeAll(link.socket.fileDescriptor, message)
+                while received < messageBytes {
+                    let count = try BlockingIO.read(link.socket.fileDescriptor, into: scratch)
+                    if count == 0 { throw BenchError("echo peer closed") }
+                    received += count
+                }
+            }
+            if index >= warmUp { latencies.append((clock.now - start).seconds * 1e6) }
+        }
+        let rate = Double(roundTrips) / (clock.now - runStart).seconds
+        try link.socket.shutdownWriting()
+        _ = try await link.finish()
+        return (latencies, rate)
+    }
+}
+
+extension Transport: ExpressibleByArgument {}
