@@ -1,0 +1,41 @@
+# The two commands that do everything on a fresh Debian machine with the Swift toolchain:
+#   make bench   installs what is missing, builds release, runs the benchmark suite
+#   make test    installs what is missing, runs the test suite
+SWIFT ?= swift
+# Debian packages the build and tests need. Checked with dpkg; installed only when missing.
+APT_PACKAGES := liburing-dev pkg-config
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+BENCH_SCENARIOS ?= raw
+
+.PHONY: all deps build test bench clean
+
+all: build
+
+deps:
+	@missing=""; \
+	for package in $(APT_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' $$package 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$package"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "make deps: installing$$missing"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+build: deps
+	$(SWIFT) build
+
+# Tests run on the real kernel (io_uring, sockets, child processes); see docs/architecture.md.
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+# Release build of the bench product only (it does not need the macro toolchain), then each
+# scenario. Pass BENCH_SCENARIOS="raw" (default) or a list; BENCH_ARGS for extra options.
+bench: deps
+	$(SWIFT) build -c release --product bench
+	@for scenario in $(BENCH_SCENARIOS); do \
+		$$($(SWIFT) build -c release --show-bin-path)/bench $$scenario $(BENCH_ARGS) || exit 1; \
+	done
+
+clean:
+	rm -rf .build
