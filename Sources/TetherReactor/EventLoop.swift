@@ -20,6 +20,9 @@ import Glibc
     private var shutdownWaiters: [UnsafeContinuation<Void, Never>] = unsafe []
     private var wakeUserData: UInt64 = 0
     private var wakeArmed = false
+    private var remoteMayHaveItems = true
+    /// Reused between drains so taking remote items allocates nothing once warm.
+    private var remoteScratch = FIFO<RemoteQueue.Item>()
     private var wakeCancelled = false
     /// Set when shutdown begins: new operations are refused, in-flight ones are being cancelled.
     private(set) var stopping = false
@@ -70,13 +73,16 @@ import Glibc
         }
     }
 
+    /// Takes what other threads posted. The lock is taken only when something may be there: a
+    /// poster sets `wakePending` after appending, and the eventfd completion sets
+    /// `remoteMayHaveItems` before clearing it, so a posted item is always followed by one of the two.
     private func drainRemote() {
-        var items = unsafe reactor.remote.withLock { queue in
-            let items = queue.items
-            queue.items = FIFO()
-            return items
+        guard unsafe remoteMayHaveItems || reactor.isWakePending else { return }
+        remoteMayHaveItems = false
+        unsafe reactor.remote.withLock { queue in
+            while let item = queue.items.popFirst() { remoteScratch.append(item) }
         }
-        while let item = items.popFirst() {
+        while let item = remoteScratch.popFirst() {
             switch item {
             case .job(let job): jobs.append(job)
             case .cancel(let userData): cancel(userData)
@@ -120,6 +126,7 @@ import Glibc
             queue.complete(completion, final: !completion.hasMore)
         case .wakeUp:
             wakeArmed = false
+            remoteMayHaveItems = true
             unsafe reactor.wakeObserved()
             counters.crossThreadWakeups += 1
             if !wakeCancelled { armWakeUp() }

@@ -102,6 +102,9 @@ public final class Reactor: @unsafe @unchecked Sendable {
         return true
     }
 
+    /// True while a wake-up is pending (an item was posted and the loop has not yet seen the eventfd).
+    var isWakePending: Bool { wakePending.load(ordering: .acquiring) }
+
     /// Called by the loop when the eventfd read completes, before it drains `remote`.
     func wakeObserved() { wakePending.store(false, ordering: .releasing) }
 
@@ -204,6 +207,6 @@ private func reactorThreadMain(_ context: UnsafeMutableRawPointer?) -> UnsafeMut
     loop.run()
     // Release the ring (its fd, the buffer ring, the slot memory) now rather than with the Reactor
     // object, which users may keep long after shutdown. Buffers still lent keep their memory.
-    unsafe reactor.loop = nil
+    reactor.loop = nil
     return nil
 }
