@@ -13,6 +13,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "TetherReactor", targets: ["TetherReactor"]),
+        .library(name: "TetherMux", targets: ["TetherMux"]),
         .library(name: "TetherTesting", targets: ["TetherTesting"]),
         .executable(name: "bench", targets: ["bench"]),
     ],
@@ -35,6 +36,12 @@ let package = Package(
             // Strict memory safety as a warning: every unsafe expression here is marked `unsafe`
             // and justified, so the build stays free of warnings.
             swiftSettings: [.strictMemorySafety()]
+        ),
+        // The yamux protocol as pure values; the reactor binding (MuxSession) will add the
+        // TetherReactor dependency.
+        .target(
+            name: "TetherMux",
+            swiftSettings: strictSafe
         ),
         .target(
             name: "TetherTesting",
@@ -62,6 +69,11 @@ let package = Package(
                 "TetherTesting",
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
+            swiftSettings: strictSafe
+        ),
+        .testTarget(
+            name: "TetherMuxTests",
+            dependencies: ["TetherMux"],
             swiftSettings: strictSafe
         ),
     ]

@@ -1,0 +1,144 @@
+// Frames from the peer: one handler per frame type, like yamux's `handlers` table in session.go.
+
+extension SessionState {
+    /// Parses and applies the frames in `chunk`.
+    ///
+    /// Processing pauses when ``MuxConfiguration/maxPendingActions`` actions are queued, so a peer
+    /// flooding pings cannot grow the queue: on ``ReceiveProgress/paused`` drain ``nextAction()``
+    /// and call ``resumeReceiving(nowNanoseconds:)`` before feeding the next chunk. After the
+    /// session failed, input is ignored.
+    @discardableResult
+    public mutating func receive(_ chunk: Chunk, nowNanoseconds: UInt64) -> ReceiveProgress {
+        guard failure == nil else { return .needsInput }
+        decoder.feed(chunk)
+        return resumeReceiving(nowNanoseconds: nowNanoseconds)
+    }
+
+    /// Continues parsing a chunk after ``ReceiveProgress/paused``.
+    @discardableResult
+    public mutating func resumeReceiving(nowNanoseconds: UInt64) -> ReceiveProgress {
+        while failure == nil {
+            guard pendingActionCount < configuration.maxPendingActions else { return .paused }
+            let frame: DecodedFrame<Chunk>
+            do {
+                guard let next = try decoder.nextFrame() else { return .needsInput }
+                frame = next
+            } catch {
+                fail(error, goAway: error.goAwayCode)
+                break
+            }
+            do {
+                try handle(frame, nowNanoseconds: nowNanoseconds)
+            } catch {
+                fail(error, goAway: error.goAwayCode)
+            }
+        }
+        return .needsInput
+    }
+
+    mutating func handle(_ frame: DecodedFrame<Chunk>, nowNanoseconds: UInt64) throws(MuxError) {
+        let header = frame.header
+        switch header.type {
+        case .data, .windowUpdate:
+            guard header.streamID != 0 else { throw MuxError(.invalidStreamID, streamID: 0) }
+            try handleStreamFrame(frame)
+        case .ping:
+            guard header.streamID == 0 else { throw MuxError(.invalidStreamID, streamID: header.streamID) }
+            handlePing(header, nowNanoseconds: nowNanoseconds)
+        case .goAway:
+            guard header.streamID == 0 else { throw MuxError(.invalidStreamID, streamID: header.streamID) }
+            handleGoAway(code: header.length)
+        }
+    }
+
+    // MARK: Data and WindowUpdate
+
+    private mutating func handleStreamFrame(_ frame: DecodedFrame<Chunk>) throws(MuxError) {
+        let header = frame.header
+        let streamID = header.streamID
+        if header.flags.contains(.syn) {
+            guard try admitIncomingStream(streamID) else { return }
+        }
+        guard var state = streams[streamID] else {
+            // A stream this side closed or reset may still have frames in flight: yamux drops the
+            // payload and ignores the credit, and so do we.
+            return
+        }
+        let events: StreamEvents
+        if header.type == .data {
+            events = try state.receiveData(byteCount: header.length, flags: header.flags, streamID: streamID)
+        } else {
+            events = try state.receiveWindowUpdate(deltaBytes: header.length, flags: header.flags, streamID: streamID)
+        }
+        streams[streamID] = state
+        report(events, streamID: streamID, payload: events.contains(.reset) ? [] : frame.payload)
+    }
+
+    private mutating func report(_ events: StreamEvents, streamID: UInt32, payload: [Chunk]) {
+        if events.contains(.acknowledged) {
+            emit(.streamAcknowledged(streamID: streamID))
+            releaseAckSlot()
+        }
+        if events.contains(.reset) {
+            removeStream(streamID)
+            emit(.streamReset(streamID: streamID))
+            return
+        }
+        if !payload.isEmpty { emit(.deliver(streamID: streamID, payload: payload)) }
+        if events.contains(.writable) { emit(.streamWritable(streamID: streamID)) }
+        if events.contains(.finished) { emit(.streamFinished(streamID: streamID)) }
+        if events.contains(.closed) {
+            removeStream(streamID)
+            emit(.streamClosed(streamID: streamID))
+        }
+    }
+
+    /// Handles SYN: returns `true` if the stream now exists and the rest of the frame applies,
+    /// `false` if it was refused with RST (its payload is then dropped).
+    private mutating func admitIncomingStream(_ streamID: UInt32) throws(MuxError) -> Bool {
+        // yamux does not check parity; a peer reusing our parity would collide with our own IDs.
+        guard !role.opens(streamID) else { throw MuxError(.streamIDParity, streamID: streamID) }
+        guard streams[streamID] == nil else { throw MuxError(.duplicateStream, streamID: streamID) }
+        guard !localGoAwaySent, !acceptQueue.isFull, streams.count < configuration.maxConcurrentStreams else {
+            sendControl(.windowUpdate(streamID: streamID, flags: .rst, deltaBytes: 0))
+            return false
+        }
+        streams[streamID] = StreamState(receiveWindow: makeReceiveWindow(), openedLocally: false)
+        acceptQueue.append(streamID)
+        emit(.streamOpened(streamID: streamID))
+        return true
+    }
+
+    func makeReceiveWindow() -> ReceiveWindow {
+        let cap = configuration.windowAutoTuning ? configuration.maxStreamWindowBytes : configuration.streamWindowBytes
+        return ReceiveWindow(maxWindowBytes: configuration.streamWindowBytes, capWindowBytes: cap)
+    }
+
+    // MARK: Ping and GoAway
+
+    private mutating func handlePing(_ header: FrameHeader, nowNanoseconds: UInt64) {
+        if header.flags.contains(.syn) {
+            sendControl(.ping(opaque: header.length, reply: true))
+            return
+        }
+        // A reply nobody waits for (late, or duplicated) is ignored, as in yamux.
+        guard let index = pings.firstIndex(where: { $0.opaque == header.length }) else { return }
+        let ping = pings.remove(at: index)
+        let rtt = nowNanoseconds >= ping.sentNanoseconds ? nowNanoseconds - ping.sentNanoseconds : 0
+        rttNanoseconds = rtt
+        if ping.kind == .user {
+            emit(.pingAnswered(opaque: ping.opaque, rttNanoseconds: rtt))
+        }
+    }
+
+    private mutating func handleGoAway(code: UInt32) {
+        guard code == GoAwayCode.normal.rawValue else {
+            // Protocol error, internal error and unknown codes end the session (yamux session.go).
+            fail(MuxError(.remoteGoAway, value: UInt64(code)), goAway: nil)
+            return
+        }
+        guard !remoteGoAwayReceived else { return }
+        remoteGoAwayReceived = true
+        emit(.remoteGoAway)
+    }
+}

@@ -1,0 +1,120 @@
+// Stream operations requested by the application on this side.
+
+extension SessionState {
+    /// The largest stream ID yamux allows to be opened; hashicorp's `OpenStream` fails with
+    /// `ErrStreamsExhausted` once the next ID reaches 2³²−2.
+    static var streamIDLimit: UInt64 { UInt64(UInt32.max) - 1 }
+
+    /// Opens a stream: queues WindowUpdate|SYN carrying `streamWindowBytes − 256 KiB`, as
+    /// hashicorp's `OpenStream` does. Data may be sent at once, before the peer's ACK.
+    public mutating func openStream(nowNanoseconds: UInt64) -> OpenStreamResult {
+        if let failure { return .refused(failure) }
+        guard !remoteGoAwayReceived else { return .refused(MuxError(.remoteGoAway, value: 0)) }
+        guard nextStreamID < Self.streamIDLimit else { return .refused(MuxError(.streamsExhausted)) }
+        guard streams.count < configuration.maxConcurrentStreams else {
+            return .refused(MuxError(.tooManyStreams, value: UInt64(streams.count)))
+        }
+        guard unacknowledgedStreamCount < configuration.maxUnacknowledgedStreams else {
+            openerWaiting = true
+            return .mustWait
+        }
+        let streamID = UInt32(nextStreamID)
+        nextStreamID += 2
+        var state = StreamState(receiveWindow: makeReceiveWindow(), openedLocally: true)
+        let delta = state.openingUpdate(nowNanoseconds: nowNanoseconds)
+        streams[streamID] = state
+        unacknowledgedStreamCount += 1
+        sendControl(.windowUpdate(streamID: streamID, flags: .syn, deltaBytes: delta))
+        return .opened(streamID: streamID)
+    }
+
+    /// Takes the oldest stream from the accept queue and queues its ACK (a WindowUpdate|ACK with
+    /// `streamWindowBytes − 256 KiB`). Like hashicorp's `Accept`, the ACK goes out only now, so
+    /// streams nobody accepts hold the peer's ACK backlog, which is the backpressure on openers.
+    ///
+    /// Returns `nil` when no stream is waiting.
+    public mutating func acceptStream(nowNanoseconds: UInt64) -> UInt32? {
+        while let streamID = acceptQueue.popFirst() {
+            guard var state = streams[streamID] else { continue }
+            let delta = state.openingUpdate(nowNanoseconds: nowNanoseconds)
+            state.awaitingAccept = false
+            streams[streamID] = state
+            sendControl(.windowUpdate(streamID: streamID, flags: .ack, deltaBytes: delta))
+            return streamID
+        }
+        return nil
+    }
+
+    /// Reserves the next Data frame for a stream: at most `wantedBytes`, at most
+    /// ``MuxConfiguration/maxFrameBytes``, never more than the peer's remaining window.
+    ///
+    /// The caller writes the returned header followed by that many payload bytes, then asks again
+    /// for the rest. With `finishing`, the frame that carries the last of `wantedBytes` also carries
+    /// FIN and closes the write half.
+    ///
+    /// - Precondition: `wantedBytes > 0`; use ``closeWrite(streamID:)`` to close without data.
+    public mutating func reserveSend(streamID: UInt32, wantedBytes: Int, finishing: Bool = false) -> SendReservation {
+        precondition(wantedBytes > 0, "reserveSend needs a positive byte count")
+        if let failure { return .failed(failure) }
+        guard var state = streams[streamID] else { return .failed(MuxError(.streamClosed, streamID: streamID)) }
+        let reservation = state.reserveSend(
+            wantedBytes: wantedBytes, maxFrameBytes: configuration.maxFrameBytes, finishing: finishing)
+        streams[streamID] = state
+        switch reservation {
+        case .frame(let byteCount, let fin, let closed):
+            if closed {
+                removeStream(streamID)
+                emit(.streamClosed(streamID: streamID))
+            }
+            return .send(.data(streamID: streamID, flags: fin ? .fin : [], payloadBytes: byteCount))
+        case .mustWait:
+            return .mustWait
+        case .writeClosed:
+            return .failed(MuxError(.streamClosed, streamID: streamID))
+        }
+    }
+
+    /// Closes this side's write half: queues WindowUpdate|FIN (yamux's `Close`). Closing twice is
+    /// harmless; closing an unknown stream does nothing, since it is already gone.
+    public mutating func closeWrite(streamID: UInt32) {
+        guard failure == nil, var state = streams[streamID] else { return }
+        let result = state.closeWrite()
+        streams[streamID] = state
+        switch result {
+        case .sendFin:
+            sendControl(.windowUpdate(streamID: streamID, flags: .fin, deltaBytes: 0))
+        case .sendFinAndClose:
+            sendControl(.windowUpdate(streamID: streamID, flags: .fin, deltaBytes: 0))
+            removeStream(streamID)
+            emit(.streamClosed(streamID: streamID))
+        case .alreadyClosed:
+            break
+        }
+    }
+
+    /// Resets a stream: queues WindowUpdate|RST and forgets the stream at once. No action reports
+    /// it, since the caller asked for it.
+    public mutating func resetStream(streamID: UInt32) {
+        guard failure == nil, streams[streamID] != nil else { return }
+        sendControl(.windowUpdate(streamID: streamID, flags: .rst, deltaBytes: 0))
+        removeStream(streamID)
+    }
+
+    /// Reports that the application consumed `byteCount` delivered bytes of a stream, which may
+    /// queue a WindowUpdate (see ``ReceiveWindow``). Unknown streams are ignored: their remaining
+    /// buffered bytes no longer count against anything.
+    public mutating func consumed(streamID: UInt32, byteCount: Int, nowNanoseconds: UInt64) {
+        guard failure == nil, byteCount > 0, var state = streams[streamID] else { return }
+        precondition(byteCount <= Int(UInt32.max), "consumed byte count out of range")
+        let update = state.consume(
+            UInt32(byteCount),
+            nowNanoseconds: nowNanoseconds,
+            rttNanoseconds: configuration.windowAutoTuning ? rttNanoseconds : nil,
+            budgetBytes: receiveBudgetRemainingBytes
+        )
+        streams[streamID] = state
+        guard let update else { return }
+        receiveBudgetRemainingBytes -= update.budgetTakenBytes
+        sendControl(.windowUpdate(streamID: streamID, deltaBytes: update.deltaBytes))
+    }
+}

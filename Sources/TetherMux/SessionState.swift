@@ -1,0 +1,162 @@
+/// The yamux session state machine: a pure value that turns received bytes, application requests
+/// and clock ticks into ``SessionAction``s. It never performs I/O and never reads a clock.
+///
+/// The owner (the reactor binding, or a test) drives it like this:
+/// - bytes from the connection go to ``receive(_:nowNanoseconds:)``;
+/// - the application calls ``openStream(nowNanoseconds:)``, ``acceptStream(nowNanoseconds:)``,
+///   ``reserveSend(streamID:wantedBytes:finishing:)``, ``closeWrite(streamID:)``,
+///   ``resetStream(streamID:)`` and ``consumed(streamID:byteCount:nowNanoseconds:)``;
+/// - a timer calls ``tick(nowNanoseconds:)`` at ``nextDeadlineNanoseconds``;
+/// - after every call, ``nextAction()`` is drained and each action carried out.
+///
+/// Behaviour follows hashicorp/yamux (see `docs/wire-protocol.md`), plus: stream-ID parity is
+/// checked, credit overflow is a protocol error, Data is split into frames of at most
+/// ``MuxConfiguration/maxFrameBytes``, and receive windows auto-tune under a session budget.
+public struct SessionState<Chunk: FrameByteChunk>: Sendable {
+    /// Which end this session is.
+    public let role: MuxRole
+    /// The limits and timings in force.
+    public let configuration: MuxConfiguration
+
+    /// Why the session ended, or `nil` while it runs.
+    public internal(set) var failure: MuxError?
+    /// This side sent GoAway(normal): incoming SYNs are refused with RST.
+    public internal(set) var localGoAwaySent = false
+    /// The peer sent GoAway(normal): no new streams may be opened.
+    public internal(set) var remoteGoAwayReceived = false
+    /// The latest round-trip estimate from a ping, or `nil` before the first reply.
+    public internal(set) var rttNanoseconds: UInt64?
+    /// Window growth the session budget still allows across all streams.
+    public internal(set) var receiveBudgetRemainingBytes: UInt64
+
+    var streams: [UInt32: StreamState] = [:]
+    var acceptQueue: BoundedQueue<UInt32>
+    var unacknowledgedStreamCount = 0
+    /// An opener was told to wait; the next free ACK slot reports ``SessionAction/openSlotAvailable``.
+    var openerWaiting = false
+    /// Kept wider than 32 bits so that stepping past the last ID cannot wrap around to reuse one.
+    var nextStreamID: UInt64
+    var decoder: FrameDecoder<Chunk>
+    var pings: [OutstandingPing] = []
+    var nextPingOpaque: UInt32 = 0
+    var nextKeepAliveNanoseconds: UInt64?
+    private var outbox: [SessionAction<Chunk>] = []
+    private var outboxReadIndex = 0
+
+    /// A ping waiting for its reply.
+    struct OutstandingPing: Hashable, Sendable {
+        enum Kind: Hashable, Sendable {
+            /// Liveness check; no reply in time fails the session.
+            case keepAlive
+            /// Asked for by the application; no reply in time is reported.
+            case user
+            /// Sent only to learn the round-trip time for window auto-tuning.
+            case rttProbe
+        }
+        var opaque: UInt32
+        var sentNanoseconds: UInt64
+        var kind: Kind
+    }
+
+    /// Creates a session.
+    ///
+    /// - Throws: ``MuxError/Code-swift.struct/invalidConfiguration`` if `configuration` is out of range.
+    public init(role: MuxRole, configuration: MuxConfiguration = MuxConfiguration(), nowNanoseconds: UInt64)
+        throws(MuxError)
+    {
+        try configuration.validate()
+        self.role = role
+        self.configuration = configuration
+        self.nextStreamID = UInt64(role.firstStreamID)
+        self.acceptQueue = BoundedQueue(capacity: configuration.acceptBacklog)
+        // No window this session grants can exceed the largest window it may grow to, so a longer
+        // Data frame can be refused from its header alone, before any payload is buffered.
+        self.decoder = FrameDecoder(
+            maxDataPayloadBytes: configuration.windowAutoTuning
+                ? configuration.maxStreamWindowBytes : configuration.streamWindowBytes)
+        self.receiveBudgetRemainingBytes = configuration.sessionReceiveBudgetBytes
+        if let interval = configuration.keepAliveIntervalNanoseconds {
+            nextKeepAliveNanoseconds = nowNanoseconds.addingReportingOverflow(interval).partialValue
+        }
+    }
+
+    // MARK: Queries
+
+    /// Whether the session ended.
+    public var isFailed: Bool { failure != nil }
+
+    /// The state of a stream, or `nil` if it is unknown, closed or reset.
+    public func stream(_ streamID: UInt32) -> StreamState? { streams[streamID] }
+
+    /// The number of streams tracked (open or half-closed, both directions).
+    public var streamCount: Int { streams.count }
+
+    /// Incoming streams waiting in the accept queue.
+    public var acceptQueueCount: Int { acceptQueue.count }
+
+    /// Streams this side opened that the peer has not ACKed yet.
+    public var unacknowledgedCount: Int { unacknowledgedStreamCount }
+
+    // MARK: Actions
+
+    /// The next action to carry out, in order, or `nil` when none is pending.
+    public mutating func nextAction() -> SessionAction<Chunk>? {
+        guard outboxReadIndex < outbox.count else { return nil }
+        let action = outbox[outboxReadIndex]
+        outboxReadIndex += 1
+        if outboxReadIndex == outbox.count {
+            // Keep the storage: a drained queue is refilled on the next call without allocating.
+            outbox.removeAll(keepingCapacity: true)
+            outboxReadIndex = 0
+        }
+        return action
+    }
+
+    /// Actions queued and not yet taken.
+    public var pendingActionCount: Int { outbox.count - outboxReadIndex }
+
+    mutating func emit(_ action: SessionAction<Chunk>) {
+        outbox.append(action)
+    }
+
+    mutating func sendControl(_ header: FrameHeader) {
+        emit(.sendControl(header))
+    }
+
+    // MARK: Failure and stream removal
+
+    /// Ends the session: sends GoAway with `goAway` if given, forgets every stream, reports
+    /// ``SessionAction/sessionFailed(_:)``. Later calls keep the first error.
+    mutating func fail(_ error: MuxError, goAway: GoAwayCode?) {
+        guard failure == nil else { return }
+        failure = error
+        if let goAway { sendControl(.goAway(goAway)) }
+        // Drop the unparsed input now: its chunks are receive buffers the reactor wants back.
+        decoder = FrameDecoder(maxDataPayloadBytes: decoder.maxDataPayloadBytes)
+        streams.removeAll()
+        acceptQueue.removeAll { _ in true }
+        unacknowledgedStreamCount = 0
+        pings.removeAll()
+        nextKeepAliveNanoseconds = nil
+        receiveBudgetRemainingBytes = configuration.sessionReceiveBudgetBytes
+        emit(.sessionFailed(error))
+    }
+
+    /// Forgets a stream and gives back what it held: its ACK slot, its accept-queue entry, the
+    /// budget its window grew by.
+    mutating func removeStream(_ streamID: UInt32) {
+        guard let state = streams.removeValue(forKey: streamID) else { return }
+        receiveBudgetRemainingBytes += state.receiveGrownBytes
+        if state.awaitingAck { releaseAckSlot() }
+        if state.awaitingAccept { acceptQueue.removeAll { $0 == streamID } }
+    }
+
+    mutating func releaseAckSlot() {
+        assert(unacknowledgedStreamCount > 0, "ACK slot released twice")
+        unacknowledgedStreamCount -= 1
+        if openerWaiting {
+            openerWaiting = false
+            emit(.openSlotAvailable)
+        }
+    }
+}

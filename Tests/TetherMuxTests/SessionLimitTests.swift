@@ -1,0 +1,210 @@
+import Testing
+
+@testable import TetherMux
+
+/// Client against server: backlogs, stream-ID rules, malformed or hostile input.
+@Suite("Session limits and protocol errors")
+struct SessionLimitTests {
+    @Test("a full accept backlog answers new SYNs with RST")
+    func acceptBacklog() throws {
+        var configuration = MuxConfiguration.testDefault
+        configuration.acceptBacklog = 2
+        var pair = try SessionPair(server: configuration)
+        for _ in 0..<3 { _ = pair.open(.client) }
+        pair.pump()
+        #expect(pair.server.events == [.opened(1), .opened(3)])
+        #expect(pair.server.sentControl == [.windowUpdate(streamID: 5, flags: .rst, deltaBytes: 0)])
+        #expect(pair.client.events == [.reset(5)])
+        #expect(pair.server.session.acceptQueueCount == 2)
+
+        #expect(pair.server.session.acceptStream(nowNanoseconds: 0) == 1)
+        _ = pair.open(.client)
+        pair.pump()
+        #expect(pair.server.events.last == .opened(7))
+        #expect(pair.server.session.acceptStream(nowNanoseconds: 0) == 3)
+        #expect(pair.server.session.acceptStream(nowNanoseconds: 0) == 7)
+    }
+
+    @Test("at most maxUnacknowledgedStreams un-ACKed streams; an ACK frees a slot")
+    func ackBacklog() throws {
+        var configuration = MuxConfiguration.testDefault
+        configuration.maxUnacknowledgedStreams = 2
+        var pair = try SessionPair(client: configuration)
+        #expect(pair.open(.client) == 1)
+        #expect(pair.open(.client) == 3)
+        #expect(pair.client.session.openStream(nowNanoseconds: 0) == .mustWait)
+        pair.pump()
+        _ = pair.server.session.acceptStream(nowNanoseconds: 0)
+        pair.pump()
+        #expect(pair.client.events == [.acknowledged(1), .openSlotAvailable])
+        #expect(pair.open(.client) == 5)
+        #expect(pair.client.session.openStream(nowNanoseconds: 0) == .mustWait)
+        // A reset of an un-ACKed stream frees its slot too.
+        pair.server.session.resetStream(streamID: 3)
+        pair.pump()
+        #expect(pair.client.events.suffix(2) == [.openSlotAvailable, .reset(3)])
+        #expect(pair.client.session.unacknowledgedCount == 1)
+    }
+
+    @Test("maxConcurrentStreams bounds the table: refuse locally, RST remotely")
+    func concurrentStreams() throws {
+        var configuration = MuxConfiguration.testDefault
+        configuration.maxConcurrentStreams = 1
+        var pair = try SessionPair(client: configuration, server: configuration)
+        #expect(pair.open(.client) == 1)
+        #expect(pair.client.session.openStream(nowNanoseconds: 0) == .refused(MuxError(.tooManyStreams, value: 1)))
+        #expect(pair.open(.server) == 2)
+        pair.pump()
+        #expect(pair.client.sentControl.last == .windowUpdate(streamID: 2, flags: .rst, deltaBytes: 0))
+        #expect(pair.server.events.contains(.reset(2)))
+    }
+
+    @Test("an incoming SYN with this side's parity is a protocol error")
+    func parity() throws {
+        var pair = try SessionPair()
+        pair.inject(bytes(.windowUpdate(streamID: 2, flags: .syn, deltaBytes: 0)), into: .server)
+        #expect(pair.server.events == [.failed(MuxError(.streamIDParity, streamID: 2))])
+        #expect(pair.server.sentControl == [.goAway(.protocolError)])
+        pair.pump()
+        #expect(pair.client.events == [.failed(MuxError(.remoteGoAway, value: 1))])
+    }
+
+    @Test("a failed session lets go of the received buffers it had not parsed")
+    func failureReleasesInput() throws {
+        var pair = try SessionPair()
+        _ = pair.open(.client)
+        pair.pump()
+        // A duplicate SYN, then the start of a Data frame whose payload never completes.
+        var storage = ChunkStorage(
+            bytes(.windowUpdate(streamID: 1, flags: .syn, deltaBytes: 0)) + bytes(.data(streamID: 1, payloadBytes: 10))
+                + [1, 2, 3])
+        pair.server.session.receive(ArrayChunk(storage: storage, range: 0..<storage.bytes.count), nowNanoseconds: 0)
+        #expect(pair.server.session.isFailed)
+        #expect(isKnownUniquelyReferenced(&storage))
+    }
+
+    @Test("a duplicate SYN is a protocol error")
+    func duplicateSyn() throws {
+        var pair = try SessionPair()
+        _ = pair.open(.client)
+        pair.pump()
+        pair.inject(bytes(.data(streamID: 1, flags: .syn, payloadBytes: 0)), into: .server)
+        #expect(pair.server.events == [.opened(1), .failed(MuxError(.duplicateStream, streamID: 1))])
+        #expect(pair.server.sentControl == [.goAway(.protocolError)])
+        #expect(pair.server.session.streamCount == 0)
+    }
+
+    @Test("stream ID 0 on Data, and a non-zero ID on Ping, are protocol errors")
+    func sessionStreamID() throws {
+        var pair = try SessionPair()
+        pair.inject(bytes(.data(streamID: 0, flags: .syn, payloadBytes: 0)), into: .server)
+        #expect(pair.server.events == [.failed(MuxError(.invalidStreamID, streamID: 0))])
+        var other = try SessionPair()
+        other.inject(bytes(FrameHeader(type: .ping, flags: .syn, streamID: 1, length: 0)), into: .server)
+        #expect(other.server.events == [.failed(MuxError(.invalidStreamID, streamID: 1))])
+    }
+
+    @Test("frames for unknown streams: Data dropped, WindowUpdate ignored")
+    func unknownStreams() throws {
+        var pair = try SessionPair()
+        pair.inject(bytes(.data(streamID: 9, payloadBytes: 2)) + [1, 2], into: .server)
+        pair.inject(bytes(.windowUpdate(streamID: 9, deltaBytes: 5)), into: .server)
+        pair.inject(bytes(.windowUpdate(streamID: 9, flags: .ack, deltaBytes: 5)), into: .server)
+        #expect(pair.server.events.isEmpty)
+        #expect(pair.server.sentControl.isEmpty)
+        #expect(pair.server.received.isEmpty)
+    }
+
+    @Test("Data beyond the receive window: GoAway(protocol error), session fails")
+    func windowOverflow() throws {
+        var pair = try SessionPair()
+        pair.server.autoConsume = false  // a reader that consumes nothing never returns credit
+        _ = pair.open(.client)
+        pair.pump()
+        pair.inject(bytes(.data(streamID: 1, payloadBytes: 262_144)) + payload(262_144), into: .server)
+        #expect(pair.server.received[1]?.count == 262_144)
+        pair.inject(bytes(.data(streamID: 1, payloadBytes: 1)) + [0], into: .server)
+        #expect(pair.server.events.last == .failed(MuxError(.receiveWindowExceeded, streamID: 1, value: 1)))
+        #expect(pair.server.sentControl.last == .goAway(.protocolError))
+        pair.pump()
+        #expect(pair.client.events.last == .failed(MuxError(.remoteGoAway, value: 1)))
+        #expect(
+            pair.client.session.reserveSend(streamID: 1, wantedBytes: 1)
+                == .failed(MuxError(.remoteGoAway, value: 1)))
+    }
+
+    @Test("a Data length above the largest window ever granted is refused from the header alone")
+    func absurdLength() throws {
+        var tuned = MuxConfiguration.testDefault
+        tuned.windowAutoTuning = true
+        var pair = try SessionPair(server: tuned)
+        _ = pair.open(.client)
+        pair.pump()
+        pair.inject(bytes(.data(streamID: 1, payloadBytes: 16 * 1024 * 1024 + 1)), into: .server)
+        #expect(pair.server.events.last == .failed(MuxError(.frameTooLarge, streamID: 1, value: 16_777_217)))
+        #expect(pair.server.sentControl.last == .goAway(.protocolError))
+
+        // Without auto-tuning the limit is the fixed stream window.
+        var fixed = try SessionPair()
+        _ = fixed.open(.client)
+        fixed.pump()
+        fixed.inject(bytes(.data(streamID: 1, payloadBytes: 262_145)), into: .server)
+        #expect(fixed.server.events.last == .failed(MuxError(.frameTooLarge, streamID: 1, value: 262_145)))
+    }
+
+    @Test("a bad version ends the session with GoAway(protocol error)")
+    func badVersion() throws {
+        var pair = try SessionPair()
+        pair.inject([1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], into: .server)
+        #expect(pair.server.events == [.failed(MuxError(.unsupportedVersion, value: 1))])
+        #expect(pair.server.sentControl == [.goAway(.protocolError)])
+    }
+
+    @Test("a WindowUpdate overflowing the send window is a protocol error")
+    func creditOverflow() throws {
+        var pair = try SessionPair()
+        _ = pair.open(.client)
+        pair.pump()
+        pair.inject(bytes(.windowUpdate(streamID: 1, flags: .ack, deltaBytes: UInt32.max)), into: .client)
+        #expect(pair.client.events.last == .failed(MuxError(.sendWindowOverflow, streamID: 1, value: 4_294_967_295)))
+        #expect(pair.client.sentControl.last == .goAway(.protocolError))
+    }
+
+    @Test("stream IDs run out at 2³²−2")
+    func exhaustion() throws {
+        var pair = try SessionPair()
+        pair.client.session.nextStreamID = UInt64(UInt32.max) - 2
+        #expect(pair.open(.client) == UInt32.max - 2)
+        #expect(pair.client.session.openStream(nowNanoseconds: 0) == .refused(MuxError(.streamsExhausted)))
+    }
+
+    @Test("a ping flood pauses parsing instead of growing the action queue")
+    func pingFlood() throws {
+        var configuration = MuxConfiguration.testDefault
+        configuration.maxPendingActions = 16
+        var session = try SessionState<ArrayChunk>(role: .server, configuration: configuration, nowNanoseconds: 0)
+        var flood: [UInt8] = []
+        for opaque in 0..<100 { FrameHeader.ping(opaque: UInt32(opaque), reply: false).encode(into: &flood) }
+        var progress = session.receive(ArrayChunk(flood), nowNanoseconds: 0)
+        var replies: [UInt32] = []
+        var pauses = 0
+        while true {
+            #expect(session.pendingActionCount <= 16)
+            while case .sendControl(let header)? = session.nextAction() { replies.append(header.length) }
+            guard progress == .paused else { break }
+            pauses += 1
+            progress = session.resumeReceiving(nowNanoseconds: 0)
+        }
+        #expect(pauses == 6)
+        #expect(replies == Array(0..<100))
+    }
+
+    @Test("an invalid configuration is refused")
+    func invalidConfiguration() {
+        var configuration = MuxConfiguration()
+        configuration.streamWindowBytes = 1000
+        #expect(throws: MuxError(.invalidConfiguration, value: 1000)) {
+            _ = try SessionState<ArrayChunk>(role: .client, configuration: configuration, nowNanoseconds: 0)
+        }
+    }
+}
