@@ -8,7 +8,7 @@ import Glibc
     // SAFETY: created on the reactor thread and used there only (`Reactor.currentLoop` checks);
     // the conformance lets operation closures that never leave the thread capture it.
     unowned(unsafe) let reactor: Reactor
-    let ring: Ring
+    var ring: Ring
     var table: OperationTable
     let pool: ProvidedBufferPool
     var jobs = FIFO<UnownedJob>()
@@ -239,6 +239,9 @@ import Glibc
     private func finish() {
         exited = true
         pool.retired.store(true, ordering: .releasing)
+        // Release the kernel side now: the ring fd must be gone when `shutdown()` returns, even
+        // if something still references this object.
+        ring.exit()
         for unsafe waiter in unsafe shutdownWaiters { unsafe waiter.resume() }
         unsafe shutdownWaiters.removeAll()
     }

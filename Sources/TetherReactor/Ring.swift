@@ -34,8 +34,17 @@ import CLibUring
         unsafe self.cqeBatch = .allocate(capacity: Int(entries) * 4)
     }
 
-    deinit {
+    private var exited = false
+
+    /// Closes the ring now (its fd, its registered buffer ring). Nothing may be in flight.
+    mutating func exit() {
+        guard !exited else { return }
+        exited = true
         unsafe io_uring_queue_exit(ring)
+    }
+
+    deinit {
+        if !exited { unsafe io_uring_queue_exit(ring) }
         unsafe ring.deallocate()
         unsafe cqeBatch.deallocate()
     }
