@@ -25,9 +25,10 @@ build: deps
 	$(SWIFT) build
 
 # Tests run on the real kernel (io_uring, sockets, child processes); see docs/architecture.md.
+# --no-parallel: the leak tests count process-wide fds and children, which other tests would move.
 test: deps
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	$(SWIFT) test --skip-build --no-parallel
 
 # Release build of the bench product only (it does not need the macro toolchain), then each
 # scenario. Pass BENCH_SCENARIOS="raw" (default) or a list; BENCH_ARGS for extra options.

@@ -37,10 +37,9 @@ let package = Package(
             // and justified, so the build stays free of warnings.
             swiftSettings: [.strictMemorySafety()]
         ),
-        // The yamux protocol as pure values; the reactor binding (MuxSession) will add the
-        // TetherReactor dependency.
         .target(
             name: "TetherMux",
+            dependencies: ["TetherReactor"],
             swiftSettings: strictSafe
         ),
         .target(
@@ -73,7 +72,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TetherMuxTests",
-            dependencies: ["TetherMux"],
+            dependencies: ["TetherMux", "TetherReactor", "TetherTesting"],
             swiftSettings: strictSafe
         ),
     ]

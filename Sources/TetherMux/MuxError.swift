@@ -27,6 +27,8 @@ public struct MuxError: Error, Hashable, Sendable, CustomStringConvertible {
             case tooManyPings
             case streamClosed
             case connectionClosed
+            case streamReset
+            case sessionClosed
             case invalidConfiguration
         }
 
@@ -71,6 +73,10 @@ public struct MuxError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let streamClosed = Code(base: .streamClosed)
         /// The connection under the session ended.
         public static let connectionClosed = Code(base: .connectionClosed)
+        /// The peer reset the stream (RST), or refused it while it waited for an ACK.
+        public static let streamReset = Code(base: .streamReset)
+        /// This side closed the session; operations on it and its streams fail.
+        public static let sessionClosed = Code(base: .sessionClosed)
         /// A configuration value is out of range. `value` is the offending value.
         public static let invalidConfiguration = Code(base: .invalidConfiguration)
 
@@ -96,6 +102,8 @@ public struct MuxError: Error, Hashable, Sendable, CustomStringConvertible {
             case .streamClosed: "stream closed"
             case .connectionClosed: "connection closed"
             case .invalidConfiguration: "invalid configuration"
+            case .streamReset: "stream reset by the peer"
+            case .sessionClosed: "session closed"
             }
         }
     }

@@ -40,6 +40,9 @@ import Glibc
             unsafe await withUnsafeContinuation { continuation in
                 if let failure {
                     unsafe continuation.resume(returning: Result<Int32, any Error>.failure(failure))
+                } else if Task.isCancelled {
+                    // See ReceiveQueue.receive: the handler may have run before this point.
+                    unsafe continuation.resume(returning: Result<Int32, any Error>.failure(CancellationError()))
                 } else {
                     unsafe waiter = unsafe continuation
                 }

@@ -29,7 +29,14 @@ extension EventLoop {
         let reactor = unsafe self.reactor
         return await withTaskCancellationHandler {
             unsafe await withUnsafeContinuation { continuation in
-                unsafe submit(userData, target: .continuation(continuation))
+                if Task.isCancelled {
+                    // Registering the handler can be a suspension point, so the task may have been
+                    // cancelled since the check above with the handler finding nothing to cancel.
+                    table.release(index)
+                    unsafe continuation.resume(returning: .failed(ECANCELED))
+                } else {
+                    unsafe submit(userData, target: .continuation(continuation))
+                }
             }
         } onCancel: {
             reactor.requestCancel(userData)

@@ -57,6 +57,10 @@ import CLibUring
             unsafe await withUnsafeContinuation { continuation in
                 if let failure {
                     unsafe continuation.resume(returning: Result<BufferSlice?, any Error>.failure(failure))
+                } else if Task.isCancelled {
+                    // Cancelled after the check above: the handler may already have run (it can,
+                    // when registering it is a suspension point) and found no waiter to end.
+                    unsafe continuation.resume(returning: Result<BufferSlice?, any Error>.failure(CancellationError()))
                 } else {
                     unsafe waiter = unsafe continuation
                 }

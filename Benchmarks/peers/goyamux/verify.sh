@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# Self-check of goyamux-peer: Go against Go (and a few raw-frame peers written in Python)
+# for every scenario, checking exit codes and key output lines. Needs golang-go,
+# golang-github-hashicorp-yamux-dev and python3. Usage: ./verify.sh [path/to/binary]
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+B=${1:-/tmp/goyamux-peer}
+if [ $# -eq 0 ]; then
+  (cd "$here" && GOPATH=/usr/share/gocode GO111MODULE=off go build -o "$B" .) || exit 1
+fi
+T=$(mktemp -d /tmp/goyamux-verify.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+passed=0 failed=0
+TO="-timeout 30s"
+
+check() { # name want_rc got_rc file pattern
+  if [ "$3" = "$2" ] && grep -q -- "$5" "$4"; then
+    passed=$((passed+1)); echo "PASS $1 (rc=$3)"
+  else
+    failed=$((failed+1)); echo "FAIL $1 (rc=$3, want $2; wanted /$5/ in $4)"; sed 's/^/    /' "$4" | head -20
+  fi
+}
+
+# start_listener NAME ARGS... : runs B with -listen in the background; sets LADDR.
+start_listener() {
+  local name=$1; shift
+  rm -f "$T/$name.out"
+  ( "$B" "$@" >"$T/$name.out" 2>"$T/$name.err"; echo "rc=$?" >>"$T/$name.out" ) &
+  LPID=$!
+  for _ in $(seq 100); do
+    LADDR=$(sed -n 's/^listening //p' "$T/$name.out" 2>/dev/null | head -1)
+    [ -n "$LADDR" ] && return 0
+    sleep 0.05
+  done
+  echo "listener $name did not start"; cat "$T/$name.err"; return 1
+}
+listener_rc() { wait $LPID; LRC=$(sed -n 's/^rc=//p' "$T/$1.out"); } # sets LRC
+run() { # name args... : foreground run, sets RC
+  local name=$1; shift
+  "$B" "$@" >"$T/$name.out" 2>"$T/$name.err"; RC=$?
+}
+
+for tr in unix tcp; do
+  if [ $tr = unix ]; then A=unix:$T/s.sock; else A=tcp:127.0.0.1:0; fi
+
+  start_listener srv -role server -listen $A -scenario echo $TO
+  run cli -role client -connect $LADDR -scenario echo-client $TO
+  check "echo-client($tr) -> echo" 0 $RC "$T/cli.out" '^ok streams=100 bytes='
+  listener_rc srv; check "echo($tr) end" 0 "$LRC" "$T/srv.out" 'done streams=100 .* errors=0'
+
+  start_listener srv -role server -listen $A -scenario bench-echo $TO
+  run cli -role client -connect $LADDR -scenario echo-client -streams 8 -window 16777216 $TO
+  check "echo-client($tr, 16M window) -> bench-echo" 0 $RC "$T/cli.out" '^ok streams=8 '
+  listener_rc srv; check "bench-echo($tr) end" 0 "$LRC" "$T/srv.out" 'done streams=8 '
+
+  start_listener srv -role client -listen $A -scenario echo-client -streams 20 $TO
+  run cli -role server -connect $LADDR -scenario echo $TO
+  listener_rc srv; check "echo-client as yamux server($tr)" 0 "$LRC" "$T/srv.out" '^ok streams=20 '
+  check "echo as yamux client($tr)" 0 $RC "$T/cli.out" 'done streams=20 '
+
+  start_listener srv -role server -listen $A -scenario sink $TO
+  run cli -role client -connect $LADDR -scenario source -streams 8 -bytes 67108864 $TO
+  check "source($tr) -> sink" 0 $RC "$T/cli.out" '^ok streams=8 bytes=536870912'
+  listener_rc srv; check "sink($tr) end" 0 "$LRC" "$T/srv.out" 'done streams=8 bytes=536870912'
+done
+
+A=unix:$T/s.sock
+start_listener srv -role server -listen $A -scenario echo $TO
+run cli -role client -connect $LADDR -scenario ping -count 3 $TO
+check "ping client -> echo" 0 $RC "$T/cli.out" '^rtt [0-9]'
+[ "$(grep -c '^rtt ' "$T/cli.out")" = 3 ] || { failed=$((failed+1)); echo "FAIL ping count"; }
+listener_rc srv; check "echo after ping" 0 "$LRC" "$T/srv.out" 'done streams=0'
+
+start_listener srv -role server -listen $A -scenario ping -count 2 $TO
+run cli -role client -connect $LADDR -scenario echo $TO
+listener_rc srv; check "ping from yamux server" 0 "$LRC" "$T/srv.out" '^rtt [0-9]'
+check "echo client after ping" 0 $RC "$T/cli.out" 'done streams=0'
+
+start_listener srv -role server -listen $A -scenario goaway $TO
+run cli -role client -connect $LADDR -scenario echo $TO
+check "echo closes on GoAway(0)" 0 $RC "$T/cli.out" 'done streams=0'
+listener_rc srv; check "goaway end" 0 "$LRC" "$T/srv.out" 'listening'
+
+start_listener srv -role server -listen $A -scenario goaway $TO
+run cli -role client -connect $LADDR -scenario echo-client -streams 2 $TO
+check "echo-client vs goaway fails" 1 $RC "$T/cli.out" 'not accepting\|connection reset'
+listener_rc srv; check "goaway end (client gave up)" 0 "$LRC" "$T/srv.out" 'listening'
+
+start_listener srv -role server -listen $A -scenario reset $TO
+run cli -role client -connect $LADDR -scenario echo-client -streams 1 $TO
+check "reset (raw RST) seen by client" 1 $RC "$T/cli.out" 'connection reset'
+listener_rc srv; check "reset end" 0 "$LRC" "$T/srv.out" '^reset stream=1'
+
+start_listener srv -role server -listen $A -scenario reset -reset-mode close $TO
+run cli -role client -connect $LADDR -scenario echo-client -streams 1 -min 100 -max 100 $TO
+check "reset-mode close: client sees short echo" 1 $RC "$T/cli.out" 'mismatch'
+listener_rc srv; check "reset-mode close end" 0 "$LRC" "$T/srv.out" '^reset stream=1'
+
+start_listener srv -role server -listen $A -scenario echo -timeout 1s
+python3 - "$T/s.sock" <<'EOF' &
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); time.sleep(3)
+EOF
+listener_rc srv; check "timeout" 3 "$LRC" "$T/srv.out" '^timeout'
+
+# A raw client that overruns the 256 KiB window: SYN, then one Data frame of 256 KiB + 1.
+start_listener srv -role server -listen $A -scenario sink $TO
+python3 - "$T/s.sock" <<'EOF'
+import socket, struct, sys, time
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+s.sendall(struct.pack(">BBHII", 0, 1, 1, 1, 0))                   # WindowUpdate SYN id=1 delta=0
+try:
+    s.sendall(struct.pack(">BBHII", 0, 0, 0, 1, 262145) + b"x" * 262145)  # Data id=1, window + 1
+except OSError:
+    pass  # the peer may close before reading it all
+time.sleep(0.5)
+EOF
+listener_rc srv; check "sink: window violation" 2 "$LRC" "$T/srv.out" 'session error: recv window exceeded'
+
+# A raw client that sends GoAway(1) (protocol error) to an echo peer.
+start_listener srv -role server -listen $A -scenario echo $TO
+python3 - "$T/s.sock" <<'EOF'
+import socket, struct, sys, time
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+s.sendall(struct.pack(">BBHII", 0, 3, 0, 0, 1)); time.sleep(0.5)
+EOF
+listener_rc srv; check "echo: GoAway(1) is a session error" 2 "$LRC" "$T/srv.out" 'session error: yamux protocol error'
+
+# -fd: a socketpair whose ends are inherited by two children.
+python3 - "$B" "$T" <<'EOF'
+import socket, subprocess, sys
+b, t = sys.argv[1], sys.argv[2]
+a, c = socket.socketpair()
+srv = subprocess.Popen([b, "-role", "server", "-fd", str(a.fileno()), "-scenario", "echo", "-timeout", "30s"],
+                       pass_fds=[a.fileno()], stdout=open(t + "/fds.out", "w"), stderr=open(t + "/fds.err", "w"))
+cli = subprocess.Popen([b, "-role", "client", "-fd", str(c.fileno()), "-scenario", "echo-client", "-streams", "10",
+                        "-timeout", "30s"], pass_fds=[c.fileno()], stdout=open(t + "/fdc.out", "w"), stderr=open(t + "/fdc.err", "w"))
+a.close(); c.close()
+open(t + "/fd.rc", "w").write("%d %d\n" % (cli.wait(), srv.wait()))
+EOF
+read crc src < "$T/fd.rc"
+check "-fd echo-client" 0 "$crc" "$T/fdc.out" '^ok streams=10 '
+check "-fd echo" 0 "$src" "$T/fds.out" 'done streams=10 '
+
+run usage -role nobody -fd 3 -scenario echo
+check "usage error" 4 $RC "$T/usage.err" 'role'
+
+echo "$passed passed, $failed failed"
+[ $failed = 0 ]

@@ -1,0 +1,120 @@
+import TetherReactor
+
+extension MuxSession {
+    /// Feeds every received buffer to the state machine until the connection ends.
+    func readLoop() async {
+        defer { loopEnded() }
+        while failure == nil {
+            let chunk: BufferSlice?
+            do {
+                chunk = try await socket.receive()
+            } catch {
+                if failure == nil { fail(MuxError(.connectionClosed)) }
+                return
+            }
+            guard failure == nil else { return }
+            guard let chunk else {
+                state.connectionClosed()
+                drainActions()
+                if failure == nil { fail(MuxError(.connectionClosed)) }
+                return
+            }
+            var progress = state.receive(chunk, nowNanoseconds: nowNanoseconds)
+            drainActions()
+            while progress == .paused, failure == nil {
+                progress = state.resumeReceiving(nowNanoseconds: nowNanoseconds)
+                drainActions()
+            }
+        }
+    }
+
+    /// Carries out what the state machine decided. Called after every call into it.
+    func drainActions() {
+        while let action = state.nextAction() {
+            switch action {
+            case .sendControl(let header):
+                // FIN and RST end a stream's data, so they queue behind it; everything else
+                // (window updates, SYN/ACK, pings, GoAway) jumps ahead of bulk data.
+                if header.flags.contains(.fin) || header.flags.contains(.rst) {
+                    outboundData.append(headerArena.slice(for: header))
+                } else {
+                    outboundControl.append(headerArena.slice(for: header))
+                }
+                counters.framesSent += 1
+                wakeWriter()
+            case .deliver(let streamID, let payload):
+                guard var entry = streams[streamID] else { continue }
+                for slice in payload {
+                    entry.received.append(slice)
+                    entry.receivedBytes += slice.count
+                    counters.payloadBytesReceived += UInt64(slice.count)
+                }
+                entry.reader?.resume()
+                entry.reader = nil
+                streams[streamID] = entry
+            case .streamOpened(let streamID):
+                streams[streamID] = MuxStreamEntry()
+                if !acceptWaiters.isEmpty, let accepted = state.acceptStream(nowNanoseconds: nowNanoseconds) {
+                    acceptWaiters.removeFirst().resume(returning: .success(accepted))
+                }
+            case .streamAcknowledged:
+                break
+            case .streamFinished(let streamID):
+                streams[streamID]?.finished = true
+                streams[streamID]?.wakeAll()
+            case .streamClosed(let streamID):
+                streams[streamID]?.closed = true
+                streams[streamID]?.wakeAll()
+            case .streamReset(let streamID):
+                streams[streamID]?.failure = MuxError(.streamReset, streamID: streamID)
+                streams[streamID]?.wakeAll()
+            case .streamWritable(let streamID):
+                streams[streamID]?.wakeAll()
+            case .openSlotAvailable:
+                for waiter in openWaiters { waiter.resume() }
+                openWaiters.removeAll()
+            case .remoteGoAway:
+                for waiter in openWaiters { waiter.resume() }
+                openWaiters.removeAll()
+            case .pingAnswered(let opaque, let rttNanoseconds):
+                pingWaiters.removeValue(forKey: opaque)?.resume(returning: .success(rttNanoseconds))
+            case .pingTimedOut(let opaque):
+                pingWaiters.removeValue(forKey: opaque)?.resume(
+                    returning: .failure(MuxError(.keepAliveTimeout, value: UInt64(opaque))))
+            case .sessionFailed(let error):
+                fail(error)
+            }
+        }
+    }
+
+    /// Ends the session with `error`: every waiter and stream fails with it; queued frames (a
+    /// GoAway) are still written, then the loops end and the socket is closed.
+    func fail(_ error: MuxError) {
+        guard failure == nil else { return }
+        failure = error
+        if !state.isFailed {
+            // A local close or a broken connection: the state machine drops its streams too.
+            state.connectionClosed()
+            while let action = state.nextAction() {
+                if case .sendControl(let header) = action { outboundControl.append(headerArena.slice(for: header)) }
+            }
+        }
+        for (streamID, var entry) in streams {
+            if entry.failure == nil, !(entry.finished && entry.closed) { entry.failure = error }
+            entry.wakeAll()
+            streams[streamID] = entry
+        }
+        for waiter in acceptWaiters { waiter.resume(returning: .failure(error)) }
+        acceptWaiters.removeAll()
+        for waiter in openWaiters { waiter.resume() }
+        openWaiters.removeAll()
+        for (_, waiter) in pingWaiters { waiter.resume(returning: .failure(error)) }
+        pingWaiters.removeAll()
+        tickerWaiter?.resume()
+        tickerWaiter = nil
+        wakeWriter()
+        // Stop reading and ticking now; the writer flushes what is queued (a GoAway) and ends.
+        readerTask?.cancel()
+        tickerTask?.cancel()
+    }
+}

@@ -1,0 +1,141 @@
+import TetherReactor
+
+extension MuxSession {
+    func wakeWriter() {
+        writerWaiter?.resume()
+        writerWaiter = nil
+    }
+
+    /// Sends every queued frame, control frames first, gathering all of them into one
+    /// `send` (one `sendmsg` of many iovecs), until the session ends.
+    func writeLoop() async {
+        defer { loopEnded() }
+        var batch: [BufferSlice] = []
+        while true {
+            if outboundControl.isEmpty && outboundData.isEmpty {
+                if failure != nil { return }
+                await withCheckedContinuation { writerWaiter = $0 }
+                continue
+            }
+            batch.removeAll(keepingCapacity: true)
+            batch.append(contentsOf: outboundControl)
+            batch.append(contentsOf: outboundData)
+            outboundControl.removeAll(keepingCapacity: true)
+            outboundData.removeAll(keepingCapacity: true)
+            counters.socketSends += 1
+            do {
+                // The writer task is never cancelled: a half-written frame would corrupt the stream.
+                try await socket.send(batch)
+            } catch {
+                if failure == nil { fail(MuxError(.connectionClosed)) }
+                return
+            }
+        }
+    }
+
+    /// Queues one Data frame: its header from the arena and the payload slices as they are.
+    func enqueueData(header: FrameHeader, payload: [BufferSlice]) {
+        outboundData.append(headerArena.slice(for: header))
+        outboundData.append(contentsOf: payload)
+        counters.framesSent += 1
+        counters.payloadBytesSent += UInt64(header.length)
+        wakeWriter()
+    }
+
+    /// Sends `slices` on `streamID`, split into frames of at most the peer's window and
+    /// `maxFrameBytes`, waiting for window updates when the peer's window is exhausted.
+    func write(_ slices: [BufferSlice], streamID: UInt32, finishing: Bool) async throws(MuxError) {
+        var sliceIndex = 0
+        var offset = 0
+        var remaining = slices.reduce(0) { $0 + $1.count }
+        if remaining == 0 {
+            if finishing { try closeWrite(streamID: streamID) }
+            return
+        }
+        while remaining > 0 {
+            if let failure = streams[streamID]?.failure ?? failure { throw failure }
+            switch state.reserveSend(streamID: streamID, wantedBytes: remaining, finishing: finishing) {
+            case .send(let header):
+                var frameBytes = Int(header.length)
+                var payload: [BufferSlice] = []
+                while frameBytes > 0 {
+                    let slice = slices[sliceIndex]
+                    let take = min(frameBytes, slice.count - offset)
+                    payload.append(take == slice.count ? slice : slice.slice(offset..<(offset + take)))
+                    frameBytes -= take
+                    offset += take
+                    if offset == slice.count {
+                        sliceIndex += 1
+                        offset = 0
+                    }
+                }
+                remaining -= Int(header.length)
+                enqueueData(header: header, payload: payload)
+                drainActions()
+            case .mustWait:
+                guard streams[streamID] != nil else { throw MuxError(.streamClosed, streamID: streamID) }
+                await withCheckedContinuation { streams[streamID]?.writers.append($0) }
+            case .failed(let error):
+                drainActions()
+                throw streams[streamID]?.failure ?? error
+            }
+        }
+    }
+
+    func closeWrite(streamID: UInt32) throws(MuxError) {
+        if let failure = streams[streamID]?.failure ?? failure { throw failure }
+        state.closeWrite(streamID: streamID)
+        drainActions()
+    }
+
+    func reset(streamID: UInt32) {
+        state.resetStream(streamID: streamID)
+        streams[streamID]?.failure = MuxError(.streamClosed, streamID: streamID)
+        streams[streamID]?.wakeAll()
+        streams[streamID] = nil
+        drainActions()
+    }
+
+    /// The next received slice of `streamID`, nil at end of stream. Gives the window back for it.
+    func read(streamID: UInt32) async throws(MuxError) -> BufferSlice? {
+        while true {
+            guard var entry = streams[streamID] else { return nil }
+            if let slice = entry.popReceived() {
+                streams[streamID] = entry
+                state.consumed(streamID: streamID, byteCount: slice.count, nowNanoseconds: nowNanoseconds)
+                drainActions()
+                return slice
+            }
+            if let failure = entry.failure { throw failure }
+            if entry.finished || entry.closed { return nil }
+            if let failure { throw failure }
+            guard entry.reader == nil else { throw MuxError(.streamClosed, streamID: streamID) }
+            await withCheckedContinuation { streams[streamID]?.reader = $0 }
+        }
+    }
+
+    /// Forgets a stream whose handle is gone: resets it if still open.
+    func release(streamID: UInt32) {
+        guard let entry = streams[streamID] else { return }
+        if !(entry.closed || entry.failure != nil) { state.resetStream(streamID: streamID) }
+        streams[streamID] = nil
+        drainActions()
+    }
+
+    /// Runs the state machine's timers: keepalive pings, ping timeouts, the first RTT probe.
+    func tickLoop() async {
+        defer { loopEnded() }
+        while failure == nil {
+            state.tick(nowNanoseconds: nowNanoseconds)
+            drainActions()
+            let now = nowNanoseconds
+            let deadline = state.nextDeadlineNanoseconds ?? (now + 1_000_000_000)
+            let waitNanoseconds = min(max(deadline, now + 1_000_000) - now, 1_000_000_000)
+            do {
+                try await reactor.sleep(for: .nanoseconds(Int64(waitNanoseconds)))
+            } catch {
+                return
+            }
+        }
+    }
+}

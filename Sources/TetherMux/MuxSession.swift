@@ -1,0 +1,193 @@
+import TetherReactor
+
+/// A yamux session over one reactor socket: open and accept streams, ping, go away, close.
+///
+/// The session is an actor pinned to the socket's reactor, so the frame parser, the state machine
+/// (``SessionState``) and every stream's bookkeeping run on the reactor thread without locks;
+/// callers on the reactor (tasks preferring it, actors pinned to it) never change threads. One
+/// reader task feeds received buffers to the parser, one writer task sends whatever frames are
+/// queued in a single gathered `sendmsg`, control frames (pings, window updates, ACKs) ahead of data.
+///
+/// Payloads are never copied: received frames are slices of the reactor's buffers, and written
+/// ``BufferSlice``s go to the kernel as they are (see ``MuxCounters/bytesCopied``).
+public actor MuxSession {
+    /// The reactor this session runs on.
+    public nonisolated let reactor: Reactor
+    /// The session's socket.
+    public nonisolated let socket: StreamSocket
+    /// Client (host, odd stream IDs) or server (plugin, even stream IDs).
+    public nonisolated let role: MuxRole
+
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { reactor.unownedSerialExecutor }
+
+    var state: SessionState<BufferSlice>
+    var streams: [UInt32: MuxStreamEntry] = [:]
+    var counters = MuxCounters()
+    let clock = ContinuousClock()
+    let startInstant: ContinuousClock.Instant
+
+    // Outbound frames: control frames go out before data frames queued earlier.
+    var outboundControl: [BufferSlice] = []
+    var outboundData: [BufferSlice] = []
+    var writerWaiter: CheckedContinuation<Void, Never>?
+    var headerArena = HeaderArena()
+
+    var acceptWaiters: [CheckedContinuation<Result<UInt32, MuxError>, Never>] = []
+    var incomingCount = 0
+    var openWaiters: [CheckedContinuation<Void, Never>] = []
+    var pingWaiters: [UInt32: CheckedContinuation<Result<UInt64, MuxError>, Never>] = [:]
+    var tickerWaiter: CheckedContinuation<Void, Never>?
+    /// Set once the session is over: why.
+    var failure: MuxError?
+    var closedLocally = false
+    var readerTask: Task<Void, Never>?
+    var tickerTask: Task<Void, Never>?
+    var runningLoops = 3
+    var finishedWaiters: [CheckedContinuation<Void, Never>] = []
+    var socketClosed = false
+
+    /// Starts a session over `socket` (which it now owns) and its reader, writer and timer tasks.
+    ///
+    /// - Throws: ``MuxError/Code-swift.struct/invalidConfiguration`` for a bad configuration.
+    public init(socket: StreamSocket, role: MuxRole, configuration: MuxConfiguration = MuxConfiguration())
+        async throws(MuxError)
+    {
+        self.reactor = socket.reactor
+        self.socket = socket
+        self.role = role
+        let start = ContinuousClock().now
+        self.startInstant = start
+        self.state = try SessionState(role: role, configuration: configuration, nowNanoseconds: 0)
+        startTasks()
+    }
+
+    private func startTasks() {
+        let reactor = self.reactor
+        readerTask = Task(executorPreference: reactor) { await self.readLoop() }
+        Task(executorPreference: reactor) { await self.writeLoop() }
+        tickerTask = Task(executorPreference: reactor) { await self.tickLoop() }
+        drainActions()
+    }
+
+    /// Nanoseconds since the session started: the state machine's clock.
+    var nowNanoseconds: UInt64 {
+        let elapsed = clock.now - startInstant
+        let (seconds, attoseconds) = elapsed.components
+        return UInt64(max(0, seconds)) * 1_000_000_000 + UInt64(max(0, attoseconds) / 1_000_000_000)
+    }
+
+    // MARK: Streams
+
+    /// Opens a stream. Data may be written at once, before the peer accepts it.
+    ///
+    /// Waits while 256 streams opened by this side are not yet ACKed (yamux's backlog).
+    /// - Throws: ``MuxError`` — `remoteGoAway` after the peer's GoAway, `streamsExhausted`, the
+    ///   session's failure, or `sessionClosed`.
+    public func openStream() async throws(MuxError) -> MuxStream {
+        while true {
+            if let failure { throw failure }
+            switch state.openStream(nowNanoseconds: nowNanoseconds) {
+            case .opened(let streamID):
+                streams[streamID] = MuxStreamEntry()
+                counters.streamsOpened += 1
+                drainActions()
+                return MuxStream(id: streamID, session: self)
+            case .mustWait:
+                await withCheckedContinuation { openWaiters.append($0) }
+            case .refused(let error):
+                drainActions()
+                throw error
+            }
+        }
+    }
+
+    /// The next stream the peer opened; accepting sends its ACK.
+    ///
+    /// - Throws: the session's failure (``MuxError/Code-swift.struct/connectionClosed`` when the
+    ///   peer closed the connection, `sessionClosed` after ``close()``).
+    public func acceptStream() async throws(MuxError) -> MuxStream {
+        if let streamID = state.acceptStream(nowNanoseconds: nowNanoseconds) {
+            return accepted(streamID)
+        }
+        if let failure { throw failure }
+        let result = await withCheckedContinuation { acceptWaiters.append($0) }
+        return accepted(try result.get())
+    }
+
+    private func accepted(_ streamID: UInt32) -> MuxStream {
+        if streams[streamID] == nil { streams[streamID] = MuxStreamEntry() }
+        counters.streamsAccepted += 1
+        drainActions()
+        return MuxStream(id: streamID, session: self)
+    }
+
+    /// Incoming streams as an async sequence; ends when the session ends.
+    public nonisolated var incomingStreams: AsyncThrowingStream<MuxStream, any Error> {
+        AsyncThrowingStream(unfolding: {
+            do {
+                return try await self.acceptStream()
+            } catch let error as MuxError where error.code == .connectionClosed || error.code == .sessionClosed {
+                return nil
+            }
+        })
+    }
+
+    // MARK: Session
+
+    /// Sends a Ping and returns the round-trip time.
+    public func ping() async throws(MuxError) -> Duration {
+        if let failure { throw failure }
+        let opaque = try state.ping(nowNanoseconds: nowNanoseconds)
+        drainActions()
+        let result = await withCheckedContinuation { pingWaiters[opaque] = $0 }
+        return .nanoseconds(Int64(clamping: try result.get()))
+    }
+
+    /// Sends GoAway(normal): the peer may open no new streams; existing streams continue.
+    public func goAway() {
+        state.goAway(.normal)
+        drainActions()
+    }
+
+    /// Closes the session: queued frames are written, the socket is closed, every stream and
+    /// waiter fails with `sessionClosed`. Returns when the session's tasks have ended.
+    public func close() async {
+        if failure == nil {
+            closedLocally = true
+            fail(MuxError(.sessionClosed))
+        }
+        await waitUntilFinished()
+    }
+
+    /// Waits until the session has ended (peer closed, protocol error, keepalive timeout, close)
+    /// and its socket is closed.
+    public func waitUntilFinished() async {
+        if isFinished { return }
+        await withCheckedContinuation { finishedWaiters.append($0) }
+    }
+
+    var isFinished: Bool { runningLoops == 0 && socketClosed }
+
+    /// A reader, writer or ticker loop has returned.
+    func loopEnded() {
+        runningLoops -= 1
+        if runningLoops == 0 { Task(executorPreference: reactor) { await self.closeSocket() } }
+    }
+
+    private func closeSocket() async {
+        guard !socketClosed else { return }
+        try? await socket.close()
+        socketClosed = true
+        for waiter in finishedWaiters { waiter.resume() }
+        finishedWaiters.removeAll()
+    }
+
+    /// Why the session ended, or nil while it runs.
+    public var endReason: MuxError? { failure }
+
+    /// The session's counters.
+    public var statistics: MuxCounters { counters }
+
+    /// Streams the session still tracks.
+    public var streamCount: Int { streams.count }
+}

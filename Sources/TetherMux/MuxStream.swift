@@ -1,0 +1,74 @@
+import TetherReactor
+
+/// One stream of a ``MuxSession``: an ordered, flow-controlled byte stream in each direction.
+///
+/// Reads return slices of the buffers the data arrived in (no copy); each read gives the window
+/// back to the peer, so a reader that stops reading stops the peer once its window is used —
+/// buffered bytes never exceed the window granted. Writes suspend while the peer's window is
+/// exhausted and resume on its window update. Dropping the handle resets a stream still open.
+public final class MuxStream: Sendable {
+    /// The yamux stream ID (odd: opened by the client; even: by the server).
+    public let id: UInt32
+    /// The session the stream belongs to.
+    public let session: MuxSession
+
+    init(id: UInt32, session: MuxSession) {
+        self.id = id
+        self.session = session
+    }
+
+    deinit {
+        let session = self.session
+        let id = self.id
+        Task(executorPreference: session.reactor) { await session.release(streamID: id) }
+    }
+
+    /// The next received bytes, or nil once the peer closed its side (FIN) and all was read.
+    ///
+    /// - Throws: ``MuxError`` — `streamReset` when the peer reset the stream, the session's
+    ///   failure (e.g. `connectionClosed`), `streamClosed` after ``reset()``.
+    public func read() async throws(MuxError) -> BufferSlice? {
+        try await session.read(streamID: id)
+    }
+
+    /// Writes `slices` in order. Returns once every byte is queued for the socket; suspends while
+    /// the peer's window is exhausted.
+    public func write(_ slices: [BufferSlice]) async throws(MuxError) {
+        try await session.write(slices, streamID: id, finishing: false)
+    }
+
+    /// Writes `slice`.
+    public func write(_ slice: BufferSlice) async throws(MuxError) {
+        try await session.write([slice], streamID: id, finishing: false)
+    }
+
+    /// Writes `slices` and closes the write side with the last frame (FIN rides on the data).
+    public func writeAndClose(_ slices: [BufferSlice]) async throws(MuxError) {
+        try await session.write(slices, streamID: id, finishing: true)
+    }
+
+    /// Writes a copy of `bytes` (counted in ``MuxCounters/bytesCopied``); prefer ``write(_:)-([BufferSlice])``.
+    public func write(copying bytes: [UInt8]) async throws(MuxError) {
+        await session.countCopied(bytes.count)
+        try await session.write([BufferSlice(copying: bytes)], streamID: id, finishing: false)
+    }
+
+    /// Half-closes: sends FIN. Reading continues until the peer's FIN.
+    public func closeWrite() async throws(MuxError) {
+        try await session.closeWrite(streamID: id)
+    }
+
+    /// Resets the stream (RST): both directions end now, unread bytes are dropped.
+    public func reset() async {
+        await session.reset(streamID: id)
+    }
+
+    /// The received chunks as an async sequence, ending at the peer's FIN.
+    public var chunks: AsyncThrowingStream<BufferSlice, any Error> {
+        AsyncThrowingStream(unfolding: { try await self.read() })
+    }
+}
+
+extension MuxSession {
+    func countCopied(_ byteCount: Int) { counters.bytesCopied += UInt64(byteCount) }
+}

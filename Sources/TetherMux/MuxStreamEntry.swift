@@ -1,0 +1,38 @@
+import TetherReactor
+
+/// The session's record of one stream: delivered payload not yet read, and who waits for what.
+/// Lives inside the ``MuxSession`` actor.
+struct MuxStreamEntry {
+    var received: [BufferSlice] = []
+    var receivedReadIndex = 0
+    var receivedBytes = 0
+    /// The peer sent FIN: after the queued bytes, reads return end of stream.
+    var finished = false
+    /// Why the stream can no longer be used (reset by the peer, session failure), if it can't.
+    var failure: MuxError?
+    /// Both halves are closed in the state machine.
+    var closed = false
+    var reader: CheckedContinuation<Void, Never>?
+    var writers: [CheckedContinuation<Void, Never>] = []
+
+    var hasQueuedData: Bool { receivedReadIndex < received.count }
+
+    mutating func popReceived() -> BufferSlice? {
+        guard receivedReadIndex < received.count else { return nil }
+        let slice = received[receivedReadIndex]
+        receivedReadIndex += 1
+        receivedBytes -= slice.count
+        if receivedReadIndex == received.count {
+            received.removeAll(keepingCapacity: true)
+            receivedReadIndex = 0
+        }
+        return slice
+    }
+
+    mutating func wakeAll() {
+        reader?.resume()
+        reader = nil
+        for writer in writers { writer.resume() }
+        writers.removeAll()
+    }
+}

@@ -1,0 +1,190 @@
+import Testing
+import TetherMux
+import TetherReactor
+import TetherTesting
+
+/// A client and a server session over a real connected pair on one reactor.
+private func withSessionPair<R: Sendable>(
+    over transport: Transport = .socketpair,
+    client clientConfiguration: MuxConfiguration = MuxConfiguration(),
+    server serverConfiguration: MuxConfiguration = MuxConfiguration(),
+    _ body: @Sendable (MuxSession, MuxSession, Reactor) async throws -> R
+) async throws -> R {
+    try await withReactor { reactor in
+        let (a, b) = try await transport.connectedPair(on: reactor)
+        let client = try await MuxSession(socket: a, role: .client, configuration: clientConfiguration)
+        let server = try await MuxSession(socket: b, role: .server, configuration: serverConfiguration)
+        do {
+            let result = try await body(client, server, reactor)
+            await client.close()
+            await server.close()
+            return result
+        } catch {
+            await client.close()
+            await server.close()
+            throw error
+        }
+    }
+}
+
+/// Reads a stream to its end, checking every byte against `pattern`.
+private func readAll(_ stream: MuxStream, pattern: ByteStreamPattern) async throws -> Int {
+    var received = 0
+    while let slice = try await stream.read() {
+        #expect(pattern.firstMismatch(in: slice, at: received) == nil)
+        received += slice.count
+    }
+    return received
+}
+
+/// Echoes a stream back until the peer's FIN, then closes the write side.
+private func echo(_ stream: MuxStream) async throws {
+    while let slice = try await stream.read() { try await stream.write(slice) }
+    try await stream.closeWrite()
+}
+
+@Suite struct MuxSessionTests {
+    @Test(arguments: Transport.allCases)
+    func streamEchoesBytesIntactWithoutCopies(transport: Transport) async throws {
+        try await withSessionPair(over: transport) { client, server, reactor in
+            let pattern = ByteStreamPattern(seed: 3)
+            let totalBytes = 3 * 1024 * 1024 + 5
+            let serverSide = Task(executorPreference: reactor) { try await echo(try await server.acceptStream()) }
+            let stream = try await client.openStream()
+            #expect(stream.id == 1)
+            async let received = readAll(stream, pattern: pattern)
+            var position = 0
+            while position < totalBytes {
+                let count = min(100_000, totalBytes - position)
+                try await stream.write(pattern.slice(from: position, count: count))
+                position += count
+            }
+            try await stream.closeWrite()
+            #expect(try await received == totalBytes)
+            try await serverSide.value
+            #expect(await client.statistics.bytesCopied == 0)
+            #expect(await server.statistics.bytesCopied == 0)
+            #expect(await client.statistics.payloadBytesReceived == UInt64(totalBytes))
+        }
+    }
+
+    @Test func hundredConcurrentStreamsEchoIndependently() async throws {
+        try await withSessionPair { client, server, reactor in
+            let acceptor = Task(executorPreference: reactor) {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for _ in 0..<100 {
+                        let stream = try await server.acceptStream()
+                        group.addTask(executorPreference: reactor) { try await echo(stream) }
+                    }
+                    try await group.waitForAll()
+                }
+            }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<100 {
+                    group.addTask(executorPreference: reactor) {
+                        let pattern = ByteStreamPattern(seed: UInt64(index))
+                        let bytes = 32 * 1024 + index * 997
+                        let stream = try await client.openStream()
+                        async let received = readAll(stream, pattern: pattern)
+                        try await stream.writeAndClose([pattern.slice(from: 0, count: bytes)])
+                        #expect(try await received == bytes)
+                    }
+                }
+                try await group.waitForAll()
+            }
+            try await acceptor.value
+            #expect(await client.statistics.streamsOpened == 100)
+            #expect(await server.statistics.streamsAccepted == 100)
+        }
+    }
+
+    @Test func halfCloseInEachDirection() async throws {
+        try await withSessionPair { client, server, reactor in
+            let stream = try await client.openStream()
+            try await stream.write(BufferSlice(copying: [1, 2, 3]))
+            try await stream.closeWrite()
+            let accepted = try await server.acceptStream()
+            var bytes: [UInt8] = []
+            while let slice = try await accepted.read() { bytes += slice.bytes }
+            #expect(bytes == [1, 2, 3])
+            // The server can still write after the client's FIN, and the client still reads.
+            try await accepted.write(BufferSlice(copying: [9]))
+            try await accepted.closeWrite()
+            #expect(try await stream.read()?.bytes == [9])
+            #expect(try await stream.read() == nil)
+        }
+    }
+
+    @Test func resetByThePeerFailsReads() async throws {
+        try await withSessionPair { client, server, reactor in
+            let stream = try await client.openStream()
+            try await stream.write(BufferSlice(copying: [1]))
+            let accepted = try await server.acceptStream()
+            #expect(try await accepted.read()?.bytes == [1])
+            await stream.reset()
+            let error = await #expect(throws: MuxError.self) { _ = try await accepted.read() }
+            #expect(error?.code == .streamReset)
+        }
+    }
+
+    @Test func pingMeasuresTheRoundTrip() async throws {
+        try await withSessionPair { client, server, _ in
+            let rtt = try await client.ping()
+            #expect(rtt > .zero)
+            #expect(try await server.ping() > .zero)
+        }
+    }
+
+    @Test func goAwayStopsNewStreamsOnly() async throws {
+        try await withSessionPair { client, server, reactor in
+            let stream = try await client.openStream()
+            let accepted = try await server.acceptStream()
+            await server.goAway()
+            // The GoAway arrives before the reply: once the echo is back, the client has seen it.
+            try await stream.write(BufferSlice(copying: [5]))
+            #expect(try await accepted.read()?.bytes == [5])
+            try await accepted.write(BufferSlice(copying: [6]))
+            #expect(try await stream.read()?.bytes == [6])
+            let error = await #expect(throws: MuxError.self) { _ = try await client.openStream() }
+            #expect(error?.code == .remoteGoAway)
+        }
+    }
+
+    /// A reader that reads nothing stops the writer: the receiver never buffers more than the
+    /// 256 KiB window, and everything arrives once it reads.
+    @Test func unreadStreamBoundsBufferingToTheWindow() async throws {
+        try await withSessionPair { client, server, reactor in
+            let pattern = ByteStreamPattern(seed: 77)
+            let totalBytes = 4 * 1024 * 1024
+            let stream = try await client.openStream()
+            let writer = Task(executorPreference: reactor) {
+                try await stream.writeAndClose([pattern.slice(from: 0, count: totalBytes)])
+            }
+            let accepted = try await server.acceptStream()
+            // Give the writer every chance to overrun the window.
+            for _ in 0..<50 { try await reactor.sleep(for: .milliseconds(1)) }
+            #expect(await server.statistics.payloadBytesReceived <= 256 * 1024)
+            #expect(try await readAll(accepted, pattern: pattern) == totalBytes)
+            try await writer.value
+        }
+    }
+
+    /// When the connection dies, waiting reads and accepts fail with the session's error.
+    @Test func sessionDeathFailsEveryWaiter() async throws {
+        try await withSessionPair { client, server, reactor in
+            let stream = try await client.openStream()
+            try await stream.write(BufferSlice(copying: [1]))
+            let accepted = try await server.acceptStream()
+            _ = try await accepted.read()
+            let pendingRead = Task(executorPreference: reactor) { try await stream.read() }
+            let pendingAccept = Task(executorPreference: reactor) { try await client.acceptStream() }
+            await server.close()
+            let readError = await #expect(throws: MuxError.self) { _ = try await pendingRead.value }
+            #expect(readError?.code == .connectionClosed)
+            let acceptError = await #expect(throws: MuxError.self) { _ = try await pendingAccept.value }
+            #expect(acceptError?.code == .connectionClosed)
+            await client.waitUntilFinished()
+            #expect(await client.endReason?.code == .connectionClosed)
+        }
+    }
+}
