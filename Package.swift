@@ -54,6 +54,7 @@ let package = Package(
             name: "bench",
             dependencies: [
                 "TetherReactor",
+                "TetherMux",
                 "TetherTesting",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -7,7 +7,11 @@ struct PeerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "peer", abstract: "Internal: the other process of a benchmark.", shouldDisplay: false)
 
-    enum Role: String, ExpressibleByArgument { case bulkSend = "bulk-send", echo }
+    enum Role: String, ExpressibleByArgument {
+        case bulkSend = "bulk-send", echo
+        case muxSink = "mux-sink", muxEcho = "mux-echo"
+        case connectionEcho = "connection-echo"
+    }
     enum Mode: String, ExpressibleByArgument, CaseIterable { case reactor, blocking }
 
     @Argument var role: Role
@@ -17,6 +21,7 @@ struct PeerCommand: AsyncParsableCommand {
     @Option var messageBytes: Int = 64
     @Option var fd: Int32?
     @Option var connect: String?
+    @Option(help: "connection-echo: also accept connections on this address.") var listen: String?
 
     func run() async throws {
         let reactor = try Reactor.start(configuration: benchReactorConfiguration)
@@ -26,10 +31,15 @@ struct PeerCommand: AsyncParsableCommand {
             switch role {
             case .bulkSend: try await bulkSend(socket, reactor: reactor)
             case .echo: try await echo(socket)
+            case .muxSink, .muxEcho:
+                try await MuxPeer.serve(socket: socket, echo: role == .muxEcho, reactor: reactor)
+            case .connectionEcho:
+                try await MuxPeer.serveConnections(first: socket, listenOn: listen, reactor: reactor)
             }
             let after = await reactor.counters()
             print(CounterDelta(before: before, after: after).line)
-            try await socket.close()
+            print("rss \(MemoryUsage.residentBytes())")
+            try? await socket.close()
         }
         await reactor.shutdown()
     }

@@ -35,7 +35,8 @@ struct RawCommand: AsyncParsableCommand {
             // Interleave the modes so drift in the machine affects both alike.
             for _ in 0..<runs {
                 for mode in PeerCommand.Mode.allCases {
-                    let (rate, receiver, sender) = try await bulkRun(mode: mode, transport: transport, reactor: reactor)
+                    let (rate, receiver, sender) = try await Self.bulkRun(
+                        mode: mode, transport: transport, bytes: mebibytes * 1_048_576, reactor: reactor)
                     rates[mode, default: []].append(rate)
                     counters[mode] = (receiver, sender)
                 }
@@ -61,10 +62,9 @@ struct RawCommand: AsyncParsableCommand {
     }
 
     /// One bulk run; returns GB/s measured at the receiver (this process) and both sides' counters.
-    private func bulkRun(mode: PeerCommand.Mode, transport: Transport, reactor: Reactor) async throws
+    static func bulkRun(mode: PeerCommand.Mode, transport: Transport, bytes: Int, reactor: Reactor) async throws
         -> (Double, CounterDelta, CounterDelta)
     {
-        let bytes = mebibytes * 1_048_576
         let link = try await PeerLink.launch(
             ["bulk-send", "--mode", mode.rawValue, "--bytes", "\(bytes)"], over: transport, reactor: reactor)
         let before = await reactor.counters()
@@ -105,7 +105,8 @@ struct RawCommand: AsyncParsableCommand {
             var rates: [PeerCommand.Mode: [Double]] = [:]
             for _ in 0..<runs {
                 for mode in PeerCommand.Mode.allCases {
-                    let (latencies, rate) = try await roundTripRun(mode: mode, transport: transport, reactor: reactor)
+                    let (latencies, rate) = try await Self.roundTripRun(
+                        mode: mode, transport: transport, roundTrips: roundTrips, reactor: reactor)
                     samples[mode, default: []] += latencies
                     rates[mode, default: []].append(rate)
                 }
@@ -123,8 +124,8 @@ struct RawCommand: AsyncParsableCommand {
     }
 
     /// One latency run: per-round-trip microseconds and the run's round trips per second.
-    private func roundTripRun(mode: PeerCommand.Mode, transport: Transport, reactor: Reactor) async throws
-        -> ([Double], Double)
+    static func roundTripRun(mode: PeerCommand.Mode, transport: Transport, roundTrips: Int, reactor: Reactor)
+        async throws -> ([Double], Double)
     {
         let messageBytes = 64
         let link = try await PeerLink.launch(

@@ -1,0 +1,78 @@
+import ArgumentParser
+import TetherMux
+import TetherReactor
+import TetherTesting
+
+/// `bench rtt`: 64-byte request/response on one multiplexed stream vs the raw socket (both ends on
+/// reactors), two processes, same run.
+struct RoundTripCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rtt", abstract: "64-byte round trip on one stream vs the raw socket.")
+
+    @Option var roundTrips = 20_000
+    @Option var runs = 3
+    @Option var transports: [Transport] = [.unix, .tcp]
+
+    func run() async throws {
+        let reactor = try Reactor.start(configuration: benchReactorConfiguration)
+        try await withTaskExecutorPreference(reactor) {
+            print("## bench rtt: 64-byte request/response, \(roundTrips) per run, \(runs) runs, two processes\n")
+            print(padded("transport", 12) + padded("path", 14) + padded("p50 µs", 9) + padded("p99 µs", 9) + padded("ops/s", 10) + "p50 vs raw")
+            for transport in transports {
+                var raw: [Double] = []
+                var rawRates: [Double] = []
+                var mux: [Double] = []
+                var muxRates: [Double] = []
+                for _ in 0..<runs {
+                    let (rawLatencies, rawRate) = try await RawCommand.roundTripRun(
+                        mode: .reactor, transport: transport, roundTrips: roundTrips, reactor: reactor)
+                    raw += rawLatencies
+                    rawRates.append(rawRate)
+                    let (muxLatencies, muxRate) = try await Self.muxRun(transport: transport, roundTrips: roundTrips, reactor: reactor)
+                    mux += muxLatencies
+                    muxRates.append(muxRate)
+                }
+                let rawSummary = Summary(raw)
+                let muxSummary = Summary(mux)
+                for (name, summary, rates) in [("raw socket", rawSummary, rawRates), ("mux stream", muxSummary, muxRates)] {
+                    print(
+                        padded(transport.rawValue, 12) + padded(name, 14) + padded(format(summary.median, 1), 9)
+                            + padded(format(summary.percentile(99), 1), 9) + padded(format(Summary(rates).median, 0), 10)
+                            + format(summary.median / rawSummary.median, 2) + "×")
+                }
+            }
+            print("")
+        }
+        await reactor.shutdown()
+    }
+
+    static func muxRun(transport: Transport, roundTrips: Int, reactor: Reactor) async throws -> ([Double], Double) {
+        let link = try await PeerLink.launch(["mux-echo"], over: transport, reactor: reactor)
+        let session = try await MuxSession(socket: link.socket, role: .client, configuration: benchMuxConfiguration)
+        let stream = try await session.openStream()
+        let message = BufferSlice(count: 64) { span in
+            for index in span.indices { span[index] = UInt8(index) }
+        }
+        let warmUp = min(1000, roundTrips / 10)
+        var latencies: [Double] = []
+        latencies.reserveCapacity(roundTrips)
+        let clock = ContinuousClock()
+        var runStart = clock.now
+        for index in 0..<(warmUp + roundTrips) {
+            if index == warmUp { runStart = clock.now }
+            let start = clock.now
+            try await stream.write(message)
+            var received = 0
+            while received < 64 {
+                guard let slice = try await stream.read() else { throw BenchError("echo stream ended") }
+                received += slice.count
+            }
+            if index >= warmUp { latencies.append((clock.now - start).seconds * 1e6) }
+        }
+        let rate = Double(roundTrips) / (clock.now - runStart).seconds
+        try await stream.closeWrite()
+        await session.close()
+        _ = try await link.finish()
+        return (latencies, rate)
+    }
+}
