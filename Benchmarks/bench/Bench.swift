@@ -7,6 +7,8 @@ struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Tether benchmarks: each figure beside a baseline measured in the same run.",
-        subcommands: [RawCommand.self, ThroughputCommand.self, RoundTripCommand.self, PeerCommand.self]
+        subcommands: [
+            RawCommand.self, ThroughputCommand.self, RoundTripCommand.self, ChurnCommand.self, PeerCommand.self,
+        ]
     )
 }

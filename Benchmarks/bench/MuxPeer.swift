@@ -1,3 +1,4 @@
+import Synchronization
 import TetherMux
 import TetherReactor
 
@@ -39,6 +40,7 @@ enum MuxPeer {
         }
         await withTaskGroup(of: Void.self) { group in
             while let connection = try? await listener.accept() {
+                PeakDescriptors.sample()
                 group.addTask(executorPreference: reactor) {
                     while let slice = try? await connection.receive() { try? await connection.send(slice) }
                     try? await connection.close()
@@ -56,3 +58,10 @@ let benchMuxConfiguration: MuxConfiguration = {
     configuration.keepAliveIntervalNanoseconds = nil
     return configuration
 }()
+
+/// The most file descriptors this process had open at any sample.
+enum PeakDescriptors {
+    static let peak = Atomic<Int>(0)
+    static func sample() { peak.max(MemoryUsage.openDescriptors(), ordering: .relaxed) }
+    static var value: Int { peak.load(ordering: .relaxed) }
+}

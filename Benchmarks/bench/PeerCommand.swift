@@ -38,7 +38,9 @@ struct PeerCommand: AsyncParsableCommand {
             }
             let after = await reactor.counters()
             print(CounterDelta(before: before, after: after).line)
+            PeakDescriptors.sample()
             print("rss \(MemoryUsage.residentBytes())")
+            print("peakfds \(PeakDescriptors.value)")
             try? await socket.close()
         }
         await reactor.shutdown()

@@ -383,8 +383,8 @@ func (p *peer) watch(handle func(*yamux.Stream)) {
 				handle(st)
 				continue
 			}
-			errf("unexpected stream %d opened by peer; closing it", st.StreamID())
-			st.Close()
+			errf("unexpected stream %d opened by peer; resetting it", st.StreamID())
+			p.reject(st)
 		}
 	}()
 	go func() {
@@ -404,6 +404,12 @@ func (p *peer) watch(handle func(*yamux.Stream)) {
 		p.endErr = err
 		close(p.ended)
 	}()
+}
+
+// reject resets a stream this scenario did not expect (a FIN would leave a peer that
+// keeps writing stuck on a window nobody reopens). The library has no reset API; see wire.go.
+func (p *peer) reject(st *yamux.Stream) {
+	p.wc.inject(frameHeader{typ: typeWindow, flags: flagRST, id: st.StreamID()})
 }
 
 // sessionEndError returns the end error if the session has already ended.
@@ -758,8 +764,8 @@ func (p *peer) ping() int {
 }
 
 func (p *peer) goaway() int {
-	// After a local GoAway the library answers every incoming SYN with RST itself,
-	// so no stream ever reaches the handler.
+	// After a local GoAway the library answers every incoming SYN with RST itself;
+	// a SYN that arrived before it is accepted here and reset (watch(nil)).
 	p.watch(nil)
 	if err := p.sess.GoAway(); err != nil {
 		errf("GoAway: %v", err)
@@ -773,8 +779,8 @@ func (p *peer) reset() int {
 	resetDone := make(chan int, 1)
 	p.watch(func(st *yamux.Stream) {
 		if !atomic.CompareAndSwapInt32(&taken, 0, 1) {
-			errf("unexpected stream %d after the first; closing it", st.StreamID())
-			st.Close()
+			errf("unexpected stream %d after the first; resetting it", st.StreamID())
+			p.reject(st)
 			return
 		}
 		go func() { resetDone <- p.resetOne(st) }()

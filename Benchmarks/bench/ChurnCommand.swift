@@ -1,0 +1,123 @@
+import ArgumentParser
+import TetherMux
+import TetherReactor
+import TetherTesting
+
+/// `bench churn`: open a stream, echo 1 byte, close — sequentially and 16 at a time — vs a new
+/// connection per request to the same peer process, with the peak fd count of both processes.
+struct ChurnCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "churn", abstract: "Stream churn vs a connection per request, two processes.")
+
+    @Option(help: "Operations per run.") var operations = 20_000
+    @Option var runs = 3
+    @Option var transports: [Transport] = [.unix, .tcp]
+
+    func run() async throws {
+        let reactor = try Reactor.start(configuration: benchReactorConfiguration)
+        try await withTaskExecutorPreference(reactor) {
+            print("## bench churn: open, 1-byte echo, close; \(operations) operations per run, \(runs) runs\n")
+            print(
+                padded("transport", 12) + padded("path", 18) + padded("parallel", 10) + padded("ops/s", 26)
+                    + padded("vs connection", 15) + "peak fds host/peer")
+            for transport in transports {
+                for parallel in [1, 16] {
+                    var rates: [String: [Double]] = [:]
+                    var fds: [String: (Int, Int)] = [:]
+                    for _ in 0..<runs {
+                        let (connectionRate, connectionFds) = try await Self.connectionRun(
+                            transport: transport, parallel: parallel, operations: operations, reactor: reactor)
+                        rates["connection", default: []].append(connectionRate)
+                        fds["connection"] = connectionFds
+                        let (streamRate, streamFds) = try await Self.streamRun(
+                            transport: transport, parallel: parallel, operations: operations, reactor: reactor)
+                        rates["stream", default: []].append(streamRate)
+                        fds["stream"] = streamFds
+                    }
+                    let baseline = Summary(rates["connection"]!).median
+                    for path in ["connection", "stream"] {
+                        let summary = Summary(rates[path]!)
+                        let name = path == "stream" ? "mux stream" : "new connection"
+                        print(
+                            padded(transport.rawValue, 12) + padded(name, 18) + padded("\(parallel)", 10)
+                                + padded(summary.formatted(0), 26) + padded(format(summary.median / baseline, 2) + "×", 15)
+                                + "\(fds[path]!.0)/\(fds[path]!.1)")
+                    }
+                }
+            }
+            print("")
+        }
+        await reactor.shutdown()
+    }
+
+    /// Runs `operations` operations, `parallel` at a time; samples this process's fds as it goes.
+    static func measure(
+        parallel: Int, operations: Int, reactor: Reactor, _ operation: @escaping @Sendable () async throws -> Void
+    ) async throws -> (Double, Int) {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let perWorker = operations / parallel
+        let peak = try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<parallel {
+                group.addTask(executorPreference: reactor) {
+                    var peak = 0
+                    for index in 0..<perWorker {
+                        try await operation()
+                        if index % 256 == 0 { peak = max(peak, MemoryUsage.openDescriptors()) }
+                    }
+                    return peak
+                }
+            }
+            return try await group.reduce(0) { max($0, $1) }
+        }
+        return (Double(perWorker * parallel) / (clock.now - start).seconds, peak)
+    }
+
+    static func streamRun(transport: Transport, parallel: Int, operations: Int, reactor: Reactor) async throws
+        -> (Double, (Int, Int))
+    {
+        let link = try await PeerLink.launch(["mux-echo"], over: transport, reactor: reactor)
+        let session = try await MuxSession(socket: link.socket, role: .client, configuration: benchMuxConfiguration)
+        let byte = BufferSlice(copying: [7])
+        let (rate, hostPeak) = try await measure(parallel: parallel, operations: operations, reactor: reactor) {
+            let stream = try await session.openStream()
+            try await stream.writeAndClose([byte])
+            guard try await stream.read()?.count == 1, try await stream.read() == nil else {
+                throw BenchError("stream echo failed")
+            }
+        }
+        await session.close()
+        let output = try await link.finish()
+        return (rate, (hostPeak, peerPeak(output)))
+    }
+
+    static func connectionRun(transport: Transport, parallel: Int, operations: Int, reactor: Reactor) async throws
+        -> (Double, (Int, Int))
+    {
+        let address: SocketAddress =
+            transport == .unix
+            ? .unix(path: "/tmp/tether-churn-\(UInt64.random(in: 0...UInt64.max)).sock") : .tcp(host: "127.0.0.1", port: 0)
+        let link = try await PeerLink.launch(
+            ["connection-echo", "--listen", PeerCommand.encode(address)], over: transport, reactor: reactor)
+        guard let ready = try await link.socket.receive(),
+            let target = PeerCommand.decode(String(decoding: ready.bytes, as: UTF8.self))
+        else { throw BenchError("connection peer did not report its address") }
+        let byte = BufferSlice(copying: [7])
+        let (rate, hostPeak) = try await measure(parallel: parallel, operations: operations, reactor: reactor) {
+            let connection = try await StreamSocket.connect(to: target, on: reactor)
+            try await connection.send(byte)
+            guard try await connection.receive()?.count == 1 else { throw BenchError("connection echo failed") }
+            try await connection.close()
+        }
+        try link.socket.shutdownWriting()
+        let output = try await link.finish()
+        return (rate, (hostPeak, peerPeak(output)))
+    }
+
+    static func peerPeak(_ output: String) -> Int {
+        for line in output.split(separator: "\n") where line.hasPrefix("peakfds ") {
+            return Int(line.dropFirst(8)) ?? -1
+        }
+        return -1
+    }
+}
