@@ -4,20 +4,29 @@
 SWIFT ?= swift
 # Debian packages the build and tests need. Checked with dpkg; installed only when missing.
 APT_PACKAGES := liburing-dev pkg-config
+# The real hashicorp/yamux peer for interop tests and `bench --peer go` (Debian's 2019 snapshot).
+TEST_APT_PACKAGES := golang-go golang-github-hashicorp-yamux-dev
+GO_PEER := .build/go/goyamux-peer
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BENCH_SCENARIOS ?= raw
 
-.PHONY: all deps build test bench clean
+.PHONY: all deps test-deps apt-install go-peer build test bench clean
 
 all: build
 
 deps:
+	@$(MAKE) --no-print-directory apt-install PACKAGES="$(APT_PACKAGES)"
+
+test-deps:
+	@$(MAKE) --no-print-directory apt-install PACKAGES="$(APT_PACKAGES) $(TEST_APT_PACKAGES)"
+
+apt-install:
 	@missing=""; \
-	for package in $(APT_PACKAGES); do \
+	for package in $(PACKAGES); do \
 		dpkg-query -W -f='$${Status}' $$package 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$package"; \
 	done; \
 	if [ -n "$$missing" ]; then \
-		echo "make deps: installing$$missing"; \
+		echo "make: installing$$missing"; \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
 	fi
 
@@ -26,7 +35,7 @@ build: deps
 
 # Tests run on the real kernel (io_uring, sockets, child processes); see docs/architecture.md.
 # --no-parallel: the leak tests count process-wide fds and children, which other tests would move.
-test: deps
+test: test-deps go-peer
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --no-parallel
 
@@ -37,6 +46,12 @@ bench: deps
 	@for scenario in $(BENCH_SCENARIOS); do \
 		$$($(SWIFT) build -c release --show-bin-path)/bench $$scenario $(BENCH_ARGS) || exit 1; \
 	done
+
+# GOPATH mode against Debian's packaged library: no module download.
+go-peer: test-deps
+	@mkdir -p $(dir $(GO_PEER))
+	cd Benchmarks/peers/goyamux && GOPATH=/usr/share/gocode GO111MODULE=off GOCACHE=$(CURDIR)/.build/go/cache \
+		go build -o $(CURDIR)/$(GO_PEER) .
 
 clean:
 	rm -rf .build
