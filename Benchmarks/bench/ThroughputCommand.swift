@@ -1,4 +1,5 @@
 import ArgumentParser
+import SystemPackage
 import TetherMux
 import TetherReactor
 import TetherTesting
@@ -13,6 +14,8 @@ struct ThroughputCommand: AsyncParsableCommand {
     @Option(help: "Runs per configuration.") var runs = 3
     @Option(help: "Stream counts.") var streams: [Int] = [1, 8, 64]
     @Option(help: "Transports.") var transports: [Transport] = [.unix, .tcp]
+    @Option(help: "`go`: also measure Tether → Go yamux and Go yamux → Go yamux (socketpair, same run).")
+    var peer: String?
 
     func run() async throws {
         let reactor = try Reactor.start(configuration: benchReactorConfiguration)
@@ -47,14 +50,86 @@ struct ThroughputCommand: AsyncParsableCommand {
                 }
             }
             print("")
+            if peer == "go" { try await compareWithGo(reactor) }
         }
         await reactor.shutdown()
+    }
+
+    /// Same bytes and stream counts over a socketpair: Tether host → Go sink, and Go → Go, so
+    /// Tether and hashicorp/yamux are compared in one run.
+    private func compareWithGo(_ reactor: Reactor) async throws {
+        guard GoYamuxPeer.isAvailable else { throw BenchError("--peer go needs `make go-peer`") }
+        print("## bench throughput --peer go: socketpair, \(mebibytes) MiB per run, median [min–max] of \(runs) runs\n")
+        print(padded("streams", 9) + padded("Tether → Go GB/s", 24) + padded("Go → Go GB/s", 24) + "Tether/Go")
+        let bytes = mebibytes * 1_048_576
+        for count in streams {
+            var tether: [Double] = []
+            var go: [Double] = []
+            for _ in 0..<runs {
+                tether.append(try await Self.tetherToGo(streams: count, bytes: bytes, reactor: reactor))
+                go.append(try await Self.goToGo(streams: count, bytes: bytes, reactor: reactor))
+            }
+            let ratio = Summary(tether).median / Summary(go).median
+            print(padded("\(count)", 9) + padded(Summary(tether).formatted(2), 24) + padded(Summary(go).formatted(2), 24)
+                + format(ratio, 2) + "×")
+        }
+        print("")
+    }
+
+    static func tetherToGo(streams: Int, bytes: Int, reactor: Reactor) async throws -> Double {
+        let peer = try await GoYamuxPeer.start(["-role", "server", "-scenario", "sink"], on: reactor)
+        let session = try await MuxSession(socket: peer.socket, role: .client, configuration: benchMuxConfiguration)
+        let elapsed = try await send(streams: streams, bytes: bytes, session: session, reactor: reactor)
+        await session.close()
+        let (status, output) = try await peer.finish()
+        guard status == .exited(code: 0) else { throw BenchError("go sink \(status): \(output)") }
+        return Double(bytes / streams * streams) / elapsed.seconds / 1e9
+    }
+
+    static func goToGo(streams: Int, bytes: Int, reactor: Reactor) async throws -> Double {
+        let (a, b) = try StreamSocket.makePair(on: reactor)
+        let sink = try ChildProcess.spawn(
+            executable: GoYamuxPeer.executablePath,
+            arguments: ["-role", "server", "-scenario", "sink", "-fd", "3", "-keepalive=false"],
+            environment: ["PATH=/usr/bin:/bin"], files: [.init(a.fileDescriptor, as: FileDescriptor(rawValue: 3))],
+            on: reactor)
+        let clock = ContinuousClock()
+        let start = clock.now
+        let source = try ChildProcess.spawn(
+            executable: GoYamuxPeer.executablePath,
+            arguments: [
+                "-role", "client", "-scenario", "source", "-fd", "3", "-keepalive=false",
+                "-streams", "\(streams)", "-bytes", "\(bytes / streams)",
+            ],
+            environment: ["PATH=/usr/bin:/bin"], files: [.init(b.fileDescriptor, as: FileDescriptor(rawValue: 3))],
+            on: reactor)
+        try await a.close()
+        try await b.close()
+        let sourceStatus = try await source.waitForExit()
+        let elapsed = clock.now - start
+        let sinkStatus = try await sink.waitForExit()
+        try await source.close()
+        try await sink.close()
+        guard sourceStatus == .exited(code: 0), sinkStatus == .exited(code: 0) else {
+            throw BenchError("go → go: source \(sourceStatus), sink \(sinkStatus)")
+        }
+        return Double(bytes / streams * streams) / elapsed.seconds / 1e9
     }
 
     /// One run: `streams` streams each write their share, the peer sinks them and reports counts.
     static func muxRun(streams: Int, transport: Transport, bytes: Int, reactor: Reactor) async throws -> (Double, UInt64) {
         let link = try await PeerLink.launch(["mux-sink"], over: transport, reactor: reactor)
         let session = try await MuxSession(socket: link.socket, role: .client, configuration: benchMuxConfiguration)
+        let elapsed = try await send(streams: streams, bytes: bytes, session: session, reactor: reactor)
+        let copied = await session.statistics.bytesCopied
+        await session.close()
+        _ = try await link.finish()
+        return (Double(bytes / streams * streams) / elapsed.seconds / 1e9, copied)
+    }
+
+    /// Opens `streams` streams, writes `bytes / streams` on each in 64 KiB writes, and waits for
+    /// the sink's 8-byte count on each. Returns the time it all took.
+    static func send(streams: Int, bytes: Int, session: MuxSession, reactor: Reactor) async throws -> Duration {
         let chunk = BufferSlice(count: 64 * 1024) { span in
             for index in span.indices { span[index] = UInt8(truncatingIfNeeded: index) }
         }
@@ -82,10 +157,6 @@ struct ThroughputCommand: AsyncParsableCommand {
             }
             try await group.waitForAll()
         }
-        let elapsed = clock.now - start
-        let copied = await session.statistics.bytesCopied
-        await session.close()
-        _ = try await link.finish()
-        return (Double(perStream * streams) / elapsed.seconds / 1e9, copied)
+        return clock.now - start
     }
 }
