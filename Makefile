@@ -8,7 +8,7 @@ APT_PACKAGES := liburing-dev pkg-config
 TEST_APT_PACKAGES := golang-go golang-github-hashicorp-yamux-dev
 GO_PEER := .build/go/goyamux-peer
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-BENCH_SCENARIOS ?= raw
+BENCH_SCENARIOS ?= raw throughput rtt churn
 
 .PHONY: all deps test-deps apt-install go-peer build test bench clean
 
@@ -40,7 +40,7 @@ test: test-deps go-peer
 	$(SWIFT) test --skip-build --no-parallel
 
 # Release build of the bench product only (it does not need the macro toolchain), then each
-# scenario. Pass BENCH_SCENARIOS="raw" (default) or a list; BENCH_ARGS for extra options.
+# scenario. BENCH_SCENARIOS picks scenarios (default: all); BENCH_ARGS adds options to each.
 bench: deps
 	$(SWIFT) build -c release --product bench
 	@for scenario in $(BENCH_SCENARIOS); do \

@@ -88,10 +88,14 @@ struct ThroughputCommand: AsyncParsableCommand {
 
     static func goToGo(streams: Int, bytes: Int, reactor: Reactor) async throws -> Double {
         let (a, b) = try StreamSocket.makePair(on: reactor)
+        // The Go peers report on stdout; the figures here come from their exit status and timing.
+        let devNull = try FileDescriptor.open(FilePath("/dev/null"), .writeOnly, options: .closeOnExec)
+        defer { try? devNull.close() }
         let sink = try ChildProcess.spawn(
             executable: GoYamuxPeer.executablePath,
             arguments: ["-role", "server", "-scenario", "sink", "-fd", "3", "-keepalive=false"],
-            environment: ["PATH=/usr/bin:/bin"], files: [.init(a.fileDescriptor, as: FileDescriptor(rawValue: 3))],
+            environment: ["PATH=/usr/bin:/bin"],
+            files: [.init(a.fileDescriptor, as: FileDescriptor(rawValue: 3)), .init(devNull, as: .standardOutput)],
             on: reactor)
         let clock = ContinuousClock()
         let start = clock.now
@@ -101,7 +105,8 @@ struct ThroughputCommand: AsyncParsableCommand {
                 "-role", "client", "-scenario", "source", "-fd", "3", "-keepalive=false",
                 "-streams", "\(streams)", "-bytes", "\(bytes / streams)",
             ],
-            environment: ["PATH=/usr/bin:/bin"], files: [.init(b.fileDescriptor, as: FileDescriptor(rawValue: 3))],
+            environment: ["PATH=/usr/bin:/bin"],
+            files: [.init(b.fileDescriptor, as: FileDescriptor(rawValue: 3)), .init(devNull, as: .standardOutput)],
             on: reactor)
         try await a.close()
         try await b.close()
