@@ -8,7 +8,8 @@ struct Bench: AsyncParsableCommand {
         commandName: "bench",
         abstract: "Tether benchmarks: each figure beside a baseline measured in the same run.",
         subcommands: [
-            RawCommand.self, ThroughputCommand.self, RoundTripCommand.self, ChurnCommand.self, PeerCommand.self,
+            RawCommand.self, ThroughputCommand.self, RoundTripCommand.self, ChurnCommand.self, StreamsCommand.self,
+            PeerCommand.self,
         ]
     )
 }

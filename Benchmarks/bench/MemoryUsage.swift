@@ -1,4 +1,6 @@
 import Foundation
+import TetherReactor
+import Glibc
 
 /// Memory figures of this process, from `/proc/self/statm`.
 enum MemoryUsage {
@@ -9,6 +11,9 @@ enum MemoryUsage {
         guard fields.count > 1, let pages = Int(fields[1]) else { return 0 }
         return pages * 4096
     }
+
+    /// Bytes allocated with malloc and not yet freed (glibc's `mallinfo2().uordblks`).
+    static func heapBytes() -> Int { ProcessMemory.heapBytesInUse() }
 
     /// Open file descriptors of this process.
     static func openDescriptors() -> Int {

@@ -1,3 +1,4 @@
+import Glibc
 import Synchronization
 import TetherMux
 import TetherReactor
@@ -26,6 +27,23 @@ enum MuxPeer {
             }
         }
         await session.close()
+    }
+
+    /// Accepts `count` streams and keeps them open without reading, then reports the memory each
+    /// one costs on this side (`idle heap=… rss=… fds=…`, bytes per stream) and waits for the end.
+    static func holdIdleStreams(socket: StreamSocket, count: Int, reactor: Reactor) async throws {
+        let session = try await MuxSession(socket: socket, role: .server, configuration: benchMuxConfiguration)
+        let heapBefore = MemoryUsage.heapBytes()
+        let rssBefore = MemoryUsage.residentBytes()
+        var held: [MuxStream] = []
+        held.reserveCapacity(count)
+        while held.count < count, let stream = try? await session.acceptStream() { held.append(stream) }
+        let heap = Double(MemoryUsage.heapBytes() - heapBefore) / Double(max(count, 1))
+        let rss = Double(MemoryUsage.residentBytes() - rssBefore) / Double(max(count, 1))
+        print("idle heap=\(format(heap, 0)) rss=\(format(rss, 0)) fds=\(MemoryUsage.openDescriptors())")
+        fflush(nil)
+        await session.waitUntilFinished()
+        held.removeAll()
     }
 
     /// The connection-per-request baseline: echo each connection's bytes until it closes.

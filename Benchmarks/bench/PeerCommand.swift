@@ -11,6 +11,7 @@ struct PeerCommand: AsyncParsableCommand {
         case bulkSend = "bulk-send", echo
         case muxSink = "mux-sink", muxEcho = "mux-echo"
         case connectionEcho = "connection-echo"
+        case muxIdle = "mux-idle"
     }
     enum Mode: String, ExpressibleByArgument, CaseIterable { case reactor, blocking }
 
@@ -19,6 +20,7 @@ struct PeerCommand: AsyncParsableCommand {
     @Option var bytes: Int = 0
     @Option var chunkBytes: Int = 64 * 1024
     @Option var messageBytes: Int = 64
+    @Option var streams = 0
     @Option var fd: Int32?
     @Option var connect: String?
     @Option(help: "connection-echo: also accept connections on this address.") var listen: String?
@@ -33,6 +35,8 @@ struct PeerCommand: AsyncParsableCommand {
             case .echo: try await echo(socket)
             case .muxSink, .muxEcho:
                 try await MuxPeer.serve(socket: socket, echo: role == .muxEcho, reactor: reactor)
+            case .muxIdle:
+                try await MuxPeer.holdIdleStreams(socket: socket, count: streams, reactor: reactor)
             case .connectionEcho:
                 try await MuxPeer.serveConnections(first: socket, listenOn: listen, reactor: reactor)
             }

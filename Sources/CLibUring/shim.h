@@ -34,6 +34,7 @@
 #include <unistd.h>
 #include <poll.h>
 #include <pthread.h>
+#include <malloc.h>
 #include <linux/io_uring.h>
 #include <liburing.h>
 
@@ -69,6 +70,12 @@ struct tether_ucred { pid_t pid; uid_t uid; gid_t gid; };
 static inline int tether_peer_credentials(int fd, struct tether_ucred *out) {
     socklen_t length = sizeof(*out);
     return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, out, &length);
+}
+
+// Bytes currently allocated with malloc (for memory-per-object measurements).
+static inline size_t tether_heap_bytes_in_use(void) {
+    struct mallinfo2 info = mallinfo2();
+    return info.uordblks + info.hblkhd;  // small chunks in use + large mmap'd chunks
 }
 
 static inline void tether_sqe_set_addr2(struct io_uring_sqe *sqe, const void *pointer) {

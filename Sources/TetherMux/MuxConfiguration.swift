@@ -26,7 +26,8 @@ public struct MuxConfiguration: Hashable, Sendable {
     public var maxUnacknowledgedStreams = 256
     /// Streams tracked at once, both directions. Beyond it an incoming SYN gets RST and opening
     /// fails, so a peer cannot grow the stream table without bound (yamux has no such limit).
-    public var maxConcurrentStreams = 65_536
+    /// An idle stream costs about 300 bytes per side, so the default bounds that at ~80 MB.
+    public var maxConcurrentStreams = 262_144
     /// The receive window each stream advertises when it opens (yamux `MaxStreamWindowSize`).
     public var streamWindowBytes: UInt32 = ReceiveWindow.initialWindowBytes
     /// The largest receive window auto-tuning may grow a stream to.

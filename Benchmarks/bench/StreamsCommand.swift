@@ -1,0 +1,68 @@
+import ArgumentParser
+import TetherMux
+import TetherReactor
+import TetherTesting
+
+/// `bench streams`: many idle streams on one session — memory per stream on each side and fds
+/// (which must not depend on the stream count).
+struct StreamsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "streams", abstract: "Memory and fds of 10,000 and 100,000 idle streams on one session.")
+
+    @Option var counts: [Int] = [10_000, 100_000]
+    @Option var transports: [Transport] = [.unix]
+
+    func run() async throws {
+        let reactor = try Reactor.start(configuration: benchReactorConfiguration)
+        try await withTaskExecutorPreference(reactor) {
+            print("## bench streams: idle streams on one session, bytes per stream (malloc'd heap, RSS)\n")
+            print(
+                padded("transport", 12) + padded("streams", 10) + padded("host heap/RSS B", 18)
+                    + padded("plugin heap/RSS B", 20) + "fds host/plugin (before → after)")
+            for transport in transports {
+                for count in counts {
+                    let row = try await Self.measure(count: count, transport: transport, reactor: reactor)
+                    print(
+                        padded(transport.rawValue, 12) + padded("\(count)", 10) + padded(row.host, 18)
+                            + padded(row.plugin, 20) + row.fds)
+                }
+            }
+            print("")
+        }
+        await reactor.shutdown()
+    }
+
+    static func measure(count: Int, transport: Transport, reactor: Reactor) async throws
+        -> (host: String, plugin: String, fds: String)
+    {
+        let link = try await PeerLink.launch(["mux-idle", "--streams", "\(count)"], over: transport, reactor: reactor)
+        let session = try await MuxSession(socket: link.socket, role: .client, configuration: benchMuxConfiguration)
+        let fdsBefore = MemoryUsage.openDescriptors()
+        let heapBefore = MemoryUsage.heapBytes()
+        let rssBefore = MemoryUsage.residentBytes()
+        var held: [MuxStream] = []
+        held.reserveCapacity(count)
+        for _ in 0..<count { held.append(try await session.openStream()) }
+        // Every stream is open on both sides once the peer reports (it counts accepted streams).
+        var report = ""
+        while !report.contains("\n"), let slice = try await link.output.read() {
+            report += String(decoding: slice.bytes, as: UTF8.self)
+        }
+        let heap = Double(MemoryUsage.heapBytes() - heapBefore) / Double(count)
+        let rss = Double(MemoryUsage.residentBytes() - rssBefore) / Double(count)
+        let fdsAfter = MemoryUsage.openDescriptors()
+        let fields = Dictionary(
+            uniqueKeysWithValues: report.split(whereSeparator: { $0 == " " || $0 == "\n" }).compactMap { field in
+                let parts = field.split(separator: "=", maxSplits: 1)
+                return parts.count == 2 ? (String(parts[0]), String(parts[1])) : nil
+            })
+        held.removeAll()
+        await session.close()
+        _ = try await link.finish()
+        return (
+            "\(format(heap, 0))/\(format(rss, 0))",
+            "\(fields["heap"] ?? "?")/\(fields["rss"] ?? "?")",
+            "\(fdsBefore) → \(fdsAfter) / \(fields["fds"] ?? "?")"
+        )
+    }
+}
