@@ -47,11 +47,13 @@ extension MuxSession {
                 for slice in payload {
                     entry.received.append(slice)
                     entry.receivedBytes += slice.count
+                    if slice.holdsReceiveBuffer { pinnedSlices += 1 }
                     counters.payloadBytesReceived += UInt64(slice.count)
                 }
                 entry.reader?.resume()
                 entry.reader = nil
                 streams[streamID] = entry
+                if pinnedSlices > pinnedSliceLimit { unpinQueuedSlices() }
             case .streamOpened(let streamID):
                 streams[streamID] = MuxStreamEntry()
                 if !acceptWaiters.isEmpty, let accepted = state.acceptStream(nowNanoseconds: nowNanoseconds) {
@@ -85,6 +87,26 @@ extension MuxSession {
                 fail(error)
             }
         }
+    }
+
+    /// Copies every queued, unread slice that still holds a reactor receive buffer into memory of
+    /// its own, so the buffers go back to the kernel.
+    ///
+    /// Why: unread stream data would otherwise keep the reactor's provided buffers. Once they are
+    /// all held, the session socket cannot be read — not even the window update or FIN that the
+    /// readers of those streams are waiting for — and the session deadlocks. The windows bound how
+    /// much is copied; a reader that keeps up never triggers this (see `MuxCounters.bytesCopied`).
+    func unpinQueuedSlices() {
+        for streamID in Array(streams.keys) {
+            guard var entry = streams[streamID], entry.hasQueuedData else { continue }
+            for index in entry.receivedReadIndex..<entry.received.count where entry.received[index].holdsReceiveBuffer {
+                let slice = entry.received[index]
+                entry.received[index] = slice.copied()
+                counters.bytesCopied += UInt64(slice.count)
+            }
+            streams[streamID] = entry
+        }
+        pinnedSlices = 0
     }
 
     /// Ends the session with `error`: every waiter and stream fails with it; queued frames (a

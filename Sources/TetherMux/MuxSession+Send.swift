@@ -89,6 +89,7 @@ extension MuxSession {
     }
 
     func reset(streamID: UInt32) {
+        pinnedSlices -= streams[streamID]?.pinnedCount ?? 0
         state.resetStream(streamID: streamID)
         streams[streamID]?.failure = MuxError(.streamClosed, streamID: streamID)
         streams[streamID]?.wakeAll()
@@ -101,6 +102,7 @@ extension MuxSession {
         while true {
             guard var entry = streams[streamID] else { return nil }
             if let slice = entry.popReceived() {
+                if slice.holdsReceiveBuffer { pinnedSlices -= 1 }
                 streams[streamID] = entry
                 state.consumed(streamID: streamID, byteCount: slice.count, nowNanoseconds: nowNanoseconds)
                 drainActions()
@@ -117,6 +119,7 @@ extension MuxSession {
     /// Forgets a stream whose handle is gone: resets it if still open.
     func release(streamID: UInt32) {
         guard let entry = streams[streamID] else { return }
+        pinnedSlices -= entry.pinnedCount
         if !(entry.closed || entry.failure != nil) { state.resetStream(streamID: streamID) }
         streams[streamID] = nil
         drainActions()
@@ -137,5 +140,66 @@ extension MuxSession {
                 return
             }
         }
+    }
+}
+
+// MARK: Fast paths without an actor hop
+//
+// Code already on the reactor thread (the session's executor) can run session steps that need no
+// waiting synchronously through `assumeIsolated`: one actor hop and one job less per call. Each
+// returns nil (or false) when it would have to wait, and the caller takes the async path.
+extension MuxSession {
+    /// A queued slice of `streamID` if one is ready now.
+    func readNow(streamID: UInt32) -> BufferSlice? {
+        guard var entry = streams[streamID], let slice = entry.popReceived() else { return nil }
+        if slice.holdsReceiveBuffer { pinnedSlices -= 1 }
+        streams[streamID] = entry
+        state.consumed(streamID: streamID, byteCount: slice.count, nowNanoseconds: nowNanoseconds)
+        drainActions()
+        return slice
+    }
+
+    /// Queues all of `slices` if the peer's window takes them now; false (nothing queued) otherwise.
+    func writeNow(_ slices: [BufferSlice], streamID: UInt32, finishing: Bool) -> Bool {
+        guard failure == nil, streams[streamID]?.failure == nil,
+            let credit = state.stream(streamID)?.sendCreditBytes
+        else { return false }
+        let total = slices.reduce(0) { $0 + $1.count }
+        guard total > 0, total <= Int(credit) else { return false }
+        var sliceIndex = 0
+        var offset = 0
+        var remaining = total
+        while remaining > 0 {
+            guard case .send(let header) = state.reserveSend(streamID: streamID, wantedBytes: remaining, finishing: finishing)
+            else { preconditionFailure("credit was checked") }
+            var frameBytes = Int(header.length)
+            var payload: [BufferSlice] = []
+            while frameBytes > 0 {
+                let slice = slices[sliceIndex]
+                let take = min(frameBytes, slice.count - offset)
+                payload.append(take == slice.count ? slice : slice.slice(offset..<(offset + take)))
+                frameBytes -= take
+                offset += take
+                if offset == slice.count {
+                    sliceIndex += 1
+                    offset = 0
+                }
+            }
+            remaining -= Int(header.length)
+            enqueueData(header: header, payload: payload)
+        }
+        drainActions()
+        return true
+    }
+
+    /// Opens a stream if no wait is needed.
+    func openNow() -> MuxStream? {
+        guard failure == nil, case .opened(let streamID) = state.openStream(nowNanoseconds: nowNanoseconds) else {
+            return nil
+        }
+        streams[streamID] = MuxStreamEntry()
+        counters.streamsOpened += 1
+        drainActions()
+        return MuxStream(id: streamID, session: self)
     }
 }

@@ -31,6 +31,11 @@ public actor MuxSession {
     var outboundData: [BufferSlice] = []
     var writerWaiter: CheckedContinuation<Void, Never>?
     var headerArena = HeaderArena()
+    /// Queued, unread slices holding a receive buffer of the reactor, and how many may be held
+    /// before they are copied out (half the reactor's buffer ring: the other half keeps the
+    /// session socket readable).
+    var pinnedSlices = 0
+    let pinnedSliceLimit: Int
 
     var acceptWaiters: [CheckedContinuation<Result<UInt32, MuxError>, Never>] = []
     var incomingCount = 0
@@ -58,6 +63,7 @@ public actor MuxSession {
         let start = ContinuousClock().now
         self.startInstant = start
         self.state = try SessionState(role: role, configuration: configuration, nowNanoseconds: 0)
+        self.pinnedSliceLimit = max(1, socket.reactor.configuration.receiveBufferCount / 2)
         startTasks()
     }
 
@@ -84,6 +90,7 @@ public actor MuxSession {
     /// - Throws: ``MuxError`` — `remoteGoAway` after the peer's GoAway, `streamsExhausted`, the
     ///   session's failure, or `sessionClosed`.
     public func openStream() async throws(MuxError) -> MuxStream {
+        if let stream = openNow() { return stream }
         while true {
             if let failure { throw failure }
             switch state.openStream(nowNanoseconds: nowNanoseconds) {

@@ -20,7 +20,40 @@ public final class MuxStream: Sendable {
     deinit {
         let session = self.session
         let id = self.id
-        Task(executorPreference: session.reactor) { await session.release(streamID: id) }
+        if session.reactor.isCurrentThread {
+            session.assumeIsolated { $0.release(streamID: id) }
+        } else {
+            Task(executorPreference: session.reactor) { await session.release(streamID: id) }
+        }
+    }
+
+    // Synchronous fast paths: on the session's reactor thread, `assumeIsolated` runs the step
+    // without an actor hop (it is only available from synchronous code, hence these wrappers).
+
+    private func readNow() -> BufferSlice? {
+        guard session.reactor.isCurrentThread else { return nil }
+        let id = self.id
+        return session.assumeIsolated { $0.readNow(streamID: id) }
+    }
+
+    private func writeNow(_ slices: [BufferSlice], finishing: Bool) -> Bool {
+        guard session.reactor.isCurrentThread else { return false }
+        let id = self.id
+        return session.assumeIsolated { $0.writeNow(slices, streamID: id, finishing: finishing) }
+    }
+
+    /// nil: not on the session thread; .some(nil): closed; .some(error): failed.
+    private func closeWriteNow() -> MuxError?? {
+        guard session.reactor.isCurrentThread else { return nil }
+        let id = self.id
+        return session.assumeIsolated { session -> MuxError? in
+            do throws(MuxError) {
+                try session.closeWrite(streamID: id)
+                return nil
+            } catch {
+                return error
+            }
+        }
     }
 
     /// The next received bytes, or nil once the peer closed its side (FIN) and all was read.
@@ -28,23 +61,30 @@ public final class MuxStream: Sendable {
     /// - Throws: ``MuxError`` — `streamReset` when the peer reset the stream, the session's
     ///   failure (e.g. `connectionClosed`), `streamClosed` after ``reset()``.
     public func read() async throws(MuxError) -> BufferSlice? {
-        try await session.read(streamID: id)
+        let id = self.id
+        if let slice = readNow() { return slice }
+        return try await session.read(streamID: id)
     }
 
     /// Writes `slices` in order. Returns once every byte is queued for the socket; suspends while
     /// the peer's window is exhausted.
     public func write(_ slices: [BufferSlice]) async throws(MuxError) {
-        try await session.write(slices, streamID: id, finishing: false)
+        try await write(slices, finishing: false)
     }
 
     /// Writes `slice`.
     public func write(_ slice: BufferSlice) async throws(MuxError) {
-        try await session.write([slice], streamID: id, finishing: false)
+        try await write([slice], finishing: false)
     }
 
     /// Writes `slices` and closes the write side with the last frame (FIN rides on the data).
     public func writeAndClose(_ slices: [BufferSlice]) async throws(MuxError) {
-        try await session.write(slices, streamID: id, finishing: true)
+        try await write(slices, finishing: true)
+    }
+
+    private func write(_ slices: [BufferSlice], finishing: Bool) async throws(MuxError) {
+        if writeNow(slices, finishing: finishing) { return }
+        try await session.write(slices, streamID: id, finishing: finishing)
     }
 
     /// Writes a copy of `bytes` (counted in ``MuxCounters/bytesCopied``); prefer ``write(_:)-([BufferSlice])``.
@@ -55,6 +95,10 @@ public final class MuxStream: Sendable {
 
     /// Half-closes: sends FIN. Reading continues until the peer's FIN.
     public func closeWrite() async throws(MuxError) {
+        if let result = closeWriteNow() {
+            if let failure = result { throw failure }
+            return
+        }
         try await session.closeWrite(streamID: id)
     }
 

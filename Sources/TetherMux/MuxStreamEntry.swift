@@ -17,6 +17,9 @@ struct MuxStreamEntry {
 
     var hasQueuedData: Bool { receivedReadIndex < received.count }
 
+    /// Unread slices that hold a reactor receive buffer.
+    var pinnedCount: Int { received[receivedReadIndex...].reduce(0) { $0 + ($1.holdsReceiveBuffer ? 1 : 0) } }
+
     mutating func popReceived() -> BufferSlice? {
         guard receivedReadIndex < received.count else { return nil }
         let slice = received[receivedReadIndex]

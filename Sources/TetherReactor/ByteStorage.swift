@@ -31,6 +31,9 @@
         self.bufferID = bufferID
     }
 
+    /// True for a lent provided buffer (it goes back to the kernel's ring when released).
+    var isReceiveBuffer: Bool { pool != nil }
+
     deinit {
         if let pool {
             pool.giveBack(bufferID)
@@ -102,6 +105,17 @@ public struct BufferSlice: Sendable {
         let buffer = unsafe UnsafeBufferPointer(
             start: (storage.base + offset).assumingMemoryBound(to: UInt8.self), count: count)
         return try unsafe body(Span(_unsafeElements: buffer))
+    }
+
+    /// True when the slice keeps one of the reactor's receive buffers out of the kernel's ring.
+    /// Holding many such slices for long starves every receive on the reactor; ``copied()`` them.
+    public var holdsReceiveBuffer: Bool { storage.isReceiveBuffer }
+
+    /// The same bytes in memory of their own (one `memcpy`), releasing any receive buffer.
+    public func copied() -> BufferSlice {
+        let copy = ByteStorage(heapCapacity: count)
+        unsafe copy.base.copyMemory(from: storage.base + offset, byteCount: count)
+        return BufferSlice(storage: copy, offset: 0, count: count)
     }
 
     /// A copy of the bytes as an array (for tests and small control messages, not the data path).

@@ -5,7 +5,10 @@ import TetherTesting
 
 /// Interop with the real hashicorp/yamux (Debian's 2019 snapshot) in another process, both roles.
 /// CI always runs these; locally they skip only when the Go peer is not built.
-@Suite(.enabled(if: GoYamuxPeer.shouldRun, "needs `make go-peer` (golang-github-hashicorp-yamux-dev)"))
+@Suite(
+    .enabled(if: GoYamuxPeer.shouldRun, "needs `make go-peer` (golang-github-hashicorp-yamux-dev)"),
+    .timeLimit(.minutes(2))
+)
 struct GoInteropTests {
     /// Tether client, Go server echoing: 100 concurrent streams, 1–4 MiB of random data each.
     @Test func tetherClientHundredStreamsThroughGoEcho() async throws {

@@ -6,11 +6,12 @@ import TetherTesting
 /// A client and a server session over a real connected pair on one reactor.
 private func withSessionPair<R: Sendable>(
     over transport: Transport = .socketpair,
+    reactor reactorConfiguration: ReactorConfiguration = ReactorConfiguration(),
     client clientConfiguration: MuxConfiguration = MuxConfiguration(),
     server serverConfiguration: MuxConfiguration = MuxConfiguration(),
     _ body: @Sendable (MuxSession, MuxSession, Reactor) async throws -> R
 ) async throws -> R {
-    try await withReactor { reactor in
+    try await withReactor(configuration: reactorConfiguration) { reactor in
         let (a, b) = try await transport.connectedPair(on: reactor)
         let client = try await MuxSession(socket: a, role: .client, configuration: clientConfiguration)
         let server = try await MuxSession(socket: b, role: .server, configuration: serverConfiguration)
@@ -43,7 +44,7 @@ private func echo(_ stream: MuxStream) async throws {
     try await stream.closeWrite()
 }
 
-@Suite struct MuxSessionTests {
+@Suite(.timeLimit(.minutes(1))) struct MuxSessionTests {
     @Test(arguments: Transport.allCases)
     func streamEchoesBytesIntactWithoutCopies(transport: Transport) async throws {
         try await withSessionPair(over: transport) { client, server, reactor in
@@ -185,6 +186,40 @@ private func echo(_ stream: MuxStream) async throws {
             #expect(acceptError?.code == .connectionClosed)
             await client.waitUntilFinished()
             #expect(await client.endReason?.code == .connectionClosed)
+        }
+    }
+
+    /// Unread data on many streams must not keep the reactor's receive buffers: with a ring of 8
+    /// small buffers and 512 KiB unread on 8 streams, a 9th stream still completes a round trip
+    /// (its bytes need free buffers to be received). The unread slices are copied out instead.
+    @Test func unreadStreamsDoNotStarveTheSession() async throws {
+        var small = ReactorConfiguration()
+        small.receiveBufferCount = 8
+        small.receiveBufferBytes = 16 * 1024
+        try await withSessionPair(reactor: small) { client, server, reactor in
+            let pattern = ByteStreamPattern(seed: 5)
+            var idle: [MuxStream] = []
+            for _ in 0..<8 {
+                let stream = try await client.openStream()
+                try await stream.write(pattern.slice(from: 0, count: 64 * 1024))
+                idle.append(try await server.acceptStream())
+            }
+            let stream = try await client.openStream()
+            try await stream.write(BufferSlice(copying: [42]))
+            let accepted = try await server.acceptStream()
+            #expect(try await accepted.read()?.bytes == [42])
+            try await accepted.write(BufferSlice(copying: [43]))
+            #expect(try await stream.read()?.bytes == [43])
+            #expect(await server.statistics.bytesCopied > 0)
+            // The copied data is intact.
+            for unread in idle {
+                var received = 0
+                while received < 64 * 1024, let slice = try await unread.read() {
+                    #expect(pattern.firstMismatch(in: slice, at: received) == nil)
+                    received += slice.count
+                }
+                #expect(received == 64 * 1024)
+            }
         }
     }
 }

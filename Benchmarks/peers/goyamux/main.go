@@ -31,6 +31,39 @@
 //	             session to end. See -reset-mode: the 2019 library has no Stream.Reset.
 //	bench-echo   echo with a 1 MiB copy buffer and library logging off.
 //
+// Benchmark scenarios (for Tether's `bench --peer go`): on success stdout is exactly one line of
+// key=value numbers (plus "listening ADDR" first when -listen is used); failures print a message
+// instead of that line and exit 1 (or 2/3 as below).
+//
+//	churn-client -ops N (default 20000) operations spread over -parallel P workers (default 1) on one
+//	             session; one operation = OpenStream, write 1 byte, Close (FIN), read until the echoed
+//	             byte and the peer's FIN (readAfterLocalClose; the byte is compared). Peer: echo/bench-echo.
+//	             "churn ops=N seconds=S ops_per_second=R peak_fds=F": F is the largest entry count of
+//	             /proc/self/fd (sampled before op 0, every 256 ops and at the end; it includes the
+//	             descriptor used to list the directory). S covers the N operations only.
+//	rtt-client   one stream; min(1000, N/10) untimed warm-up round trips, then -count N (default 20000
+//	             for this scenario; -count still defaults to 3 for ping) timed ones: write -size bytes
+//	             (default 64; > 64 KiB are written concurrently with the read), read as many back and
+//	             compare. "rtt count=N p50_us=X p99_us=Y ops_per_second=R": nearest-rank percentiles in
+//	             microseconds (1 decimal), R = N / time of the timed round trips. Peer: echo/bench-echo.
+//	idle-streams open -streams N streams, write nothing, keep them; when the peer has ACKed all N
+//	             (an RST for any: "idle error: ...", exit 1) measure, print the line below, then hold.
+//	             Opens are paced by the peer's ACKs: at most -backlog (default 256) are un-ACKed, so the
+//	             peer must accept. Works in either yamux role. Peer: idle-accept (or echo, or Tether).
+//	idle-accept  accept streams and keep them, never reading; when N=-streams are accepted measure,
+//	             print the line below for this side, then hold. AcceptBacklog is raised to at least N,
+//	             so an opener that does not wait for ACKs is never reset for backlog overflow. The
+//	             session ending before N: "idle error: session ended after K of N streams", exit 1.
+//	             Both print "idle streams=N heap_bytes_per_stream=H rss_bytes_per_stream=R fds=F" with
+//	             H = (MemStats.HeapInuse now - before)/N and R = (VmRSS now - before)/N (rounded, may be
+//	             negative in theory), each sample taken after runtime.GC() + debug.FreeOSMemory(), and
+//	             F = entries in /proc/self/fd. "before" is sampled when the connection exists but the yamux
+//	             session does not yet (so no stream objects; the session's fixed cost, which includes an
+//	             AcceptBacklog-sized channel at 8 bytes per slot, is spread over the N streams).
+//	             Hold: wait until the peer closes the connection, exit 0. With -hold D, close it ourselves
+//	             after D instead (exit 0; used Go-to-Go, where both sides would wait). Reaching -timeout
+//	             while holding also exits 0, with a note on stderr and no "timeout" line.
+//
 // Exit codes: 0 ok; 1 scenario failure (mismatch, stream error, bad reply); 2 the session died with
 // an error (prints "session error: ..."; e.g. "...window exceeded..." when the peer overran our
 // window, "yamux protocol error" after a GoAway 1 from the peer); 3 timeout; 4 usage or connection setup error.
@@ -43,13 +76,24 @@
 //     thing the API offers.
 //   - After a local Close(), Stream.Read returns io.EOF whenever its buffer is momentarily empty,
 //     even though the peer has not sent FIN (fixed upstream in 2024, hashicorp/yamux#131). So the
-//     readers that keep reading after their own half-close (echo-client, source) watch the inbound
-//     frames (wire.go) and stop only when the peer's FIN was seen and every Data byte that came
-//     before it has been read; until then an EOF just means "poll again".
+//     readers that keep reading after their own half-close (echo-client, source, churn-client) watch
+//     the inbound frames (wire.go) and stop only when the peer's FIN was seen and every Data byte that
+//     came before it has been read; until then an EOF means "wait for the stream's next frame". That
+//     wait is a wake-up from wire.go sent once the library has handled the frame, not a sleep: Go's
+//     timers have ~1 ms granularity on Linux (time.Sleep(20µs) takes ~1.1 ms on the test VM), and the
+//     earlier 20µs..2ms sleep-poll capped a sequential churn-client at ~2,600 ops/s (~10,000+ now).
+//   - A stream whose FIN reaches the library before AcceptStream runs is never ACKed: the stream is
+//     already in RemoteClose, so sendFlags() adds no ACK to anything sent later (in a Go-to-Go
+//     churn-client run, 377 of 2,000 streams got an ACK). The opener then sees Data and FIN without an ACK;
+//     the 2019 library copes (closeStream returns the SYN credit) but keeps that stream's entry in
+//     its inflight map for the rest of the session. idle-streams counts ACKs, so it needs a peer that
+//     accepts (ACKs) streams that are not closed.
 //   - Session.Close() sends no GoAway. The session's end error is private: AcceptStream returns it,
 //     but may return ErrSessionShutdown instead, and after a receive-window violation it can block
 //     forever (readData returns with the stream's recvLock held). So the end is also detected through
 //     CloseChan and the reason taken from the library's first "[ERR]" log line (logTap).
+//   - Go-to-Go benchmark numbers swing by up to 2x on this 2-vCPU VM when anything else runs (e.g. a
+//     Swift build); then the whole connection sometimes stalls > 20 ms because one process has no CPU.
 //   - Streams a scenario does not expect are answered with an injected RST (not FIN, which would
 //     leave a writing peer stuck on a window that is never reopened).
 //
@@ -83,6 +127,7 @@
 package main
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -93,6 +138,10 @@ import (
 	"io/ioutil"
 	"net"
 	"os"
+	"runtime"
+	"runtime/debug"
+	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -125,12 +174,20 @@ type options struct {
 	seed      int64
 	bytes     int64
 	count     int
+	ops       int
+	parallel  int
+	size      int
+	hold      time.Duration
 	timeout   time.Duration
 	resetMode string
 	trace     bool
 }
 
 var stdoutMu sync.Mutex
+
+// holding is set once an idle scenario has printed its line: reaching -timeout after
+// that is the expected way out if nobody closes the connection (exit 0, no "timeout").
+var holding int32
 
 func out(format string, a ...interface{}) {
 	stdoutMu.Lock()
@@ -153,20 +210,30 @@ func run(args []string) int {
 	fs.IntVar(&o.fd, "fd", -1, "use this inherited connected socket fd")
 	fs.UintVar(&o.window, "window", 262144, "MaxStreamWindowSize in bytes (>= 262144)")
 	fs.BoolVar(&o.keepalive, "keepalive", true, "EnableKeepAlive (ping every 30s)")
-	fs.IntVar(&o.backlog, "backlog", 256, "AcceptBacklog (also bounds un-ACKed outbound streams)")
-	fs.StringVar(&o.scenario, "scenario", "", "echo|echo-client|sink|source|ping|goaway|reset|bench-echo")
-	fs.IntVar(&o.streams, "streams", 100, "echo-client/source: number of concurrent streams")
+	fs.IntVar(&o.backlog, "backlog", 256, "AcceptBacklog (also bounds un-ACKed outbound streams); idle-accept uses at least -streams")
+	fs.StringVar(&o.scenario, "scenario", "", "echo|echo-client|sink|source|ping|goaway|reset|bench-echo|"+
+		"churn-client|rtt-client|idle-streams|idle-accept")
+	fs.IntVar(&o.streams, "streams", 100, "echo-client/source: number of concurrent streams; idle-*: streams to hold")
 	fs.Int64Var(&o.min, "min", 1<<20, "echo-client: minimum bytes per stream")
 	fs.Int64Var(&o.max, "max", 4<<20, "echo-client: maximum bytes per stream")
 	fs.IntVar(&o.chunk, "chunk", 64<<10, "echo-client: write sizes are random in [1,chunk]")
 	fs.Int64Var(&o.seed, "seed", 1, "echo-client: PRNG seed (stream index mixed in)")
 	fs.Int64Var(&o.bytes, "bytes", 4<<20, "source: bytes per stream")
-	fs.IntVar(&o.count, "count", 3, "ping: number of pings")
+	fs.IntVar(&o.count, "count", 3, "ping: number of pings (default 3); rtt-client: measured round trips (default 20000)")
+	fs.IntVar(&o.ops, "ops", 20000, "churn-client: number of open/write/close/read operations")
+	fs.IntVar(&o.parallel, "parallel", 1, "churn-client: concurrent workers")
+	fs.IntVar(&o.size, "size", 64, "rtt-client: bytes per round trip")
+	fs.DurationVar(&o.hold, "hold", 0, "idle-streams/idle-accept: after printing, close the connection after this long (0: wait for the peer to close it)")
 	fs.DurationVar(&o.timeout, "timeout", 60*time.Second, "print \"timeout\" and exit 3 after this long (0 = never)")
 	fs.StringVar(&o.resetMode, "reset-mode", "raw", "reset: raw (inject a WindowUpdate|RST frame) or close (Stream.Close, FIN)")
 	fs.BoolVar(&o.trace, "trace", false, "log every frame header in both directions to stderr")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
+	}
+	countSet := false
+	fs.Visit(func(f *flag.Flag) { countSet = countSet || f.Name == "count" })
+	if o.scenario == "rtt-client" && !countSet {
+		o.count = 20000
 	}
 	if err := validate(&o); err != nil {
 		errf("%v", err)
@@ -175,6 +242,10 @@ func run(args []string) int {
 
 	if o.timeout > 0 {
 		time.AfterFunc(o.timeout, func() {
+			if atomic.LoadInt32(&holding) == 1 {
+				errf("-timeout %v reached while holding the idle streams; exiting", o.timeout)
+				os.Exit(exitOK)
+			}
 			out("timeout")
 			errf("timeout after %v in scenario %s", o.timeout, o.scenario)
 			os.Exit(exitTimeout)
@@ -187,10 +258,18 @@ func run(args []string) int {
 		return exitUsage
 	}
 
+	// idle-*: the memory baseline is taken before the session exists (no stream objects yet;
+	// the session's fixed allocations, including an AcceptBacklog-sized channel, count as per-stream cost)
+	var base memSample
+	idle := o.scenario == "idle-streams" || o.scenario == "idle-accept"
+	if idle {
+		base = sampleMem()
+	}
+
 	client := o.role == "client"
 	wc := &wireConn{Conn: conn, obs: newObserver(!client)}
 	// per-stream FIN/RST bookkeeping, for the readers that read after their own Close()
-	wc.obs.trackStreams = o.scenario == "echo-client" || o.scenario == "source"
+	wc.obs.trackStreams = o.scenario == "echo-client" || o.scenario == "source" || o.scenario == "churn-client"
 	if o.trace {
 		wc.trace = os.Stderr
 	}
@@ -198,6 +277,10 @@ func run(args []string) int {
 	cfg.MaxStreamWindowSize = uint32(o.window)
 	cfg.EnableKeepAlive = o.keepalive
 	cfg.AcceptBacklog = o.backlog
+	if o.scenario == "idle-accept" && cfg.AcceptBacklog < o.streams {
+		// a peer that does not pace its opens by our ACKs must not overflow the accept queue (RST)
+		cfg.AcceptBacklog = o.streams
+	}
 	tap := &logTap{w: os.Stderr}
 	if o.scenario == "bench-echo" {
 		tap.w = ioutil.Discard
@@ -213,7 +296,7 @@ func run(args []string) int {
 		errf("yamux setup: %v", err)
 		return exitUsage
 	}
-	p := &peer{o: o, sess: sess, wc: wc, obs: wc.obs, tap: tap}
+	p := &peer{o: o, sess: sess, wc: wc, obs: wc.obs, tap: tap, base: base}
 	switch o.scenario {
 	case "echo":
 		return p.echo(32 << 10)
@@ -231,6 +314,14 @@ func run(args []string) int {
 		return p.goaway()
 	case "reset":
 		return p.reset()
+	case "churn-client":
+		return p.churnClient()
+	case "rtt-client":
+		return p.rttClient()
+	case "idle-streams":
+		return p.idleStreams()
+	case "idle-accept":
+		return p.idleAccept()
 	}
 	return exitUsage // unreachable: validate() checked the name
 }
@@ -249,7 +340,8 @@ func validate(o *options) error {
 		return fmt.Errorf("exactly one of -connect, -listen, -fd is required")
 	}
 	switch o.scenario {
-	case "echo", "bench-echo", "echo-client", "sink", "source", "ping", "goaway", "reset":
+	case "echo", "bench-echo", "echo-client", "sink", "source", "ping", "goaway", "reset",
+		"churn-client", "rtt-client", "idle-streams", "idle-accept":
 	default:
 		return fmt.Errorf("unknown -scenario %q", o.scenario)
 	}
@@ -258,6 +350,9 @@ func validate(o *options) error {
 	}
 	if o.backlog <= 0 || o.streams <= 0 || o.count <= 0 || o.chunk <= 0 || o.bytes < 0 {
 		return fmt.Errorf("-backlog, -streams, -count, -chunk must be positive, -bytes non-negative")
+	}
+	if o.ops <= 0 || o.parallel <= 0 || o.size <= 0 || o.hold < 0 {
+		return fmt.Errorf("-ops, -parallel, -size must be positive, -hold non-negative")
 	}
 	if o.min < 0 || o.max < o.min {
 		return fmt.Errorf("need 0 <= -min <= -max")
@@ -320,6 +415,7 @@ type peer struct {
 	wc   *wireConn
 	obs  *observer
 	tap  *logTap
+	base memSample // idle-*: taken before the session was created
 
 	endErr error         // valid once ended is closed
 	ended  chan struct{} // closed when the session is over
@@ -520,18 +616,27 @@ func (r *prng) fill(b []byte) {
 	}
 }
 
+var lateWakeups int64 // readAfterLocalClose waits that ended by the safety timer
+
 // readAfterLocalClose reads a stream to the peer's FIN into w, also after our own
-// Close() (see the header comment: the 2019 library returns EOF early there).
+// Close() (see the header comment: the 2019 library returns EOF early there). It must
+// see every byte of the stream (it compares its count with the wire's), so call it
+// before anything else reads st.
+//
+// Between EOFs it does not sleep-poll: Go's timers on Linux have ~1 ms granularity
+// (time.Sleep(20µs) takes ~1.1 ms on the test VM), which capped a sequential stream
+// open/close loop at ~2,600 ops/s. It waits for the observer's per-stream wake-up
+// instead, sent once the library has handled the stream's newer frames (see delivered).
 func (p *peer) readAfterLocalClose(st *yamux.Stream, w io.Writer, bufSize int) (int64, error) {
+	id := st.StreamID()
+	notify := p.obs.notifier(id)
 	buf := make([]byte, bufSize)
 	var got int64
-	backoff := 20 * time.Microsecond
 	for {
 		n, err := st.Read(buf)
 		if n > 0 {
 			got += int64(n)
 			w.Write(buf[:n])
-			backoff = 20 * time.Microsecond
 		}
 		if err == nil {
 			continue
@@ -539,7 +644,7 @@ func (p *peer) readAfterLocalClose(st *yamux.Stream, w io.Writer, bufSize int) (
 		if err != io.EOF {
 			return got, err
 		}
-		ws, _ := p.obs.stream(st.StreamID())
+		ws, _ := p.obs.stream(id)
 		if ws.rst {
 			return got, yamux.ErrConnectionReset
 		}
@@ -549,9 +654,12 @@ func (p *peer) readAfterLocalClose(st *yamux.Stream, w io.Writer, bufSize int) (
 		if endErr, ended := p.sessionEndError(); ended {
 			return got, fmt.Errorf("session ended before FIN: %v", endErr)
 		}
-		time.Sleep(backoff)
-		if backoff < 2*time.Millisecond {
-			backoff *= 2
+		select {
+		case <-notify:
+		case <-p.ended:
+		case <-time.After(20 * time.Millisecond):
+			// safety net only: a missed wake-up would show here (and in -trace timing)
+			atomic.AddInt64(&lateWakeups, 1)
 		}
 	}
 }
@@ -832,4 +940,319 @@ func (p *peer) resetOne(st *yamux.Stream) int {
 	}
 	out("reset stream=%d", st.StreamID())
 	return exitOK
+}
+
+// ---------- churn-client / rtt-client (benchmarks) ----------
+
+// countFDs returns the number of entries in /proc/self/fd (the descriptor used to
+// list the directory is one of them), or -1 if it cannot be read.
+func countFDs() int {
+	d, err := os.Open("/proc/self/fd")
+	if err != nil {
+		return -1
+	}
+	names, err := d.Readdirnames(-1)
+	d.Close()
+	if err != nil {
+		return -1
+	}
+	return len(names)
+}
+
+func (p *peer) churnClient() int {
+	p.watch(nil)
+	var next int64 = -1
+	var failed int64
+	peak := int64(countFDs())
+	var errMu sync.Mutex
+	var firstErrs []string
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := 0; w < p.o.parallel; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := atomic.AddInt64(&next, 1)
+				if i >= int64(p.o.ops) {
+					return
+				}
+				if i%256 == 0 {
+					for f := int64(countFDs()); ; {
+						cur := atomic.LoadInt64(&peak)
+						if f <= cur || atomic.CompareAndSwapInt64(&peak, cur, f) {
+							break
+						}
+					}
+				}
+				if err := p.churnOne(i); err != nil {
+					atomic.AddInt64(&failed, 1)
+					errMu.Lock()
+					if len(firstErrs) < 10 {
+						firstErrs = append(firstErrs, fmt.Sprintf("op %d: %v", i, err))
+					}
+					errMu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start).Seconds()
+	if n := atomic.LoadInt64(&lateWakeups); n > 0 {
+		errf("%d reads waited for the 20 ms safety timer instead of a wake-up", n)
+	}
+	if f := int64(countFDs()); f > peak {
+		peak = f
+	}
+	if failed > 0 {
+		for _, e := range firstErrs {
+			out("%s", e)
+		}
+		if err, ended := p.sessionEndError(); ended && !normalEnd(err) {
+			return sessionResult(err)
+		}
+		out("failed ops=%d of %d", failed, p.o.ops)
+		return exitFail
+	}
+	p.sess.Close()
+	out("churn ops=%d seconds=%.6f ops_per_second=%.1f peak_fds=%d",
+		p.o.ops, elapsed, float64(p.o.ops)/elapsed, peak)
+	return exitOK
+}
+
+// churnOne: OpenStream, write 1 byte, Close (FIN), read the echoed byte and the peer's FIN.
+func (p *peer) churnOne(i int64) error {
+	st, err := p.sess.OpenStream()
+	if err != nil {
+		return fmt.Errorf("open: %v", err)
+	}
+	id := st.StreamID()
+	defer p.obs.forget(id)
+	b := [1]byte{byte(i)}
+	if _, err := st.Write(b[:]); err != nil {
+		return fmt.Errorf("stream %d: write: %v", id, err)
+	}
+	st.Close()
+	var got bytesBuf
+	if _, err := p.readAfterLocalClose(st, &got, 16); err != nil {
+		return fmt.Errorf("stream %d: read: %v", id, err)
+	}
+	if len(got) != 1 || got[0] != b[0] {
+		return fmt.Errorf("stream %d: sent %x, echoed %x", id, b[:], []byte(got))
+	}
+	return nil
+}
+
+func (p *peer) rttClient() int {
+	p.watch(nil)
+	st, err := p.sess.OpenStream()
+	if err != nil {
+		out("rtt error: open: %v", err)
+		return exitFail
+	}
+	msg := make([]byte, p.o.size)
+	(&prng{s: uint64(p.o.seed)}).fill(msg)
+	reply := make([]byte, p.o.size)
+	warm := p.o.count / 10
+	if warm > 1000 {
+		warm = 1000
+	}
+	lat := make([]time.Duration, 0, p.o.count)
+	var start time.Time
+	for i := 0; i < warm+p.o.count; i++ {
+		if i == warm {
+			start = time.Now()
+		}
+		msg[0] = byte(i) // a stale or reordered echo cannot match
+		t0 := time.Now()
+		if err := p.roundTrip(st, msg, reply); err != nil {
+			if endErr, ended := p.sessionEndError(); ended && !normalEnd(endErr) {
+				return sessionResult(endErr)
+			}
+			out("rtt error: round trip %d: %v", i, err)
+			return exitFail
+		}
+		if i >= warm {
+			lat = append(lat, time.Since(t0))
+		}
+	}
+	elapsed := time.Since(start).Seconds()
+	st.Close()
+	p.sess.Close()
+	sort.Slice(lat, func(a, b int) bool { return lat[a] < lat[b] })
+	pct := func(q float64) float64 { // nearest rank
+		k := int(q*float64(len(lat))+0.999999) - 1
+		if k < 0 {
+			k = 0
+		}
+		return float64(lat[k].Nanoseconds()) / 1e3
+	}
+	out("rtt count=%d p50_us=%.1f p99_us=%.1f ops_per_second=%.1f",
+		p.o.count, pct(0.50), pct(0.99), float64(p.o.count)/elapsed)
+	return exitOK
+}
+
+// roundTrip writes msg and reads len(msg) bytes back into reply. Messages larger than
+// a window are written concurrently with the read (the echo peer stops reading while
+// its own writes wait for our window, so write-then-read would deadlock).
+func (p *peer) roundTrip(st *yamux.Stream, msg, reply []byte) error {
+	var werr chan error
+	if len(msg) <= 64<<10 {
+		if _, err := st.Write(msg); err != nil {
+			return fmt.Errorf("write: %v", err)
+		}
+	} else {
+		werr = make(chan error, 1)
+		go func() { _, err := st.Write(msg); werr <- err }()
+	}
+	if _, err := io.ReadFull(st, reply); err != nil {
+		return fmt.Errorf("read: %v", err)
+	}
+	if werr != nil {
+		if err := <-werr; err != nil {
+			return fmt.Errorf("write: %v", err)
+		}
+	}
+	if !bytes.Equal(msg, reply) {
+		return fmt.Errorf("echo differs from what was sent")
+	}
+	return nil
+}
+
+// ---------- idle-streams / idle-accept (memory per open stream) ----------
+
+type memSample struct{ heap, rss int64 }
+
+// sampleMem forces a collection, returns freed memory to the OS, then reads
+// MemStats.HeapInuse and VmRSS.
+func sampleMem() memSample {
+	runtime.GC()
+	debug.FreeOSMemory()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return memSample{heap: int64(ms.HeapInuse), rss: vmRSS()}
+}
+
+// vmRSS: VmRSS from /proc/self/status in bytes, -1 if unavailable.
+func vmRSS() int64 {
+	b, err := ioutil.ReadFile("/proc/self/status")
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmRSS:") {
+			f := strings.Fields(line[len("VmRSS:"):]) // "12345 kB"
+			if len(f) >= 1 {
+				if kb, err := strconv.ParseInt(f[0], 10, 64); err == nil {
+					return kb * 1024
+				}
+			}
+		}
+	}
+	return -1
+}
+
+func (p *peer) idleReport(n int) {
+	now := sampleMem()
+	per := func(after, before int64) int64 {
+		d := float64(after-before) / float64(n)
+		if d < 0 {
+			return int64(d - 0.5)
+		}
+		return int64(d + 0.5)
+	}
+	out("idle streams=%d heap_bytes_per_stream=%d rss_bytes_per_stream=%d fds=%d",
+		n, per(now.heap, p.base.heap), per(now.rss, p.base.rss), countFDs())
+}
+
+// idleHold keeps the streams until the peer closes the connection (or -hold passes,
+// then we close it; or -timeout passes: exit 0 as well, see holding).
+func (p *peer) idleHold() int {
+	atomic.StoreInt32(&holding, 1)
+	if p.o.hold > 0 {
+		select {
+		case <-p.ended:
+		case <-time.After(p.o.hold):
+			p.sess.Close()
+			return exitOK
+		}
+	}
+	<-p.ended
+	return sessionResult(p.endErr)
+}
+
+func (p *peer) idleStreams() int {
+	p.watch(nil)
+	n := p.o.streams
+	streams := make([]*yamux.Stream, 0, n)
+	fail := func(format string, a ...interface{}) int {
+		if err, ended := p.sessionEndError(); ended && !normalEnd(err) {
+			return sessionResult(err)
+		}
+		out("idle error: "+format, a...)
+		return exitFail
+	}
+	for i := 0; i < n; i++ {
+		// blocks while -backlog opens are un-ACKed: the peer must accept
+		st, err := p.sess.OpenStream()
+		if err != nil {
+			return fail("open %d of %d: %v", i+1, n, err)
+		}
+		streams = append(streams, st)
+	}
+	// Measure once the peer has accepted (ACKed) every stream.
+	for {
+		acks, rsts := p.obs.ourStreamReplies()
+		if rsts > 0 {
+			return fail("peer reset %d of the %d streams", rsts, n)
+		}
+		if acks >= uint64(n) {
+			break
+		}
+		if _, ended := p.sessionEndError(); ended {
+			return fail("session ended with %d of %d streams acknowledged", acks, n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	p.idleReport(n)
+	rc := p.idleHold()
+	runtime.KeepAlive(streams)
+	return rc
+}
+
+func (p *peer) idleAccept() int {
+	n := p.o.streams
+	var mu sync.Mutex
+	streams := make([]*yamux.Stream, 0, n)
+	reached := make(chan struct{})
+	p.watch(func(st *yamux.Stream) {
+		mu.Lock()
+		streams = append(streams, st) // kept, never read
+		if len(streams) == n {
+			close(reached)
+		}
+		mu.Unlock()
+	})
+	select {
+	case <-reached:
+	case <-p.ended:
+		select {
+		case <-reached:
+		default:
+			mu.Lock()
+			k := len(streams)
+			mu.Unlock()
+			if !normalEnd(p.endErr) {
+				return sessionResult(p.endErr)
+			}
+			out("idle error: session ended after %d of %d streams", k, n)
+			return exitFail
+		}
+	}
+	p.idleReport(n)
+	rc := p.idleHold()
+	mu.Lock()
+	runtime.KeepAlive(streams)
+	mu.Unlock()
+	return rc
 }

@@ -3,8 +3,10 @@ package main
 // A net.Conn wrapper that watches the yamux byte stream in both directions
 // without changing it. It exists because the 2019 Debian snapshot of
 // hashicorp/yamux hides things the scenarios need:
-//   - inbound: GoAway frames and their code, peer SYN counts, and per-stream FIN/RST
-//     with the number of Data bytes that preceded the FIN (see readAfterLocalClose);
+//   - inbound: GoAway frames and their code, peer SYN counts, ACK/RST counts for the
+//     streams we opened (idle-streams), and per-stream FIN/RST with the number of Data
+//     bytes that preceded the FIN, plus a per-stream wake-up once the library has
+//     handled the stream's frames (see delivered and readAfterLocalClose);
 //   - outbound: frame boundaries, so a raw WindowUpdate|RST can be written between
 //     two library frames (the library has no API to reset a stream);
 //   - -trace: one stderr line per frame in each direction.
@@ -87,6 +89,7 @@ type wireStream struct {
 	fin      bool
 	finBytes uint64 // value of data when the FIN arrived (includes the FIN frame's own payload)
 	rst      bool
+	notify   chan struct{} // nil, or signalled (capacity 1, never blocks) once frames were handled
 }
 
 type observer struct {
@@ -95,9 +98,12 @@ type observer struct {
 	streams      map[uint32]*wireStream
 	peerParity   uint32 // 1 if the peer is the yamux client (odd IDs), 0 if server
 	peerSYNs     uint64
+	ourACKs      uint64 // frames with ACK for a stream of our parity (one per stream from a sane peer)
+	ourRSTs      uint64 // frames with RST for a stream of our parity
 	goAwayCode   uint32
 	goAwaySeen   bool
 	goAwayCh     chan struct{} // closed on the first inbound GoAway
+	touched      []uint32      // trackStreams: streams with frames in the current read chunk
 }
 
 func newObserver(peerIsClient bool) *observer {
@@ -122,6 +128,14 @@ func (o *observer) onInbound(h frameHeader) {
 		if h.flags&flagSYN != 0 && h.id%2 == o.peerParity {
 			o.peerSYNs++
 		}
+		if h.id != 0 && h.id%2 != o.peerParity {
+			if h.flags&flagACK != 0 {
+				o.ourACKs++
+			}
+			if h.flags&flagRST != 0 {
+				o.ourRSTs++
+			}
+		}
 		if !o.trackStreams {
 			return
 		}
@@ -140,7 +154,53 @@ func (o *observer) onInbound(h frameHeader) {
 		if h.flags&flagRST != 0 {
 			s.rst = true
 		}
+		o.touched = append(o.touched, h.id)
 	}
+}
+
+// delivered is called at the start of every wireConn.Read. The library reads the
+// connection through a bufio.Reader on one goroutine, which asks for more bytes only
+// when every byte read before has been consumed, i.e. every frame that was complete in
+// the earlier chunks has been handled (its data is in the stream's buffer, its flags
+// applied). So this is the moment to wake the readers of the streams those frames were
+// for: a wake-up any earlier could find the data not there yet. (A Data frame whose body
+// is still arriving gets woken early; its reader then blocks in Stream.Read on the
+// library's recvLock, which readData holds until the body is complete.)
+func (o *observer) delivered() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, id := range o.touched {
+		if s := o.streams[id]; s != nil && s.notify != nil {
+			select {
+			case s.notify <- struct{}{}:
+			default:
+			}
+		}
+	}
+	o.touched = o.touched[:0]
+}
+
+// notifier returns the stream's wake-up channel (creating the entry if needed). Create it
+// before reading the stream: a frame handled after that leaves the signal queued.
+func (o *observer) notifier(id uint32) <-chan struct{} {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	s := o.streams[id]
+	if s == nil {
+		s = &wireStream{}
+		o.streams[id] = s
+	}
+	if s.notify == nil {
+		s.notify = make(chan struct{}, 1)
+	}
+	return s.notify
+}
+
+// ourStreamReplies: ACK and RST frames seen so far for streams we opened.
+func (o *observer) ourStreamReplies() (acks, rsts uint64) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.ourACKs, o.ourRSTs
 }
 
 func (o *observer) stream(id uint32) (ws wireStream, ok bool) {
@@ -192,6 +252,7 @@ type wireConn struct {
 }
 
 func (c *wireConn) Read(p []byte) (int, error) {
+	c.obs.delivered()
 	n, err := c.Conn.Read(p)
 	b := p[:n]
 	for len(b) > 0 {
