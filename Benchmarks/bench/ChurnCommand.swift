@@ -63,7 +63,7 @@ struct ChurnCommand: AsyncParsableCommand {
                     var peak = 0
                     for index in 0..<perWorker {
                         try await operation()
-                        if index % 256 == 0 { peak = max(peak, MemoryUsage.openDescriptors()) }
+                        if index % 4096 == 0 { peak = max(peak, MemoryUsage.openDescriptors()) }
                     }
                     return peak
                 }

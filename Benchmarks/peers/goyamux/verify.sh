@@ -34,6 +34,22 @@ start_listener() {
   done
   echo "listener $name did not start"; cat "$T/$name.err"; return 1
 }
+# check1 NAME WANT_RC GOT_RC FILE REGEX: like check, and FILE is exactly one line (benchmark output)
+check1() {
+  if [ "$(grep -c . "$4")" = 1 ]; then check "$@"; else
+    failed=$((failed+1)); echo "FAIL $1 (want exactly one stdout line in $4)"; sed 's/^/    /' "$4" | head -20; fi
+}
+# in_range NAME FILE KEY LO HI: the integer after KEY= in FILE is in [LO,HI]
+in_range() {
+  local v; v=$(grep -o "$3=-\?[0-9]*" "$2" | head -1 | cut -d= -f2)
+  if [ -n "$v" ] && [ "$v" -ge "$4" ] && [ "$v" -le "$5" ]; then passed=$((passed+1)); echo "PASS $1 ($3=$v)"
+  else failed=$((failed+1)); echo "FAIL $1 ($3=$v not in [$4,$5])"; fi
+}
+N='[0-9][0-9]*'; F='[0-9][0-9]*\.[0-9]*'
+# the benchmark lines, with the count pinned
+churn_re() { echo "^churn ops=$1 seconds=$F ops_per_second=$F peak_fds=$N\$"; }
+rtt_re() { echo "^rtt count=$1 p50_us=[0-9]*\.[0-9] p99_us=[0-9]*\.[0-9] ops_per_second=$F\$"; }
+idle_re() { echo "^idle streams=$1 heap_bytes_per_stream=-\?$N rss_bytes_per_stream=-\?$N fds=$N\$"; }
 listener_rc() { wait $LPID; LRC=$(sed -n 's/^rc=//p' "$T/$1.out"); } # sets LRC
 run() { # name args... : foreground run, sets RC
   local name=$1; shift
@@ -62,6 +78,29 @@ for tr in unix tcp; do
   run cli -role client -connect $LADDR -scenario source -streams 8 -bytes 67108864 $TO
   check "source($tr) -> sink" 0 $RC "$T/cli.out" '^ok streams=8 bytes=536870912'
   listener_rc srv; check "sink($tr) end" 0 "$LRC" "$T/srv.out" 'done streams=8 bytes=536870912'
+
+  # benchmark scenarios (small counts; the defaults are exercised below on unix)
+  start_listener srv -role server -listen $A -scenario echo $TO
+  run cli -role client -connect $LADDR -scenario churn-client -ops 3000 $TO
+  check1 "churn-client($tr) -> echo" 0 $RC "$T/cli.out" "$(churn_re 3000)"
+  listener_rc srv; check "echo after churn($tr)" 0 "$LRC" "$T/srv.out" 'done streams=3000 bytes=3000 errors=0'
+
+  start_listener srv -role server -listen $A -scenario bench-echo $TO
+  run cli -role client -connect $LADDR -scenario churn-client -ops 3000 -parallel 16 $TO
+  check1 "churn-client($tr) -parallel 16 -> bench-echo" 0 $RC "$T/cli.out" "$(churn_re 3000)"
+  listener_rc srv; check "bench-echo after churn($tr)" 0 "$LRC" "$T/srv.out" 'done streams=3000 bytes=3000 errors=0'
+
+  start_listener srv -role server -listen $A -scenario bench-echo $TO
+  run cli -role client -connect $LADDR -scenario rtt-client -count 2000 $TO
+  check1 "rtt-client($tr) -> bench-echo" 0 $RC "$T/cli.out" "$(rtt_re 2000)"
+  listener_rc srv; check "bench-echo after rtt($tr)" 0 "$LRC" "$T/srv.out" 'done streams=1 bytes=140800 errors=0' # (200+2000)*64
+
+  start_listener srv -role server -listen $A -scenario idle-accept -streams 10000 $TO
+  run cli -role client -connect $LADDR -scenario idle-streams -streams 10000 -hold 200ms $TO
+  check1 "idle-streams($tr) 10000" 0 $RC "$T/cli.out" "$(idle_re 10000)"
+  in_range "idle-streams($tr) heap/stream plausible" "$T/cli.out" heap_bytes_per_stream 200 4000
+  listener_rc srv; check "idle-accept($tr) 10000" 0 "$LRC" "$T/srv.out" "$(idle_re 10000)"
+  in_range "idle-accept($tr) heap/stream plausible" "$T/srv.out" heap_bytes_per_stream 200 4000
 done
 
 A=unix:$T/s.sock
@@ -141,6 +180,62 @@ EOF
 read crc src < "$T/fd.rc"
 check "-fd echo-client" 0 "$crc" "$T/fdc.out" '^ok streams=10 '
 check "-fd echo" 0 "$src" "$T/fds.out" 'done streams=10 '
+
+# benchmark scenarios: defaults, swapped roles, large sizes, holding, refusals (unix)
+start_listener srv -role server -listen $A -scenario echo $TO
+run cli -role client -connect $LADDR -scenario churn-client -parallel 16 $TO
+check1 "churn-client defaults (-ops 20000) -parallel 16" 0 $RC "$T/cli.out" "$(churn_re 20000)"
+listener_rc srv; check "echo after churn 20000" 0 "$LRC" "$T/srv.out" 'done streams=20000 bytes=20000 errors=0'
+
+start_listener srv -role client -listen $A -scenario echo $TO
+run cli -role server -connect $LADDR -scenario churn-client -ops 2000 -parallel 4 $TO
+check1 "churn-client as yamux server" 0 $RC "$T/cli.out" "$(churn_re 2000)"
+listener_rc srv; check "echo as yamux client after churn" 0 "$LRC" "$T/srv.out" 'done streams=2000 bytes=2000 errors=0'
+
+start_listener srv -role server -listen $A -scenario bench-echo $TO
+run cli -role client -connect $LADDR -scenario rtt-client $TO
+check1 "rtt-client defaults (-count 20000 -size 64)" 0 $RC "$T/cli.out" "$(rtt_re 20000)"
+listener_rc srv; check "bench-echo after rtt defaults" 0 "$LRC" "$T/srv.out" 'done streams=1 bytes=1344000 errors=0'
+
+start_listener srv -role server -listen $A -scenario bench-echo $TO
+run cli -role client -connect $LADDR -scenario rtt-client -count 50 -size 1048576 $TO
+check1 "rtt-client -size 1 MiB" 0 $RC "$T/cli.out" "$(rtt_re 50)"
+listener_rc srv; check "bench-echo after 1 MiB rtt" 0 "$LRC" "$T/srv.out" 'done streams=1 bytes=57671680 errors=0' # 55 MiB
+
+start_listener srv -role client -listen $A -scenario idle-accept -streams 100000 $TO
+run cli -role server -connect $LADDR -scenario idle-streams -streams 100000 -hold 200ms $TO
+check1 "idle-streams 100000 as yamux server" 0 $RC "$T/cli.out" "$(idle_re 100000)"
+in_range "idle-streams 100000 heap/stream plausible" "$T/cli.out" heap_bytes_per_stream 200 4000
+listener_rc srv; check "idle-accept 100000 as yamux client" 0 "$LRC" "$T/srv.out" "$(idle_re 100000)"
+
+start_listener srv -role server -listen $A -scenario idle-accept -streams 1000 -hold 200ms $TO
+run cli -role client -connect $LADDR -scenario idle-streams -streams 1000 $TO
+check1 "idle-streams holds until the peer closes" 0 $RC "$T/cli.out" "$(idle_re 1000)"
+listener_rc srv; check "idle-accept -hold closes" 0 "$LRC" "$T/srv.out" "$(idle_re 1000)"
+
+start_listener srv -role server -listen $A -scenario idle-accept -streams 1000 -timeout 1s
+run cli -role client -connect $LADDR -scenario idle-streams -streams 1000 -timeout 5s
+check1 "idle-streams: peer's -timeout while holding" 0 $RC "$T/cli.out" "$(idle_re 1000)"
+listener_rc srv; check "idle-accept: -timeout while holding exits 0" 0 "$LRC" "$T/srv.out" "$(idle_re 1000)"
+grep -q '^timeout' "$T/srv.out" && { failed=$((failed+1)); echo "FAIL holding timeout printed \"timeout\""; }
+
+start_listener srv -role server -listen $A -scenario idle-accept -streams 2000 $TO
+run cli -role client -connect $LADDR -scenario idle-streams -streams 1000 -hold 200ms $TO
+check1 "idle-streams 1000 vs idle-accept 2000" 0 $RC "$T/cli.out" "$(idle_re 1000)"
+listener_rc srv; check "idle-accept: session ended early" 1 "$LRC" "$T/srv.out" '^idle error: session ended after 1000 of 2000'
+
+start_listener srv -role server -listen $A -scenario goaway $TO
+run cli -role client -connect $LADDR -scenario idle-streams -streams 100 $TO
+check "idle-streams vs goaway" 1 $RC "$T/cli.out" '^idle error: \(open\|peer reset\)' # SYNs sent before the GoAway arrived are RST
+listener_rc srv; check "goaway end (idle-streams)" 0 "$LRC" "$T/srv.out" 'listening'
+
+start_listener srv -role server -listen $A -scenario goaway $TO
+run cli -role client -connect $LADDR -scenario churn-client -ops 100 $TO
+check "churn-client vs goaway" 1 $RC "$T/cli.out" '^failed ops=100 of 100'
+listener_rc srv; check "goaway end (churn)" 0 "$LRC" "$T/srv.out" 'listening'
+
+run usage2 -role client -fd 3 -scenario churn-client -parallel 0
+check "usage error (-parallel 0)" 4 $RC "$T/usage2.err" 'parallel'
 
 run usage -role nobody -fd 3 -scenario echo
 check "usage error" 4 $RC "$T/usage.err" 'role'
