@@ -222,4 +222,36 @@ private func echo(_ stream: MuxStream) async throws {
             }
         }
     }
+
+    /// A peer that sends garbage gets GoAway(protocol error); every waiter on our side — an
+    /// accept, a reader, a writer blocked on the window — fails with the specific error.
+    @Test func protocolErrorFromThePeerFailsEveryWaiter() async throws {
+        try await withReactor { reactor in
+            let (mine, raw) = try StreamSocket.makePair(on: reactor)
+            let session = try await MuxSession(socket: mine, role: .client)
+            let stream = try await session.openStream()
+            // The peer never grants more than the initial 256 KiB: this writer ends up waiting.
+            let writer = Task(executorPreference: reactor) {
+                try await stream.write(BufferSlice(count: 1024 * 1024) { _ in })
+            }
+            let reader = Task(executorPreference: reactor) { try await stream.read() }
+            let acceptor = Task(executorPreference: reactor) { try await session.acceptStream() }
+            // Let the writer use up the window, then send a frame with version 1.
+            var seen = 0
+            while seen < 256 * 1024 + 12, let slice = try await raw.receive() { seen += slice.count }
+            try await raw.send(BufferSlice(copying: [1, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0]))
+            let writeError = await #expect(throws: MuxError.self) { try await writer.value }
+            #expect(writeError?.code == .unsupportedVersion)
+            let readError = await #expect(throws: MuxError.self) { _ = try await reader.value }
+            #expect(readError?.code == .unsupportedVersion)
+            let acceptError = await #expect(throws: MuxError.self) { _ = try await acceptor.value }
+            #expect(acceptError?.code == .unsupportedVersion)
+            // The peer is told why: a GoAway with code 1 (protocol error) is the last frame.
+            var tail: [UInt8] = []
+            while let slice = try await raw.receive() { tail += slice.bytes }
+            #expect(Array(tail.suffix(12)) == [0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1])
+            await session.waitUntilFinished()
+            try await raw.close()
+        }
+    }
 }

@@ -543,9 +543,10 @@ func (p *peer) echo(bufSize int) int {
 		atomic.AddInt64(&streams, 1)
 		go func() {
 			buf := pool.Get().([]byte)
-			n, err := io.CopyBuffer(st, st, buf)
+			// counted per write: a peer may close the session right after reading its last
+			// echo (rtt-client), before this copy returns and before report() runs
+			_, err := io.CopyBuffer(countingWriter{st, &bytes}, st, buf)
 			pool.Put(buf)
-			atomic.AddInt64(&bytes, n)
 			if err != nil {
 				atomic.AddInt64(&errs, 1)
 				if !quiet {
@@ -589,6 +590,17 @@ func (p *peer) echo(bufSize int) int {
 			return exitOK
 		}
 	}
+}
+
+type countingWriter struct {
+	w io.Writer
+	n *int64
+}
+
+func (c countingWriter) Write(b []byte) (int, error) {
+	n, err := c.w.Write(b)
+	atomic.AddInt64(c.n, int64(n))
+	return n, err
 }
 
 // ---------- echo-client ----------
