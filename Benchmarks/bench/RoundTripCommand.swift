@@ -12,6 +12,7 @@ struct RoundTripCommand: AsyncParsableCommand {
     @Option var roundTrips = 20_000
     @Option var runs = 3
     @Option var transports: [Transport] = [.unix, .tcp]
+    @Option(help: "`go`: also Tether → Go yamux and Go → Go over a socketpair, same run.") var peer: String?
 
     func run() async throws {
         let reactor = try Reactor.start(configuration: benchReactorConfiguration)
@@ -42,8 +43,59 @@ struct RoundTripCommand: AsyncParsableCommand {
                 }
             }
             print("")
+            if peer == "go" { try await compareWithGo(reactor) }
         }
         await reactor.shutdown()
+    }
+
+    private func compareWithGo(_ reactor: Reactor) async throws {
+        print("## bench rtt --peer go: socketpair, 64 bytes, \(roundTrips) round trips per run, p50 µs median of \(runs) runs\n")
+        print(padded("Tether↔Tether", 16) + padded("Tether→Go", 14) + padded("Go↔Go", 10) + "Go↔Go / Tether↔Tether")
+        var tether: [Double] = []
+        var tetherToGo: [Double] = []
+        var go: [Double] = []
+        for _ in 0..<runs {
+            tether.append(Summary(try await Self.muxRun(transport: .socketpair, roundTrips: roundTrips, reactor: reactor).0).median)
+            tetherToGo.append(Summary(try await Self.goEchoRun(roundTrips: roundTrips, reactor: reactor)).median)
+            let output = try await GoPair.run(
+                server: ["-scenario", "bench-echo", "-keepalive=false"],
+                client: ["-scenario", "rtt-client", "-keepalive=false", "-count", "\(roundTrips)", "-size", "64"],
+                reactor: reactor)
+            guard let p50 = GoPair.fields(output.client, line: "rtt")["p50_us"] else {
+                throw BenchError("go rtt-client said: \(output.client)")
+            }
+            go.append(p50)
+        }
+        let (t, tg, g) = (Summary(tether).median, Summary(tetherToGo).median, Summary(go).median)
+        print(padded(format(t, 1), 16) + padded(format(tg, 1), 14) + padded(format(g, 1), 10) + format(g / t, 2) + "×")
+        print("")
+    }
+
+    /// Round trips from a Tether client to a Go echo server.
+    static func goEchoRun(roundTrips: Int, reactor: Reactor) async throws -> [Double] {
+        let peer = try await GoYamuxPeer.start(["-role", "server", "-scenario", "bench-echo", "-keepalive=false"], on: reactor)
+        let session = try await MuxSession(socket: peer.socket, role: .client, configuration: benchMuxConfiguration)
+        let stream = try await session.openStream()
+        let message = BufferSlice(count: 64) { span in
+            for index in span.indices { span[index] = UInt8(index) }
+        }
+        var latencies: [Double] = []
+        let clock = ContinuousClock()
+        let warmUp = min(1000, roundTrips / 10)
+        for index in 0..<(warmUp + roundTrips) {
+            let start = clock.now
+            try await stream.write(message)
+            var received = 0
+            while received < 64 {
+                guard let slice = try await stream.read() else { throw BenchError("go echo ended") }
+                received += slice.count
+            }
+            if index >= warmUp { latencies.append((clock.now - start).seconds * 1e6) }
+        }
+        try await stream.closeWrite()
+        await session.close()
+        _ = try await peer.finish()
+        return latencies
     }
 
     static func muxRun(transport: Transport, roundTrips: Int, reactor: Reactor) async throws -> ([Double], Double) {
