@@ -102,6 +102,14 @@ public final class MuxStream: Sendable {
         try await session.closeWrite(streamID: id)
     }
 
+    /// Closes both directions, like closing a TCP socket: FIN if the write side is still open,
+    /// then, if the peer has not finished sending, RST so that it stops; unread bytes are dropped.
+    /// Later reads return nil and writes fail with `streamClosed`.
+    public func close() async {
+        try? await closeWrite()
+        await session.release(streamID: id)
+    }
+
     /// Resets the stream (RST): both directions end now, unread bytes are dropped.
     public func reset() async {
         await session.reset(streamID: id)

@@ -254,4 +254,29 @@ private func echo(_ stream: MuxStream) async throws {
             try await raw.close()
         }
     }
+
+    /// `close()` ends both directions: the peer reads our data then end of stream, and its
+    /// further writes fail once our RST arrives.
+    @Test func closeEndsBothDirections() async throws {
+        try await withSessionPair { client, server, reactor in
+            let stream = try await client.openStream()
+            try await stream.write(BufferSlice(copying: [1, 2]))
+            let accepted = try await server.acceptStream()
+            await stream.close()
+            var bytes: [UInt8] = []
+            var ended: MuxError?
+            do throws(MuxError) {
+                while let slice = try await accepted.read() { bytes += slice.bytes }
+            } catch {
+                ended = error
+            }
+            #expect(bytes == [1, 2])
+            #expect(ended == nil || ended?.code == .streamReset)
+            #expect(try await stream.read() == nil)
+            // The RST reaches the server: its writes fail (a ping round trip orders it after).
+            _ = try await server.ping()
+            let error = await #expect(throws: MuxError.self) { try await accepted.write(BufferSlice(copying: [3])) }
+            #expect(error?.code == .streamReset || error?.code == .streamClosed)
+        }
+    }
 }
