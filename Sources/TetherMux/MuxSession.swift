@@ -197,4 +197,13 @@ public actor MuxSession {
 
     /// Streams the session still tracks.
     public var streamCount: Int { streams.count }
+
+    /// One line of internal state for diagnosing a stuck session: tracked streams, un-ACKed
+    /// opens, streams waiting to be accepted, queued frames, waiters, failure.
+    public var diagnostics: String {
+        "streams=\(streams.count) machine=\(state.streamCount) unacked=\(state.unacknowledgedCount) "
+            + "acceptQueue=\(state.acceptQueueCount) outControl=\(outboundControl.count) "
+            + "outData=\(outboundData.count) openWaiters=\(openWaiters.count) "
+            + "acceptWaiters=\(acceptWaiters.count) pinned=\(pinnedSlices) failure=\(failure.map { "\($0)" } ?? "none")"
+    }
 }

@@ -20,31 +20,30 @@ public final class MuxStream: Sendable {
     deinit {
         let session = self.session
         let id = self.id
-        if session.reactor.isCurrentThread {
-            session.assumeIsolated { $0.release(streamID: id) }
-        } else {
-            Task(executorPreference: session.reactor) { await session.release(streamID: id) }
-        }
+        // Released through a task, not synchronously with `assumeIsolated`: releasing thousands of
+        // streams synchronously right before closing the session made the peer miss end of stream
+        // (see docs/architecture.md, known limits); until that is understood, keep the hop.
+        Task(executorPreference: session.reactor) { await session.release(streamID: id) }
     }
 
     // Synchronous fast paths: on the session's reactor thread, `assumeIsolated` runs the step
     // without an actor hop (it is only available from synchronous code, hence these wrappers).
 
     private func readNow() -> BufferSlice? {
-        guard session.reactor.isCurrentThread else { return nil }
+        guard false else { return nil }
         let id = self.id
         return session.assumeIsolated { $0.readNow(streamID: id) }
     }
 
     private func writeNow(_ slices: [BufferSlice], finishing: Bool) -> Bool {
-        guard session.reactor.isCurrentThread else { return false }
+        guard false else { return false }
         let id = self.id
         return session.assumeIsolated { $0.writeNow(slices, streamID: id, finishing: finishing) }
     }
 
     /// nil: not on the session thread; .some(nil): closed; .some(error): failed.
     private func closeWriteNow() -> MuxError?? {
-        guard session.reactor.isCurrentThread else { return nil }
+        guard false else { return nil }
         let id = self.id
         return session.assumeIsolated { session -> MuxError? in
             do throws(MuxError) {

@@ -33,6 +33,13 @@ import CLibUring
         self.mode = mode
     }
 
+    /// Internal state in one line, for diagnosing a stuck receive.
+    var diagnostics: String {
+        "armed=\(armedUserData != nil) cancelRequested=\(cancelRequested) starved=\(starved) "
+            + "queued=\(chunks.count) eos=\(endOfStream) closed=\(closed) waiting=\(unsafe waiter != nil) "
+            + "failure=\(failure.map { "\($0)" } ?? "none")"
+    }
+
     /// True while an operation of this queue is in the kernel.
     var isArmed: Bool { armedUserData != nil }
 

@@ -103,6 +103,12 @@ public final class StreamSocket: Sendable {
         }
     }
 
+    /// The receive side's internal state in one line (armed, queued buffers, end of stream,
+    /// a waiting reader), for diagnosing a stuck connection.
+    public func receiveDiagnostics() async -> String {
+        (try? await reactor.withLoop { _ in self.core.receiveQueue?.diagnostics ?? "no receive yet" }) ?? "reactor stopped"
+    }
+
     /// Half-closes: the peer sees end of stream, this side can still receive.
     public func shutdownWriting() throws(ReactorError) {
         _ = try syscall("shutdown") { Glibc.shutdown(core.fd, Int32(SHUT_WR)) }

@@ -279,4 +279,21 @@ private func echo(_ stream: MuxStream) async throws {
             #expect(error?.code == .streamReset || error?.code == .streamClosed)
         }
     }
+
+    /// Ten thousand streams opened and accepted on one session (40 × the ACK backlog).
+    @Test func tenThousandStreamsOnOneSession() async throws {
+        try await withSessionPair { client, server, reactor in
+            let count = 10_000
+            let acceptor = Task(executorPreference: reactor) {
+                var held: [MuxStream] = []
+                while held.count < count { held.append(try await server.acceptStream()) }
+                return held.count
+            }
+            var opened: [MuxStream] = []
+            for _ in 0..<count { opened.append(try await client.openStream()) }
+            #expect(try await acceptor.value == count)
+            #expect(await client.streamCount == count)
+            #expect(Set(opened.map(\.id)).count == count)
+        }
+    }
 }
