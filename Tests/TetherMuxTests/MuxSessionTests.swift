@@ -294,6 +294,12 @@ private func echo(_ stream: MuxStream) async throws {
             #expect(try await acceptor.value == count)
             #expect(await client.streamCount == count)
             #expect(Set(opened.map(\.id)).count == count)
+            // Dropping the handles resets the streams (10,000 RSTs), then both sides close.
+            opened.removeAll()
+            await client.close()
+            // The server notices the end of the connection by itself.
+            await server.waitUntilFinished()
+            #expect(await server.endReason?.code == .connectionClosed)
         }
     }
 }
