@@ -54,25 +54,12 @@ struct ChurnCommand: AsyncParsableCommand {
 
     private func compareWithGo(_ reactor: Reactor) async throws {
         print("## bench churn --peer go: socketpair, \(operations) operations per run, ops/s median of \(runs) runs\n")
-        print(padded("parallel", 10) + padded("Tether↔Tether", 16) + padded("Tether→Go", 14) + padded("Go↔Go", 10) + "Tether↔Tether / Go↔Go")
+        print(padded("parallel", 10) + padded("Tether↔Tether", 16) + padded("Go↔Go", 10) + "Tether↔Tether / Go↔Go")
         for parallel in [1, 16] {
             var tether: [Double] = []
-            var tetherToGo: [Double] = []
             var go: [Double] = []
             for _ in 0..<runs {
                 tether.append(try await Self.streamRun(transport: .socketpair, parallel: parallel, operations: operations, reactor: reactor).0)
-                let peer = try await GoYamuxPeer.start(["-role", "server", "-scenario", "bench-echo"], on: reactor)
-                let session = try await MuxSession(socket: peer.socket, role: .client, configuration: benchMuxConfiguration)
-                let byte = BufferSlice(copying: [7])
-                tetherToGo.append(try await Self.measure(parallel: parallel, operations: operations, reactor: reactor) {
-                    let stream = try await session.openStream()
-                    try await stream.writeAndClose([byte])
-                    guard try await stream.read()?.count == 1, try await stream.read() == nil else {
-                        throw BenchError("stream echo failed")
-                    }
-                }.0)
-                await session.close()
-                _ = try await peer.finish()
                 let output = try await GoPair.run(
                     server: ["-scenario", "bench-echo", "-keepalive=false"],
                     client: ["-scenario", "churn-client", "-keepalive=false", "-ops", "\(operations)", "-parallel", "\(parallel)"],
@@ -84,8 +71,7 @@ struct ChurnCommand: AsyncParsableCommand {
             }
             let ratio = Summary(tether).median / Summary(go).median
             print(padded("\(parallel)", 10) + padded(format(Summary(tether).median, 0), 16)
-                + padded(format(Summary(tetherToGo).median, 0), 14) + padded(format(Summary(go).median, 0), 10)
-                + format(ratio, 2) + "×")
+                + padded(format(Summary(go).median, 0), 10) + format(ratio, 2) + "×")
         }
         print("")
     }
