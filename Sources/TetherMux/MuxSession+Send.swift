@@ -42,6 +42,25 @@ extension MuxSession {
         wakeWriter()
     }
 
+    /// Queues one Data frame whose payload is the next `header.length` bytes of `slices`, starting
+    /// at `slices[sliceIndex]` byte `offset` (both advanced); payload slices share the caller's.
+    func enqueueData(header: FrameHeader, from slices: [BufferSlice], sliceIndex: inout Int, offset: inout Int) {
+        var frameBytes = Int(header.length)
+        var payload: [BufferSlice] = []
+        while frameBytes > 0 {
+            let slice = slices[sliceIndex]
+            let take = min(frameBytes, slice.count - offset)
+            payload.append(take == slice.count ? slice : slice.slice(offset..<(offset + take)))
+            frameBytes -= take
+            offset += take
+            if offset == slice.count {
+                sliceIndex += 1
+                offset = 0
+            }
+        }
+        enqueueData(header: header, payload: payload)
+    }
+
     /// Sends `slices` on `streamID`, split into frames of at most the peer's window and
     /// `maxFrameBytes`, waiting for window updates when the peer's window is exhausted.
     func write(_ slices: [BufferSlice], streamID: UInt32, finishing: Bool) async throws(MuxError) {
@@ -56,21 +75,8 @@ extension MuxSession {
             if let failure = streams[streamID]?.failure ?? failure { throw failure }
             switch state.reserveSend(streamID: streamID, wantedBytes: remaining, finishing: finishing) {
             case .send(let header):
-                var frameBytes = Int(header.length)
-                var payload: [BufferSlice] = []
-                while frameBytes > 0 {
-                    let slice = slices[sliceIndex]
-                    let take = min(frameBytes, slice.count - offset)
-                    payload.append(take == slice.count ? slice : slice.slice(offset..<(offset + take)))
-                    frameBytes -= take
-                    offset += take
-                    if offset == slice.count {
-                        sliceIndex += 1
-                        offset = 0
-                    }
-                }
+                enqueueData(header: header, from: slices, sliceIndex: &sliceIndex, offset: &offset)
                 remaining -= Int(header.length)
-                enqueueData(header: header, payload: payload)
                 drainActions()
             case .mustWait:
                 guard streams[streamID] != nil else { throw MuxError(.streamClosed, streamID: streamID) }
@@ -172,21 +178,8 @@ extension MuxSession {
         while remaining > 0 {
             guard case .send(let header) = state.reserveSend(streamID: streamID, wantedBytes: remaining, finishing: finishing)
             else { preconditionFailure("credit was checked") }
-            var frameBytes = Int(header.length)
-            var payload: [BufferSlice] = []
-            while frameBytes > 0 {
-                let slice = slices[sliceIndex]
-                let take = min(frameBytes, slice.count - offset)
-                payload.append(take == slice.count ? slice : slice.slice(offset..<(offset + take)))
-                frameBytes -= take
-                offset += take
-                if offset == slice.count {
-                    sliceIndex += 1
-                    offset = 0
-                }
-            }
+            enqueueData(header: header, from: slices, sliceIndex: &sliceIndex, offset: &offset)
             remaining -= Int(header.length)
-            enqueueData(header: header, payload: payload)
         }
         drainActions()
         return true
