@@ -46,7 +46,6 @@ extension MuxSession {
                 guard var entry = streams[streamID] else { continue }
                 for slice in payload {
                     entry.received.append(slice)
-                    entry.receivedBytes += slice.count
                     if slice.holdsReceiveBuffer { pinnedSlices += 1 }
                     counters.payloadBytesReceived += UInt64(slice.count)
                 }
@@ -132,8 +131,6 @@ extension MuxSession {
         openWaiters.removeAll()
         for (_, waiter) in pingWaiters { waiter.resume(returning: .failure(error)) }
         pingWaiters.removeAll()
-        tickerWaiter?.resume()
-        tickerWaiter = nil
         wakeWriter()
         // Stop reading and ticking now; the writer flushes what is queued (a GoAway) and ends.
         readerTask?.cancel()

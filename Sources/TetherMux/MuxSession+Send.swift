@@ -33,24 +33,16 @@ extension MuxSession {
         }
     }
 
-    /// Queues one Data frame: its header from the arena and the payload slices as they are.
-    func enqueueData(header: FrameHeader, payload: [BufferSlice]) {
-        outboundData.append(headerArena.slice(for: header))
-        outboundData.append(contentsOf: payload)
-        counters.framesSent += 1
-        counters.payloadBytesSent += UInt64(header.length)
-        wakeWriter()
-    }
-
     /// Queues one Data frame whose payload is the next `header.length` bytes of `slices`, starting
     /// at `slices[sliceIndex]` byte `offset` (both advanced); payload slices share the caller's.
     func enqueueData(header: FrameHeader, from slices: [BufferSlice], sliceIndex: inout Int, offset: inout Int) {
+        // Straight into the outbound queue: no payload array per frame.
+        outboundData.append(headerArena.slice(for: header))
         var frameBytes = Int(header.length)
-        var payload: [BufferSlice] = []
         while frameBytes > 0 {
             let slice = slices[sliceIndex]
             let take = min(frameBytes, slice.count - offset)
-            payload.append(take == slice.count ? slice : slice.slice(offset..<(offset + take)))
+            outboundData.append(take == slice.count ? slice : slice.slice(offset..<(offset + take)))
             frameBytes -= take
             offset += take
             if offset == slice.count {
@@ -58,7 +50,9 @@ extension MuxSession {
                 offset = 0
             }
         }
-        enqueueData(header: header, payload: payload)
+        counters.framesSent += 1
+        counters.payloadBytesSent += UInt64(header.length)
+        wakeWriter()
     }
 
     /// Sends `slices` on `streamID`, split into frames of at most the peer's window and

@@ -38,13 +38,10 @@ public actor MuxSession {
     let pinnedSliceLimit: Int
 
     var acceptWaiters: [CheckedContinuation<Result<UInt32, MuxError>, Never>] = []
-    var incomingCount = 0
     var openWaiters: [CheckedContinuation<Void, Never>] = []
     var pingWaiters: [UInt32: CheckedContinuation<Result<UInt64, MuxError>, Never>] = [:]
-    var tickerWaiter: CheckedContinuation<Void, Never>?
     /// Set once the session is over: why.
     var failure: MuxError?
-    var closedLocally = false
     var readerTask: Task<Void, Never>?
     var tickerTask: Task<Void, Never>?
     var runningLoops = 3
@@ -159,10 +156,7 @@ public actor MuxSession {
     /// Closes the session: queued frames are written, the socket is closed, every stream and
     /// waiter fails with `sessionClosed`. Returns when the session's tasks have ended.
     public func close() async {
-        if failure == nil {
-            closedLocally = true
-            fail(MuxError(.sessionClosed))
-        }
+        fail(MuxError(.sessionClosed))  // no-op if the session already ended
         await waitUntilFinished()
     }
 

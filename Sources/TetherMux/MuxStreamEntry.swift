@@ -5,7 +5,6 @@ import TetherReactor
 struct MuxStreamEntry {
     var received: [BufferSlice] = []
     var receivedReadIndex = 0
-    var receivedBytes = 0
     /// The peer sent FIN: after the queued bytes, reads return end of stream.
     var finished = false
     /// Why the stream can no longer be used (reset by the peer, session failure), if it can't.
@@ -24,7 +23,6 @@ struct MuxStreamEntry {
         guard receivedReadIndex < received.count else { return nil }
         let slice = received[receivedReadIndex]
         receivedReadIndex += 1
-        receivedBytes -= slice.count
         if receivedReadIndex == received.count {
             received.removeAll(keepingCapacity: true)
             receivedReadIndex = 0

@@ -66,10 +66,6 @@ public struct ReactorError: Error, Hashable, Sendable, CustomStringConvertible {
     }
 
     /// The cause named for a failed `io_uring_setup`, so a user knows where to look.
-    static func ringSetup(errno value: Int32, entries: UInt32) -> ReactorError {
-        ringSetupDiagnosis(errno: value, entries: entries)
-    }
-
     /// The diagnosis for an `io_uring_setup` failure with `errno` (public for tests and tooling).
     public static func ringSetupDiagnosis(errno value: Int32, entries: UInt32 = 256) -> ReactorError {
         let errno = Errno(rawValue: value)

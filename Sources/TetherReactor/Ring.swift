@@ -24,7 +24,7 @@ import CLibUring
         let result = unsafe io_uring_queue_init_params(entries, ring, &params)
         guard result == 0 else {
             unsafe ring.deallocate()
-            throw ReactorError.ringSetup(errno: -result, entries: entries)
+            throw ReactorError.ringSetupDiagnosis(errno: -result, entries: entries)
         }
         // Registering the ring fd lets io_uring_enter skip the fd table lookup on every call.
         _ = unsafe io_uring_register_ring_fd(ring)

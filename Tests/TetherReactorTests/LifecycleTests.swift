@@ -82,9 +82,15 @@ extension ReactorSuite {
                     try await a.send(BufferSlice(copying: [1]))
                     _ = try await b.receive()
                 }
-                // Let the posted closes run.
-                try await reactor.sleep(for: .milliseconds(20))
+                // A dropped socket with an armed receive is closed after its receive is cancelled,
+                // a few loop turns later: wait for the fds to come back (bounded), not a fixed time.
+                var turns = 0
+                while ProcessResources.openFileDescriptorCount() != before, turns < 10_000 {
+                    await Task.yield()
+                    turns += 1
+                }
                 #expect(ProcessResources.openFileDescriptorCount() == before)
+                #expect(await reactor.counters().operationsInFlight == 0)
             }
         }
 
