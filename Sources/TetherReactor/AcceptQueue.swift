@@ -15,7 +15,7 @@ import Glibc
     private var failure: (any Error)?
     private var armedUserData: UInt64?
     private var cancelRequested = false
-    private var waiter: UnsafeContinuation<Result<Int32, any Error>, Never>?
+    private var waiter = ParkedWaiter<Int32>()
     private var disarmWaiter: UnsafeContinuation<Void, Never>?
     private var closed = false
 
@@ -32,7 +32,7 @@ import Glibc
         }
         if let failure { throw failure }
         if closed { throw ReactorError(.closed, operation: "accept") }
-        guard unsafe waiter == nil else { throw ReactorError(.concurrentReceive, operation: "accept") }
+        guard !waiter.isParked else { throw ReactorError(.concurrentReceive, operation: "accept") }
         if Task.isCancelled { throw CancellationError() }
         keepAccepting()
         let reactor = unsafe loop.reactor
@@ -44,7 +44,7 @@ import Glibc
                     // See ReceiveQueue.receive: the handler may have run before this point.
                     unsafe continuation.resume(returning: Result<Int32, any Error>.failure(CancellationError()))
                 } else {
-                    unsafe waiter = unsafe continuation
+                    unsafe waiter.park(continuation)
                 }
             }
         } onCancel: {
@@ -82,10 +82,7 @@ import Glibc
         if result >= 0 {
             if closed {
                 Glibc.close(result)
-            } else if let waiter = unsafe waiter {
-                unsafe self.waiter = nil
-                unsafe waiter.resume(returning: .success(result))
-            } else {
+            } else if !waiter.resume(.success(result)) {
                 accepted.append(result)
             }
         } else if result == -ECANCELED {
@@ -93,7 +90,7 @@ import Glibc
         } else if result != -EINTR && result != -EAGAIN && result != -ECONNABORTED {
             fail(ReactorError.system("accept", -result))
         }
-        if final, unsafe waiter != nil || accepted.count < loop.configuration.acceptQueueLimit / 2 { keepAccepting() }
+        if final, unsafe waiter.isParked || accepted.count < loop.configuration.acceptQueueLimit / 2 { keepAccepting() }
     }
 
     func fail(_ error: any Error) {
@@ -101,11 +98,7 @@ import Glibc
         resumeWaiter(.failure(error))
     }
 
-    private func resumeWaiter(_ result: Result<Int32, any Error>) {
-        guard let waiter = unsafe waiter else { return }
-        unsafe self.waiter = nil
-        unsafe waiter.resume(returning: result)
-    }
+    private func resumeWaiter(_ result: Result<Int32, any Error>) { waiter.resume(result) }
 
     nonisolated(nonsending) func waitUntilDisarmed() async {
         guard armedUserData != nil else { return }

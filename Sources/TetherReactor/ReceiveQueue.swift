@@ -23,7 +23,7 @@ import CLibUring
     private var armedUserData: UInt64?
     private var cancelRequested = false
     private var starved = false
-    private var waiter: UnsafeContinuation<Result<BufferSlice?, any Error>, Never>?
+    private var waiter = ParkedWaiter<BufferSlice?>()
     private var disarmWaiter: UnsafeContinuation<Void, Never>?
     private(set) var closed = false
 
@@ -36,7 +36,7 @@ import CLibUring
     /// Internal state in one line, for diagnosing a stuck receive.
     var diagnostics: String {
         "armed=\(armedUserData != nil) cancelRequested=\(cancelRequested) starved=\(starved) "
-            + "queued=\(chunks.count) eos=\(endOfStream) closed=\(closed) waiting=\(unsafe waiter != nil) "
+            + "queued=\(chunks.count) eos=\(endOfStream) closed=\(closed) waiting=\(waiter.isParked) "
             + "failure=\(failure.map { "\($0)" } ?? "none")"
     }
 
@@ -54,7 +54,7 @@ import CLibUring
         }
         if let failure { throw failure }
         if endOfStream || closed { return nil }
-        guard unsafe waiter == nil else {
+        guard !waiter.isParked else {
             throw ReactorError(.concurrentReceive, operation: mode == .socket ? "recv" : "read")
         }
         if Task.isCancelled { throw CancellationError() }
@@ -69,7 +69,7 @@ import CLibUring
                     // when registering it is a suspension point) and found no waiter to end.
                     unsafe continuation.resume(returning: Result<BufferSlice?, any Error>.failure(CancellationError()))
                 } else {
-                    unsafe waiter = unsafe continuation
+                    unsafe waiter.park(continuation)
                 }
             }
         } onCancel: {
@@ -79,9 +79,7 @@ import CLibUring
     }
 
     private func cancelWaiter() {
-        guard let waiter = unsafe waiter else { return }
-        unsafe self.waiter = nil
-        unsafe waiter.resume(returning: .failure(CancellationError()))
+        waiter.resume(.failure(CancellationError()))
     }
 
     /// Arms a receive if the reader may want more and none is in flight; cancels a multishot
@@ -122,10 +120,7 @@ import CLibUring
         if result > 0 {
             guard let bufferID = completion.bufferID else { preconditionFailure("recv completion without a buffer") }
             let slice = unsafe BufferSlice(storage: loop.pool.lend(bufferID), offset: 0, count: Int(result))
-            if let waiter = unsafe waiter {
-                unsafe self.waiter = nil
-                unsafe waiter.resume(returning: .success(slice))
-            } else {
+            if !waiter.resume(.success(slice)) {
                 chunks.append(slice)
             }
         } else if result == 0 {
@@ -141,7 +136,7 @@ import CLibUring
         } else if result != -EINTR && result != -EAGAIN {
             fail(ReactorError.system(mode == .socket ? "recv" : "read", -result))
         }
-        if final, unsafe waiter != nil || chunks.count < loop.configuration.maxQueuedBuffersPerHandle / 2 {
+        if final, unsafe waiter.isParked || chunks.count < loop.configuration.maxQueuedBuffersPerHandle / 2 {
             keepReading()
         }
     }
@@ -149,7 +144,7 @@ import CLibUring
     /// Buffers are back in the ring after an `ENOBUFS`.
     func buffersAvailable() {
         starved = false
-        if unsafe waiter != nil || chunks.count < loop.configuration.maxQueuedBuffersPerHandle { keepReading() }
+        if unsafe waiter.isParked || chunks.count < loop.configuration.maxQueuedBuffersPerHandle { keepReading() }
     }
 
     /// Ends the queue with `error`: the waiting reader and later calls get it (after queued bytes).
@@ -159,9 +154,7 @@ import CLibUring
     }
 
     private func resumeWaiter(_ result: Result<BufferSlice?, any Error>) {
-        guard let waiter = unsafe waiter else { return }
-        unsafe self.waiter = nil
-        unsafe waiter.resume(returning: result)
+        waiter.resume(result)
     }
 
     /// Returns once no operation of this queue is in the kernel (after ``close()``), so the fd can
