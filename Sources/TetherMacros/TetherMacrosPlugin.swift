@@ -1,0 +1,7 @@
+import SwiftCompilerPlugin
+import SwiftSyntaxMacros
+
+@main
+struct TetherMacrosPlugin: CompilerPlugin {
+    let providingMacros: [any Macro.Type] = [PluginInterfaceMacro.self]
+}
