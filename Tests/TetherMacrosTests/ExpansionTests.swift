@@ -1,0 +1,317 @@
+import Testing
+
+/// What `@PluginInterface` writes for valid protocols. Expected sources are complete: names, call
+/// shapes and wire ids are the contract with the TetherRPC runtime.
+@Suite struct ExpansionTests {
+    @Test func keyValueExampleWithEveryCallShape() {
+        assertPluginInterface(
+            """
+            @PluginInterface
+            public protocol KeyValue {
+                func get(_ key: String) async throws -> Data?
+                func put(_ key: String, value: Data) async throws
+                func watch(prefix: String) async throws -> RPCStream<Change>
+                func load(_ rows: RPCStream<Row>) async throws -> Int
+                func chat(room: String, _ messages: RPCStream<Message>) async throws -> RPCStream<Message>
+            }
+            """,
+            expandsTo: """
+                public protocol KeyValue {
+                    func get(_ key: String) async throws -> Data?
+                    func put(_ key: String, value: Data) async throws
+                    func watch(prefix: String) async throws -> RPCStream<Change>
+                    func load(_ rows: RPCStream<Row>) async throws -> Int
+                    func chat(room: String, _ messages: RPCStream<Message>) async throws -> RPCStream<Message>
+                }
+
+                /// Calls `KeyValue` in a plugin: each method is one RPC over `channel`.
+                public struct KeyValueClient: KeyValue, RPCClientStub {
+                    public let channel: RPCChannel
+
+                    public init(channel: RPCChannel) {
+                        self.channel = channel
+                    }
+
+                    public func get(_ key: String) async throws -> Data? {
+                        try await channel.unary("KeyValue.get(_:)", returning: Data?.self) { arguments in
+                            try arguments.encode(key)
+                        }
+                    }
+
+                    public func put(_ key: String, value: Data) async throws {
+                        try await channel.unary("KeyValue.put(_:value:)") { arguments in
+                            try arguments.encode(key)
+                            try arguments.encode(value)
+                        }
+                    }
+
+                    public func watch(prefix: String) async throws -> RPCStream<Change> {
+                        try await channel.serverStreaming("KeyValue.watch(prefix:)", of: Change.self) { arguments in
+                            try arguments.encode(prefix)
+                        }
+                    }
+
+                    public func load(_ rows: RPCStream<Row>) async throws -> Int {
+                        try await channel.clientStreaming("KeyValue.load(_:)", sending: rows, returning: Int.self) { _ in
+                        }
+                    }
+
+                    public func chat(room: String, _ messages: RPCStream<Message>) async throws -> RPCStream<Message> {
+                        try await channel.bidirectional("KeyValue.chat(room:_:)", sending: messages, of: Message.self) { arguments in
+                            try arguments.encode(room)
+                        }
+                    }
+                }
+
+                /// Serves an implementation of `KeyValue` to a plugin's remote callers.
+                public struct KeyValueService<Implementation: KeyValue & Sendable>: RPCService {
+                    public let implementation: Implementation
+
+                    public init(_ implementation: Implementation) {
+                        self.implementation = implementation
+                    }
+
+                    public static var interfaceName: String {
+                        "KeyValue"
+                    }
+
+                    public static var methodNames: [String] {
+                        ["KeyValue.get(_:)", "KeyValue.put(_:value:)", "KeyValue.watch(prefix:)", "KeyValue.load(_:)", "KeyValue.chat(room:_:)"]
+                    }
+
+                    public func handle(_ call: RPCIncomingCall) async throws {
+                        switch call.method {
+                        case "KeyValue.get(_:)":
+                            var arguments = try call.arguments(count: 1)
+                            let argument0 = try arguments.decode(String.self)
+                            try await call.respond(try await self.implementation.get(argument0))
+                        case "KeyValue.put(_:value:)":
+                            var arguments = try call.arguments(count: 2)
+                            let argument0 = try arguments.decode(String.self)
+                            let argument1 = try arguments.decode(Data.self)
+                            try await self.implementation.put(argument0, value: argument1)
+                            try await call.respond()
+                        case "KeyValue.watch(prefix:)":
+                            var arguments = try call.arguments(count: 1)
+                            let argument0 = try arguments.decode(String.self)
+                            try await call.respondStreaming(try await self.implementation.watch(prefix: argument0))
+                        case "KeyValue.load(_:)":
+                            _ = try call.arguments(count: 0)
+                            let stream = call.incomingStream(of: Row.self)
+                            try await call.respond(try await self.implementation.load(stream))
+                        case "KeyValue.chat(room:_:)":
+                            var arguments = try call.arguments(count: 1)
+                            let argument0 = try arguments.decode(String.self)
+                            let stream = call.incomingStream(of: Message.self)
+                            try await call.respondStreaming(try await self.implementation.chat(room: argument0, stream))
+                        default:
+                            throw RPCError(.unknownMethod, call.method)
+                        }
+                    }
+                }
+                """
+        )
+    }
+
+    @Test func internalProtocolGetsInternalPeers() {
+        assertPluginInterface(
+            """
+            @PluginInterface
+            protocol Counter {
+                func add(_ amount: Int, to name: String) async throws -> Int
+            }
+            """,
+            expandsTo: """
+                protocol Counter {
+                    func add(_ amount: Int, to name: String) async throws -> Int
+                }
+
+                /// Calls `Counter` in a plugin: each method is one RPC over `channel`.
+                struct CounterClient: Counter, RPCClientStub {
+                    let channel: RPCChannel
+
+                    init(channel: RPCChannel) {
+                        self.channel = channel
+                    }
+
+                    func add(_ amount: Int, to name: String) async throws -> Int {
+                        try await channel.unary("Counter.add(_:to:)", returning: Int.self) { arguments in
+                            try arguments.encode(amount)
+                            try arguments.encode(name)
+                        }
+                    }
+                }
+
+                /// Serves an implementation of `Counter` to a plugin's remote callers.
+                struct CounterService<Implementation: Counter & Sendable>: RPCService {
+                    let implementation: Implementation
+
+                    init(_ implementation: Implementation) {
+                        self.implementation = implementation
+                    }
+
+                    static var interfaceName: String {
+                        "Counter"
+                    }
+
+                    static var methodNames: [String] {
+                        ["Counter.add(_:to:)"]
+                    }
+
+                    func handle(_ call: RPCIncomingCall) async throws {
+                        switch call.method {
+                        case "Counter.add(_:to:)":
+                            var arguments = try call.arguments(count: 2)
+                            let argument0 = try arguments.decode(Int.self)
+                            let argument1 = try arguments.decode(String.self)
+                            try await call.respond(try await self.implementation.add(argument0, to: argument1))
+                        default:
+                            throw RPCError(.unknownMethod, call.method)
+                        }
+                    }
+                }
+                """
+        )
+    }
+
+    @Test func methodWithoutArgumentsOrResult() {
+        assertPluginInterface(
+            """
+            @PluginInterface
+            public protocol Lifecycle {
+                func shutdown() async throws
+            }
+            """,
+            expandsTo: """
+                public protocol Lifecycle {
+                    func shutdown() async throws
+                }
+
+                /// Calls `Lifecycle` in a plugin: each method is one RPC over `channel`.
+                public struct LifecycleClient: Lifecycle, RPCClientStub {
+                    public let channel: RPCChannel
+
+                    public init(channel: RPCChannel) {
+                        self.channel = channel
+                    }
+
+                    public func shutdown() async throws {
+                        try await channel.unary("Lifecycle.shutdown()") { _ in
+                        }
+                    }
+                }
+
+                /// Serves an implementation of `Lifecycle` to a plugin's remote callers.
+                public struct LifecycleService<Implementation: Lifecycle & Sendable>: RPCService {
+                    public let implementation: Implementation
+
+                    public init(_ implementation: Implementation) {
+                        self.implementation = implementation
+                    }
+
+                    public static var interfaceName: String {
+                        "Lifecycle"
+                    }
+
+                    public static var methodNames: [String] {
+                        ["Lifecycle.shutdown()"]
+                    }
+
+                    public func handle(_ call: RPCIncomingCall) async throws {
+                        switch call.method {
+                        case "Lifecycle.shutdown()":
+                            _ = try call.arguments(count: 0)
+                            try await self.implementation.shutdown()
+                            try await call.respond()
+                        default:
+                            throw RPCError(.unknownMethod, call.method)
+                        }
+                    }
+                }
+                """
+        )
+    }
+
+    /// `Void`, `()` and no result are the same call; a void client stream uses the
+    /// `clientStreaming` overload without `returning:`.
+    @Test func voidSpellingsAndVoidClientStream() {
+        assertPluginInterface(
+            """
+            @PluginInterface
+            protocol Sink {
+                func flush() async throws -> Void
+                func reset() async throws -> ()
+                func upload(_ chunks: RPCStream<Chunk>) async throws
+            }
+            """,
+            expandsTo: """
+                protocol Sink {
+                    func flush() async throws -> Void
+                    func reset() async throws -> ()
+                    func upload(_ chunks: RPCStream<Chunk>) async throws
+                }
+
+                /// Calls `Sink` in a plugin: each method is one RPC over `channel`.
+                struct SinkClient: Sink, RPCClientStub {
+                    let channel: RPCChannel
+
+                    init(channel: RPCChannel) {
+                        self.channel = channel
+                    }
+
+                    func flush() async throws {
+                        try await channel.unary("Sink.flush()") { _ in
+                        }
+                    }
+
+                    func reset() async throws {
+                        try await channel.unary("Sink.reset()") { _ in
+                        }
+                    }
+
+                    func upload(_ chunks: RPCStream<Chunk>) async throws {
+                        try await channel.clientStreaming("Sink.upload(_:)", sending: chunks) { _ in
+                        }
+                    }
+                }
+
+                /// Serves an implementation of `Sink` to a plugin's remote callers.
+                struct SinkService<Implementation: Sink & Sendable>: RPCService {
+                    let implementation: Implementation
+
+                    init(_ implementation: Implementation) {
+                        self.implementation = implementation
+                    }
+
+                    static var interfaceName: String {
+                        "Sink"
+                    }
+
+                    static var methodNames: [String] {
+                        ["Sink.flush()", "Sink.reset()", "Sink.upload(_:)"]
+                    }
+
+                    func handle(_ call: RPCIncomingCall) async throws {
+                        switch call.method {
+                        case "Sink.flush()":
+                            _ = try call.arguments(count: 0)
+                            try await self.implementation.flush()
+                            try await call.respond()
+                        case "Sink.reset()":
+                            _ = try call.arguments(count: 0)
+                            try await self.implementation.reset()
+                            try await call.respond()
+                        case "Sink.upload(_:)":
+                            _ = try call.arguments(count: 0)
+                            let stream = call.incomingStream(of: Chunk.self)
+                            try await self.implementation.upload(stream)
+                            try await call.respond()
+                        default:
+                            throw RPCError(.unknownMethod, call.method)
+                        }
+                    }
+                }
+                """
+        )
+    }
+}
