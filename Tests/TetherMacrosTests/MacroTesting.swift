@@ -24,3 +24,16 @@ func assertPluginInterface(
         }
     )
 }
+
+/// Asserts that `@PluginInterface` rejects `source` with exactly `diagnostics` and generates
+/// nothing: the expansion is the source without the attribute's line.
+func assertRejected(
+    _ source: String,
+    _ diagnostics: [DiagnosticSpec],
+    sourceLocation: SourceLocation = #_sourceLocation
+) {
+    let withoutAttribute = source.split(separator: "\n", omittingEmptySubsequences: false)
+        .filter { $0 != "@PluginInterface" }
+        .joined(separator: "\n")
+    assertPluginInterface(source, expandsTo: withoutAttribute, diagnostics: diagnostics, sourceLocation: sourceLocation)
+}
