@@ -17,7 +17,7 @@ enum ClientGenerator {
             """,
         ] + model.methods.map { method(for: $0, in: model) }
         let text = """
-            /// Calls `\(model.wireName)` in a plugin: each method is one RPC over `channel`.
+            /// Calls a remote `\(model.wireName)` over `channel`: each method is one RPC.
             \(model.typeAttributes)\(model.typeAccess)struct \(model.wireName)Client: \(model.name), RPCClientStub {
             \(members.map { $0.indented() }.joined(separator: "\n\n"))
             }

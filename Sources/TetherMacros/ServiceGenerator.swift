@@ -37,7 +37,7 @@ enum ServiceGenerator {
             """,
         ]
         let text = """
-            /// Serves an implementation of `\(model.wireName)` to a plugin's remote callers.
+            /// Serves an implementation of `\(model.wireName)` to remote callers.
             \(model.typeAttributes)\(model.typeAccess)struct \(model.wireName)Service<\(generic): \(model.name) & Sendable>: RPCService {
             \(members.map { $0.indented() }.joined(separator: "\n\n"))
             }

@@ -21,7 +21,7 @@ import Testing
                     func now() async throws -> Double
                 }
 
-                /// Calls `Clock` in a plugin: each method is one RPC over `channel`.
+                /// Calls a remote `Clock` over `channel`: each method is one RPC.
                 \(written) struct ClockClient: Clock, RPCClientStub {
                     \(member) let channel: RPCChannel
 
@@ -35,7 +35,7 @@ import Testing
                     }
                 }
 
-                /// Serves an implementation of `Clock` to a plugin's remote callers.
+                /// Serves an implementation of `Clock` to remote callers.
                 \(written) struct ClockService<Implementation: Clock & Sendable>: RPCService {
                     \(member) let implementation: Implementation
 
@@ -82,7 +82,7 @@ import Testing
                     func `default`(in scope: String) async throws -> [String: Int]?
                 }
 
-                /// Calls `Chat` in a plugin: each method is one RPC over `channel`.
+                /// Calls a remote `Chat` over `channel`: each method is one RPC.
                 struct ChatClient: Chat, RPCClientStub {
                     let channel: RPCChannel
 
@@ -105,7 +105,7 @@ import Testing
                     }
                 }
 
-                /// Serves an implementation of `Chat` to a plugin's remote callers.
+                /// Serves an implementation of `Chat` to remote callers.
                 struct ChatService<Implementation: Chat & Sendable>: RPCService {
                     let implementation: Implementation
 
@@ -162,7 +162,7 @@ import Testing
                     nonisolated func echo(_ text: String) async throws -> String
                 }
 
-                /// Calls `Echo` in a plugin: each method is one RPC over `channel`.
+                /// Calls a remote `Echo` over `channel`: each method is one RPC.
                 @available(macOS 15, *)
                 public struct EchoClient: Echo, RPCClientStub {
                     public let channel: RPCChannel
@@ -178,7 +178,7 @@ import Testing
                     }
                 }
 
-                /// Serves an implementation of `Echo` to a plugin's remote callers.
+                /// Serves an implementation of `Echo` to remote callers.
                 @available(macOS 15, *)
                 public struct EchoService<Implementation: Echo & Sendable>: RPCService {
                     public let implementation: Implementation
@@ -227,7 +227,7 @@ import Testing
                     func follow(_ topic: String) async throws -> TetherRPC.RPCStream<Post>
                 }
 
-                /// Calls `Registry` in a plugin: each method is one RPC over `channel`.
+                /// Calls a remote `Registry` over `channel`: each method is one RPC.
                 struct RegistryClient: Registry, RPCClientStub {
                     let channel: RPCChannel
 
@@ -248,7 +248,7 @@ import Testing
                     }
                 }
 
-                /// Serves an implementation of `Registry` to a plugin's remote callers.
+                /// Serves an implementation of `Registry` to remote callers.
                 struct RegistryService<Implementation_: Registry & Sendable>: RPCService {
                     let implementation: Implementation_
 
@@ -292,7 +292,7 @@ import Testing
             expandsTo: """
                 protocol Nothing {}
 
-                /// Calls `Nothing` in a plugin: each method is one RPC over `channel`.
+                /// Calls a remote `Nothing` over `channel`: each method is one RPC.
                 struct NothingClient: Nothing, RPCClientStub {
                     let channel: RPCChannel
 
@@ -301,7 +301,7 @@ import Testing
                     }
                 }
 
-                /// Serves an implementation of `Nothing` to a plugin's remote callers.
+                /// Serves an implementation of `Nothing` to remote callers.
                 struct NothingService<Implementation: Nothing & Sendable>: RPCService {
                     let implementation: Implementation
 

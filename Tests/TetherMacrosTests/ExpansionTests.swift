@@ -24,7 +24,7 @@ import Testing
                     func chat(room: String, _ messages: RPCStream<Message>) async throws -> RPCStream<Message>
                 }
 
-                /// Calls `KeyValue` in a plugin: each method is one RPC over `channel`.
+                /// Calls a remote `KeyValue` over `channel`: each method is one RPC.
                 public struct KeyValueClient: KeyValue, RPCClientStub {
                     public let channel: RPCChannel
 
@@ -63,7 +63,7 @@ import Testing
                     }
                 }
 
-                /// Serves an implementation of `KeyValue` to a plugin's remote callers.
+                /// Serves an implementation of `KeyValue` to remote callers.
                 public struct KeyValueService<Implementation: KeyValue & Sendable>: RPCService {
                     public let implementation: Implementation
 
@@ -126,7 +126,7 @@ import Testing
                     func add(_ amount: Int, to name: String) async throws -> Int
                 }
 
-                /// Calls `Counter` in a plugin: each method is one RPC over `channel`.
+                /// Calls a remote `Counter` over `channel`: each method is one RPC.
                 struct CounterClient: Counter, RPCClientStub {
                     let channel: RPCChannel
 
@@ -142,7 +142,7 @@ import Testing
                     }
                 }
 
-                /// Serves an implementation of `Counter` to a plugin's remote callers.
+                /// Serves an implementation of `Counter` to remote callers.
                 struct CounterService<Implementation: Counter & Sendable>: RPCService {
                     let implementation: Implementation
 
@@ -187,7 +187,7 @@ import Testing
                     func shutdown() async throws
                 }
 
-                /// Calls `Lifecycle` in a plugin: each method is one RPC over `channel`.
+                /// Calls a remote `Lifecycle` over `channel`: each method is one RPC.
                 public struct LifecycleClient: Lifecycle, RPCClientStub {
                     public let channel: RPCChannel
 
@@ -201,7 +201,7 @@ import Testing
                     }
                 }
 
-                /// Serves an implementation of `Lifecycle` to a plugin's remote callers.
+                /// Serves an implementation of `Lifecycle` to remote callers.
                 public struct LifecycleService<Implementation: Lifecycle & Sendable>: RPCService {
                     public let implementation: Implementation
 
@@ -251,7 +251,7 @@ import Testing
                     func upload(_ chunks: RPCStream<Chunk>) async throws
                 }
 
-                /// Calls `Sink` in a plugin: each method is one RPC over `channel`.
+                /// Calls a remote `Sink` over `channel`: each method is one RPC.
                 struct SinkClient: Sink, RPCClientStub {
                     let channel: RPCChannel
 
@@ -275,7 +275,7 @@ import Testing
                     }
                 }
 
-                /// Serves an implementation of `Sink` to a plugin's remote callers.
+                /// Serves an implementation of `Sink` to remote callers.
                 struct SinkService<Implementation: Sink & Sendable>: RPCService {
                     let implementation: Implementation
 
