@@ -29,8 +29,12 @@ public struct PluginInterfaceMacro: PeerMacro {
         var reader = InterfaceReader()
         let model = reader.read(protocolDecl)
         guard reader.diagnostics.isEmpty else {
-            // Source order, so the list reads top to bottom whatever order the checks ran in.
-            for diagnostic in reader.diagnostics.sorted(by: { $0.position < $1.position }) {
+            // Source order, so the list reads top to bottom whatever order the checks ran in; ties
+            // (two rules broken at one token) keep the order the checks found them.
+            let ordered = reader.diagnostics.enumerated().sorted {
+                ($0.element.position, $0.offset) < ($1.element.position, $1.offset)
+            }
+            for (_, diagnostic) in ordered {
                 context.diagnose(diagnostic)
             }
             return []

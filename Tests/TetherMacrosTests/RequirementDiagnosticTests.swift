@@ -77,6 +77,11 @@ private typealias Problem = RejectedRequirement.Problem
                 message: "a plugin interface cannot require a type alias: only 'async throws' methods can be called remotely",
                 highlight: "typealias Key = String")),
         .init(
+            "#if DEBUG\nfunc dump() async throws\n#endif",
+            Problem(
+                message: "a plugin interface cannot require a conditional compilation block: only 'async throws' methods can be called remotely",
+                highlight: "#if DEBUG\nfunc dump() async throws\n#endif")),
+        .init(
             "static func open() async throws -> Int",
             Problem(
                 message: "'static' methods are not supported in a plugin interface: a remote call goes to one plugin instance",
