@@ -80,7 +80,7 @@ enum CallShape {
 struct InterfaceParameter {
     /// The external label, nil for `_`.
     var label: TokenSyntax?
-    /// The name the generated client uses for the parameter (see `InterfaceReader.clientNames`).
+    /// The name the generated client uses for the parameter (see `InterfaceReader.assignClientNames`).
     var clientName: String
     /// The type exactly as written.
     var type: TypeSyntax

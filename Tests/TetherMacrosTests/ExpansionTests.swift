@@ -10,18 +10,18 @@ import Testing
             public protocol KeyValue {
                 func get(_ key: String) async throws -> Data?
                 func put(_ key: String, value: Data) async throws
-                func watch(prefix: String) async throws -> RPCStream<Change>
-                func load(_ rows: RPCStream<Row>) async throws -> Int
-                func chat(room: String, _ messages: RPCStream<Message>) async throws -> RPCStream<Message>
+                func watch(prefix: String) async throws -> RPCStream<Change>  // server streaming
+                func load(_ rows: RPCStream<Row>) async throws -> Int  // client streaming
+                func chat(room: String, _ messages: RPCStream<Message>) async throws -> RPCStream<Message>  // both
             }
             """,
             expandsTo: """
                 public protocol KeyValue {
                     func get(_ key: String) async throws -> Data?
                     func put(_ key: String, value: Data) async throws
-                    func watch(prefix: String) async throws -> RPCStream<Change>
-                    func load(_ rows: RPCStream<Row>) async throws -> Int
-                    func chat(room: String, _ messages: RPCStream<Message>) async throws -> RPCStream<Message>
+                    func watch(prefix: String) async throws -> RPCStream<Change>  // server streaming
+                    func load(_ rows: RPCStream<Row>) async throws -> Int  // client streaming
+                    func chat(room: String, _ messages: RPCStream<Message>) async throws -> RPCStream<Message>  // both
                 }
 
                 /// Calls a remote `KeyValue` over `channel`: each method is one RPC.
