@@ -6,16 +6,17 @@ import SwiftSyntaxBuilder
 enum ClientGenerator {
     static func declaration(for model: InterfaceModel) -> DeclSyntax {
         let access = model.memberAccess
-        let members = [
-            """
-            \(access)let channel: RPCChannel
-            """,
-            """
-            \(access)init(channel: RPCChannel) {
-                self.channel = channel
-            }
-            """,
-        ] + model.methods.map { method(for: $0, in: model) }
+        let members =
+            [
+                """
+                \(access)let channel: RPCChannel
+                """,
+                """
+                \(access)init(channel: RPCChannel) {
+                    self.channel = channel
+                }
+                """,
+            ] + model.methods.map { method(for: $0, in: model) }
         let text = """
             /// Calls a remote `\(model.wireName)` over `channel`: each method is one RPC.
             \(model.typeAttributes)\(model.typeAccess)struct \(model.wireName)Client: \(model.name), RPCClientStub {

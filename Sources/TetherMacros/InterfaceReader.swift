@@ -21,7 +21,9 @@ struct InterfaceReader {
             name: declaration.name.trimmed,
             accessKeyword: accessKeyword(of: declaration.modifiers),
             availability: declaration.attributes.compactMap { element in
-                element.as(AttributeSyntax.self).flatMap { $0.attributeName.trimmedDescription == "available" ? $0 : nil }
+                element.as(AttributeSyntax.self).flatMap {
+                    $0.attributeName.trimmedDescription == "available" ? $0 : nil
+                }
             },
             methods: methods
         )
@@ -123,7 +125,8 @@ struct InterfaceReader {
         if let whereClause = function.genericWhereClause {
             report(whereClause, .methodWhereClause)
         }
-        return InterfaceMethod(name: function.name.trimmed, parameters: parameters, result: result, declaration: function)
+        return InterfaceMethod(
+            name: function.name.trimmed, parameters: parameters, result: result, declaration: function)
     }
 
     private mutating func checkEffects(_ function: FunctionDeclSyntax) {
@@ -137,7 +140,8 @@ struct InterfaceReader {
             missing.append("throws")
         }
         if !missing.isEmpty {
-            let method = "\(function.name.text)(\(function.signature.parameterClause.parameters.map { "\($0.firstName.text):" }.joined()))"
+            let method =
+                "\(function.name.text)(\(function.signature.parameterClause.parameters.map { "\($0.firstName.text):" }.joined()))"
             report(function.name, .missingEffects(method: method, missing: missing.joined(separator: " ")))
         }
         if let throwsClause {
@@ -183,7 +187,9 @@ struct InterfaceReader {
                     Diagnostic(
                         node: method.declaration.name,
                         message: PluginInterfaceDiagnostic.duplicateMethodID(id),
-                        notes: [Note(node: Syntax(earlier.declaration.name), message: PluginInterfaceNote.firstMethodWithID)]
+                        notes: [
+                            Note(node: Syntax(earlier.declaration.name), message: PluginInterfaceNote.firstMethodWithID)
+                        ]
                     )
                 )
             } else {

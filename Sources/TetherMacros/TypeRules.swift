@@ -29,7 +29,8 @@ enum TypeRules {
             return .void
         }
         if let arguments = streamGenericArguments(bare) {
-            guard let arguments, arguments.count == 1, let only = arguments.first, case .type(let element) = only.argument
+            guard let arguments, arguments.count == 1, let only = arguments.first,
+                case .type(let element) = only.argument
             else {
                 diagnostics.append(Diagnostic(node: bare, message: PluginInterfaceDiagnostic.streamArgumentCount))
                 return .value
@@ -117,14 +118,16 @@ final class TypeProblemFinder: SyntaxVisitor {
         if !type.baseType.is(FunctionTypeSyntax.self) {
             for attribute in type.attributes {
                 problems.append(
-                    Diagnostic(node: attribute, message: PluginInterfaceDiagnostic.typeAttribute(attribute.trimmedDescription))
+                    Diagnostic(
+                        node: attribute, message: PluginInterfaceDiagnostic.typeAttribute(attribute.trimmedDescription))
                 )
             }
         }
         return problems
     }
 
-    private func report(_ node: some SyntaxProtocol, _ message: PluginInterfaceDiagnostic) -> SyntaxVisitorContinueKind {
+    private func report(_ node: some SyntaxProtocol, _ message: PluginInterfaceDiagnostic) -> SyntaxVisitorContinueKind
+    {
         problems.append(Diagnostic(node: node, message: message))
         return .skipChildren
     }

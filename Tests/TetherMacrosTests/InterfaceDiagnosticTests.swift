@@ -29,10 +29,12 @@ import Testing
             """,
             [
                 DiagnosticSpec(
-                    message: "a plugin interface cannot have primary associated types: its client and service are concrete types",
+                    message:
+                        "a plugin interface cannot have primary associated types: its client and service are concrete types",
                     line: 2, column: 15, highlights: ["<Key>"]),
                 DiagnosticSpec(
-                    message: "a plugin interface cannot have associated types: the client and service need every type to be concrete",
+                    message:
+                        "a plugin interface cannot have associated types: the client and service need every type to be concrete",
                     line: 3, column: 5, highlights: ["associatedtype Key: Codable"]),
             ]
         )
@@ -48,7 +50,8 @@ import Testing
             """,
             [
                 DiagnosticSpec(
-                    message: "a plugin interface cannot have a 'where' clause: its client and service are concrete types",
+                    message:
+                        "a plugin interface cannot have a 'where' clause: its client and service are concrete types",
                     line: 2, column: 16, highlights: ["where Self: Sendable"])
             ]
         )
@@ -66,10 +69,12 @@ import Testing
             """,
             [
                 DiagnosticSpec(
-                    message: "a plugin interface can only inherit from 'Sendable': the generated client cannot implement the requirements of 'AnyObject'",
+                    message:
+                        "a plugin interface can only inherit from 'Sendable': the generated client cannot implement the requirements of 'AnyObject'",
                     line: 2, column: 33, highlights: ["AnyObject"]),
                 DiagnosticSpec(
-                    message: "a plugin interface can only inherit from 'Sendable': the generated client cannot implement the requirements of 'Codable'",
+                    message:
+                        "a plugin interface can only inherit from 'Sendable': the generated client cannot implement the requirements of 'Codable'",
                     line: 2, column: 54, highlights: ["Codable"]),
             ]
         )
@@ -91,10 +96,12 @@ import Testing
             """,
             [
                 DiagnosticSpec(
-                    message: "method id 'Store.get(_:)' is already used by another method: methods cannot be overloaded by type alone; change the name or an argument label",
+                    message:
+                        "method id 'Store.get(_:)' is already used by another method: methods cannot be overloaded by type alone; change the name or an argument label",
                     line: 4, column: 10, highlights: ["get"], notes: [firstGet]),
                 DiagnosticSpec(
-                    message: "method id 'Store.get(_:)' is already used by another method: methods cannot be overloaded by type alone; change the name or an argument label",
+                    message:
+                        "method id 'Store.get(_:)' is already used by another method: methods cannot be overloaded by type alone; change the name or an argument label",
                     line: 5, column: 10, highlights: ["get"], notes: [firstGet]),
             ]
         )
@@ -116,31 +123,41 @@ import Testing
             """,
             [
                 DiagnosticSpec(
-                    message: "a plugin interface can only inherit from 'Sendable': the generated client cannot implement the requirements of 'AnyObject'",
+                    message:
+                        "a plugin interface can only inherit from 'Sendable': the generated client cannot implement the requirements of 'AnyObject'",
                     line: 2, column: 24),
                 DiagnosticSpec(
-                    message: "a plugin interface cannot require a property: only 'async throws' methods can be called remotely",
+                    message:
+                        "a plugin interface cannot require a property: only 'async throws' methods can be called remotely",
                     line: 3, column: 5),
                 DiagnosticSpec(
-                    message: "'get(_:)' must be 'async throws' (add 'async throws'): a remote call suspends and can fail",
+                    message:
+                        "'get(_:)' must be 'async throws' (add 'async throws'): a remote call suspends and can fail",
                     line: 4, column: 10),
                 DiagnosticSpec(
-                    message: "'some' types are not supported in a plugin interface: the receiver must know the concrete type to decode it",
+                    message:
+                        "'some' types are not supported in a plugin interface: the receiver must know the concrete type to decode it",
                     line: 4, column: 21),
                 DiagnosticSpec(
-                    message: "'inout' parameters are not supported in a plugin interface: a remote call cannot write back to the caller's variable",
+                    message:
+                        "'inout' parameters are not supported in a plugin interface: a remote call cannot write back to the caller's variable",
                     line: 5, column: 23),
                 DiagnosticSpec(
-                    message: "a plugin interface method can take at most one 'RPCStream' parameter: a call carries one stream each way",
+                    message:
+                        "a plugin interface method can take at most one 'RPCStream' parameter: a call carries one stream each way",
                     line: 5, column: 58),
                 DiagnosticSpec(
-                    message: "method id 'Store.put(_:_:_:)' is already used by another method: methods cannot be overloaded by type alone; change the name or an argument label",
-                    line: 7, column: 10, notes: [NoteSpec(message: "the method id is first used here", line: 5, column: 10)]),
+                    message:
+                        "method id 'Store.put(_:_:_:)' is already used by another method: methods cannot be overloaded by type alone; change the name or an argument label",
+                    line: 7, column: 10,
+                    notes: [NoteSpec(message: "the method id is first used here", line: 5, column: 10)]),
                 DiagnosticSpec(
-                    message: "'inout' parameters are not supported in a plugin interface: a remote call cannot write back to the caller's variable",
+                    message:
+                        "'inout' parameters are not supported in a plugin interface: a remote call cannot write back to the caller's variable",
                     line: 7, column: 23),
                 DiagnosticSpec(
-                    message: "a plugin interface method can take at most one 'RPCStream' parameter: a call carries one stream each way",
+                    message:
+                        "a plugin interface method can take at most one 'RPCStream' parameter: a call carries one stream each way",
                     line: 7, column: 58),
             ]
         )

@@ -35,7 +35,8 @@ struct RejectedRequirement: Sendable, CustomTestStringConvertible {
             let offset = requirement.firstRange(of: problem.highlight).map {
                 requirement.distance(from: requirement.startIndex, to: $0.lowerBound)
             }
-            return DiagnosticSpec(message: problem.message, line: 3, column: 5 + (offset ?? -1000), highlights: [problem.highlight])
+            return DiagnosticSpec(
+                message: problem.message, line: 3, column: 5 + (offset ?? -1000), highlights: [problem.highlight])
         }
     }
 }
@@ -49,47 +50,56 @@ private typealias Problem = RejectedRequirement.Problem
         .init(
             "var count: Int { get }",
             Problem(
-                message: "a plugin interface cannot require a property: only 'async throws' methods can be called remotely",
+                message:
+                    "a plugin interface cannot require a property: only 'async throws' methods can be called remotely",
                 highlight: "var count: Int { get }")),
         .init(
             "subscript(key: String) -> Int { get }",
             Problem(
-                message: "a plugin interface cannot require a subscript: only 'async throws' methods can be called remotely",
+                message:
+                    "a plugin interface cannot require a subscript: only 'async throws' methods can be called remotely",
                 highlight: "subscript(key: String) -> Int { get }")),
         .init(
             "init(path: String)",
             Problem(
-                message: "a plugin interface cannot require an initializer: only 'async throws' methods can be called remotely",
+                message:
+                    "a plugin interface cannot require an initializer: only 'async throws' methods can be called remotely",
                 highlight: "init(path: String)")),
         .init(
             "associatedtype Key: Codable",
             Problem(
-                message: "a plugin interface cannot have associated types: the client and service need every type to be concrete",
+                message:
+                    "a plugin interface cannot have associated types: the client and service need every type to be concrete",
                 highlight: "associatedtype Key: Codable")),
         .init(
             "struct Entry: Codable {}",
             Problem(
-                message: "a plugin interface cannot require a nested type: only 'async throws' methods can be called remotely",
+                message:
+                    "a plugin interface cannot require a nested type: only 'async throws' methods can be called remotely",
                 highlight: "struct Entry: Codable {}")),
         .init(
             "typealias Key = String",
             Problem(
-                message: "a plugin interface cannot require a type alias: only 'async throws' methods can be called remotely",
+                message:
+                    "a plugin interface cannot require a type alias: only 'async throws' methods can be called remotely",
                 highlight: "typealias Key = String")),
         .init(
             "#if DEBUG\nfunc dump() async throws\n#endif",
             Problem(
-                message: "a plugin interface cannot require a conditional compilation block: only 'async throws' methods can be called remotely",
+                message:
+                    "a plugin interface cannot require a conditional compilation block: only 'async throws' methods can be called remotely",
                 highlight: "#if DEBUG\nfunc dump() async throws\n#endif")),
         .init(
             "static func open() async throws -> Int",
             Problem(
-                message: "'static' methods are not supported in a plugin interface: a remote call goes to one plugin instance",
+                message:
+                    "'static' methods are not supported in a plugin interface: a remote call goes to one plugin instance",
                 highlight: "static")),
         .init(
             "class func open() async throws -> Int",
             Problem(
-                message: "'class' methods are not supported in a plugin interface: a remote call goes to one plugin instance",
+                message:
+                    "'class' methods are not supported in a plugin interface: a remote call goes to one plugin instance",
                 highlight: "class")),
     ]
 
@@ -112,27 +122,32 @@ private typealias Problem = RejectedRequirement.Problem
         .init(
             "func get() async throws(StoreError) -> Int",
             Problem(
-                message: "typed throws is not supported in a plugin interface: the client must also throw transport errors (RPCError); use plain 'throws'",
+                message:
+                    "typed throws is not supported in a plugin interface: the client must also throw transport errors (RPCError); use plain 'throws'",
                 highlight: "throws(StoreError)")),
         .init(
             "func get() async rethrows -> Int",
             Problem(
-                message: "'rethrows' is not supported in a plugin interface: a remote call can fail whatever its arguments; use 'throws'",
+                message:
+                    "'rethrows' is not supported in a plugin interface: a remote call can fail whatever its arguments; use 'throws'",
                 highlight: "rethrows")),
         .init(
             "func get<Value: Codable>(_ key: String) async throws -> Value",
             Problem(
-                message: "generic methods are not supported in a plugin interface: the service must know each argument's concrete type to decode it",
+                message:
+                    "generic methods are not supported in a plugin interface: the service must know each argument's concrete type to decode it",
                 highlight: "<Value: Codable>")),
         .init(
             "func get(_ key: String) async throws -> Int where Self: Sendable",
             Problem(
-                message: "'where' clauses are not supported on plugin interface methods: the service must know each type",
+                message:
+                    "'where' clauses are not supported on plugin interface methods: the service must know each type",
                 highlight: "where Self: Sendable")),
         .init(
             "mutating func bump() async throws",
             Problem(
-                message: "'mutating' methods are not supported in a plugin interface: the service shares one implementation between concurrent calls",
+                message:
+                    "'mutating' methods are not supported in a plugin interface: the service shares one implementation between concurrent calls",
                 highlight: "mutating")),
     ]
 
@@ -140,7 +155,8 @@ private typealias Problem = RejectedRequirement.Problem
         .init(
             "func bump(_ value: inout Int) async throws",
             Problem(
-                message: "'inout' parameters are not supported in a plugin interface: a remote call cannot write back to the caller's variable",
+                message:
+                    "'inout' parameters are not supported in a plugin interface: a remote call cannot write back to the caller's variable",
                 highlight: "inout")),
         .init(
             "func sum(_ values: Int...) async throws -> Int",
@@ -150,42 +166,50 @@ private typealias Problem = RejectedRequirement.Problem
         .init(
             "func put(_ value: sending Data) async throws",
             Problem(
-                message: "'sending' is not supported in a plugin interface: arguments and results are copied over the wire",
+                message:
+                    "'sending' is not supported in a plugin interface: arguments and results are copied over the wire",
                 highlight: "sending")),
         .init(
             "func put(_ value: borrowing Data) async throws",
             Problem(
-                message: "'borrowing' is not supported in a plugin interface: arguments and results are copied over the wire",
+                message:
+                    "'borrowing' is not supported in a plugin interface: arguments and results are copied over the wire",
                 highlight: "borrowing")),
         .init(
             "func put(_ value: some Codable) async throws",
             Problem(
-                message: "'some' types are not supported in a plugin interface: the receiver must know the concrete type to decode it",
+                message:
+                    "'some' types are not supported in a plugin interface: the receiver must know the concrete type to decode it",
                 highlight: "some Codable")),
         .init(
             "func get() async throws -> any Codable",
             Problem(
-                message: "'any' types are not supported in a plugin interface: the receiver must know the concrete type to decode it",
+                message:
+                    "'any' types are not supported in a plugin interface: the receiver must know the concrete type to decode it",
                 highlight: "any Codable")),
         .init(
             "func put(_ values: [String: any Codable]) async throws",
             Problem(
-                message: "'any' types are not supported in a plugin interface: the receiver must know the concrete type to decode it",
+                message:
+                    "'any' types are not supported in a plugin interface: the receiver must know the concrete type to decode it",
                 highlight: "any Codable")),
         .init(
             "func put(_ value: Codable & Sendable) async throws",
             Problem(
-                message: "protocol composition types are not supported in a plugin interface: the receiver must know the concrete type to decode it",
+                message:
+                    "protocol composition types are not supported in a plugin interface: the receiver must know the concrete type to decode it",
                 highlight: "Codable & Sendable")),
         .init(
             "func observe(_ handler: @escaping @Sendable (Int) -> Void) async throws",
             Problem(
-                message: "function types are not supported in a plugin interface: a closure cannot be sent to another process",
+                message:
+                    "function types are not supported in a plugin interface: a closure cannot be sent to another process",
                 highlight: "(Int) -> Void")),
         .init(
             "func get() async throws -> () -> Int",
             Problem(
-                message: "function types are not supported in a plugin interface: a closure cannot be sent to another process",
+                message:
+                    "function types are not supported in a plugin interface: a closure cannot be sent to another process",
                 highlight: "() -> Int")),
         .init(
             "func get() async throws -> (Int, String)",
@@ -200,17 +224,20 @@ private typealias Problem = RejectedRequirement.Problem
         .init(
             "func copy() async throws -> Self",
             Problem(
-                message: "'Self' is not supported in a plugin interface: the client and the implementation are different types",
+                message:
+                    "'Self' is not supported in a plugin interface: the client and the implementation are different types",
                 highlight: "Self")),
         .init(
             "func merge(_ others: [Self.Entry]) async throws",
             Problem(
-                message: "'Self' is not supported in a plugin interface: the client and the implementation are different types",
+                message:
+                    "'Self' is not supported in a plugin interface: the client and the implementation are different types",
                 highlight: "Self")),
         .init(
             "func put(_ value: Int!) async throws",
             Problem(
-                message: "implicitly unwrapped optionals are not supported in a plugin interface: use an optional ('?')",
+                message:
+                    "implicitly unwrapped optionals are not supported in a plugin interface: use an optional ('?')",
                 highlight: "Int!")),
     ]
 
@@ -218,7 +245,8 @@ private typealias Problem = RejectedRequirement.Problem
         .init(
             "func merge(_ left: RPCStream<Int>, _ right: RPCStream<Int>) async throws -> Int",
             Problem(
-                message: "a plugin interface method can take at most one 'RPCStream' parameter: a call carries one stream each way",
+                message:
+                    "a plugin interface method can take at most one 'RPCStream' parameter: a call carries one stream each way",
                 highlight: "_ right: RPCStream<Int>")),
         .init(
             "func watch() async throws -> RPCStream<Int>?",
