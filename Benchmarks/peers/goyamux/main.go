@@ -63,6 +63,19 @@
 //	             Hold: wait until the peer closes the connection, exit 0. With -hold D, close it ourselves
 //	             after D instead (exit 0; used Go-to-Go, where both sides would wait). Reaching -timeout
 //	             while holding also exits 0, with a note on stderr and no "timeout" line.
+//	netrpc-server  go-plugin's net/rpc plugin side: accept streams, serve each with rpc.ServeConn
+//	             (gob) on a registered service "Plugin" whose one method Echo(args []byte, reply *[]byte)
+//	             copies args into reply. "done streams=N calls=C" at a normal end (exit 0).
+//	netrpc-client  go-plugin's net/rpc host side, the baseline for Tether's RPC: ONE stream, one
+//	             rpc.NewClient on it, every call multiplexed there by net/rpc's sequence numbers. First
+//	             an untimed probe call of a missing method, which must fail with net/rpc's "can't find
+//	             method" (a byte-echo peer would otherwise pass: see netrpcProbe); then min(1000, N/10)
+//	             untimed warm-up calls and -count N (default 20000, as rtt-client) timed calls of
+//	             Plugin.Echo with a -size S byte argument (default 64), spread over -parallel P
+//	             goroutines (N/P each, the first N%P one more); every reply is compared with its
+//	             argument. "netrpc calls=N parallel=P size=S calls_per_second=R p50_us=X p99_us=Y":
+//	             R = N / wall time of the timed calls, X/Y nearest-rank percentiles of each call's
+//	             latency (all goroutines together) in microseconds. Peer: netrpc-server.
 //
 // Exit codes: 0 ok; 1 scenario failure (mismatch, stream error, bad reply); 2 the session died with
 // an error (prints "session error: ..."; e.g. "...window exceeded..." when the peer overran our
@@ -97,8 +110,9 @@
 //   - Streams a scenario does not expect are answered with an injected RST (not FIN, which would
 //     leave a writing peer stuck on a window that is never reopened).
 //
-// Verified with go1.19.8 on the 2-vCPU VM by ./verify.sh (76 checks, ~12 s; also run 5 times in a
-// row and once with a `go build -race` binary: 76 passed, 0 failed each time). What it runs, with
+// Verified with go1.19.8 on the 2-vCPU VM by ./verify.sh (94 checks, ~19 s; the 76 before netrpc-*
+// were also run 5 times in a row and once with a `go build -race` binary, 0 failed each time; the
+// netrpc pairs below were run under -race too, with no race reported). What it runs, with
 // B=/tmp/goyamux-peer, A=unix:$T/s.sock or tcp:127.0.0.1:0, the listener started first in the
 // background and its "listening ADDR" line read back as $L:
 //
@@ -116,10 +130,16 @@
 //	      the echo side "done streams=3000 bytes=3000 errors=0" / "done streams=1 bytes=140800 errors=0"
 //	  idle-streams -streams 10000 -hold 200ms vs idle-accept -streams 10000: both print the idle line,
 //	      heap_bytes_per_stream in [200,4000] (Go: ~730), both rc 0
+//	  netrpc-client -count 2000 -parallel 16 vs netrpc-server: one line of the documented form with
+//	      calls, parallel and size pinned, rc 0; the server "done streams=1 calls=2200" (200 warm-up) rc 0
 //	unix:
 //	  churn-client with the defaults (-ops 20000) -parallel 16 vs echo; churn-client -role server vs
 //	      echo -role client; rtt-client with the defaults (-count 20000 -size 64, echo side counts
 //	      1344000 bytes) and -size 1048576 -count 50 vs bench-echo: rc 0, one line each
+//	  netrpc-client -count 2000 with -parallel 1 and 16 x -size 64 and 65536, -count 2001 -parallel 16,
+//	      and the defaults (-count 20000) -parallel 16 vs netrpc-server: one line each, calls pinned,
+//	      rc 0; the server counts warm-up + timed calls (2200, 2201, 21000)
+//	  netrpc-client vs echo: "netrpc error: peer is not a net/rpc server..." rc 1 (client -timeout 10s)
 //	  idle-streams -role server -streams 100000 vs idle-accept -role client: both lines, rc 0 (~1 s)
 //	  idle-accept -hold 200ms vs idle-streams (waits for the close): both rc 0; idle-accept -timeout 1s
 //	      while holding: rc 0, no "timeout" line; idle-accept -streams 2000 vs 1000 opened: acceptor
@@ -151,6 +171,7 @@ import (
 	"io"
 	"io/ioutil"
 	"net"
+	"net/rpc"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -226,17 +247,17 @@ func run(args []string) int {
 	fs.BoolVar(&o.keepalive, "keepalive", true, "EnableKeepAlive (ping every 30s)")
 	fs.IntVar(&o.backlog, "backlog", 256, "AcceptBacklog (also bounds un-ACKed outbound streams); idle-accept uses at least -streams")
 	fs.StringVar(&o.scenario, "scenario", "", "echo|echo-client|sink|source|ping|goaway|reset|bench-echo|"+
-		"churn-client|rtt-client|idle-streams|idle-accept")
+		"churn-client|rtt-client|idle-streams|idle-accept|netrpc-server|netrpc-client")
 	fs.IntVar(&o.streams, "streams", 100, "echo-client/source: number of concurrent streams; idle-*: streams to hold")
 	fs.Int64Var(&o.min, "min", 1<<20, "echo-client: minimum bytes per stream")
 	fs.Int64Var(&o.max, "max", 4<<20, "echo-client: maximum bytes per stream")
 	fs.IntVar(&o.chunk, "chunk", 64<<10, "echo-client: write sizes are random in [1,chunk]")
 	fs.Int64Var(&o.seed, "seed", 1, "echo-client: PRNG seed (stream index mixed in)")
 	fs.Int64Var(&o.bytes, "bytes", 4<<20, "source: bytes per stream")
-	fs.IntVar(&o.count, "count", 3, "ping: number of pings (default 3); rtt-client: measured round trips (default 20000)")
+	fs.IntVar(&o.count, "count", 3, "ping: number of pings (default 3); rtt-client: measured round trips, netrpc-client: measured calls (default 20000 for both)")
 	fs.IntVar(&o.ops, "ops", 20000, "churn-client: number of open/write/close/read operations")
-	fs.IntVar(&o.parallel, "parallel", 1, "churn-client: concurrent workers")
-	fs.IntVar(&o.size, "size", 64, "rtt-client: bytes per round trip")
+	fs.IntVar(&o.parallel, "parallel", 1, "churn-client: concurrent workers; netrpc-client: concurrent callers")
+	fs.IntVar(&o.size, "size", 64, "rtt-client: bytes per round trip; netrpc-client: argument bytes per call")
 	fs.DurationVar(&o.hold, "hold", 0, "idle-streams/idle-accept: after printing, close the connection after this long (0: wait for the peer to close it)")
 	fs.DurationVar(&o.timeout, "timeout", 60*time.Second, "print \"timeout\" and exit 3 after this long (0 = never)")
 	fs.StringVar(&o.resetMode, "reset-mode", "raw", "reset: raw (inject a WindowUpdate|RST frame) or close (Stream.Close, FIN)")
@@ -246,7 +267,7 @@ func run(args []string) int {
 	}
 	countSet := false
 	fs.Visit(func(f *flag.Flag) { countSet = countSet || f.Name == "count" })
-	if o.scenario == "rtt-client" && !countSet {
+	if (o.scenario == "rtt-client" || o.scenario == "netrpc-client") && !countSet {
 		o.count = 20000
 	}
 	if err := validate(&o); err != nil {
@@ -332,6 +353,10 @@ func run(args []string) int {
 		return p.churnClient()
 	case "rtt-client":
 		return p.rttClient()
+	case "netrpc-server":
+		return p.netrpcServer()
+	case "netrpc-client":
+		return p.netrpcClient()
 	case "idle-streams":
 		return p.idleStreams()
 	case "idle-accept":
@@ -355,7 +380,7 @@ func validate(o *options) error {
 	}
 	switch o.scenario {
 	case "echo", "bench-echo", "echo-client", "sink", "source", "ping", "goaway", "reset",
-		"churn-client", "rtt-client", "idle-streams", "idle-accept":
+		"churn-client", "rtt-client", "idle-streams", "idle-accept", "netrpc-server", "netrpc-client":
 	default:
 		return fmt.Errorf("unknown -scenario %q", o.scenario)
 	}
@@ -1079,10 +1104,7 @@ func (p *peer) rttClient() int {
 	msg := make([]byte, p.o.size)
 	(&prng{s: uint64(p.o.seed)}).fill(msg)
 	reply := make([]byte, p.o.size)
-	warm := p.o.count / 10
-	if warm > 1000 {
-		warm = 1000
-	}
+	warm := warmUpCount(p.o.count)
 	lat := make([]time.Duration, 0, p.o.count)
 	var start time.Time
 	for i := 0; i < warm+p.o.count; i++ {
@@ -1108,24 +1130,40 @@ func (p *peer) rttClient() int {
 	// ErrSessionShutdown if the session ends meanwhile (waitForSendErr selects on both),
 	// so an echo peer would count its last echo as an error.
 	st.Close()
+	p.waitStreamsDone()
+	p.sess.Close()
+	sort.Slice(lat, func(a, b int) bool { return lat[a] < lat[b] })
+	out("rtt count=%d p50_us=%.1f p99_us=%.1f ops_per_second=%.1f",
+		p.o.count, percentileUs(lat, 0.50), percentileUs(lat, 0.99), float64(p.o.count)/elapsed)
+	return exitOK
+}
+
+// percentileUs: nearest-rank percentile q of sorted (non-empty) latencies, in microseconds.
+func percentileUs(sorted []time.Duration, q float64) float64 {
+	k := int(q*float64(len(sorted))+0.999999) - 1
+	if k < 0 {
+		k = 0
+	}
+	return float64(sorted[k].Nanoseconds()) / 1e3
+}
+
+// warmUpCount: the untimed warm-up before a latency benchmark, min(1000, N/10).
+func warmUpCount(n int) int {
+	if n/10 < 1000 {
+		return n / 10
+	}
+	return 1000
+}
+
+// waitStreamsDone waits (at most 5 s) until every stream has been closed by both sides,
+// or the session has ended.
+func (p *peer) waitStreamsDone() {
 	for deadline := time.Now().Add(5 * time.Second); p.sess.NumStreams() > 0; {
 		if _, ended := p.sessionEndError(); ended || time.Now().After(deadline) {
-			break
+			return
 		}
 		time.Sleep(time.Millisecond)
 	}
-	p.sess.Close()
-	sort.Slice(lat, func(a, b int) bool { return lat[a] < lat[b] })
-	pct := func(q float64) float64 { // nearest rank
-		k := int(q*float64(len(lat))+0.999999) - 1
-		if k < 0 {
-			k = 0
-		}
-		return float64(lat[k].Nanoseconds()) / 1e3
-	}
-	out("rtt count=%d p50_us=%.1f p99_us=%.1f ops_per_second=%.1f",
-		p.o.count, pct(0.50), pct(0.99), float64(p.o.count)/elapsed)
-	return exitOK
 }
 
 // roundTrip writes msg and reads len(msg) bytes back into reply. Messages larger than
@@ -1153,6 +1191,155 @@ func (p *peer) roundTrip(st *yamux.Stream, msg, reply []byte) error {
 		return fmt.Errorf("echo differs from what was sent")
 	}
 	return nil
+}
+
+// ---------- netrpc-server / netrpc-client (go-plugin's net/rpc transport, a baseline) ----------
+
+// pluginRPC is the receiver a go-plugin net/rpc plugin registers. One trivial method, so
+// what is measured is the transport (net/rpc + gob over one yamux stream), not plugin work.
+type pluginRPC struct{ calls *int64 }
+
+// Echo copies args into reply.
+func (r pluginRPC) Echo(args []byte, reply *[]byte) error {
+	atomic.AddInt64(r.calls, 1)
+	*reply = append([]byte(nil), args...)
+	return nil
+}
+
+// netrpcServer is the plugin side: every stream the host opens is served by rpc.ServeConn,
+// which returns (closing the stream) when the host closes its end.
+func (p *peer) netrpcServer() int {
+	var streams, calls int64
+	srv := rpc.NewServer()
+	if err := srv.RegisterName("Plugin", pluginRPC{calls: &calls}); err != nil {
+		errf("rpc register: %v", err)
+		return exitUsage
+	}
+	p.watch(func(st *yamux.Stream) {
+		atomic.AddInt64(&streams, 1)
+		go srv.ServeConn(st)
+	})
+	<-p.ended
+	if normalEnd(p.endErr) {
+		out("done streams=%d calls=%d", atomic.LoadInt64(&streams), atomic.LoadInt64(&calls))
+	}
+	return sessionResult(p.endErr)
+}
+
+// netrpcClient is the host side as go-plugin does it: one stream, one rpc.Client (gob),
+// every call multiplexed on it by sequence number.
+func (p *peer) netrpcClient() int {
+	p.watch(nil)
+	st, err := p.sess.OpenStream()
+	if err != nil {
+		out("netrpc error: open: %v", err)
+		return exitFail
+	}
+	c := rpc.NewClient(st)
+	fail := func(err error) int {
+		c.Close()
+		if endErr, ended := p.sessionEndError(); ended && !normalEnd(endErr) {
+			return sessionResult(endErr)
+		}
+		out("netrpc error: %v", err)
+		return exitFail
+	}
+	if err := netrpcProbe(c); err != nil {
+		return fail(err)
+	}
+	if _, _, err := p.netrpcCalls(c, warmUpCount(p.o.count)); err != nil {
+		return fail(fmt.Errorf("warm-up: %v", err))
+	}
+	lat, elapsed, err := p.netrpcCalls(c, p.o.count)
+	if err != nil {
+		return fail(err)
+	}
+	c.Close() // closes the stream (FIN); the server's ServeConn then closes its end
+	p.waitStreamsDone()
+	p.sess.Close()
+	sort.Slice(lat, func(a, b int) bool { return lat[a] < lat[b] })
+	out("netrpc calls=%d parallel=%d size=%d calls_per_second=%.1f p50_us=%.1f p99_us=%.1f",
+		p.o.count, p.o.parallel, p.o.size, float64(p.o.count)/elapsed.Seconds(),
+		percentileUs(lat, 0.50), percentileUs(lat, 0.99))
+	return exitOK
+}
+
+// netrpcProbe checks that a net/rpc server answers. Echo replies alone cannot tell: from a
+// byte-echo peer the client reads back its own gob Request, which decodes as a Response
+// (gob matches fields by name; Request's are a subset) with the right sequence number and
+// no error, followed by its own argument as the reply, so every Echo call would pass.
+// A real server answers a method it does not have with a ServerError.
+func netrpcProbe(c *rpc.Client) error {
+	var reply []byte
+	err := c.Call("Plugin.NoSuchMethod", []byte{0}, &reply)
+	if _, ok := err.(rpc.ServerError); ok && strings.Contains(err.Error(), "can't find method") {
+		return nil
+	}
+	if err == nil {
+		return errors.New("peer is not a net/rpc server: a call of a method it cannot have succeeded (echoed?)")
+	}
+	return fmt.Errorf("probe call: %v", err)
+}
+
+// netrpcCalls makes n Plugin.Echo calls spread over -parallel goroutines (n/P each, the
+// first n%P one more, so exactly n) and returns every call's latency and the wall time.
+// A goroutine stops at its first failure (after one, the rpc.Client is usually shut down
+// and every later call would fail the same way); the first failure is returned.
+func (p *peer) netrpcCalls(c *rpc.Client, n int) ([]time.Duration, time.Duration, error) {
+	P := p.o.parallel
+	lats := make([][]time.Duration, P)
+	errs := make([]error, P)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := 0; w < P; w++ {
+		k := n / P
+		if w < n%P {
+			k++
+		}
+		wg.Add(1)
+		go func(w, k int) {
+			defer wg.Done()
+			lats[w], errs[w] = p.netrpcWorker(c, w, k)
+		}(w, k)
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	all := make([]time.Duration, 0, n)
+	for w := 0; w < P; w++ {
+		if errs[w] != nil {
+			return nil, 0, errs[w]
+		}
+		all = append(all, lats[w]...)
+	}
+	return all, elapsed, nil
+}
+
+// netrpcWorker makes k sequential calls with -size bytes of seeded random argument, each
+// stamped with (worker, call) in its first bytes so a reply to some other call cannot match.
+func (p *peer) netrpcWorker(c *rpc.Client, w, k int) ([]time.Duration, error) {
+	args := make([]byte, p.o.size)
+	(&prng{s: uint64(p.o.seed) ^ uint64(w+1)*0x9e3779b97f4a7c15}).fill(args)
+	lat := make([]time.Duration, 0, k)
+	var stamp [8]byte
+	for i := 0; i < k; i++ {
+		binary.BigEndian.PutUint64(stamp[:], uint64(w)<<32|uint64(i))
+		if len(args) >= 8 {
+			copy(args, stamp[:])
+		} else {
+			copy(args, stamp[8-len(args):]) // the low bytes: still distinct for neighbouring calls
+		}
+		var reply []byte
+		t0 := time.Now()
+		if err := c.Call("Plugin.Echo", args, &reply); err != nil {
+			return nil, fmt.Errorf("worker %d call %d: %v", w, i, err)
+		}
+		lat = append(lat, time.Since(t0))
+		if !bytes.Equal(reply, args) {
+			return nil, fmt.Errorf("worker %d call %d: reply (%d bytes) differs from the argument (%d bytes)",
+				w, i, len(reply), len(args))
+		}
+	}
+	return lat, nil
 }
 
 // ---------- idle-streams / idle-accept (memory per open stream) ----------

@@ -49,6 +49,7 @@ N='[0-9][0-9]*'; F='[0-9][0-9]*\.[0-9]*'
 # the benchmark lines, with the count pinned
 churn_re() { echo "^churn ops=$1 seconds=$F ops_per_second=$F peak_fds=$N\$"; }
 rtt_re() { echo "^rtt count=$1 p50_us=[0-9]*\.[0-9] p99_us=[0-9]*\.[0-9] ops_per_second=$F\$"; }
+netrpc_re() { echo "^netrpc calls=$1 parallel=$2 size=$3 calls_per_second=$F p50_us=[0-9]*\.[0-9] p99_us=[0-9]*\.[0-9]\$"; }
 idle_re() { echo "^idle streams=$1 heap_bytes_per_stream=-\?$N rss_bytes_per_stream=-\?$N fds=$N\$"; }
 listener_rc() { wait $LPID; LRC=$(sed -n 's/^rc=//p' "$T/$1.out"); } # sets LRC
 run() { # name args... : foreground run, sets RC
@@ -94,6 +95,11 @@ for tr in unix tcp; do
   run cli -role client -connect $LADDR -scenario rtt-client -count 2000 $TO
   check1 "rtt-client($tr) -> bench-echo" 0 $RC "$T/cli.out" "$(rtt_re 2000)"
   listener_rc srv; check "bench-echo after rtt($tr)" 0 "$LRC" "$T/srv.out" 'done streams=1 bytes=140800 errors=0' # (200+2000)*64
+
+  start_listener srv -role server -listen $A -scenario netrpc-server $TO
+  run cli -role client -connect $LADDR -scenario netrpc-client -count 2000 -parallel 16 $TO
+  check1 "netrpc-client($tr) -parallel 16 -> netrpc-server" 0 $RC "$T/cli.out" "$(netrpc_re 2000 16 64)"
+  listener_rc srv; check "netrpc-server($tr) end" 0 "$LRC" "$T/srv.out" '^done streams=1 calls=2200$' # 200 warm-up
 
   start_listener srv -role server -listen $A -scenario idle-accept -streams 10000 $TO
   run cli -role client -connect $LADDR -scenario idle-streams -streams 10000 -hold 200ms $TO
@@ -201,6 +207,33 @@ start_listener srv -role server -listen $A -scenario bench-echo $TO
 run cli -role client -connect $LADDR -scenario rtt-client -count 50 -size 1048576 $TO
 check1 "rtt-client -size 1 MiB" 0 $RC "$T/cli.out" "$(rtt_re 50)"
 listener_rc srv; check "bench-echo after 1 MiB rtt" 0 "$LRC" "$T/srv.out" 'done streams=1 bytes=57671680 errors=0' # 55 MiB
+
+# go-plugin's net/rpc transport: one stream, one rpc.Client, calls spread over -parallel callers
+for par in 1 16; do
+  for size in 64 65536; do
+    start_listener srv -role server -listen $A -scenario netrpc-server $TO
+    run cli -role client -connect $LADDR -scenario netrpc-client -count 2000 -parallel $par -size $size $TO
+    check1 "netrpc-client -parallel $par -size $size" 0 $RC "$T/cli.out" "$(netrpc_re 2000 $par $size)"
+    listener_rc srv; check "netrpc-server after -parallel $par -size $size" 0 "$LRC" "$T/srv.out" '^done streams=1 calls=2200$'
+  done
+done
+
+start_listener srv -role server -listen $A -scenario netrpc-server $TO
+run cli -role client -connect $LADDR -scenario netrpc-client -parallel 16 -count 2001 $TO # not a multiple of 16
+check1 "netrpc-client -count 2001 -parallel 16" 0 $RC "$T/cli.out" "$(netrpc_re 2001 16 64)"
+listener_rc srv; check "netrpc-server counts 2001 + 200 calls" 0 "$LRC" "$T/srv.out" '^done streams=1 calls=2201$'
+
+start_listener srv -role server -listen $A -scenario netrpc-server $TO
+run cli -role client -connect $LADDR -scenario netrpc-client -parallel 16 $TO
+check1 "netrpc-client defaults (-count 20000 -size 64) -parallel 16" 0 $RC "$T/cli.out" "$(netrpc_re 20000 16 64)"
+listener_rc srv; check "netrpc-server after defaults" 0 "$LRC" "$T/srv.out" '^done streams=1 calls=21000$'
+
+# A byte-echo peer would answer every Echo call correctly (the echoed gob request decodes as
+# a response); the client's unknown-method probe must catch it, well before -timeout.
+start_listener srv -role server -listen $A -scenario echo $TO
+run cli -role client -connect $LADDR -scenario netrpc-client -count 200 -timeout 10s
+check "netrpc-client vs echo fails" 1 $RC "$T/cli.out" '^netrpc error: peer is not a net/rpc server'
+listener_rc srv; check "echo after netrpc-client" 0 "$LRC" "$T/srv.out" 'done streams=1 '
 
 start_listener srv -role client -listen $A -scenario idle-accept -streams 100000 $TO
 run cli -role server -connect $LADDR -scenario idle-streams -streams 100000 -hold 200ms $TO
