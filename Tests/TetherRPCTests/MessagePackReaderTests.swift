@@ -58,7 +58,8 @@ import TetherRPC
     }
 
     @Test func floatsAcceptBothWidthsAndExactIntegers() throws {
-        var reader = MessagePackReader(bytes: bytes("ca 3fc00000 cb 3fb999999999999a 2a cb 3fb999999999999a ca 3fc00000"))
+        var reader = MessagePackReader(
+            bytes: bytes("ca 3fc00000 cb 3fb999999999999a 2a cb 3fb999999999999a ca 3fc00000"))
         let read7 = try reader.readDouble()
         #expect(read7 == 1.5)
         let read8 = try reader.readDouble()
@@ -73,7 +74,9 @@ import TetherRPC
 
     @Test func floatRangeAndIntegerPrecisionAreChecked() {
         // 2^53 + 1 is not a Double; 1e300 is beyond Float; 2^24 + 1 is not a Float.
-        for (encoding, asFloat) in [("cf 0020000000000001", false), ("cb 7e37e43c8800759c", true), ("ce 01000001", true)] {
+        for (encoding, asFloat) in [
+            ("cf 0020000000000001", false), ("cb 7e37e43c8800759c", true), ("ce 01000001", true),
+        ] {
             let error = messagePackError {
                 var reader = MessagePackReader(bytes: bytes(encoding))
                 if asFloat { _ = try reader.readFloat() } else { _ = try reader.readDouble() }
@@ -157,7 +160,8 @@ import TetherRPC
     }
 
     @Test func readValueNormalizesIntegersAndKeepsMapOrder() throws {
-        var reader = MessagePackReader(bytes: bytes("84 a162 cc ff a161 d0 05 01 cf ffffffffffffffff c0 d6 ff 00000002"))
+        var reader = MessagePackReader(
+            bytes: bytes("84 a162 cc ff a161 d0 05 01 cf ffffffffffffffff c0 d6 ff 00000002"))
         let expected = MessagePackValue.map([
             MessagePackPair(.string("b"), .int(255)),
             MessagePackPair(.string("a"), .int(5)),

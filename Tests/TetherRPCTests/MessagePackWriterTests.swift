@@ -39,8 +39,10 @@ import TetherRPC
         #expect(writer.bytes == bytes("c0 c2 c3 ca 3fc00000 cb bfd0000000000000"))
     }
 
-    @Test(arguments: [(0, "a0"), (31, "bf"), (32, "d9 20"), (255, "d9 ff"), (256, "da 0100"), (65535, "da ffff"),
-        (65536, "db 00010000")])
+    @Test(arguments: [
+        (0, "a0"), (31, "bf"), (32, "d9 20"), (255, "d9 ff"), (256, "da 0100"), (65535, "da ffff"),
+        (65536, "db 00010000"),
+    ])
     func stringHeaderByByteLength(length: Int, header: String) {
         let string = mixedString(byteCount: length)
         var writer = MessagePackWriter()
@@ -56,8 +58,10 @@ import TetherRPC
         #expect(writer.bytes == bytes(header) + payload)
     }
 
-    @Test(arguments: [(0, "90", "80"), (15, "9f", "8f"), (16, "dc 0010", "de 0010"), (65535, "dc ffff", "de ffff"),
-        (65536, "dd 00010000", "df 00010000")])
+    @Test(arguments: [
+        (0, "90", "80"), (15, "9f", "8f"), (16, "dc 0010", "de 0010"), (65535, "dc ffff", "de ffff"),
+        (65536, "dd 00010000", "df 00010000"),
+    ])
     func collectionHeaders(count: Int, array: String, map: String) {
         var writer = MessagePackWriter()
         writer.writeArrayHeader(count: count)
@@ -67,8 +71,10 @@ import TetherRPC
         #expect(writer.bytes == bytes(map))
     }
 
-    @Test(arguments: [(0, "c7 00 05"), (1, "d4 05"), (2, "d5 05"), (3, "c7 03 05"), (4, "d6 05"), (8, "d7 05"),
-        (16, "d8 05"), (17, "c7 11 05"), (256, "c8 0100 05"), (65536, "c9 00010000 05")])
+    @Test(arguments: [
+        (0, "c7 00 05"), (1, "d4 05"), (2, "d5 05"), (3, "c7 03 05"), (4, "d6 05"), (8, "d7 05"),
+        (16, "d8 05"), (17, "c7 11 05"), (256, "c8 0100 05"), (65536, "c9 00010000 05"),
+    ])
     func extensionHeaderBySize(size: Int, header: String) {
         let payload = [UInt8](repeating: 0xab, count: size)
         var writer = MessagePackWriter()
@@ -82,16 +88,17 @@ import TetherRPC
         #expect(writer.bytes == bytes("d4 80 01"))
     }
 
-    @Test(arguments: [
-        (0, 0, "d6 ff 00000000"),
-        (4_294_967_295, 0, "d6 ff ffffffff"),
-        (4_294_967_296, 0, "d7 ff 00000001 00000000"),  // 64-bit: nanoseconds 0, seconds 2^32
-        (1, 1, "d7 ff 00000004 00000001"),  // nanoseconds sit above the 34 bits of seconds
-        (17_179_869_183, 999_999_999, "d7 ff ee6b27ff ffffffff"),
-        (17_179_869_184, 0, "c7 0c ff 00000000 0000000400000000"),  // 2^34 needs 96 bits
-        (-1, 0, "c7 0c ff 00000000 ffffffffffffffff"),
-        (-1, 999_999_999, "c7 0c ff 3b9ac9ff ffffffffffffffff"),
-    ] as [(Int64, UInt32, String)])
+    @Test(
+        arguments: [
+            (0, 0, "d6 ff 00000000"),
+            (4_294_967_295, 0, "d6 ff ffffffff"),
+            (4_294_967_296, 0, "d7 ff 00000001 00000000"),  // 64-bit: nanoseconds 0, seconds 2^32
+            (1, 1, "d7 ff 00000004 00000001"),  // nanoseconds sit above the 34 bits of seconds
+            (17_179_869_183, 999_999_999, "d7 ff ee6b27ff ffffffff"),
+            (17_179_869_184, 0, "c7 0c ff 00000000 0000000400000000"),  // 2^34 needs 96 bits
+            (-1, 0, "c7 0c ff 00000000 ffffffffffffffff"),
+            (-1, 999_999_999, "c7 0c ff 3b9ac9ff ffffffffffffffff"),
+        ] as [(Int64, UInt32, String)])
     func timestampForms(seconds: Int64, nanoseconds: UInt32, expected: String) {
         var writer = MessagePackWriter()
         writer.writeTimestamp(seconds: seconds, nanoseconds: nanoseconds)

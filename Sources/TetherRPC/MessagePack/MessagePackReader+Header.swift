@@ -89,7 +89,9 @@ extension MessagePackReader {
 
     /// A big-endian field of the header that starts at `start`.
     @inline(__always)
-    private func fixed<T: FixedWidthInteger>(_: T.Type, at position: inout Int, start: Int) throws(MessagePackError) -> T {
+    private func fixed<T: FixedWidthInteger>(_: T.Type, at position: inout Int, start: Int) throws(MessagePackError)
+        -> T
+    {
         let size = T.bitWidth / 8
         guard bytes.endIndex - position >= size else {
             throw error(.truncated, "the input ends inside a value's header", at: start)

@@ -57,7 +57,9 @@ extension MessagePackValue: Codable {
     public init(from decoder: any Decoder) throws {
         throw DecodingError.typeMismatch(
             MessagePackValue.self,
-            .init(codingPath: decoder.codingPath, debugDescription: "MessagePackValue is decoded by MessagePackDecoder only"))
+            .init(
+                codingPath: decoder.codingPath,
+                debugDescription: "MessagePackValue is decoded by MessagePackDecoder only"))
     }
 
     /// ``MessagePackEncoder`` writes the value as-is. Other encoders get the closest Codable
@@ -70,7 +72,8 @@ extension MessagePackValue: Codable {
             for pair in pairs {
                 guard case .string(let key) = pair.key else {
                     throw EncodingError.invalidValue(
-                        self, .init(codingPath: encoder.codingPath, debugDescription: "map key \(pair.key) is not a string"))
+                        self,
+                        .init(codingPath: encoder.codingPath, debugDescription: "map key \(pair.key) is not a string"))
                 }
                 try container.encode(pair.value, forKey: StringKey(key))
             }
