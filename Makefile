@@ -10,15 +10,22 @@ GO_PEER := .build/go/goyamux-peer
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BENCH_SCENARIOS ?= raw throughput rtt churn
 
-.PHONY: all deps test-deps apt-install go-peer build test bench clean
+.PHONY: all deps test-deps python-deps apt-install go-peer build test bench clean
 
 all: build
 
 deps:
 	@$(MAKE) --no-print-directory apt-install PACKAGES="$(APT_PACKAGES)"
 
-test-deps:
+test-deps: python-deps
 	@$(MAKE) --no-print-directory apt-install PACKAGES="$(APT_PACKAGES) $(TEST_APT_PACKAGES)"
+
+# Python's msgpack, the reference implementation the MessagePack tests check Tether against.
+# pip first (the python3 on PATH is the one the tests run); Debian's package if pip refuses
+# (an externally managed system Python).
+python-deps:
+	@python3 -c 'import msgpack' 2>/dev/null || PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet msgpack \
+		|| $(MAKE) --no-print-directory apt-install PACKAGES="python3-msgpack"
 
 apt-install:
 	@missing=""; \
