@@ -63,7 +63,7 @@ struct KeyedDecoder<Key: CodingKey>: KeyedDecodingContainerProtocol {
             var position = reader.index
             for _ in 0..<count {
                 let keyStart = position
-                let key = try Self.readKey(reader, at: &position, depth: path.depth + 1)
+                let key = try Self.readKey(reader, at: &position)
                 try addEntry(key, index: position, keyStart: keyStart, reader: reader)
                 try reader.skipValue(at: &position, depth: path.depth + 1)
             }
@@ -74,7 +74,7 @@ struct KeyedDecoder<Key: CodingKey>: KeyedDecodingContainerProtocol {
     }
 
     /// A string key, or an integer key as its decimal text.
-    private static func readKey(_ reader: MessagePackReader, at position: inout Int, depth: Int)
+    private static func readKey(_ reader: MessagePackReader, at position: inout Int)
         throws(MessagePackError) -> String
     {
         let start = position

@@ -117,8 +117,7 @@ final class EncodingState {
             writer.bytes.insert(contentsOf: repeatElement(0, count: 4), at: header + 1)
             writer.bytes.setBigEndian(UInt32(truncatingIfNeeded: count), at: header + 1)
         } else {
-            deferError(
-                MessagePackError(.invalidValue, "\(count) elements exceed MessagePack's 2^32 - 1", codingPath: ""))
+            deferError(MessagePackError(.invalidValue, "\(count) elements exceed MessagePack's 2^32 - 1"))
         }
     }
 
@@ -137,6 +136,8 @@ final class EncodingState {
         }
         switch frames[index].kind {
         case .slot:
+            // A slot has nothing above it and nothing written yet: its value starts here.
+            assert(writer.bytes.count == frames[index].start)
             frames[index].kind = kind
             writer.bytes.append(kind == .array ? MessagePackFormat.fixarray : MessagePackFormat.fixmap)
             return id
@@ -167,9 +168,9 @@ final class EncodingState {
         do {
             let index = try beginElement(of: id, key: key)
             return pushFrame(kind, at: key.map { .key($0) } ?? .index(index))
-        } catch let error as MessagePackError {
-            deferError(error)
-        } catch {}
+        } catch {
+            deferError(error as? MessagePackError ?? MessagePackError(.invalidContainerUse, "\(error)"))
+        }
         return Self.deadFrame
     }
 
@@ -303,7 +304,7 @@ extension EncodingState {
     private func checkLength(_ count: Int, _ what: String, path: () -> String) throws {
         guard count <= MessagePackFormat.maxLength else {
             throw MessagePackError(
-                .invalidValue, "\(what) of \(count) bytes exceeds MessagePack's 4 GiB", codingPath: path())
+                .invalidValue, "\(what) of length \(count) exceeds MessagePack's 2^32 - 1", codingPath: path())
         }
     }
 
