@@ -60,6 +60,7 @@ let package = Package(
             dependencies: [
                 .product(name: "SwiftSyntax", package: "swift-syntax"),
                 .product(name: "SwiftSyntaxMacros", package: "swift-syntax"),
+                .product(name: "SwiftSyntaxBuilder", package: "swift-syntax"),
                 .product(name: "SwiftCompilerPlugin", package: "swift-syntax"),
                 .product(name: "SwiftDiagnostics", package: "swift-syntax"),
             ]
@@ -74,6 +75,7 @@ let package = Package(
             name: "TetherTesting",
             dependencies: [
                 "TetherReactor",
+                "TetherMux",
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
             swiftSettings: strictSafe

@@ -113,15 +113,55 @@ extension MuxSession {
             if let failure { throw failure }
             guard entry.reader == nil else { throw MuxError(.streamClosed, streamID: streamID) }
             await withCheckedContinuation { streams[streamID]?.reader = $0 }
+            // Woken because the stream was reset or closed locally meanwhile: that is not the
+            // peer's end of stream.
+            if streams[streamID] == nil { throw MuxError(.streamClosed, streamID: streamID) }
         }
+    }
+
+    func setFailureHandler(_ handler: @escaping @Sendable (MuxError) -> Void, streamID: UInt32) {
+        guard var entry = streams[streamID] else {
+            // Already reset locally or released: it has failed as far as its handle can tell.
+            handler(failure ?? MuxError(.streamClosed, streamID: streamID))
+            return
+        }
+        if let failure = entry.failure {
+            handler(failure)
+            return
+        }
+        entry.failureHandler = handler
+        streams[streamID] = entry
+    }
+
+    /// Releases a dropped stream handle's stream soon, from any thread.
+    ///
+    /// A handle's `deinit` can run anywhere — inside one of the session's own methods, too — so
+    /// it must not touch the session's state directly. Dropped IDs are collected and one task
+    /// per burst releases them all: a burst of thousands of closing streams costs one job.
+    nonisolated func enqueueRelease(streamID: UInt32) {
+        let first = droppedStreams.withLock { dropped in
+            dropped.append(streamID)
+            return dropped.count == 1
+        }
+        if first { Task(executorPreference: reactor) { await self.releaseDropped() } }
+    }
+
+    func releaseDropped() {
+        let dropped = droppedStreams.withLock { dropped in
+            defer { dropped.removeAll(keepingCapacity: true) }
+            return dropped
+        }
+        for streamID in dropped { release(streamID: streamID) }
     }
 
     /// Forgets a stream whose handle is gone: resets it if still open.
     func release(streamID: UInt32) {
-        guard let entry = streams[streamID] else { return }
+        guard var entry = streams[streamID] else { return }
         pinnedSlices -= entry.pinnedCount
         if !(entry.closed || entry.failure != nil) { state.resetStream(streamID: streamID) }
         streams[streamID] = nil
+        if entry.failure == nil { entry.failure = MuxError(.streamClosed, streamID: streamID) }
+        entry.wakeAll()
         drainActions()
     }
 

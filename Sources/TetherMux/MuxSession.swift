@@ -1,3 +1,4 @@
+import Synchronization
 import TetherReactor
 
 /// A yamux session over one reactor socket: open and accept streams, ping, go away, close.
@@ -46,6 +47,9 @@ public actor MuxSession {
     var tickerTask: Task<Void, Never>?
     var runningLoops = 3
     var finishedWaiters: [CheckedContinuation<Void, Never>] = []
+    /// Streams whose handles were dropped, waiting to be released on the session's executor
+    /// (see `enqueueRelease`).
+    nonisolated let droppedStreams = Mutex<[UInt32]>([])
     var socketClosed = false
 
     /// Starts a session over `socket` (which it now owns) and its reader, writer and timer tasks.

@@ -18,32 +18,27 @@ public final class MuxStream: Sendable {
     }
 
     deinit {
-        let session = self.session
-        let id = self.id
-        // Released through a task, not synchronously with `assumeIsolated`: releasing thousands of
-        // streams synchronously right before closing the session made the peer miss end of stream
-        // (see docs/architecture.md, known limits); until that is understood, keep the hop.
-        Task(executorPreference: session.reactor) { await session.release(streamID: id) }
+        session.enqueueRelease(streamID: id)
     }
 
     // Synchronous fast paths: on the session's reactor thread, `assumeIsolated` runs the step
     // without an actor hop (it is only available from synchronous code, hence these wrappers).
 
     private func readNow() -> BufferSlice? {
-        guard false else { return nil }
+        guard session.reactor.isCurrentThread else { return nil }
         let id = self.id
         return session.assumeIsolated { $0.readNow(streamID: id) }
     }
 
     private func writeNow(_ slices: [BufferSlice], finishing: Bool) -> Bool {
-        guard false else { return false }
+        guard session.reactor.isCurrentThread else { return false }
         let id = self.id
         return session.assumeIsolated { $0.writeNow(slices, streamID: id, finishing: finishing) }
     }
 
     /// nil: not on the session thread; .some(nil): closed; .some(error): failed.
     private func closeWriteNow() -> MuxError?? {
-        guard false else { return nil }
+        guard session.reactor.isCurrentThread else { return nil }
         let id = self.id
         return session.assumeIsolated { session -> MuxError? in
             do throws(MuxError) {
@@ -112,6 +107,24 @@ public final class MuxStream: Sendable {
     /// Resets the stream (RST): both directions end now, unread bytes are dropped.
     public func reset() async {
         await session.reset(streamID: id)
+    }
+
+    /// Calls `handler` once, on the session's reactor thread, when the stream fails: reset by the
+    /// peer (`streamReset`), reset locally (`streamClosed`) or the session's failure. Called at
+    /// once if the stream has already failed; never called for a stream that ends normally.
+    ///
+    /// Lets a server notice a cancelled call (the caller's RST) while its handler is busy and
+    /// not reading, without a task waiting per stream.
+    public func onFailure(_ handler: @escaping @Sendable (MuxError) -> Void) async {
+        if setFailureHandlerNow(handler) { return }
+        await session.setFailureHandler(handler, streamID: id)
+    }
+
+    private func setFailureHandlerNow(_ handler: @escaping @Sendable (MuxError) -> Void) -> Bool {
+        guard session.reactor.isCurrentThread else { return false }
+        let id = self.id
+        session.assumeIsolated { $0.setFailureHandler(handler, streamID: id) }
+        return true
     }
 
     /// The received chunks as an async sequence, ending at the peer's FIN.

@@ -13,6 +13,8 @@ struct MuxStreamEntry {
     var closed = false
     var reader: CheckedContinuation<Void, Never>?
     var writers: [CheckedContinuation<Void, Never>] = []
+    /// Told once when the stream fails (see `MuxStream.onFailure`).
+    var failureHandler: (@Sendable (MuxError) -> Void)?
 
     var hasQueuedData: Bool { receivedReadIndex < received.count }
 
@@ -35,5 +37,9 @@ struct MuxStreamEntry {
         reader = nil
         for writer in writers { writer.resume() }
         writers.removeAll()
+        if let failure, let handler = failureHandler {
+            failureHandler = nil
+            handler(failure)
+        }
     }
 }

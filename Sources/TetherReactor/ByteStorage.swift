@@ -64,13 +64,19 @@ public struct BufferSlice: Sendable {
 
     /// A slice holding a copy of `bytes`.
     public init(copying bytes: some Collection<UInt8>) {
-        let storage = ByteStorage(heapCapacity: bytes.count)
-        var index = 0
-        for byte in bytes {
-            unsafe storage.base.storeBytes(of: byte, toByteOffset: index, as: UInt8.self)
-            index += 1
+        let count = bytes.count
+        let storage = ByteStorage(heapCapacity: count)
+        let copied: Void? = bytes.withContiguousStorageIfAvailable { source in
+            if let sourceBase = source.baseAddress { unsafe storage.base.copyMemory(from: sourceBase, byteCount: count) }
         }
-        self.init(storage: storage, offset: 0, count: bytes.count)
+        if copied == nil {
+            var index = 0
+            for byte in bytes {
+                unsafe storage.base.storeBytes(of: byte, toByteOffset: index, as: UInt8.self)
+                index += 1
+            }
+        }
+        self.init(storage: storage, offset: 0, count: count)
     }
 
     /// A new slice of `count` bytes, written once by `initializer`, immutable afterwards.

@@ -3,31 +3,6 @@ import TetherMux
 import TetherReactor
 import TetherTesting
 
-/// A client and a server session over a real connected pair on one reactor.
-private func withSessionPair<R: Sendable>(
-    over transport: Transport = .socketpair,
-    reactor reactorConfiguration: ReactorConfiguration = ReactorConfiguration(),
-    client clientConfiguration: MuxConfiguration = MuxConfiguration(),
-    server serverConfiguration: MuxConfiguration = MuxConfiguration(),
-    _ body: @Sendable (MuxSession, MuxSession, Reactor) async throws -> R
-) async throws -> R {
-    try await withReactor(configuration: reactorConfiguration) { reactor in
-        let (a, b) = try await transport.connectedPair(on: reactor)
-        let client = try await MuxSession(socket: a, role: .client, configuration: clientConfiguration)
-        let server = try await MuxSession(socket: b, role: .server, configuration: serverConfiguration)
-        do {
-            let result = try await body(client, server, reactor)
-            await client.close()
-            await server.close()
-            return result
-        } catch {
-            await client.close()
-            await server.close()
-            throw error
-        }
-    }
-}
-
 /// Reads a stream to its end, checking every byte against `pattern`.
 private func readAll(_ stream: MuxStream, pattern: ByteStreamPattern) async throws -> Int {
     var received = 0
@@ -47,7 +22,7 @@ private func echo(_ stream: MuxStream) async throws {
 @Suite(.timeLimit(.minutes(1))) struct MuxSessionTests {
     @Test(arguments: Transport.allCases)
     func streamEchoesBytesIntactWithoutCopies(transport: Transport) async throws {
-        try await withSessionPair(over: transport) { client, server, reactor in
+        try await withMuxSessionPair(over: transport) { client, server, reactor in
             let pattern = ByteStreamPattern(seed: 3)
             let totalBytes = 3 * 1024 * 1024 + 5
             let serverSide = Task(executorPreference: reactor) { try await echo(try await server.acceptStream()) }
@@ -70,7 +45,7 @@ private func echo(_ stream: MuxStream) async throws {
     }
 
     @Test func hundredConcurrentStreamsEchoIndependently() async throws {
-        try await withSessionPair { client, server, reactor in
+        try await withMuxSessionPair { client, server, reactor in
             let acceptor = Task(executorPreference: reactor) {
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     for _ in 0..<100 {
@@ -100,7 +75,7 @@ private func echo(_ stream: MuxStream) async throws {
     }
 
     @Test func halfCloseInEachDirection() async throws {
-        try await withSessionPair { client, server, reactor in
+        try await withMuxSessionPair { client, server, reactor in
             let stream = try await client.openStream()
             try await stream.write(BufferSlice(copying: [1, 2, 3]))
             try await stream.closeWrite()
@@ -117,7 +92,7 @@ private func echo(_ stream: MuxStream) async throws {
     }
 
     @Test func resetByThePeerFailsReads() async throws {
-        try await withSessionPair { client, server, reactor in
+        try await withMuxSessionPair { client, server, reactor in
             let stream = try await client.openStream()
             try await stream.write(BufferSlice(copying: [1]))
             let accepted = try await server.acceptStream()
@@ -129,7 +104,7 @@ private func echo(_ stream: MuxStream) async throws {
     }
 
     @Test func pingMeasuresTheRoundTrip() async throws {
-        try await withSessionPair { client, server, _ in
+        try await withMuxSessionPair { client, server, _ in
             let rtt = try await client.ping()
             #expect(rtt > .zero)
             #expect(try await server.ping() > .zero)
@@ -137,7 +112,7 @@ private func echo(_ stream: MuxStream) async throws {
     }
 
     @Test func goAwayStopsNewStreamsOnly() async throws {
-        try await withSessionPair { client, server, reactor in
+        try await withMuxSessionPair { client, server, reactor in
             let stream = try await client.openStream()
             let accepted = try await server.acceptStream()
             await server.goAway()
@@ -154,7 +129,7 @@ private func echo(_ stream: MuxStream) async throws {
     /// A reader that reads nothing stops the writer: the receiver never buffers more than the
     /// 256 KiB window, and everything arrives once it reads.
     @Test func unreadStreamBoundsBufferingToTheWindow() async throws {
-        try await withSessionPair { client, server, reactor in
+        try await withMuxSessionPair { client, server, reactor in
             let pattern = ByteStreamPattern(seed: 77)
             let totalBytes = 4 * 1024 * 1024
             let stream = try await client.openStream()
@@ -172,7 +147,7 @@ private func echo(_ stream: MuxStream) async throws {
 
     /// When the connection dies, waiting reads and accepts fail with the session's error.
     @Test func sessionDeathFailsEveryWaiter() async throws {
-        try await withSessionPair { client, server, reactor in
+        try await withMuxSessionPair { client, server, reactor in
             let stream = try await client.openStream()
             try await stream.write(BufferSlice(copying: [1]))
             let accepted = try await server.acceptStream()
@@ -196,7 +171,7 @@ private func echo(_ stream: MuxStream) async throws {
         var small = ReactorConfiguration()
         small.receiveBufferCount = 8
         small.receiveBufferBytes = 16 * 1024
-        try await withSessionPair(reactor: small) { client, server, reactor in
+        try await withMuxSessionPair(reactor: small) { client, server, reactor in
             let pattern = ByteStreamPattern(seed: 5)
             var idle: [MuxStream] = []
             for _ in 0..<8 {
@@ -258,7 +233,7 @@ private func echo(_ stream: MuxStream) async throws {
     /// `close()` ends both directions: the peer reads our data then end of stream, and its
     /// further writes fail once our RST arrives.
     @Test func closeEndsBothDirections() async throws {
-        try await withSessionPair { client, server, reactor in
+        try await withMuxSessionPair { client, server, reactor in
             let stream = try await client.openStream()
             try await stream.write(BufferSlice(copying: [1, 2]))
             let accepted = try await server.acceptStream()
@@ -282,7 +257,7 @@ private func echo(_ stream: MuxStream) async throws {
 
     /// Ten thousand streams opened and accepted on one session (40 × the ACK backlog).
     @Test func tenThousandStreamsOnOneSession() async throws {
-        try await withSessionPair { client, server, reactor in
+        try await withMuxSessionPair { client, server, reactor in
             let count = 10_000
             let acceptor = Task(executorPreference: reactor) {
                 var held: [MuxStream] = []
