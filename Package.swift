@@ -85,6 +85,7 @@ let package = Package(
             dependencies: [
                 "TetherReactor",
                 "TetherMux",
+                "TetherRPC",
                 "TetherTesting",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -106,9 +107,29 @@ let package = Package(
             dependencies: ["TetherMux", "TetherReactor", "TetherTesting"],
             swiftSettings: strictSafe
         ),
+        // A plugin interface and its implementation shared by the RPC tests and the test plugin.
+        .target(
+            name: "RPCFixtures",
+            dependencies: ["TetherPluginInterface"],
+            path: "Tests/Support/RPCFixtures",
+            swiftSettings: strictSafe
+        ),
+        // The plugin process of the cross-process RPC tests (found beside the test binary).
+        .executableTarget(
+            name: "tether-rpc-test-plugin",
+            dependencies: [
+                "RPCFixtures", "TetherMux", "TetherReactor",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            path: "Tests/Support/RPCTestPlugin",
+            swiftSettings: strictSafe
+        ),
         .testTarget(
             name: "TetherRPCTests",
-            dependencies: ["TetherRPC", "TetherPluginInterface", "TetherMux", "TetherReactor", "TetherTesting"],
+            dependencies: [
+                "TetherRPC", "TetherPluginInterface", "TetherMux", "TetherReactor", "TetherTesting", "RPCFixtures",
+                "tether-rpc-test-plugin",
+            ],
             // The msgpack-python script the MessagePack cross-check runs; not a resource.
             exclude: ["Python"],
             swiftSettings: strictSafe

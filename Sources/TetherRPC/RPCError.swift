@@ -1,22 +1,26 @@
 /// Why an RPC failed, when the failure is the RPC layer's rather than the remote implementation's
-/// (that one arrives as ``RemoteError``).
+/// (that one arrives as ``RemoteError``, or as the error itself when its type is known).
 public struct RPCError: Error, Sendable, Equatable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         let name: String
-        /// The remote side has no method with this identifier.
+        /// The remote side has no service or method with this identifier.
         public static let unknownMethod = Code(name: "unknownMethod")
         /// The arguments did not match the method's parameter list.
         public static let badArguments = Code(name: "badArguments")
-        /// A frame of the call envelope was malformed.
+        /// A message of the call envelope was malformed or out of order.
         public static let protocolViolation = Code(name: "protocolViolation")
         /// The call's deadline passed before it completed.
         public static let deadlineExceeded = Code(name: "deadlineExceeded")
-        /// The call was cancelled (by the caller's task, or the stream was reset by the peer).
+        /// The call was cancelled on the other side (its caller gave up, or it reset the stream).
         public static let cancelled = Code(name: "cancelled")
-        /// The stream ended before the response arrived.
+        /// The connection or the call's stream ended before the call completed.
         public static let connectionLost = Code(name: "connectionLost")
-        /// An envelope or payload was larger than the configured limit.
+        /// A message was larger than ``RPCConfiguration/maxMessageBytes``.
         public static let messageTooLarge = Code(name: "messageTooLarge")
+        /// A result or stream item could not be decoded as the expected type.
+        public static let badResult = Code(name: "badResult")
+        /// A stream was iterated a second time (a remote stream can be consumed once).
+        public static let streamConsumed = Code(name: "streamConsumed")
         public var description: String { name }
     }
 
@@ -29,4 +33,21 @@ public struct RPCError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String { "RPC \(code): \(message)" }
+}
+
+// On the wire as a map {"code": name, "message": text}, so every peer understands it.
+extension RPCError: Codable {
+    private enum CodingKeys: String, CodingKey { case code, message }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.code = Code(name: try container.decode(String.self, forKey: .code))
+        self.message = try container.decode(String.self, forKey: .message)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(code.name, forKey: .code)
+        try container.encode(message, forKey: .message)
+    }
 }

@@ -1,0 +1,212 @@
+import TetherMux
+import TetherReactor
+
+/// The caller's side of RPC over one ``MuxSession``: each call opens its own stream, sends the
+/// call and its arguments in the stream's first write, and reads the response.
+///
+/// Generated clients (`@PluginInterface`) call these methods; they are public so that tools and
+/// other languages' conventions can be used without the macro. Cancelling the calling task resets
+/// the call's stream, which cancels the handler on the other side. With a ``timeout`` the call
+/// carries its deadline: the callee cancels its handler when it passes, and unary and
+/// client-streaming calls fail here with ``RPCError/Code-swift.struct/deadlineExceeded``.
+public struct RPCChannel: Sendable {
+    public let session: MuxSession
+    /// The registered name of the called service; nil calls the default instance of the interface.
+    public let service: String?
+    /// Time allowed for each call, or nil for none.
+    public var timeout: Duration?
+    public let configuration: RPCConfiguration
+    let builder: RPCMessageBuilder
+    let context: RPCDecodingContext
+
+    public init(session: MuxSession, service: String? = nil, configuration: RPCConfiguration = RPCConfiguration()) {
+        self.session = session
+        self.service = service
+        self.configuration = configuration
+        self.builder = RPCMessageBuilder(encoder: MessagePackEncoder(), maxMessageBytes: configuration.maxMessageBytes)
+        self.context = RPCDecodingContext(configuration: configuration)
+    }
+
+    /// The same channel with every call limited to `timeout`.
+    public func withTimeout(_ timeout: Duration?) -> RPCChannel {
+        var channel = self
+        channel.timeout = timeout
+        return channel
+    }
+
+    // MARK: Calls
+
+    /// A call with one result.
+    public func unary<Result: Decodable>(
+        _ method: String, returning: Result.Type, arguments: (inout RPCArgumentEncoder) throws -> Void
+    ) async throws -> Result {
+        let stream = try await start(method, finishing: true, arguments: arguments)
+        return try await withDeadline(resetting: stream) {
+            var value = try await awaitResult(on: stream)
+            return try context.decodeValue(Result.self, from: &value)
+        }
+    }
+
+    /// A call without a result.
+    public func unary(_ method: String, arguments: (inout RPCArgumentEncoder) throws -> Void) async throws {
+        let stream = try await start(method, finishing: true, arguments: arguments)
+        try await withDeadline(resetting: stream) {
+            _ = try await awaitResult(on: stream)
+        }
+    }
+
+    /// A call whose result is a stream of items.
+    public func serverStreaming<Item: Decodable & Sendable>(
+        _ method: String, of: Item.Type, arguments: (inout RPCArgumentEncoder) throws -> Void
+    ) async throws -> RPCStream<Item> {
+        let stream = try await start(method, finishing: true, arguments: arguments)
+        return RPCStream(remote: RPCRemoteItems(reader: itemReader(for: stream)))
+    }
+
+    /// A call that sends a stream of items and has one result.
+    public func clientStreaming<Item: Encodable & Sendable, Result: Decodable>(
+        _ method: String, sending items: RPCStream<Item>, returning: Result.Type,
+        arguments: (inout RPCArgumentEncoder) throws -> Void
+    ) async throws -> Result {
+        var value = try await streamingCall(method, sending: items, arguments: arguments)
+        return try context.decodeValue(Result.self, from: &value)
+    }
+
+    /// A call that sends a stream of items and has no result.
+    public func clientStreaming<Item: Encodable & Sendable>(
+        _ method: String, sending items: RPCStream<Item>, arguments: (inout RPCArgumentEncoder) throws -> Void
+    ) async throws {
+        _ = try await streamingCall(method, sending: items, arguments: arguments)
+    }
+
+    /// Sends the call and its items while waiting for the result; returns the result's value.
+    private func streamingCall<Item: Encodable & Sendable>(
+        _ method: String, sending items: RPCStream<Item>, arguments: (inout RPCArgumentEncoder) throws -> Void
+    ) async throws -> MessagePackReader {
+        let stream = try await start(method, finishing: false, arguments: arguments)
+        let builder = self.builder
+        return try await withDeadline(resetting: stream) {
+            try await withThrowingTaskGroup(of: (any Error)?.self) { group in
+                group.addTask { await Self.send(items, on: stream, builder: builder) }
+                do {
+                    let result = try await awaitResult(on: stream)
+                    group.cancelAll()
+                    return result
+                } catch {
+                    // The producer's own failure is the better explanation of a reset stream.
+                    for try await producerError in group {
+                        if let producerError, !(producerError is CancellationError) { throw producerError }
+                    }
+                    throw error
+                }
+            }
+        }
+    }
+
+    /// A call that sends a stream of items and receives one; both directions flow at once.
+    public func bidirectional<Item: Encodable & Sendable, Reply: Decodable & Sendable>(
+        _ method: String, sending items: RPCStream<Item>, of: Reply.Type,
+        arguments: (inout RPCArgumentEncoder) throws -> Void
+    ) async throws -> RPCStream<Reply> {
+        let stream = try await start(method, finishing: false, arguments: arguments)
+        let replies = RPCRemoteItems(reader: itemReader(for: stream) as RPCItemReader<Reply>)
+        let builder = self.builder
+        replies.attach(
+            Task(executorPreference: session.reactor) {
+                _ = await Self.send(items, on: stream, builder: builder)
+            })
+        return RPCStream(remote: replies)
+    }
+
+    // MARK: Steps
+
+    /// Opens the call's stream and writes the call message (with FIN when nothing follows).
+    private func start(
+        _ method: String, finishing: Bool, arguments: (inout RPCArgumentEncoder) throws -> Void
+    ) async throws -> MuxStream {
+        var encoder = RPCArgumentEncoder(encoder: builder.encoder)
+        try arguments(&encoder)
+        let request = try builder.call(
+            service: service, method: method, timeoutNanoseconds: timeout.map(Self.nanoseconds), arguments: encoder)
+        let stream = try await session.openStreamForCall()
+        try await stream.writeForCall(request, finishing: finishing)
+        return stream
+    }
+
+    private func itemReader<Item: Decodable & Sendable>(for stream: MuxStream) -> RPCItemReader<Item> {
+        RPCItemReader(
+            stream: stream, framer: RPCMessageFramer(maxMessageBytes: configuration.maxMessageBytes),
+            end: .resultMessage, context: context)
+    }
+
+    /// Reads the call's response: a reader at its result's value, or the failure it reports.
+    private func awaitResult(on stream: MuxStream) async throws -> MessagePackReader {
+        var framer = RPCMessageFramer(maxMessageBytes: configuration.maxMessageBytes)
+        while true {
+            if let body = try framer.next() {
+                switch try RPCMessage.decode(body, limits: context.decoder.limits) {
+                case .result(let value):
+                    return value
+                case .failure(let failure):
+                    throw context.error(for: failure)
+                case .call, .item:
+                    throw RPCError(.protocolViolation, "expected the call's result on stream \(stream.id)")
+                }
+            }
+            guard let slice = try await stream.readForCall() else {
+                throw RPCError(.connectionLost, "the call's stream \(stream.id) ended without a result")
+            }
+            framer.append(slice)
+        }
+    }
+
+    /// Sends `items` and then FIN; on failure resets the stream and returns the error.
+    static func send<Item: Encodable & Sendable>(
+        _ items: RPCStream<Item>, on stream: MuxStream, builder: RPCMessageBuilder
+    ) async -> (any Error)? {
+        do {
+            try await items.forEach { item in
+                try await stream.writeForCall(try builder.item(item))
+            }
+            try await stream.closeWriteForCall()
+            return nil
+        } catch {
+            await stream.reset()
+            return error
+        }
+    }
+
+    /// Runs `body`; when the channel has a timeout and it passes first, resets `stream` (which
+    /// ends `body`'s wait) and throws ``RPCError/Code-swift.struct/deadlineExceeded``.
+    private func withDeadline<Value>(resetting stream: MuxStream, _ body: () async throws -> Value) async throws -> Value {
+        guard let timeout else { return try await body() }
+        let reactor = session.reactor
+        let timer = RPCDeadlineTimer()
+        let timerTask = Task(executorPreference: reactor) {
+            do {
+                try await reactor.sleep(for: timeout)
+            } catch {
+                return
+            }
+            timer.expire()
+            await stream.reset()
+        }
+        defer { timerTask.cancel() }
+        do {
+            return try await body()
+        } catch {
+            if timer.hasExpired {
+                throw RPCError(.deadlineExceeded, "no response within \(timeout)")
+            }
+            throw error
+        }
+    }
+
+    static func nanoseconds(_ duration: Duration) -> UInt64 {
+        let (seconds, attoseconds) = duration.components
+        guard seconds >= 0, attoseconds >= 0 else { return 0 }
+        let (whole, overflow) = UInt64(seconds).multipliedReportingOverflow(by: 1_000_000_000)
+        return overflow ? UInt64.max : whole &+ UInt64(attoseconds / 1_000_000_000)
+    }
+}
+

@@ -1,0 +1,27 @@
+/// What decoding results, items and failures needs: the decoder and the known error types.
+struct RPCDecodingContext: Sendable {
+    let decoder: MessagePackDecoder
+    let knownErrors: [any (Error & Codable & Sendable).Type]
+
+    init(configuration: RPCConfiguration) {
+        self.decoder = MessagePackDecoder(limits: configuration.decoderLimits)
+        self.knownErrors = configuration.knownErrors
+    }
+
+    /// Decodes the one value left in `reader` (a result or an item).
+    func decodeValue<Value: Decodable>(_ type: Value.Type, from reader: inout MessagePackReader) throws -> Value {
+        do {
+            let value = try decoder.decode(Value.self, from: &reader)
+            guard reader.isAtEnd else { throw RPCError(.protocolViolation, "bytes after the value") }
+            return value
+        } catch let error as RPCError {
+            throw error
+        } catch {
+            throw RPCError(.badResult, "not a \(Value.self): \(error)")
+        }
+    }
+
+    func error(for failure: RPCFailure) -> any Error {
+        failure.error(decoder: decoder, knownErrors: knownErrors)
+    }
+}

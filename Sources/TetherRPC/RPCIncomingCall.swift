@@ -1,0 +1,91 @@
+import Synchronization
+import TetherMux
+
+/// One call received by an ``RPCServer``, handed to the ``RPCService`` it addresses.
+///
+/// Generated services read the arguments with ``arguments(count:)``, a streamed argument with
+/// ``incomingStream(of:)``, and answer with one of the `respond` methods, exactly once.
+public struct RPCIncomingCall: Sendable {
+    /// `Interface.method(label:label:)`.
+    public var method: String { header.method }
+    /// The service name the caller addressed (nil: the interface's default instance).
+    public var service: String? { header.service }
+
+    let header: RPCCallHeader
+    let stream: MuxStream
+    let exchange: RPCCallExchange
+
+    /// The call's arguments, after checking that there are `count` of them.
+    ///
+    /// - Throws: ``RPCError/Code-swift.struct/badArguments`` for another count.
+    public func arguments(count: Int) throws -> RPCArgumentDecoder {
+        guard header.argumentCount == count else {
+            throw RPCError(.badArguments, "\(method) takes \(count) arguments, the call has \(header.argumentCount)")
+        }
+        return RPCArgumentDecoder(
+            reader: header.arguments, count: count, decoder: exchange.context.decoder, method: method)
+    }
+
+    /// The items the caller streams, ending at its FIN. Can be taken once.
+    public func incomingStream<Item: Decodable & Sendable>(of: Item.Type) -> RPCStream<Item> {
+        let framer = exchange.takeFramer() ?? RPCMessageFramer(maxMessageBytes: exchange.maxMessageBytes)
+        return RPCStream(
+            remote: RPCRemoteItems(
+                reader: RPCItemReader(stream: stream, framer: framer, end: .fin, context: exchange.context)))
+    }
+
+    /// Sends `result` and ends the call.
+    public func respond<Result: Encodable>(_ result: Result) async throws {
+        try exchange.markResponded()
+        try await stream.writeForCall(try exchange.builder.result(result), finishing: true)
+    }
+
+    /// Ends a call that has no result.
+    public func respond() async throws {
+        try exchange.markResponded()
+        try await stream.writeForCall(exchange.builder.emptyResult(), finishing: true)
+    }
+
+    /// Sends every item of `items`, then the end marker, and ends the call.
+    public func respondStreaming<Item: Encodable & Sendable>(_ items: RPCStream<Item>) async throws {
+        try exchange.markResponded()
+        let stream = self.stream
+        let builder = exchange.builder
+        try await items.forEach { item in
+            try await stream.writeForCall(try builder.item(item))
+        }
+        try await stream.writeForCall(builder.emptyResult(), finishing: true)
+    }
+}
+
+/// The server's per-call state shared with the handler: encoding, bytes read past the call
+/// message, whether a response was started.
+final class RPCCallExchange: Sendable {
+    let builder: RPCMessageBuilder
+    let context: RPCDecodingContext
+    let maxMessageBytes: Int
+    private let framer: Mutex<RPCMessageFramer?>
+    private let responded = Atomic<Bool>(false)
+
+    init(builder: RPCMessageBuilder, context: RPCDecodingContext, framer: RPCMessageFramer) {
+        self.builder = builder
+        self.context = context
+        self.maxMessageBytes = builder.maxMessageBytes
+        self.framer = Mutex(framer)
+    }
+
+    func takeFramer() -> RPCMessageFramer? {
+        framer.withLock { framer in
+            defer { framer = nil }
+            return framer
+        }
+    }
+
+    func markResponded() throws {
+        guard !responded.exchange(true, ordering: .acquiringAndReleasing) else {
+            throw RPCError(.protocolViolation, "the call was already answered")
+        }
+    }
+
+    var hasResponded: Bool { responded.load(ordering: .acquiring) }
+}

@@ -1,0 +1,46 @@
+import TetherReactor
+
+/// Cuts length-prefixed envelope messages out of the bytes of a call's stream, which arrive in
+/// slices of any size (a message may span slices; a slice may hold several messages).
+struct RPCMessageFramer: Sendable {
+    private var pending: [UInt8] = []
+    private var start = 0
+    let maxMessageBytes: Int
+
+    init(maxMessageBytes: Int) {
+        self.maxMessageBytes = maxMessageBytes
+    }
+
+    /// True when bytes of an incomplete message are buffered.
+    var hasPartialMessage: Bool { start < pending.count }
+
+    mutating func append(_ slice: BufferSlice) {
+        if start == pending.count {
+            // The common case: nothing left over, the slice starts a message.
+            pending = slice.bytes
+            start = 0
+            return
+        }
+        if start > 4096, start * 2 > pending.count {
+            pending.removeFirst(start)
+            start = 0
+        }
+        pending.append(contentsOf: slice.bytes)
+    }
+
+    /// The next complete message body, if one is buffered.
+    mutating func next() throws(RPCError) -> ArraySlice<UInt8>? {
+        let available = pending.count - start
+        guard available >= 4 else { return nil }
+        let length =
+            Int(pending[start]) << 24 | Int(pending[start + 1]) << 16 | Int(pending[start + 2]) << 8
+            | Int(pending[start + 3])
+        guard length <= maxMessageBytes else {
+            throw RPCError(.messageTooLarge, "\(length)-byte message exceeds the \(maxMessageBytes)-byte limit")
+        }
+        guard available - 4 >= length else { return nil }
+        let body = pending[(start + 4)..<(start + 4 + length)]
+        start += 4 + length
+        return body
+    }
+}

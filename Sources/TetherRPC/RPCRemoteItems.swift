@@ -1,0 +1,106 @@
+import Synchronization
+import TetherMux
+
+/// A stream of items arriving on a call's mux stream, not yet iterated.
+///
+/// Shared by copies of the ``RPCStream`` that wraps it; the first iterator takes the reader. When
+/// the last copy and the iterator are gone, the call's stream is released (reset if still open)
+/// and a producer sending the other direction of the call (a bidirectional call) is cancelled.
+final class RPCRemoteItems<Element: Sendable>: Sendable {
+    private let reader: Mutex<RPCItemReader<Element>?>
+
+    init(reader: RPCItemReader<Element>) {
+        self.reader = Mutex(reader)
+    }
+
+    /// A task that sends the call's other direction; cancelled when the reader (this object's,
+    /// or the iterator's that took it) is dropped.
+    func attach(_ task: Task<Void, Never>) {
+        let companion = RPCCompanionTask(task)
+        reader.withLock { $0?.companion = companion }
+    }
+
+    func takeReader() -> RPCItemReader<Element>? {
+        reader.withLock { reader in
+            defer { reader = nil }
+            return reader
+        }
+    }
+
+}
+
+/// Cancels its task when the last reference to it goes.
+final class RPCCompanionTask: Sendable {
+    let task: Task<Void, Never>
+
+    init(_ task: Task<Void, Never>) {
+        self.task = task
+    }
+
+    deinit {
+        task.cancel()
+    }
+}
+
+/// Reads `[2, item]` messages from a call's stream until the end: the sender's FIN (items sent by
+/// the caller), or a result or failure message (items sent by the callee).
+struct RPCItemReader<Element: Sendable>: Sendable {
+    enum End: Sendable {
+        /// The caller's items end with its FIN.
+        case fin
+        /// The callee's items end with `[3, nil]`, or `[4, …]` when it failed.
+        case resultMessage
+    }
+
+    let stream: MuxStream
+    var framer: RPCMessageFramer
+    let end: End
+    let context: RPCDecodingContext
+    /// Decodes one item (made where `Element` is known to be `Decodable`).
+    let decodeItem: @Sendable (inout MessagePackReader, RPCDecodingContext) throws -> Element
+    var finished = false
+    /// Kept alive as long as the items are read (see `RPCRemoteItems.attach`).
+    var companion: RPCCompanionTask?
+
+    init(stream: MuxStream, framer: RPCMessageFramer, end: End, context: RPCDecodingContext)
+    where Element: Decodable {
+        self.stream = stream
+        self.framer = framer
+        self.end = end
+        self.context = context
+        self.decodeItem = { reader, context in try context.decodeValue(Element.self, from: &reader) }
+    }
+
+    mutating func next() async throws -> Element? {
+        guard !finished else { return nil }
+        do {
+            while true {
+                if let body = try framer.next() {
+                    switch try RPCMessage.decode(body, limits: context.decoder.limits) {
+                    case .item(var reader):
+                        return try decodeItem(&reader, context)
+                    case .result where end == .resultMessage:
+                        finished = true
+                        return nil
+                    case .failure(let failure) where end == .resultMessage:
+                        finished = true
+                        throw context.error(for: failure)
+                    default:
+                        throw RPCError(.protocolViolation, "unexpected message in a stream of items")
+                    }
+                }
+                guard let slice = try await stream.readForCall() else {
+                    if end == .fin, !framer.hasPartialMessage {
+                        finished = true
+                        return nil
+                    }
+                    throw RPCError(.connectionLost, "the call's stream \(stream.id) ended before its last item")
+                }
+                framer.append(slice)
+            }
+        } catch {
+            finished = true
+            throw error
+        }
+    }
+}

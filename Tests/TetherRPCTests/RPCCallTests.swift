@@ -1,0 +1,205 @@
+import Foundation
+import Testing
+import TetherMux
+import RPCFixtures
+import TetherPluginInterface
+import TetherReactor
+import TetherTesting
+
+/// A `KeyValueClient` calling a `Store` served over a real in-process session pair.
+private func withKeyValue(
+    configuration: RPCConfiguration = RPCConfiguration(),
+    _ body: @Sendable (KeyValueClient, Store, RPCChannel) async throws -> Void
+) async throws {
+    try await withMuxSessionPair { client, server, reactor in
+        let store = Store()
+        let rpcServer = RPCServer()
+        rpcServer.register(KeyValueService(store))
+        let serving = Task(executorPreference: reactor) { await rpcServer.serve(server) }
+        defer { serving.cancel() }
+        let channel = RPCChannel(session: client, configuration: configuration)
+        try await body(KeyValueClient(channel: channel), store, channel)
+    }
+}
+
+/// Waits (bounded) until `condition` holds: ordering comes from the other side's progress.
+private func waitUntil(_ what: Comment, _ condition: () -> Bool) async throws {
+    for _ in 0..<2_000 {
+        if condition() { return }
+        try await Task.sleep(for: .milliseconds(5))
+    }
+    Issue.record("never happened: \(what)")
+}
+
+@Suite(.timeLimit(.minutes(1)))
+struct RPCCallTests {
+    @Test func unaryCallsCarryArgumentsAndResults() async throws {
+        try await withKeyValue { kv, _, _ in
+            let value = Data((0..<300).map { UInt8(truncatingIfNeeded: $0 * 7) })
+            try await kv.put("a", value: value)
+            #expect(try await kv.get("a") == value)
+            #expect(try await kv.get("missing") == nil)
+        }
+    }
+
+    @Test func serverStreamDeliversEveryItemInOrder() async throws {
+        try await withKeyValue { kv, _, _ in
+            var keys: [String] = []
+            for try await change in try await kv.watch(prefix: "k", count: 1_000) {
+                #expect(change.value == Data([UInt8(truncatingIfNeeded: keys.count)]))
+                keys.append(change.key)
+            }
+            #expect(keys == (0..<1_000).map { "k\($0)" })
+        }
+    }
+
+    @Test func receivedStreamCanBeIteratedOnce() async throws {
+        try await withKeyValue { kv, _, _ in
+            let changes = try await kv.watch(prefix: "k", count: 3)
+            var first = changes.makeAsyncIterator()
+            #expect(try await first.next()?.key == "k0")
+            var second = changes.makeAsyncIterator()
+            await #expect(throws: RPCError.self) { _ = try await second.next() }
+        }
+    }
+
+    @Test func clientStreamIsConsumedToItsEnd() async throws {
+        try await withKeyValue { kv, _, _ in
+            let rows = RPCStream(elements: (0..<10_000).map { Row(id: $0, name: "row \($0)") })
+            let count = try await kv.load(rows)
+            #expect(count == 10_000)
+        }
+    }
+
+    @Test func producerFailureFailsTheClientStreamingCall() async throws {
+        try await withKeyValue { kv, _, _ in
+            let rows = RPCStream<Row> { writer in
+                try await writer.yield(Row(id: 0, name: "first"))
+                throw DiskError()
+            }
+            await #expect(throws: DiskError.self) { _ = try await kv.load(rows) }
+            // The session is still usable.
+            let value = try await kv.get("x")
+            #expect(value == nil)
+        }
+    }
+
+    @Test func bidirectionalStreamsFlowBothWays() async throws {
+        try await withKeyValue { kv, _, _ in
+            let rows = RPCStream(elements: (0..<500).map { Row(id: $0, name: "r\($0)") })
+            var received: [Row] = []
+            for try await row in try await kv.rename(rows, suffix: "!") { received.append(row) }
+            #expect(received == (0..<500).map { Row(id: $0, name: "r\($0)!") })
+        }
+    }
+
+    @Test func knownCodableErrorArrivesAsItself() async throws {
+        var configuration = RPCConfiguration()
+        configuration.knownErrors = [StoreError.self]
+        try await withKeyValue(configuration: configuration) { kv, _, _ in
+            await #expect(throws: StoreError.notFound("missing")) { try await kv.fail(codable: true) }
+        }
+    }
+
+    @Test func unknownErrorArrivesAsRemoteErrorWithTypeMessageAndPayload() async throws {
+        try await withKeyValue { kv, _, _ in
+            let codable = await #expect(throws: RemoteError.self) { try await kv.fail(codable: true) }
+            #expect(codable?.typeName == String(reflecting: StoreError.self))
+            #expect(codable?.decode(StoreError.self) == .notFound("missing"))
+            let plain = await #expect(throws: RemoteError.self) { try await kv.fail(codable: false) }
+            #expect(plain?.typeName == String(reflecting: DiskError.self))
+            #expect(plain?.message == "disk on fire")
+            #expect(plain?.payload == nil)
+        }
+    }
+
+    @Test func unknownMethodAndServiceAreReported() async throws {
+        try await withKeyValue { _, _, channel in
+            let method = await #expect(throws: RPCError.self) { try await channel.unary("KeyValue.nothing()") { _ in } }
+            #expect(method?.code == .unknownMethod)
+            let other = RPCChannel(session: channel.session, service: "elsewhere")
+            let service = await #expect(throws: RPCError.self) {
+                _ = try await other.unary("KeyValue.get(_:)", returning: Data?.self) { try $0.encode("a") }
+            }
+            #expect(service?.code == .unknownMethod)
+        }
+    }
+
+    @Test func badArgumentsAreReported() async throws {
+        try await withKeyValue { kv, _, channel in
+            let tooMany = await #expect(throws: RPCError.self) {
+                _ = try await channel.unary("KeyValue.get(_:)", returning: Data?.self) {
+                    try $0.encode("a")
+                    try $0.encode("b")
+                }
+            }
+            #expect(tooMany?.code == .badArguments)
+            let wrongType = await #expect(throws: RPCError.self) {
+                _ = try await channel.unary("KeyValue.get(_:)", returning: Data?.self) { try $0.encode([1, 2, 3]) }
+            }
+            #expect(wrongType?.code == .badArguments)
+            let wrongResult = await #expect(throws: RPCError.self) {
+                try await kv.put("a", value: Data([1]))
+                _ = try await channel.unary("KeyValue.get(_:)", returning: Int.self) { try $0.encode("a") }
+            }
+            #expect(wrongResult?.code == .badResult)
+        }
+    }
+
+    @Test func cancellingTheCallerCancelsTheHandler() async throws {
+        try await withKeyValue { kv, store, _ in
+            let call = Task { try await kv.block() }
+            try await waitUntil("the handler started") { store.startedBlocks.load(ordering: .relaxed) == 1 }
+            call.cancel()
+            await #expect(throws: CancellationError.self) { _ = try await call.value }
+            try await waitUntil("the handler saw the cancellation") {
+                store.cancelledHandlers.load(ordering: .relaxed) == 1
+            }
+            #expect(try await kv.get("still") == nil)
+        }
+    }
+
+    @Test func deadlineFailsTheCallAndCancelsTheHandler() async throws {
+        try await withKeyValue { kv, store, channel in
+            let hurried = KeyValueClient(channel: channel.withTimeout(.milliseconds(50)))
+            let error = await #expect(throws: RPCError.self) { _ = try await hurried.block() }
+            #expect(error?.code == .deadlineExceeded)
+            try await waitUntil("the handler was cancelled at its deadline") {
+                store.cancelledHandlers.load(ordering: .relaxed) == 1
+            }
+            #expect(try await hurried.get("fast") == nil)
+        }
+    }
+
+    @Test func tenThousandConcurrentCallsOnOneSession() async throws {
+        try await withKeyValue { kv, _, _ in
+            try await kv.put("k", value: Data("value".utf8))
+            let matches = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for _ in 0..<10_000 {
+                    group.addTask { try await kv.get("k") == Data("value".utf8) }
+                }
+                return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+            }
+            #expect(matches == 10_000)
+        }
+    }
+
+    @Test func slowConsumerBoundsWhatTheProducerRunsAhead() async throws {
+        try await withKeyValue { kv, store, _ in
+            let itemBytes = 64 * 1024
+            var iterator = try await kv.bulk(count: 400, itemBytes: itemBytes).makeAsyncIterator()
+            #expect(try await iterator.next()?.count == itemBytes)
+            // Give an unbounded producer every chance to run ahead; a bounded one blocks on the
+            // 256 KiB stream window (about four items) plus the item it is writing.
+            try await Task.sleep(for: .milliseconds(300))
+            let ahead = store.bulkProduced.load(ordering: .relaxed)
+            #expect(ahead <= 8, "the producer ran \(ahead) items ahead of a consumer that took one")
+            var count = 1
+            while let item = try await iterator.next() {
+                #expect(item.first == UInt8(truncatingIfNeeded: count))
+                count += 1
+            }
+            #expect(count == 400)
+        }
+    }
+}

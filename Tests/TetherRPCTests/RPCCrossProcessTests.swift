@@ -1,0 +1,80 @@
+import Foundation
+import Testing
+import RPCFixtures
+import TetherMux
+import TetherReactor
+import TetherTesting
+
+/// The test plugin executable, built beside the test binary.
+private var pluginPath: String {
+    let testBinary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+    var directory = testBinary.deletingLastPathComponent()
+    // The test binary may sit inside a bundle directory (`….xctest/…`): walk up to the build dir.
+    while directory.path != "/" {
+        let candidate = directory.appendingPathComponent("tether-rpc-test-plugin")
+        if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate.path }
+        directory.deleteLastPathComponent()
+    }
+    return "tether-rpc-test-plugin"
+}
+
+/// A `KeyValueClient` talking to the test plugin in its own process.
+private func withPluginProcess(
+    _ body: @Sendable (KeyValueClient, RPCChannel) async throws -> Void
+) async throws {
+    try await withReactor { reactor in
+        let plugin = try await SocketPeerProcess.start(executable: pluginPath, arguments: [], on: reactor)
+        let session = try await MuxSession(socket: plugin.socket, role: .client)
+        let channel = RPCChannel(session: session)
+        do {
+            try await body(KeyValueClient(channel: channel), channel)
+            await session.close()
+            let (status, _) = try await plugin.finish(timeout: .seconds(30))
+            #expect(status == .exited(code: 0))
+        } catch {
+            await session.close()
+            _ = try? await plugin.finish(timeout: .seconds(30))
+            throw error
+        }
+    }
+}
+
+@Suite(.serialized, .timeLimit(.minutes(1)))
+struct RPCCrossProcessTests {
+    @Test func unaryAndStreamingCallsAcrossProcesses() async throws {
+        try await withPluginProcess { kv, _ in
+            let value = Data((0..<70_000).map { UInt8(truncatingIfNeeded: $0 &* 13) })
+            try await kv.put("big", value: value)
+            #expect(try await kv.get("big") == value)
+            var count = 0
+            for try await change in try await kv.watch(prefix: "p", count: 2_000) {
+                #expect(change.key == "p\(count)")
+                count += 1
+            }
+            #expect(count == 2_000)
+            #expect(try await kv.load(RPCStream(elements: (0..<5_000).map { Row(id: $0, name: "\($0)") })) == 5_000)
+            var renamed = 0
+            for try await row in try await kv.rename(RPCStream(elements: [Row(id: 0, name: "a")]), suffix: "b") {
+                #expect(row == Row(id: 0, name: "ab"))
+                renamed += 1
+            }
+            #expect(renamed == 1)
+        }
+    }
+
+    @Test func remoteErrorsAndCancellationAcrossProcesses() async throws {
+        try await withPluginProcess { kv, _ in
+            let remote = await #expect(throws: RemoteError.self) { try await kv.fail(codable: true) }
+            #expect(remote?.decode(StoreError.self) == .notFound("missing"))
+            let call = Task { try await kv.block() }
+            // The handler is in another process: cancel at once; the RST travels either way.
+            call.cancel()
+            await #expect(throws: CancellationError.self) { _ = try await call.value }
+            let hurried = KeyValueClient(channel: kv.channel.withTimeout(.milliseconds(50)))
+            let late = await #expect(throws: RPCError.self) { _ = try await hurried.block() }
+            #expect(late?.code == .deadlineExceeded)
+            let after = try await kv.get("after")
+            #expect(after == nil)
+        }
+    }
+}
