@@ -50,16 +50,39 @@ import Glibc
             drainRemote()
             runJobs()
             if stopping, readyToExit() { break }
-            // Sleep in the kernel only when nothing is runnable; otherwise just submit and collect.
-            let result = ring.submit(wait: jobs.isEmpty && completionExpected)
+            // Sleep in the kernel only when nothing is runnable (and polling a little found
+            // nothing); otherwise just submit and collect.
+            let idle = jobs.isEmpty && completionExpected
+            if idle, configuration.spinBeforeSleepNanoseconds > 0, pollBeforeSleeping() { continue }
+            let result = ring.submit(wait: idle)
             counters.enterCalls += 1
             if result > 0 { counters.submissions += UInt64(result) }
-            let reaped = ring.reap { userData, result, flags in
-                self.dispatch(userData: userData, result: result, flags: flags)
-            }
-            counters.completions += UInt64(reaped)
+            reapCompletions()
         }
         finish()
+    }
+
+    private func reapCompletions() {
+        let reaped = ring.reap { userData, result, flags in
+            self.dispatch(userData: userData, result: result, flags: flags)
+        }
+        counters.completions += UInt64(reaped)
+    }
+
+    /// Enters the kernel without sleeping until a completion or posted work arrives or the spin
+    /// time is over. True when something arrived (the loop goes round again instead of sleeping).
+    private func pollBeforeSleeping() -> Bool {
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: .nanoseconds(Int64(clamping: configuration.spinBeforeSleepNanoseconds)))
+        repeat {
+            let result = ring.submit(wait: false)
+            counters.enterCalls += 1
+            if result > 0 { counters.submissions += UInt64(result) }
+            let before = counters.completions
+            reapCompletions()
+            if unsafe counters.completions != before || !jobs.isEmpty || reactor.isWakePending { return true }
+        } while clock.now < deadline
+        return false
     }
 
     private func runJobs() {
