@@ -1,6 +1,7 @@
 import Glibc
 import Synchronization
 import TetherMux
+import TetherRPC
 import TetherReactor
 
 /// The peer process's side of the multiplexer benchmarks.
@@ -44,6 +45,15 @@ enum MuxPeer {
         fflush(nil)
         await session.waitUntilFinished()
         held.removeAll()
+    }
+
+    /// Serves `BenchEcho` calls on one session until the host closes it.
+    static func serveRPC(socket: StreamSocket) async throws {
+        let session = try await MuxSession(socket: socket, role: .server, configuration: benchMuxConfiguration)
+        let server = RPCServer()
+        server.register(BenchEchoService())
+        await server.serve(session)
+        await session.close()
     }
 
     /// The connection-per-request baseline: echo each connection's bytes until it closes.

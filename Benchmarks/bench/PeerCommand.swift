@@ -12,6 +12,7 @@ struct PeerCommand: AsyncParsableCommand {
         case muxSink = "mux-sink", muxEcho = "mux-echo"
         case connectionEcho = "connection-echo"
         case muxIdle = "mux-idle"
+        case rpcServe = "rpc-serve"
     }
     enum Mode: String, ExpressibleByArgument, CaseIterable { case reactor, blocking }
 
@@ -37,6 +38,8 @@ struct PeerCommand: AsyncParsableCommand {
                 try await MuxPeer.serve(socket: socket, echo: role == .muxEcho, reactor: reactor)
             case .muxIdle:
                 try await MuxPeer.holdIdleStreams(socket: socket, count: streams, reactor: reactor)
+            case .rpcServe:
+                try await MuxPeer.serveRPC(socket: socket)
             case .connectionEcho:
                 try await MuxPeer.serveConnections(first: socket, listenOn: listen, reactor: reactor)
             }

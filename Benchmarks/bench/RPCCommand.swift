@@ -1,0 +1,125 @@
+import ArgumentParser
+import Foundation
+import TetherMux
+import TetherRPC
+import TetherReactor
+import TetherTesting
+
+/// `bench rpc`: unary calls host process → plugin process, sequential and with concurrent
+/// callers, beside the 64-byte mux round trip of the same run and, with `--peer go`, go-plugin's
+/// transport (Go net/rpc over one hashicorp/yamux stream, two Go processes).
+struct RPCCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rpc", abstract: "Unary RPC calls/s and latency vs the mux round trip (and Go net/rpc).")
+
+    @Option(help: "Calls per run.") var calls = 20_000
+    @Option var runs = 3
+    @Option var transports: [Transport] = [.unix]
+    @Option(help: "Argument sizes in bytes (the result is the argument echoed).") var sizes: [Int] = [64, 65_536]
+    @Option(help: "Concurrent callers.") var parallel: [Int] = [1, 16]
+    @Option(help: "`go`: also Go net/rpc over yamux, two Go processes over a socketpair, same run.") var peer: String?
+
+    func run() async throws {
+        let reactor = try Reactor.start(configuration: benchReactorConfiguration)
+        try await withTaskExecutorPreference(reactor) {
+            print("## bench rpc: unary echo calls, two processes, \(calls) calls per run, \(runs) runs\n")
+            var header = padded("transport", 11) + padded("bytes", 7) + padded("callers", 9)
+            header += padded("Tether calls/s", 26) + padded("p50 µs", 8) + padded("p99 µs", 8)
+            header += padded("mux rtt p50", 13)
+            if peer == "go" { header += padded("Go net/rpc calls/s", 20) + padded("Go p50", 8) + "Tether/Go" }
+            print(header)
+            for transport in transports {
+                let (rtt, _) = try await RoundTripCommand.muxRun(transport: transport, roundTrips: calls, reactor: reactor)
+                let rttMedian = Summary(rtt).median
+                for size in sizes {
+                    for callers in parallel {
+                        var rates: [Double] = []
+                        var latencies: [Double] = []
+                        var goRates: [Double] = []
+                        var goP50: [Double] = []
+                        for _ in 0..<runs {
+                            let (runLatencies, rate) = try await Self.rpcRun(
+                                transport: transport, size: size, callers: callers, calls: calls, reactor: reactor)
+                            rates.append(rate)
+                            latencies += runLatencies
+                            if peer == "go" {
+                                let (rate, p50) = try await Self.goRun(size: size, callers: callers, calls: calls, reactor: reactor)
+                                goRates.append(rate)
+                                goP50.append(p50)
+                            }
+                        }
+                        let summary = Summary(latencies)
+                        var row = padded(transport.rawValue, 11) + padded("\(size)", 7) + padded("\(callers)", 9)
+                        row += padded(Summary(rates).formatted(0), 26) + padded(format(summary.median, 1), 8)
+                        row += padded(format(summary.percentile(99), 1), 8) + padded(format(rttMedian, 1), 13)
+                        if peer == "go" {
+                            let goRate = Summary(goRates).median
+                            row += padded(format(goRate, 0), 20) + padded(format(Summary(goP50).median, 1), 8)
+                            row += format(Summary(rates).median / goRate, 2) + "×"
+                        }
+                        print(row)
+                    }
+                }
+            }
+            print("")
+        }
+        await reactor.shutdown()
+    }
+
+    /// `calls` echo calls of `size` bytes from `callers` concurrent tasks to a plugin process.
+    static func rpcRun(transport: Transport, size: Int, callers: Int, calls: Int, reactor: Reactor) async throws
+        -> ([Double], Double)
+    {
+        let link = try await PeerLink.launch(["rpc-serve"], over: transport, reactor: reactor)
+        let session = try await MuxSession(socket: link.socket, role: .client, configuration: benchMuxConfiguration)
+        let client = BenchEchoClient(channel: RPCChannel(session: session))
+        let payload = Data((0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31) })
+        let perCaller = calls / callers
+        let warmUp = min(1000, perCaller / 10)
+        let clock = ContinuousClock()
+        let (latencies, elapsed) = try await withThrowingTaskGroup(of: ([Double], Duration).self) { group in
+            for _ in 0..<callers {
+                group.addTask(executorPreference: reactor) {
+                    for _ in 0..<warmUp {
+                        guard try await client.echo(payload) == payload else { throw BenchError("echo mismatch") }
+                    }
+                    var latencies: [Double] = []
+                    latencies.reserveCapacity(perCaller)
+                    let start = clock.now
+                    for _ in 0..<perCaller {
+                        let callStart = clock.now
+                        guard try await client.echo(payload) == payload else { throw BenchError("echo mismatch") }
+                        latencies.append((clock.now - callStart).seconds * 1e6)
+                    }
+                    return (latencies, clock.now - start)
+                }
+            }
+            var all: [Double] = []
+            var longest = Duration.zero
+            for try await (latencies, elapsed) in group {
+                all += latencies
+                longest = max(longest, elapsed)
+            }
+            return (all, longest)
+        }
+        await session.close()
+        _ = try await link.finish()
+        return (latencies, Double(perCaller * callers) / elapsed.seconds)
+    }
+
+    /// Go net/rpc over one yamux stream, two Go processes: calls/s and p50 µs.
+    static func goRun(size: Int, callers: Int, calls: Int, reactor: Reactor) async throws -> (Double, Double) {
+        let output = try await GoPair.run(
+            server: ["-scenario", "netrpc-server", "-keepalive=false"],
+            client: [
+                "-scenario", "netrpc-client", "-keepalive=false", "-count", "\(calls)", "-parallel", "\(callers)",
+                "-size", "\(size)",
+            ],
+            reactor: reactor)
+        let fields = GoPair.fields(output.client, line: "netrpc")
+        guard let rate = fields["calls_per_second"], let p50 = fields["p50_us"] else {
+            throw BenchError("go netrpc-client said: \(output.client)")
+        }
+        return (rate, p50)
+    }
+}
