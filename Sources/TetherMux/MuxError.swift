@@ -30,6 +30,7 @@ public struct MuxError: Error, Hashable, Sendable, CustomStringConvertible {
             case streamReset
             case sessionClosed
             case invalidConfiguration
+            case cancelled
         }
 
         fileprivate let base: Base
@@ -79,6 +80,9 @@ public struct MuxError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let sessionClosed = Code(base: .sessionClosed)
         /// A configuration value is out of range. `value` is the offending value.
         public static let invalidConfiguration = Code(base: .invalidConfiguration)
+        /// The waiting task was cancelled. The stream is unchanged: nothing was lost, a later call
+        /// may continue (reset it to tell the peer).
+        public static let cancelled = Code(base: .cancelled)
 
         public var description: String {
             switch base {
@@ -104,6 +108,7 @@ public struct MuxError: Error, Hashable, Sendable, CustomStringConvertible {
             case .invalidConfiguration: "invalid configuration"
             case .streamReset: "stream reset by the peer"
             case .sessionClosed: "session closed"
+            case .cancelled: "cancelled while waiting"
             }
         }
     }

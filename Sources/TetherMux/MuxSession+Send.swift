@@ -74,7 +74,14 @@ extension MuxSession {
                 drainActions()
             case .mustWait:
                 guard streams[streamID] != nil else { throw MuxError(.streamClosed, streamID: streamID) }
-                await withCheckedContinuation { streams[streamID]?.writers.append($0) }
+                if Task.isCancelled { throw MuxError(.cancelled, streamID: streamID) }
+                // A handler is registered only here, where the write really waits.
+                await withTaskCancellationHandler {
+                    await withCheckedContinuation { streams[streamID]?.writers.append($0) }
+                } onCancel: {
+                    Task(executorPreference: reactor) { await self.wakeWaiters(streamID: streamID) }
+                }
+                if Task.isCancelled { throw MuxError(.cancelled, streamID: streamID) }
             case .failed(let error):
                 drainActions()
                 throw streams[streamID]?.failure ?? error
@@ -99,24 +106,55 @@ extension MuxSession {
 
     /// The next received slice of `streamID`, nil at end of stream. Gives the window back for it.
     func read(streamID: UInt32) async throws(MuxError) -> BufferSlice? {
+        var woken = false
         while true {
-            guard var entry = streams[streamID] else { return nil }
-            if let slice = entry.popReceived() {
-                if slice.holdsReceiveBuffer { pinnedSlices -= 1 }
-                streams[streamID] = entry
-                state.consumed(streamID: streamID, byteCount: slice.count, nowNanoseconds: nowNanoseconds)
-                drainActions()
-                return slice
+            switch try readStep(streamID: streamID, woken: woken) {
+            case .slice(let slice): return slice
+            case .end: return nil
+            case .wait:
+                if Task.isCancelled { throw MuxError(.cancelled, streamID: streamID) }
+                // A handler is registered only here, where the read really waits.
+                await withTaskCancellationHandler {
+                    await withCheckedContinuation { parkReader($0, streamID: streamID) }
+                } onCancel: {
+                    Task(executorPreference: reactor) { await self.wakeWaiters(streamID: streamID) }
+                }
+                if Task.isCancelled { throw MuxError(.cancelled, streamID: streamID) }
+                woken = true
             }
-            if let failure = entry.failure { throw failure }
-            if entry.finished || entry.closed { return nil }
-            if let failure { throw failure }
-            guard entry.reader == nil else { throw MuxError(.streamClosed, streamID: streamID) }
-            await withCheckedContinuation { streams[streamID]?.reader = $0 }
-            // Woken because the stream was reset or closed locally meanwhile: that is not the
-            // peer's end of stream.
-            if streams[streamID] == nil { throw MuxError(.streamClosed, streamID: streamID) }
         }
+    }
+
+    /// What a reader finds: a slice (its window is given back), the end of the stream, or
+    /// nothing yet. `woken`: the reader waited, so a stream gone meanwhile was reset or closed
+    /// locally — not the peer's end of stream.
+    func readStep(streamID: UInt32, woken: Bool) throws(MuxError) -> ReadStep {
+        guard var entry = streams[streamID] else {
+            if woken { throw MuxError(.streamClosed, streamID: streamID) }
+            return .end
+        }
+        if let slice = entry.popReceived() {
+            if slice.holdsReceiveBuffer { pinnedSlices -= 1 }
+            streams[streamID] = entry
+            state.consumed(streamID: streamID, byteCount: slice.count, nowNanoseconds: nowNanoseconds)
+            drainActions()
+            return .slice(slice)
+        }
+        if let failure = entry.failure { throw failure }
+        if entry.finished || entry.closed { return .end }
+        if let failure { throw failure }
+        guard entry.reader == nil else { throw MuxError(.streamClosed, streamID: streamID) }
+        return .wait
+    }
+
+    /// Parks the stream's reader until data, its end or a failure arrives (at once if the stream
+    /// is already gone).
+    func parkReader(_ continuation: CheckedContinuation<Void, Never>, streamID: UInt32) {
+        guard streams[streamID] != nil else {
+            continuation.resume()
+            return
+        }
+        streams[streamID]?.reader = continuation
     }
 
     func setFailureHandler(_ handler: @escaping @Sendable (MuxError) -> Void, streamID: UInt32) {
@@ -130,6 +168,17 @@ extension MuxSession {
             return
         }
         entry.failureHandler = handler
+        streams[streamID] = entry
+    }
+
+    /// Wakes the stream's waiting reader and writers so that they look again (their task was
+    /// cancelled).
+    func wakeWaiters(streamID: UInt32) {
+        guard var entry = streams[streamID] else { return }
+        entry.reader?.resume()
+        entry.reader = nil
+        for writer in entry.writers { writer.resume() }
+        entry.writers.removeAll()
         streams[streamID] = entry
     }
 

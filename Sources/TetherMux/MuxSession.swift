@@ -90,7 +90,18 @@ public actor MuxSession {
     /// Waits while 256 streams opened by this side are not yet ACKed (yamux's backlog).
     /// - Throws: ``MuxError`` — `remoteGoAway` after the peer's GoAway, `streamsExhausted`, the
     ///   session's failure, or `sessionClosed`.
-    public func openStream() async throws(MuxError) -> MuxStream {
+    public nonisolated func openStream() async throws(MuxError) -> MuxStream {
+        if let stream = openNowOnReactor() { return stream }
+        return try await openStreamWaiting()
+    }
+
+    /// On the reactor thread, opens without an actor hop when no wait is needed.
+    private nonisolated func openNowOnReactor() -> MuxStream? {
+        guard reactor.isCurrentThread else { return nil }
+        return assumeIsolated { $0.openNow() }
+    }
+
+    private func openStreamWaiting() async throws(MuxError) -> MuxStream {
         if let stream = openNow() { return stream }
         while true {
             if let failure { throw failure }
@@ -113,7 +124,21 @@ public actor MuxSession {
     ///
     /// - Throws: the session's failure (``MuxError/Code-swift.struct/connectionClosed`` when the
     ///   peer closed the connection, `sessionClosed` after ``close()``).
-    public func acceptStream() async throws(MuxError) -> MuxStream {
+    public nonisolated func acceptStream() async throws(MuxError) -> MuxStream {
+        if let stream = acceptNowOnReactor() { return stream }
+        return try await acceptStreamWaiting()
+    }
+
+    /// On the reactor thread, takes a queued incoming stream without an actor hop.
+    private nonisolated func acceptNowOnReactor() -> MuxStream? {
+        guard reactor.isCurrentThread else { return nil }
+        return assumeIsolated { session -> MuxStream? in
+            guard let streamID = session.state.acceptStream(nowNanoseconds: session.nowNanoseconds) else { return nil }
+            return session.accepted(streamID)
+        }
+    }
+
+    private func acceptStreamWaiting() async throws(MuxError) -> MuxStream {
         if let streamID = state.acceptStream(nowNanoseconds: nowNanoseconds) {
             return accepted(streamID)
         }

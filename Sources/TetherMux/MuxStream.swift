@@ -53,15 +53,16 @@ public final class MuxStream: Sendable {
     /// The next received bytes, or nil once the peer closed its side (FIN) and all was read.
     ///
     /// - Throws: ``MuxError`` — `streamReset` when the peer reset the stream, the session's
-    ///   failure (e.g. `connectionClosed`), `streamClosed` after ``reset()``.
+    ///   failure (e.g. `connectionClosed`), `streamClosed` after ``reset()``, `cancelled` when the
+    ///   task is cancelled while waiting (the stream is unchanged).
     public func read() async throws(MuxError) -> BufferSlice? {
-        let id = self.id
         if let slice = readNow() { return slice }
         return try await session.read(streamID: id)
     }
 
     /// Writes `slices` in order. Returns once every byte is queued for the socket; suspends while
-    /// the peer's window is exhausted.
+    /// the peer's window is exhausted. Cancelling the task while it waits throws `cancelled`;
+    /// what was queued before stays queued.
     public func write(_ slices: [BufferSlice]) async throws(MuxError) {
         try await write(slices, finishing: false)
     }

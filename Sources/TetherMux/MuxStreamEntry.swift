@@ -43,3 +43,10 @@ struct MuxStreamEntry {
         }
     }
 }
+
+/// What a stream's reader finds when it looks (see `MuxSession.readStep`).
+enum ReadStep: Sendable {
+    case slice(BufferSlice)
+    case end
+    case wait
+}

@@ -1,17 +1,13 @@
 import TetherMux
 import TetherReactor
 
-// The RPC layer's view of a call's stream: task cancellation resets the stream (the mux's own
-// waits do not observe cancellation), and mux failures become RPC errors.
+// The RPC layer's view of a call's stream: a wait ended by task cancellation resets the stream
+// (the mux throws `cancelled` and leaves the stream as it was), and mux failures become RPC errors.
 extension MuxStream {
     func readForCall() async throws -> BufferSlice? {
         let slice: BufferSlice?
         do {
-            slice = try await withTaskCancellationHandler {
-                try await self.read()
-            } onCancel: {
-                self.resetSoon()
-            }
+            slice = try await read()
         } catch {
             throw rpcError(for: error)
         }
@@ -23,14 +19,10 @@ extension MuxStream {
     func writeForCall(_ bytes: [UInt8], finishing: Bool = false) async throws {
         let slice = BufferSlice(copying: bytes)
         do {
-            try await withTaskCancellationHandler {
-                if finishing {
-                    try await self.writeAndClose([slice])
-                } else {
-                    try await self.write(slice)
-                }
-            } onCancel: {
-                self.resetSoon()
+            if finishing {
+                try await writeAndClose([slice])
+            } else {
+                try await write(slice)
             }
         } catch {
             throw rpcError(for: error)
@@ -50,9 +42,14 @@ extension MuxStream {
         Task(executorPreference: session.reactor) { await self.reset() }
     }
 
+    /// The RPC error for a failed mux operation. A wait cancelled by the task's cancellation
+    /// resets the stream: that is how the other side learns the call was cancelled.
     private func rpcError(for error: any Error) -> any Error {
-        if Task.isCancelled { return CancellationError() }
         guard let muxError = error as? MuxError else { return error }
+        if muxError.code == .cancelled || Task.isCancelled {
+            resetSoon()
+            return CancellationError()
+        }
         switch muxError.code {
         case .streamReset:
             return RPCError(.cancelled, "the other side reset the call's stream \(id)")

@@ -81,7 +81,9 @@ public final class StreamSocket: Sendable {
     ///   are kept for the next call), ``ReactorError`` for a socket error, `closed` after
     ///   ``close()``, `shutDown` when the reactor stops, `concurrentReceive` if another
     ///   `receive()` is already waiting.
-    public func receive() async throws -> BufferSlice? {
+    // `nonisolated(nonsending)`: a caller on an actor pinned to the reactor (a mux session) stays
+    // on it while waiting; without it every call would switch off the actor and back.
+    public nonisolated(nonsending) func receive() async throws -> BufferSlice? {
         try await reactor.withLoop { loop in
             try self.core.checkOpen("recv")
             let queue = self.core.receiveQueue ?? ReceiveQueue(loop: loop, fd: self.core.fd, mode: .socket)
@@ -91,13 +93,13 @@ public final class StreamSocket: Sendable {
     }
 
     /// Sends all of `slice`.
-    public func send(_ slice: BufferSlice) async throws {
+    public nonisolated(nonsending) func send(_ slice: BufferSlice) async throws {
         try await send([slice])
     }
 
     /// Sends all of `slices`, in order, gathered into as few `sendmsg` calls as possible.
     /// Returns when the kernel has taken every byte (not when the peer has read them).
-    public func send(_ slices: [BufferSlice]) async throws {
+    public nonisolated(nonsending) func send(_ slices: [BufferSlice]) async throws {
         try await reactor.withLoop { loop in
             try await self.core.writeAll(slices, loop: loop, socket: true)
         }

@@ -277,4 +277,18 @@ private func echo(_ stream: MuxStream) async throws {
             #expect(await server.endReason?.code == .connectionClosed)
         }
     }
+
+    @Test func cancelledReadThrowsAndLeavesTheStreamUsable() async throws {
+        try await withMuxSessionPair { client, server, reactor in
+            let stream = try await client.openStream()
+            try await stream.write(BufferSlice(copying: [1]))
+            let accepted = try await server.acceptStream()
+            #expect(try await accepted.read()?.bytes == [1])
+            let reader = Task(executorPreference: reactor) { try await accepted.read() }
+            reader.cancel()
+            await #expect(throws: MuxError(.cancelled, streamID: accepted.id)) { _ = try await reader.value }
+            try await stream.write(BufferSlice(copying: [2]))
+            #expect(try await accepted.read()?.bytes == [2])
+        }
+    }
 }
