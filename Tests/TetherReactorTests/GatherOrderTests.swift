@@ -2,8 +2,8 @@ import Testing
 import TetherReactor
 import TetherTesting
 
-/// Sends `batches` gathered sends of `slicesPerBatch` slices continuing `pattern`.
-private func sendPattern(
+/// Sends `batches` gathered sends of `slicesPerBatch` slices continuing `pattern`, on the caller's actor.
+private nonisolated(nonsending) func sendPattern(
     _ batches: Int, slicesPerBatch: Int, sliceBytes: Int, pattern: ByteStreamPattern, on socket: StreamSocket
 ) async throws {
     var position = 0
