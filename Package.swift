@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "TetherMux", targets: ["TetherMux"]),
         .library(name: "TetherRPC", targets: ["TetherRPC"]),
         .library(name: "TetherPluginInterface", targets: ["TetherPluginInterface"]),
+        .library(name: "Tether", targets: ["Tether"]),
         .library(name: "TetherTesting", targets: ["TetherTesting"]),
         .executable(name: "bench", targets: ["bench"]),
     ],
@@ -51,6 +52,12 @@ let package = Package(
         .target(
             name: "TetherRPC",
             dependencies: ["TetherMux", "TetherReactor"],
+            swiftSettings: strictSafe
+        ),
+        // The plugin system: handshake, environment contract, launching and serving plugins.
+        .target(
+            name: "Tether",
+            dependencies: ["TetherRPC", "TetherMux", "TetherReactor"],
             swiftSettings: strictSafe
         ),
         // The compiler plugin behind `@PluginInterface`: reads a protocol, writes its client and
@@ -132,6 +139,11 @@ let package = Package(
             ],
             // The msgpack-python script the MessagePack cross-check runs; not a resource.
             exclude: ["Python"],
+            swiftSettings: strictSafe
+        ),
+        .testTarget(
+            name: "TetherTests",
+            dependencies: ["Tether"],
             swiftSettings: strictSafe
         ),
         .testTarget(

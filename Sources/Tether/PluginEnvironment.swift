@@ -1,0 +1,72 @@
+/// The environment contract between a host and the plugin it starts (go-plugin's variables, see
+/// docs/wire-protocol.md §10), read on the plugin's side and written on the host's.
+public struct PluginEnvironment: Sendable, Equatable {
+    public static let protocolVersionsVariable = "PLUGIN_PROTOCOL_VERSIONS"
+    public static let unixSocketDirectoryVariable = "PLUGIN_UNIX_SOCKET_DIR"
+    public static let unixSocketGroupVariable = "PLUGIN_UNIX_SOCKET_GROUP"
+    public static let minPortVariable = "PLUGIN_MIN_PORT"
+    public static let maxPortVariable = "PLUGIN_MAX_PORT"
+
+    /// The versions the host supports; nil when the host did not say (an old go-plugin host).
+    public var hostVersions: [Int]?
+    /// Where to create the unix socket; nil: the system's temporary directory.
+    public var unixSocketDirectory: String?
+    /// The group to give the unix socket (name or numeric gid), if any.
+    public var unixSocketGroup: String?
+    /// Ports to try for TCP, if the host set them.
+    public var portRange: ClosedRange<Int>?
+
+    /// Reads the contract from a plugin's environment.
+    ///
+    /// - Throws: ``PluginError`` — `cookieMismatch` when the cookie is missing or wrong (its
+    ///   message is the explanation to print for a user who ran the plugin by hand),
+    ///   `invalidEnvironment` for a version list or port that cannot be used.
+    public init(_ environment: [String: String], handshake: HandshakeConfiguration) throws(PluginError) {
+        guard environment[handshake.cookieKey] == handshake.cookieValue else {
+            throw PluginError(
+                .cookieMismatch,
+                """
+                This binary is a plugin: a host program starts it and talks to it. Run the program \
+                that uses this plugin instead (\(handshake.cookieKey) is \
+                \(environment[handshake.cookieKey] == nil ? "not set" : "set to another value")).
+                """)
+        }
+        hostVersions = try environment[Self.protocolVersionsVariable].map { (text) throws(PluginError) in
+            try ProtocolVersions.parse(text)
+        }
+        unixSocketDirectory = environment[Self.unixSocketDirectoryVariable].flatMap { $0.isEmpty ? nil : $0 }
+        unixSocketGroup = environment[Self.unixSocketGroupVariable].flatMap { $0.isEmpty ? nil : $0 }
+        switch (environment[Self.minPortVariable], environment[Self.maxPortVariable]) {
+        case (nil, nil):
+            portRange = nil
+        case (let minText?, let maxText?):
+            guard let low = Int(minText), let high = Int(maxText), 0 < low, low <= high, high <= 65_535 else {
+                throw PluginError(.invalidEnvironment, "port range \(minText)–\(maxText) is not 1…65535, low to high")
+            }
+            portRange = low...high
+        default:
+            throw PluginError(.invalidEnvironment, "\(Self.minPortVariable) and \(Self.maxPortVariable) go together")
+        }
+    }
+
+    /// The version a plugin supporting `supported` serves: the highest it shares with the host;
+    /// when it shares none, its own highest, which the host will refuse naming both sides (a host
+    /// that did not list versions gets the plugin's highest as well).
+    public func chosenVersion(supported: [Int]) -> Int {
+        precondition(!supported.isEmpty, "a plugin supports at least one version")
+        if let hostVersions, let common = ProtocolVersions.highestCommon(hostVersions, supported) { return common }
+        return supported.max()!
+    }
+
+    /// The variables a host sets for a plugin it starts.
+    public static func hostVariables(
+        handshake: HandshakeConfiguration, unixSocketDirectory: String?
+    ) -> [String: String] {
+        var variables = [
+            handshake.cookieKey: handshake.cookieValue,
+            protocolVersionsVariable: ProtocolVersions.format(handshake.appVersions),
+        ]
+        if let unixSocketDirectory { variables[unixSocketDirectoryVariable] = unixSocketDirectory }
+        return variables
+    }
+}

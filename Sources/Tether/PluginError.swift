@@ -1,0 +1,34 @@
+/// Why a plugin could not be started, reached or kept: each failure of the plugin system has its
+/// own code, so a host can tell "the binary is missing" from "it answered in another protocol".
+public struct PluginError: Error, Sendable, Equatable, CustomStringConvertible {
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        let name: String
+        /// The handshake line could not be parsed.
+        public static let malformedHandshake = Code(name: "malformedHandshake")
+        /// The plugin speaks another core protocol version (Tether and go-plugin speak 1).
+        public static let coreVersionMismatch = Code(name: "coreVersionMismatch")
+        /// Host and plugin share no application protocol version.
+        public static let noCommonVersion = Code(name: "noCommonVersion")
+        /// The plugin offered a network other than `unix` or `tcp`.
+        public static let unsupportedNetwork = Code(name: "unsupportedNetwork")
+        /// The plugin speaks another RPC protocol (go-plugin's `netrpc` or `grpc`, say).
+        public static let unsupportedProtocol = Code(name: "unsupportedProtocol")
+        /// The plugin asked for TLS (a server certificate in the handshake), which Tether does not do.
+        public static let tlsUnsupported = Code(name: "tlsUnsupported")
+        /// The magic cookie is missing or wrong: the binary was not started by a host.
+        public static let cookieMismatch = Code(name: "cookieMismatch")
+        /// An environment variable of the plugin contract has a value that cannot be used.
+        public static let invalidEnvironment = Code(name: "invalidEnvironment")
+        public var description: String { name }
+    }
+
+    public let code: Code
+    public let message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { "plugin \(code): \(message)" }
+}
