@@ -141,9 +141,20 @@ let package = Package(
             exclude: ["Python"],
             swiftSettings: strictSafe
         ),
+        // The plugin executable of the plugin-runtime tests.
+        .executableTarget(
+            name: "tether-test-plugin",
+            dependencies: ["RPCFixtures", "Tether"],
+            path: "Tests/Support/TestPlugin",
+            swiftSettings: strictSafe
+        ),
         .testTarget(
             name: "TetherTests",
-            dependencies: ["Tether"],
+            dependencies: [
+                "Tether", "TetherRPC", "TetherMux", "TetherReactor", "TetherTesting", "RPCFixtures",
+                "tether-test-plugin",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
             swiftSettings: strictSafe
         ),
         .testTarget(

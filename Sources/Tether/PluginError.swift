@@ -19,6 +19,20 @@ public struct PluginError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let cookieMismatch = Code(name: "cookieMismatch")
         /// An environment variable of the plugin contract has a value that cannot be used.
         public static let invalidEnvironment = Code(name: "invalidEnvironment")
+        /// The plugin executable does not exist.
+        public static let executableNotFound = Code(name: "executableNotFound")
+        /// The plugin executable exists but cannot be executed.
+        public static let notExecutable = Code(name: "notExecutable")
+        /// The plugin process ended before it printed its handshake (status and stderr's tail in
+        /// the message).
+        public static let exitedBeforeHandshake = Code(name: "exitedBeforeHandshake")
+        /// No handshake within the start timeout (the plugin was killed).
+        public static let startTimeout = Code(name: "startTimeout")
+        /// The process on the other end of the connection is not the expected one.
+        public static let peerMismatch = Code(name: "peerMismatch")
+        /// The plugin could not be started, listened on or connected to (the system's error in the
+        /// message).
+        public static let launchFailed = Code(name: "launchFailed")
         public var description: String { name }
     }
 

@@ -6,17 +6,7 @@ import TetherReactor
 import TetherTesting
 
 /// The test plugin executable, built beside the test binary.
-private var pluginPath: String {
-    let testBinary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-    var directory = testBinary.deletingLastPathComponent()
-    // The test binary may sit inside a bundle directory (`….xctest/…`): walk up to the build dir.
-    while directory.path != "/" {
-        let candidate = directory.appendingPathComponent("tether-rpc-test-plugin")
-        if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate.path }
-        directory.deleteLastPathComponent()
-    }
-    return "tether-rpc-test-plugin"
-}
+private var pluginPath: String { TestExecutables.path("tether-rpc-test-plugin") }
 
 /// A `KeyValueClient` talking to the test plugin in its own process.
 private func withPluginProcess(

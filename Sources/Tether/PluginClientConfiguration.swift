@@ -1,0 +1,28 @@
+import TetherMux
+
+/// How a host starts one plugin.
+public struct PluginClientConfiguration: Sendable {
+    /// The plugin's executable.
+    public var executable: String
+    public var arguments: [String] = []
+    /// Added to (or, with `inheritEnvironment` false, instead of) the host's environment.
+    public var environment: [String: String] = [:]
+    public var inheritEnvironment = true
+    public var handshake: HandshakeConfiguration
+    /// Time from spawn to the handshake line; then the plugin is killed and `start` fails.
+    public var startTimeout: Duration = .seconds(10)
+    /// How long `kill()` waits for the plugin to exit after each step (quit, SIGTERM).
+    public var shutdownGrace: Duration = .seconds(2)
+    /// Receives the plugin's stdout lines (before the handshake and after it).
+    public var stdoutSink: @Sendable (String) -> Void = { _ in }
+    /// Receives the plugin's stderr lines.
+    public var stderrSink: @Sendable (String) -> Void = { _ in }
+    /// Kept for the "exited before its handshake" error: the last bytes of stderr.
+    public var stderrTailBytes = 4 * 1024
+    public var mux = MuxConfiguration()
+
+    public init(executable: String, handshake: HandshakeConfiguration) {
+        self.executable = executable
+        self.handshake = handshake
+    }
+}

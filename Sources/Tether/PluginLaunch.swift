@@ -1,0 +1,254 @@
+import Foundation
+import Synchronization
+import SystemPackage
+import TetherReactor
+
+/// One spawned plugin process and what the host holds for it (its output pipes, its socket
+/// directory), from spawn to release. Used by ``PluginClient``.
+final class PluginLaunch: Sendable {
+    let configuration: PluginClientConfiguration
+    let reactor: Reactor
+    let process: ChildProcess
+    let socketDirectory: String
+    private let stdout: PipeReader
+    private let stderr: PipeReader
+    private let stderrTail: StderrTail
+    private let stderrTask: Task<Void, Never>
+    /// Lines of stdout already read past the handshake, and the partial line after them.
+    private let stdoutState = Mutex<(lines: [String], splitter: LineSplitter)>(([], LineSplitter()))
+    private let stdoutTask = Mutex<Task<Void, Never>?>(nil)
+
+    private init(
+        configuration: PluginClientConfiguration, reactor: Reactor, process: ChildProcess, socketDirectory: String,
+        stdout: PipeReader, stderr: PipeReader
+    ) {
+        self.configuration = configuration
+        self.reactor = reactor
+        self.process = process
+        self.socketDirectory = socketDirectory
+        self.stdout = stdout
+        self.stderr = stderr
+        let tail = StderrTail(limitBytes: configuration.stderrTailBytes)
+        self.stderrTail = tail
+        let sink = configuration.stderrSink
+        self.stderrTask = Task(executorPreference: reactor) {
+            var splitter = LineSplitter()
+            while let slice = try? await stderr.read() {
+                let bytes = slice.bytes
+                tail.append(bytes)
+                for line in splitter.append(bytes) { sink(line) }
+            }
+            if let last = splitter.finish() { sink(last) }
+        }
+    }
+
+    /// Checks the executable, makes the socket directory, spawns the plugin with its output on
+    /// pipes. Nothing is left behind when it throws.
+    static func spawn(_ configuration: PluginClientConfiguration, on reactor: Reactor) throws -> PluginLaunch {
+        let executable = configuration.executable
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: executable) else {
+            throw PluginError(.executableNotFound, "\(executable) does not exist")
+        }
+        let isDirectory = attributes[.type] as? FileAttributeType == .typeDirectory
+        guard !isDirectory, FileManager.default.isExecutableFile(atPath: executable) else {
+            throw PluginError(.notExecutable, "\(executable) is not an executable file")
+        }
+        let directory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("tether-\(ProcessInfo.processInfo.processIdentifier)-\(UInt64.random(in: 0...UInt64.max))")
+            .path
+        do {
+            try FileManager.default.createDirectory(
+                atPath: directory, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw PluginError(.launchFailed, "socket directory \(directory): \(error)")
+        }
+        var environment = configuration.inheritEnvironment ? ProcessInfo.processInfo.environment : [:]
+        environment.merge(configuration.environment) { _, new in new }
+        environment.merge(PluginEnvironment.hostVariables(handshake: configuration.handshake, unixSocketDirectory: directory)) {
+            _, new in new
+        }
+        do {
+            let (stdout, stdoutWriter) = try reactor.makePipe()
+            let (stderr, stderrWriter) = try reactor.makePipe()
+            let process: ChildProcess
+            do {
+                process = try ChildProcess.spawn(
+                    executable: executable, arguments: configuration.arguments,
+                    environment: environment.map { "\($0.key)=\($0.value)" },
+                    files: [
+                        .init(stdoutWriter.fileDescriptor, as: .standardOutput),
+                        .init(stderrWriter.fileDescriptor, as: .standardError),
+                    ],
+                    newProcessGroup: true, on: reactor)
+            } catch {
+                Self.closeSoon([stdout, stderr], [stdoutWriter, stderrWriter], on: reactor)
+                throw error
+            }
+            Self.closeSoon([], [stdoutWriter, stderrWriter], on: reactor)
+            return PluginLaunch(
+                configuration: configuration, reactor: reactor, process: process, socketDirectory: directory,
+                stdout: stdout, stderr: stderr)
+        } catch {
+            try? FileManager.default.removeItem(atPath: directory)
+            if let error = error as? PluginError { throw error }
+            throw PluginError(.launchFailed, "\(executable): \(error)")
+        }
+    }
+
+    private static func closeSoon(_ readers: [PipeReader], _ writers: [PipeWriter], on reactor: Reactor) {
+        Task(executorPreference: reactor) {
+            for reader in readers { try? await reader.close() }
+            for writer in writers { try? await writer.close() }
+        }
+    }
+
+    /// Reads stdout until the handshake line; earlier lines go to the stdout sink. Kills the
+    /// plugin when the start timeout passes first.
+    func readHandshake() async throws -> String {
+        let process = self.process
+        let reactor = self.reactor
+        let timeout = configuration.startTimeout
+        let timedOut = Mutex(false)
+        let watchdog = Task(executorPreference: reactor) {
+            do {
+                try await reactor.sleep(for: timeout)
+            } catch {
+                return
+            }
+            timedOut.withLock { $0 = true }
+            try? process.send(signal: SIGKILL)
+        }
+        defer { watchdog.cancel() }
+        var splitter = LineSplitter()
+        let sink = configuration.stdoutSink
+        while let slice = try? await stdout.read() {
+            var lines = splitter.append(slice.bytes)[...]
+            while let line = lines.popFirst() {
+                guard HandshakeLine.looksLikeHandshake(Substring(line)) else {
+                    sink(line)
+                    continue
+                }
+                stdoutState.withLock { $0 = (Array(lines), splitter) }
+                return line
+            }
+        }
+        if let last = splitter.finish() {
+            // A handshake without its newline, cut off by the exit: still report what it said.
+            if HandshakeLine.looksLikeHandshake(Substring(last)) { return last }
+            sink(last)
+        }
+        if timedOut.withLock({ $0 }) {
+            throw PluginError(.startTimeout, "no handshake from \(configuration.executable) within \(timeout)")
+        }
+        let status = (try? await process.waitForExit()).map { "\($0)" } ?? "ended"
+        await stderrTask.value
+        let tail = stderrTail.text
+        throw PluginError(
+            .exitedBeforeHandshake,
+            "\(configuration.executable) \(status) before its handshake" + (tail.isEmpty ? "" : "; stderr: \(tail)"))
+    }
+
+    /// Connects to the address of `handshake` and checks that the listener is our child.
+    func connect(to handshake: HandshakeLine) async throws -> StreamSocket {
+        let address: SocketAddress
+        switch handshake.network {
+        case .unix:
+            address = .unix(path: handshake.address)
+        case .tcp:
+            guard let colon = handshake.address.lastIndex(of: ":"),
+                let port = UInt16(handshake.address[handshake.address.index(after: colon)...])
+            else { throw PluginError(.malformedHandshake, "tcp address \"\(handshake.address)\" has no port") }
+            address = .tcp(host: String(handshake.address[..<colon]), port: port)
+        }
+        let socket: StreamSocket
+        do {
+            socket = try await StreamSocket.connect(to: address, on: reactor)
+        } catch {
+            throw PluginError(.launchFailed, "connecting to \(handshake.address): \(error)")
+        }
+        let peer: (pid: Int32, uid: UInt32, gid: UInt32)
+        do {
+            peer = try socket.peerCredentials()
+        } catch {
+            try? await socket.close()
+            throw PluginError(.launchFailed, "peer credentials: \(error)")
+        }
+        guard peer.pid == process.pid else {
+            try? await socket.close()
+            throw PluginError(
+                .peerMismatch, "\(handshake.address) is served by process \(peer.pid), not the plugin \(process.pid)")
+        }
+        return socket
+    }
+
+    /// After the handshake: the rest of stdout goes to the sink as it comes.
+    func forwardOutputAfterHandshake() {
+        let (lines, splitter) = stdoutState.withLock { $0 }
+        let sink = configuration.stdoutSink
+        let stdout = self.stdout
+        for line in lines { sink(line) }
+        let task = Task(executorPreference: reactor) {
+            var splitter = splitter
+            while let slice = try? await stdout.read() {
+                for line in splitter.append(slice.bytes) { sink(line) }
+            }
+            if let last = splitter.finish() { sink(last) }
+        }
+        stdoutTask.withLock { $0 = task }
+    }
+
+    /// The exit status if the process ends within `duration`, else nil (it keeps running).
+    func waitForExit(within duration: Duration) async -> ExitStatus? {
+        let process = self.process
+        let reactor = self.reactor
+        return await withTaskGroup(of: ExitStatus?.self) { group in
+            group.addTask(executorPreference: reactor) { try? await process.waitForExit() }
+            group.addTask(executorPreference: reactor) {
+                try? await reactor.sleep(for: duration)
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+    }
+
+    /// Kills the process (its whole group) and releases everything: for a failed start.
+    func abandon() async {
+        try? process.send(signal: SIGKILL)
+        _ = try? await process.waitForExit()
+        await release()
+    }
+
+    /// Closes the output pipes (after reading them to the end), the process handle and removes
+    /// the socket directory. The process must have exited.
+    func release() async {
+        await stderrTask.value
+        if let task = stdoutTask.withLock({ $0 }) { await task.value }
+        try? await stdout.close()
+        try? await stderr.close()
+        try? await process.close()
+        try? FileManager.default.removeItem(atPath: socketDirectory)
+    }
+}
+
+/// The last bytes the plugin wrote to stderr, for error messages.
+final class StderrTail: Sendable {
+    private let bytes = Mutex<[UInt8]>([])
+    let limitBytes: Int
+
+    init(limitBytes: Int) {
+        self.limitBytes = limitBytes
+    }
+
+    func append(_ new: [UInt8]) {
+        bytes.withLock { bytes in
+            bytes += new
+            if bytes.count > limitBytes { bytes.removeFirst(bytes.count - limitBytes) }
+        }
+    }
+
+    var text: String {
+        String(decoding: bytes.withLock { $0 }, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}

@@ -1,0 +1,132 @@
+import Foundation
+import RPCFixtures
+import Synchronization
+import SystemPackage
+import Testing
+import Tether
+import TetherReactor
+import TetherTesting
+
+private let pluginPath = TestExecutables.path("tether-test-plugin")
+
+private func configuration(
+    mode: String = "serve", pluginVersions: String = "1", hostVersions: [Int] = [1]
+) -> PluginClientConfiguration {
+    var configuration = PluginClientConfiguration(
+        executable: pluginPath,
+        handshake: HandshakeConfiguration(cookieKey: "TETHER_TEST_COOKIE", cookieValue: "plugin", appVersions: hostVersions))
+    configuration.environment = ["TETHER_TEST_PLUGIN_MODE": mode, "TETHER_TEST_PLUGIN_VERSIONS": pluginVersions]
+    configuration.startTimeout = .seconds(20)
+    return configuration
+}
+
+/// Runs `body` on a reactor and checks that it left no descriptor or child process behind.
+private func withoutLeaks(_ body: @Sendable (Reactor) async throws -> Void) async throws {
+    let descriptorsBefore = ProcessResources.openFileDescriptorCount()
+    try await withReactor { reactor in try await body(reactor) }
+    #expect(ProcessResources.childProcessIDs().isEmpty, "a plugin process was left behind")
+    #expect(ProcessResources.openFileDescriptorCount() == descriptorsBefore, "descriptors leaked")
+}
+
+/// Starts a plugin expecting `code`.
+private func expectStartFails(_ code: PluginError.Code, _ configuration: PluginClientConfiguration, on reactor: Reactor)
+    async -> PluginError?
+{
+    let error = await #expect(throws: PluginError.self) { _ = try await PluginClient.start(configuration, on: reactor) }
+    #expect(error?.code == code, "\(String(describing: error))")
+    return error
+}
+
+@Suite(.serialized, .timeLimit(.minutes(1)))
+struct PluginLaunchTests {
+    @Test func startDispenseCallAndQuit() async throws {
+        try await withoutLeaks { reactor in
+            let client = try await PluginClient.start(configuration(), on: reactor)
+            let kv = client.dispense(KeyValueClient.self, name: "kv")
+            try await kv.put("answer", value: Data("42".utf8))
+            #expect(try await kv.get("answer") == Data("42".utf8))
+            let attributes = try FileManager.default.attributesOfItem(atPath: client.socketDirectory)
+            #expect((attributes[.posixPermissions] as? Int) == 0o700)
+            await client.kill()
+            #expect(!FileManager.default.fileExists(atPath: client.socketDirectory))
+            // The quit (session closed) made the plugin return from serve: a clean exit.
+            #expect(try await client.waitForExit() == .exited(code: 0))
+            await client.kill()  // idempotent
+        }
+    }
+
+    @Test func linesBeforeTheHandshakeGoToTheStdoutSink() async throws {
+        try await withoutLeaks { reactor in
+            let lines = Mutex<[String]>([])
+            var configuration = configuration(mode: "stray")
+            configuration.stdoutSink = { line in lines.withLock { $0.append(line) } }
+            let client = try await PluginClient.start(configuration, on: reactor)
+            #expect(lines.withLock { $0 } == ["kvplugin: loading configuration"])
+            await client.kill()
+        }
+    }
+
+    @Test func versionNegotiationPicksTheHighestSharedVersion() async throws {
+        try await withoutLeaks { reactor in
+            let both = try await PluginClient.start(configuration(pluginVersions: "1,2,3", hostVersions: [1, 2]), on: reactor)
+            #expect(both.appVersion == 2)
+            await both.kill()
+            let error = await expectStartFails(
+                .noCommonVersion, configuration(pluginVersions: "1,2", hostVersions: [3, 4]), on: reactor)
+            #expect(error?.message == "host supports 3,4, plugin supports 1,2")
+        }
+    }
+
+    @Test func missingAndNonExecutableBinariesAreTheirOwnErrors() async throws {
+        try await withoutLeaks { reactor in
+            var missing = configuration()
+            missing.executable = "/nonexistent/plugin"
+            _ = await expectStartFails(.executableNotFound, missing, on: reactor)
+            let file = FileManager.default.temporaryDirectory.appendingPathComponent("tether-not-exec-\(UInt32.random(in: 0...UInt32.max))")
+            try Data("#!/bin/sh\n".utf8).write(to: file)
+            defer { try? FileManager.default.removeItem(at: file) }
+            var notExecutable = configuration()
+            notExecutable.executable = file.path
+            _ = await expectStartFails(.notExecutable, notExecutable, on: reactor)
+        }
+    }
+
+    @Test func exitBeforeHandshakeReportsStatusAndStderr() async throws {
+        try await withoutLeaks { reactor in
+            let error = await expectStartFails(.exitedBeforeHandshake, configuration(mode: "exit-early"), on: reactor)
+            #expect(error?.message.contains("exited with status 3") == true, "\(String(describing: error))")
+            #expect(error?.message.contains("boom: cannot open the database") == true)
+        }
+    }
+
+    @Test func silentPluginIsKilledAtTheStartTimeout() async throws {
+        try await withoutLeaks { reactor in
+            var silent = configuration(mode: "silent")
+            silent.startTimeout = .milliseconds(300)
+            _ = await expectStartFails(.startTimeout, silent, on: reactor)
+        }
+    }
+
+    @Test func handshakesTetherCannotUseAreRefused() async throws {
+        try await withoutLeaks { reactor in
+            _ = await expectStartFails(.coreVersionMismatch, configuration(mode: "bad-core"), on: reactor)
+            _ = await expectStartFails(.unsupportedProtocol, configuration(mode: "grpc"), on: reactor)
+        }
+    }
+
+    @Test func pluginRunWithoutTheCookieExplainsItselfAndExits1() async throws {
+        try await withoutLeaks { reactor in
+            let (errorOutput, errorWriter) = try reactor.makePipe()
+            let process = try ChildProcess.spawn(
+                executable: pluginPath, environment: ["PATH=/usr/bin:/bin"],
+                files: [.init(errorWriter.fileDescriptor, as: .standardError)], on: reactor)
+            try await errorWriter.close()
+            var text: [UInt8] = []
+            while let slice = try await errorOutput.read() { text += slice.bytes }
+            #expect(try await process.waitForExit() == .exited(code: 1))
+            #expect(String(decoding: text, as: UTF8.self).hasPrefix("This binary is a plugin"))
+            try await errorOutput.close()
+            try await process.close()
+        }
+    }
+}
