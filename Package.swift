@@ -144,7 +144,7 @@ let package = Package(
         // The plugin executable of the plugin-runtime tests.
         .executableTarget(
             name: "tether-test-plugin",
-            dependencies: ["RPCFixtures", "Tether"],
+            dependencies: ["RPCFixtures", "Tether", "TetherReactor"],
             path: "Tests/Support/TestPlugin",
             swiftSettings: strictSafe
         ),

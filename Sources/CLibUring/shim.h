@@ -81,4 +81,7 @@ static inline size_t tether_heap_bytes_in_use(void) {
 static inline void tether_sqe_set_addr2(struct io_uring_sqe *sqe, const void *pointer) {
     sqe->addr2 = (uint64_t)(uintptr_t)pointer;
 }
+// prctl is variadic (Swift cannot call it) and SIG_IGN is a cast macro (it does not import).
+static inline int tether_set_parent_death_signal(int number) { return prctl(PR_SET_PDEATHSIG, (unsigned long)number, 0, 0, 0); }
+static inline int tether_ignore_signal(int number) { return signal(number, SIG_IGN) == SIG_ERR ? -1 : 0; }
 #endif

@@ -6,6 +6,9 @@ public struct PluginEnvironment: Sendable, Equatable {
     public static let unixSocketGroupVariable = "PLUGIN_UNIX_SOCKET_GROUP"
     public static let minPortVariable = "PLUGIN_MIN_PORT"
     public static let maxPortVariable = "PLUGIN_MAX_PORT"
+    /// Tether's addition: the host's process ID, so that a plugin whose host died before it
+    /// could arrange to die with it notices at once.
+    public static let hostProcessIDVariable = "TETHER_HOST_PID"
 
     /// The versions the host supports; nil when the host did not say (an old go-plugin host).
     public var hostVersions: [Int]?
@@ -15,6 +18,8 @@ public struct PluginEnvironment: Sendable, Equatable {
     public var unixSocketGroup: String?
     /// Ports to try for TCP, if the host set them.
     public var portRange: ClosedRange<Int>?
+    /// The host's process ID, when a Tether host started us.
+    public var hostProcessID: Int32?
 
     /// Reads the contract from a plugin's environment.
     ///
@@ -36,6 +41,7 @@ public struct PluginEnvironment: Sendable, Equatable {
         }
         unixSocketDirectory = environment[Self.unixSocketDirectoryVariable].flatMap { $0.isEmpty ? nil : $0 }
         unixSocketGroup = environment[Self.unixSocketGroupVariable].flatMap { $0.isEmpty ? nil : $0 }
+        hostProcessID = environment[Self.hostProcessIDVariable].flatMap { Int32($0) }
         switch (environment[Self.minPortVariable], environment[Self.maxPortVariable]) {
         case (nil, nil):
             portRange = nil
@@ -60,12 +66,13 @@ public struct PluginEnvironment: Sendable, Equatable {
 
     /// The variables a host sets for a plugin it starts.
     public static func hostVariables(
-        handshake: HandshakeConfiguration, unixSocketDirectory: String?
+        handshake: HandshakeConfiguration, unixSocketDirectory: String?, hostProcessID: Int32? = nil
     ) -> [String: String] {
         var variables = [
             handshake.cookieKey: handshake.cookieValue,
             protocolVersionsVariable: ProtocolVersions.format(handshake.appVersions),
         ]
+        if let hostProcessID { variables[hostProcessIDVariable] = String(hostProcessID) }
         if let unixSocketDirectory { variables[unixSocketDirectoryVariable] = unixSocketDirectory }
         return variables
     }

@@ -64,7 +64,9 @@ final class PluginLaunch: Sendable {
         }
         var environment = configuration.inheritEnvironment ? ProcessInfo.processInfo.environment : [:]
         environment.merge(configuration.environment) { _, new in new }
-        environment.merge(PluginEnvironment.hostVariables(handshake: configuration.handshake, unixSocketDirectory: directory)) {
+        environment.merge(PluginEnvironment.hostVariables(
+                handshake: configuration.handshake, unixSocketDirectory: directory,
+                hostProcessID: ProcessInfo.processInfo.processIdentifier)) {
             _, new in new
         }
         do {

@@ -11,7 +11,9 @@ import TetherReactor
 /// the highest application protocol version it shares with the host, listens on a unix socket in
 /// `PLUGIN_UNIX_SOCKET_DIR` (or the temporary directory), prints the handshake line on stdout,
 /// accepts exactly one connection — from its parent process, or at least its own user — and
-/// removes the socket. Then it serves the services of the chosen version over a multiplexed
+/// removes the socket. It asks to be killed when its host dies (`PR_SET_PDEATHSIG`; the kernel
+/// ties this to the host *thread* that spawned it) and ignores SIGINT (a Ctrl-C in the host's
+/// terminal is the host's to handle). Then it serves the services of the chosen version over a multiplexed
 /// session until the host closes it (the host's quit), and returns 0.
 public enum PluginServer {
     /// Serves until the host closes the session.
@@ -32,6 +34,15 @@ public enum PluginServer {
             contract = try PluginEnvironment(environment, handshake: handshake)
         } catch {
             reportToStandardError(error.message)
+            return 1
+        }
+        // Die with the host; leave the terminal's Ctrl-C to it.
+        do {
+            try ProcessControl.dieWithParent(
+                expectedParent: contract.hostProcessID ?? ProcessControl.parentProcessID)
+            try ProcessControl.ignoreInterrupts()
+        } catch {
+            reportToStandardError("plugin: \(error)")
             return 1
         }
         let supported = services.keys.sorted()

@@ -129,4 +129,38 @@ struct PluginLaunchTests {
             try await process.close()
         }
     }
+
+    /// Killed host, plugin connected: the session ends, the plugin exits. Not connected yet (it
+    /// waits in accept): only PR_SET_PDEATHSIG ends it.
+    @Test(arguments: ["host", "host-without-connecting"])
+    func pluginDiesWithItsHost(mode: String) async throws {
+        try await withoutLeaks { reactor in
+            let (output, outputWriter) = try reactor.makePipe()
+            let host = try ChildProcess.spawn(
+                executable: pluginPath, environment: ["PATH=/usr/bin:/bin", "TETHER_TEST_PLUGIN_MODE=\(mode)"],
+                files: [.init(outputWriter.fileDescriptor, as: .standardOutput)], on: reactor)
+            try await outputWriter.close()
+            var text = ""
+            while !text.contains("\n"), let slice = try await output.read() { text += String(decoding: slice.bytes, as: UTF8.self) }
+            let words = text.split(whereSeparator: \.isWhitespace)
+            let plugin = try #require(words.count >= 2 && words[0] == "child" ? Int32(words[1]) : nil, "host said \(text)")
+            #expect(Self.isRunning(plugin))
+            try host.send(signal: SIGKILL)
+            #expect(try await host.waitForExit() == .signaled(signal: SIGKILL, coreDumped: false))
+            // PR_SET_PDEATHSIG: the kernel kills the orphaned plugin (init reaps it, or it stays a zombie).
+            for _ in 0..<2_000 where Self.isRunning(plugin) { try await reactor.sleep(for: .milliseconds(5)) }
+            #expect(!Self.isRunning(plugin), "the plugin outlived its host")
+            try await output.close()
+            try await host.close()
+        }
+    }
+
+    /// True while `pid` exists and is not a zombie.
+    private static func isRunning(_ pid: Int32) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return false }
+        let state = stat[stat.index(close, offsetBy: 2)]
+        return state != "Z" && state != "X"
+    }
 }

@@ -1,10 +1,12 @@
 // A plugin executable for the plugin-runtime tests. `TETHER_TEST_PLUGIN_MODE` picks a behaviour:
-// serve (default), stray (prints a line before serving), exit-early (stderr, exit 3), silent
+// serve (default), stray (prints a line before serving), exit-early (stderr, exit 3), silent,
+// host (starts a serving plugin itself and prints `child PID`), host-without-connecting,
 // (never hands shake), bad-core / grpc (a handshake Tether must refuse). `TETHER_TEST_PLUGIN_VERSIONS`
 // lists the app versions it serves (default 1).
 import Foundation
 import RPCFixtures
 import Tether
+import TetherReactor
 
 let environment = ProcessInfo.processInfo.environment
 let versions = (try? ProtocolVersions.parse(environment["TETHER_TEST_PLUGIN_VERSIONS"] ?? "1")) ?? [1]
@@ -20,6 +22,31 @@ case "exit-early":
     exit(3)
 case "silent":
     try await Task.sleep(for: .seconds(3600))
+case "host":
+    // A host that starts a plugin (this executable, serving), says its pid, and waits to be killed.
+    let reactor = try Reactor.start()
+    try await withTaskExecutorPreference(reactor) {
+        var configuration = PluginClientConfiguration(
+            executable: URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path, handshake: handshake)
+        configuration.environment = ["TETHER_TEST_PLUGIN_MODE": "serve"]
+        let client = try await PluginClient.start(configuration, on: reactor)
+        say("child \(client.process.pid)")
+        try await Task.sleep(for: .seconds(3600))
+    }
+case "host-without-connecting":
+    // Starts a plugin and never connects: the plugin waits in accept, so only PR_SET_PDEATHSIG can
+    // end it when this host dies.
+    let reactor = try Reactor.start()
+    try await withTaskExecutorPreference(reactor) {
+        let variables = PluginEnvironment.hostVariables(
+            handshake: handshake, unixSocketDirectory: nil, hostProcessID: ProcessInfo.processInfo.processIdentifier)
+            .merging(["TETHER_TEST_PLUGIN_MODE": "serve", "PATH": "/usr/bin:/bin"]) { old, _ in old }
+        let child = try ChildProcess.spawn(
+            executable: URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path,
+            environment: variables.map { "\($0.key)=\($0.value)" }, on: reactor)
+        say("child \(child.pid)")
+        try await Task.sleep(for: .seconds(3600))
+    }
 case "bad-core":
     say("2|1|unix|/nonexistent.sock|tether|")
     try await Task.sleep(for: .seconds(3600))
