@@ -79,7 +79,7 @@ public final class PluginClient: Sendable {
     }
 
     /// Stops the plugin: closes the session (the plugin's quit request), waits the grace period,
-    /// sends SIGTERM, waits again, then SIGKILL. Reaps the process, closes every descriptor and
+    /// sends SIGTERM to its process group, waits again, then SIGKILL to the group. Reaps the process, closes every descriptor and
     /// removes the socket directory. Calling it again waits for the first call's result.
     public func kill() async {
         let first = killed.withLock { killed in
@@ -93,9 +93,9 @@ public final class PluginClient: Sendable {
         await session.close()
         let grace = configuration.shutdownGrace
         if await launch.waitForExit(within: grace) == nil {
-            try? process.send(signal: SIGTERM)
+            try? process.sendToProcessGroup(signal: SIGTERM)
             if await launch.waitForExit(within: grace) == nil {
-                try? process.send(signal: SIGKILL)
+                try? process.sendToProcessGroup(signal: SIGKILL)
                 _ = try? await process.waitForExit()
             }
         }

@@ -217,7 +217,7 @@ final class PluginLaunch: Sendable {
 
     /// Kills the process (its whole group) and releases everything: for a failed start.
     func abandon() async {
-        try? process.send(signal: SIGKILL)
+        try? process.sendToProcessGroup(signal: SIGKILL)
         _ = try? await process.waitForExit()
         await release()
     }

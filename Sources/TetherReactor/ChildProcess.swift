@@ -25,9 +25,13 @@ public final class ChildProcess: Sendable {
     let core: HandleCore
     private let status = Mutex<ExitStatus?>(nil)
 
-    private init(reactor: Reactor, pid: Int32, pidfd: Int32) {
+    /// True when the child leads a process group of its own (spawned with `newProcessGroup`).
+    public let leadsProcessGroup: Bool
+
+    private init(reactor: Reactor, pid: Int32, pidfd: Int32, leadsProcessGroup: Bool) {
         self.reactor = reactor
         self.pid = pid
+        self.leadsProcessGroup = leadsProcessGroup
         self.core = HandleCore(reactor: reactor, fd: pidfd, kind: "pidfd")
     }
 
@@ -102,7 +106,7 @@ public final class ChildProcess: Sendable {
             throw ReactorError.system("pidfd_open", code, detail: executable)
         }
         _ = fcntl(pidfd, F_SETFD, FD_CLOEXEC)
-        return ChildProcess(reactor: reactor, pid: pid, pidfd: pidfd)
+        return ChildProcess(reactor: reactor, pid: pid, pidfd: pidfd, leadsProcessGroup: newProcessGroup)
     }
 
     /// Waits for the child to end and reaps it. Returns the same status to every later call.
@@ -128,6 +132,15 @@ public final class ChildProcess: Sendable {
     public func send(signal: Int32) throws(ReactorError) {
         if status.withLock({ $0 }) != nil { return }
         _ = try syscall("pidfd_send_signal") { tether_pidfd_send_signal(core.fd, signal) }
+    }
+
+    /// Sends `signal` to the child's whole process group (it and the processes it started), or to
+    /// the child alone when it does not lead a group. No effect once the child has been reaped: its
+    /// group ID could name someone else's group by then.
+    public func sendToProcessGroup(signal: Int32) throws(ReactorError) {
+        guard leadsProcessGroup else { return try send(signal: signal) }
+        if status.withLock({ $0 }) != nil { return }
+        _ = try syscall("kill process group") { kill(-pid, signal) }
     }
 
     /// Closes the pidfd. A child that was not waited for stays a zombie until this process exits.

@@ -16,7 +16,12 @@ public enum ProcessControl {
     /// Ignores `SIGINT`: a Ctrl-C in the host's terminal reaches the whole foreground process
     /// group, and it is the host's to handle (it stops its plugins itself).
     public static func ignoreInterrupts() throws(ReactorError) {
-        _ = try syscall("signal SIGINT") { tether_ignore_signal(SIGINT) }
+        try ignore(signal: SIGINT)
+    }
+
+    /// Ignores `signal` in this process from now on.
+    public static func ignore(signal: Int32) throws(ReactorError) {
+        _ = try syscall("signal") { tether_ignore_signal(signal) }
     }
 
     /// The parent process's ID.

@@ -55,6 +55,20 @@ struct PluginLaunchTests {
         }
     }
 
+    /// A plugin that does not leave on the quit gets SIGTERM after the grace; one that ignores
+    /// SIGTERM too gets SIGKILL.
+    @Test(arguments: [("lingering", SIGTERM), ("stubborn", SIGKILL)])
+    func killEscalates(mode: String, signal: Int32) async throws {
+        try await withoutLeaks { reactor in
+            var stubborn = configuration(mode: mode)
+            stubborn.shutdownGrace = .milliseconds(200)
+            let client = try await PluginClient.start(stubborn, on: reactor)
+            #expect(try await client.dispense(KeyValueClient.self, name: "kv").get("x") == nil)
+            await client.kill()
+            #expect(try await client.waitForExit() == .signaled(signal: signal, coreDumped: false))
+        }
+    }
+
     @Test func linesBeforeTheHandshakeGoToTheStdoutSink() async throws {
         try await withoutLeaks { reactor in
             let lines = Mutex<[String]>([])

@@ -1,6 +1,6 @@
 // A plugin executable for the plugin-runtime tests. `TETHER_TEST_PLUGIN_MODE` picks a behaviour:
 // serve (default), stray (prints a line before serving), exit-early (stderr, exit 3), silent,
-// host (starts a serving plugin itself and prints `child PID`), host-without-connecting,
+// host (starts a serving plugin itself and prints `child PID`), host-without-connecting, stubborn, lingering,
 // (never hands shake), bad-core / grpc (a handshake Tether must refuse). `TETHER_TEST_PLUGIN_VERSIONS`
 // lists the app versions it serves (default 1).
 import Foundation
@@ -55,7 +55,12 @@ case "grpc":
     try await Task.sleep(for: .seconds(3600))
 case let mode:
     if mode == "stray" { say("kvplugin: loading configuration") }
+    // stubborn: ignores SIGTERM and does not exit when the host quits; lingering: does not exit
+    // when the host quits, but SIGTERM ends it.
+    if mode == "stubborn" { try ProcessControl.ignore(signal: SIGTERM) }
     var services: [Int: [String: any RPCService]] = [:]
     for version in versions { services[version] = ["kv": KeyValueService(Store())] }
-    exit(await PluginServer.serve(handshake: handshake, services: services))
+    let status = await PluginServer.serve(handshake: handshake, services: services)
+    if mode == "stubborn" || mode == "lingering" { try await Task.sleep(for: .seconds(3600)) }
+    exit(status)
 }
