@@ -55,6 +55,8 @@ public final class PluginClient: Sendable {
                 try? await socket.close()
                 throw PluginError(.launchFailed, "session: \(error)")
             }
+            launch.session.value.withLock { $0 = session }
+            if launch.exitWatch.status != nil { await session.close() }
             launch.forwardOutputAfterHandshake()
             return PluginClient(
                 configuration: configuration, process: launch.process, session: session, appVersion: version,
@@ -69,14 +71,31 @@ public final class PluginClient: Sendable {
     public var socketDirectory: String { launch.socketDirectory }
 
     /// A client of the service the plugin registered as `name`.
+    ///
+    /// When the plugin process has exited, its calls fail with ``PluginError/Code-swift.struct/pluginExited``
+    /// (naming the exit status or signal) rather than a lost connection.
     public func dispense<Client: RPCClientStub>(_ type: Client.Type, name: String) -> Client {
-        Client(channel: RPCChannel(session: session, service: name))
+        var rpc = configuration.rpc
+        let launch = self.launch
+        rpc.explainConnectionLoss = { await launch.exitExplanation() }
+        return Client(channel: RPCChannel(session: session, service: name, configuration: rpc))
     }
 
-    /// Waits for the plugin process to end (it is reaped); the same status every time.
+    /// Waits for the plugin process to end (it is reaped); the same status every time. The host
+    /// learns of the exit at once (a pidfd completion) and closes the session then.
+    ///
+    /// - Throws: `CancellationError`, or ``PluginError/Code-swift.struct/launchFailed`` when the
+    ///   reactor stopped before the process ended.
     public func waitForExit() async throws -> ExitStatus {
-        try await process.waitForExit()
+        guard let status = await launch.exitWatch.wait() else {
+            try Task.checkCancellation()
+            throw PluginError(.launchFailed, "the reactor stopped before the plugin exited")
+        }
+        return status
     }
+
+    /// The exit status, once the process has ended.
+    public var exitStatus: ExitStatus? { launch.exitWatch.status }
 
     /// Stops the plugin: closes the session (the plugin's quit request), waits the grace period,
     /// sends SIGTERM to its process group, waits again, then SIGKILL to the group. Reaps the process, closes every descriptor and
@@ -87,7 +106,7 @@ public final class PluginClient: Sendable {
             return !killed
         }
         guard first else {
-            _ = try? await process.waitForExit()
+            _ = await launch.exitWatch.wait()
             return
         }
         await session.close()
@@ -96,7 +115,7 @@ public final class PluginClient: Sendable {
             try? process.sendToProcessGroup(signal: SIGTERM)
             if await launch.waitForExit(within: grace) == nil {
                 try? process.sendToProcessGroup(signal: SIGKILL)
-                _ = try? await process.waitForExit()
+                _ = await launch.exitWatch.wait()
             }
         }
         await launch.release()

@@ -1,4 +1,5 @@
 import TetherMux
+import TetherRPC
 
 /// How a host starts one plugin.
 public struct PluginClientConfiguration: Sendable {
@@ -20,6 +21,8 @@ public struct PluginClientConfiguration: Sendable {
     /// Kept for the "exited before its handshake" error: the last bytes of stderr.
     public var stderrTailBytes = 4 * 1024
     public var mux = MuxConfiguration()
+    /// Options of the RPC channels `dispense` makes.
+    public var rpc = RPCConfiguration()
 
     public init(executable: String, handshake: HandshakeConfiguration) {
         self.executable = executable

@@ -28,6 +28,8 @@ public struct PluginError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let exitedBeforeHandshake = Code(name: "exitedBeforeHandshake")
         /// No handshake within the start timeout (the plugin was killed).
         public static let startTimeout = Code(name: "startTimeout")
+        /// The plugin process has exited (its status or signal in the message): its calls fail.
+        public static let pluginExited = Code(name: "pluginExited")
         /// The process on the other end of the connection is not the expected one.
         public static let peerMismatch = Code(name: "peerMismatch")
         /// The plugin could not be started, listened on or connected to (the system's error in the

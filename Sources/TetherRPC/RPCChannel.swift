@@ -40,18 +40,26 @@ public struct RPCChannel: Sendable {
     public func unary<Result: Decodable>(
         _ method: String, returning: Result.Type, arguments: (inout RPCArgumentEncoder) throws -> Void
     ) async throws -> Result {
-        let stream = try await start(method, finishing: true, arguments: arguments)
-        return try await withDeadline(resetting: stream) {
-            var value = try await awaitResult(on: stream)
-            return try context.decodeValue(Result.self, from: &value)
+        do {
+            let stream = try await start(method, finishing: true, arguments: arguments)
+            return try await withDeadline(resetting: stream) {
+                var value = try await awaitResult(on: stream)
+                return try context.decodeValue(Result.self, from: &value)
+            }
+        } catch {
+            throw await context.explained(error)
         }
     }
 
     /// A call without a result.
     public func unary(_ method: String, arguments: (inout RPCArgumentEncoder) throws -> Void) async throws {
-        let stream = try await start(method, finishing: true, arguments: arguments)
-        try await withDeadline(resetting: stream) {
-            _ = try await awaitResult(on: stream)
+        do {
+            let stream = try await start(method, finishing: true, arguments: arguments)
+            try await withDeadline(resetting: stream) {
+                _ = try await awaitResult(on: stream)
+            }
+        } catch {
+            throw await context.explained(error)
         }
     }
 
@@ -59,8 +67,12 @@ public struct RPCChannel: Sendable {
     public func serverStreaming<Item: Decodable & Sendable>(
         _ method: String, of: Item.Type, arguments: (inout RPCArgumentEncoder) throws -> Void
     ) async throws -> RPCStream<Item> {
-        let stream = try await start(method, finishing: true, arguments: arguments)
-        return RPCStream(remote: RPCRemoteItems(reader: itemReader(for: stream)))
+        do {
+            let stream = try await start(method, finishing: true, arguments: arguments)
+            return RPCStream(remote: RPCRemoteItems(reader: itemReader(for: stream)))
+        } catch {
+            throw await context.explained(error)
+        }
     }
 
     /// A call that sends a stream of items and has one result.
@@ -81,6 +93,16 @@ public struct RPCChannel: Sendable {
 
     /// Sends the call and its items while waiting for the result; returns the result's value.
     private func streamingCall<Item: Encodable & Sendable>(
+        _ method: String, sending items: RPCStream<Item>, arguments: (inout RPCArgumentEncoder) throws -> Void
+    ) async throws -> MessagePackReader {
+        do {
+            return try await runStreamingCall(method, sending: items, arguments: arguments)
+        } catch {
+            throw await context.explained(error)
+        }
+    }
+
+    private func runStreamingCall<Item: Encodable & Sendable>(
         _ method: String, sending items: RPCStream<Item>, arguments: (inout RPCArgumentEncoder) throws -> Void
     ) async throws -> MessagePackReader {
         let stream = try await start(method, finishing: false, arguments: arguments)
@@ -108,7 +130,12 @@ public struct RPCChannel: Sendable {
         _ method: String, sending items: RPCStream<Item>, of: Reply.Type,
         arguments: (inout RPCArgumentEncoder) throws -> Void
     ) async throws -> RPCStream<Reply> {
-        let stream = try await start(method, finishing: false, arguments: arguments)
+        let stream: MuxStream
+        do {
+            stream = try await start(method, finishing: false, arguments: arguments)
+        } catch {
+            throw await context.explained(error)
+        }
         let replies = RPCRemoteItems(reader: itemReader(for: stream) as RPCItemReader<Reply>)
         let builder = self.builder
         replies.attach(

@@ -9,6 +9,10 @@ public struct RPCConfiguration: Sendable {
     /// Error types thrown by remote implementations that this side knows: an error of one of
     /// these types arrives as itself rather than as a ``RemoteError``.
     public var knownErrors: [any (Error & Codable & Sendable).Type] = []
+    /// Asked, when a call fails because the connection is gone, for a better explanation than
+    /// ``RPCError/Code-swift.struct/connectionLost`` (a plugin client answers "the plugin exited
+    /// with status 3"); returning nil keeps the RPC error.
+    public var explainConnectionLoss: (@Sendable () async -> (any Error)?)?
 
     public init() {}
 }

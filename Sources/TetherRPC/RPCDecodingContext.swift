@@ -2,10 +2,20 @@
 struct RPCDecodingContext: Sendable {
     let decoder: MessagePackDecoder
     let knownErrors: [any (Error & Codable & Sendable).Type]
+    let explainConnectionLoss: (@Sendable () async -> (any Error)?)?
 
     init(configuration: RPCConfiguration) {
         self.decoder = MessagePackDecoder(limits: configuration.decoderLimits)
         self.knownErrors = configuration.knownErrors
+        self.explainConnectionLoss = configuration.explainConnectionLoss
+    }
+
+    /// `error`, or the configured explanation when it is a lost connection.
+    func explained(_ error: any Error) async -> any Error {
+        guard let rpcError = error as? RPCError, rpcError.code == .connectionLost,
+            let explain = explainConnectionLoss, let better = await explain()
+        else { return error }
+        return better
     }
 
     /// Decodes the one value left in `reader` (a result or an item).

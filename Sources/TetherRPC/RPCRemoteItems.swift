@@ -100,7 +100,7 @@ struct RPCItemReader<Element: Sendable>: Sendable {
             }
         } catch {
             finished = true
-            throw error
+            throw await context.explained(error)
         }
     }
 }

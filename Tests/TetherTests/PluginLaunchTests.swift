@@ -69,6 +69,23 @@ struct PluginLaunchTests {
         }
     }
 
+    @Test func pluginKilledMidCallFailsTheCallWithItsExit() async throws {
+        try await withoutLeaks { reactor in
+            let client = try await PluginClient.start(configuration(), on: reactor)
+            let kv = client.dispense(KeyValueClient.self, name: "kv")
+            let call = Task(executorPreference: reactor) { try await kv.block() }
+            // The call reaches the plugin (a second call on the same session answers after it).
+            #expect(try await kv.get("x") == nil)
+            try client.process.send(signal: SIGKILL)
+            let error = await #expect(throws: PluginError.self) { _ = try await call.value }
+            #expect(error?.code == .pluginExited)
+            #expect(error?.message == "the plugin killed by signal 9")
+            #expect(try await client.waitForExit() == .signaled(signal: SIGKILL, coreDumped: false))
+            #expect(client.exitStatus == .signaled(signal: SIGKILL, coreDumped: false))
+            await client.kill()
+        }
+    }
+
     @Test func linesBeforeTheHandshakeGoToTheStdoutSink() async throws {
         try await withoutLeaks { reactor in
             let lines = Mutex<[String]>([])
