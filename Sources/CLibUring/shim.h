@@ -27,6 +27,7 @@
 #include <spawn.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <inttypes.h>
 #include <time.h>
 #include <fcntl.h>
@@ -84,4 +85,9 @@ static inline void tether_sqe_set_addr2(struct io_uring_sqe *sqe, const void *po
 // prctl is variadic (Swift cannot call it) and SIG_IGN is a cast macro (it does not import).
 static inline int tether_set_parent_death_signal(int number) { return prctl(PR_SET_PDEATHSIG, (unsigned long)number, 0, 0, 0); }
 static inline int tether_ignore_signal(int number) { return signal(number, SIG_IGN) == SIG_ERR ? -1 : 0; }
+// stdout/stderr are C globals Swift 6 refuses to touch: line-buffer stdout, unbuffer stderr.
+static inline void tether_line_buffer_standard_streams(void) {
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    setvbuf(stderr, NULL, _IONBF, 0);
+}
 #endif

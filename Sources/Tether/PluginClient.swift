@@ -20,17 +20,20 @@ public final class PluginClient: Sendable {
     /// The application protocol version both sides agreed on.
     public let appVersion: Int
     private let launch: PluginLaunch
+    /// Streams 1, 3 and 5; held so that they stay open (dropping a stream handle resets it).
+    private let streams: PluginStreams
     private let killed = Mutex(false)
 
     private init(
         configuration: PluginClientConfiguration, process: ChildProcess, session: MuxSession, appVersion: Int,
-        launch: PluginLaunch
+        launch: PluginLaunch, streams: PluginStreams
     ) {
         self.configuration = configuration
         self.process = process
         self.session = session
         self.appVersion = appVersion
         self.launch = launch
+        self.streams = streams
     }
 
     /// Starts the plugin and connects to it.
@@ -57,10 +60,17 @@ public final class PluginClient: Sendable {
             }
             launch.session.value.withLock { $0 = session }
             if launch.exitWatch.status != nil { await session.close() }
-            launch.forwardOutputAfterHandshake()
+            let streams: PluginStreams
+            do {
+                streams = try await PluginStreams.open(on: session)
+            } catch {
+                await session.close()
+                throw error
+            }
+            launch.forwardOutputAfterHandshake(streams: streams)
             return PluginClient(
                 configuration: configuration, process: launch.process, session: session, appVersion: version,
-                launch: launch)
+                launch: launch, streams: streams)
         } catch {
             await launch.abandon()
             throw error

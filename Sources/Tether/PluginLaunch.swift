@@ -192,18 +192,33 @@ final class PluginLaunch: Sendable {
         return socket
     }
 
-    /// After the handshake: the rest of stdout goes to the sink as it comes.
-    func forwardOutputAfterHandshake() {
+    /// After the handshake: the rest of the stdout pipe, then what the plugin writes to fds 1 and 2
+    /// once it forwards them over streams 3 and 5, go to the sinks as it comes.
+    func forwardOutputAfterHandshake(streams: PluginStreams) {
         let (lines, splitter) = stdoutState.withLock { $0 }
-        let sink = configuration.stdoutSink
+        let stdoutSink = configuration.stdoutSink
+        let stderrSink = configuration.stderrSink
         let stdout = self.stdout
-        for line in lines { sink(line) }
+        for line in lines { stdoutSink(line) }
         let task = Task(executorPreference: reactor) {
-            var splitter = splitter
-            while let slice = try? await stdout.read() {
-                for line in splitter.append(slice.bytes) { sink(line) }
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    var splitter = splitter
+                    while let slice = try? await stdout.read() {
+                        for line in splitter.append(slice.bytes) { stdoutSink(line) }
+                    }
+                    if let last = splitter.finish() { stdoutSink(last) }
+                }
+                for (stream, sink) in [(streams.standardOutput, stdoutSink), (streams.standardError, stderrSink)] {
+                    group.addTask {
+                        var splitter = LineSplitter()
+                        while let slice = try? await stream.read() {
+                            for line in splitter.append(slice.bytes) { sink(line) }
+                        }
+                        if let last = splitter.finish() { sink(last) }
+                    }
+                }
             }
-            if let last = splitter.finish() { sink(last) }
         }
         stdoutTask.withLock { $0 = task }
     }

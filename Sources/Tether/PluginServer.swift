@@ -75,9 +75,13 @@ public enum PluginServer {
             FileHandle.standardOutput.write(Data((line.description + "\n").utf8))
             let socket = try await acceptHost(on: listener)
             let session = try await MuxSession(socket: socket, role: .server)
+            // The host opens the control stream and the stdout/stderr streams first (§10).
+            let streams = try await PluginStreams.accept(on: session)
+            let forwarding = try forwardStandardOutputAndError(to: streams, reactor: reactor)
             let server = RPCServer()
             for (name, service) in services { server.register(service, as: name) }
             await server.serve(session)
+            forwarding.cancel()
             await session.close()
             return 0
         } catch {
@@ -99,6 +103,26 @@ public enum PluginServer {
                 return socket
             }
             try await socket.close()
+        }
+    }
+
+    /// From now on what this process writes to fds 1 and 2 goes to the host over streams 3 and 5.
+    private static func forwardStandardOutputAndError(to streams: PluginStreams, reactor: Reactor) throws
+        -> Task<Void, Never>
+    {
+        let (output, error) = try ProcessControl.redirectStandardOutputAndError(on: reactor)
+        return Task(executorPreference: reactor) {
+            await withTaskGroup(of: Void.self) { group in
+                for (pipe, stream) in [(output, streams.standardOutput), (error, streams.standardError)] {
+                    group.addTask(executorPreference: reactor) {
+                        while !Task.isCancelled, let slice = try? await pipe.read() {
+                            guard (try? await stream.write(slice)) != nil else { break }
+                        }
+                        try? await stream.closeWrite()
+                        try? await pipe.close()
+                    }
+                }
+            }
         }
     }
 

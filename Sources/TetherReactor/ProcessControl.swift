@@ -1,5 +1,6 @@
 import CLibUring
 import Glibc
+import SystemPackage
 
 /// Process-wide settings a plugin process makes for itself.
 public enum ProcessControl {
@@ -26,4 +27,34 @@ public enum ProcessControl {
 
     /// The parent process's ID.
     public static var parentProcessID: Int32 { getppid() }
+}
+
+extension ProcessControl {
+    /// Points this process's stdout and stderr at new pipes and returns their read ends: a plugin
+    /// forwards what it (and anything it starts) prints to its host this way. stdout becomes line
+    /// buffered and stderr unbuffered, so a `print` arrives when its line ends, not at exit.
+    public static func redirectStandardOutputAndError(on reactor: Reactor) throws(ReactorError)
+        -> (standardOutput: PipeReader, standardError: PipeReader)
+    {
+        let output = try redirect(STDOUT_FILENO, on: reactor)
+        do {
+            let error = try redirect(STDERR_FILENO, on: reactor)
+            tether_line_buffer_standard_streams()
+            return (output, error)
+        } catch {
+            Task { try? await output.close() }
+            throw error
+        }
+    }
+
+    private static func redirect(_ target: Int32, on reactor: Reactor) throws(ReactorError) -> PipeReader {
+        var fds: [Int32] = [-1, -1]
+        _ = try unsafe fds.withUnsafeMutableBufferPointer { buffer throws(ReactorError) in
+            try syscall("pipe2") { unsafe tether_pipe2(buffer.baseAddress!, O_CLOEXEC) }
+        }
+        // dup2 clears FD_CLOEXEC on the target, so children the plugin starts inherit it too.
+        _ = try syscall("dup2") { dup2(fds[1], target) }
+        Glibc.close(fds[1])
+        return PipeReader.adopting(FileDescriptor(rawValue: fds[0]), on: reactor)
+    }
 }

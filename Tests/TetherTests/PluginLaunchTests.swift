@@ -86,6 +86,25 @@ struct PluginLaunchTests {
         }
     }
 
+    @Test func outputAfterTheHandshakeArrivesOverStreamsThreeAndFive() async throws {
+        try await withoutLeaks { reactor in
+            let output = Mutex<[String]>([])
+            let errors = Mutex<[String]>([])
+            var chatty = configuration(mode: "chatty")
+            chatty.stdoutSink = { line in output.withLock { $0.append(line) } }
+            chatty.stderrSink = { line in errors.withLock { $0.append(line) } }
+            let client = try await PluginClient.start(chatty, on: reactor)
+            let kv = client.dispense(KeyValueClient.self, name: "kv")
+            for key in ["a", "b"] { try await kv.put(key, value: Data()) }
+            for _ in 0..<2_000 where output.withLock({ $0.count }) < 2 || errors.withLock({ $0.count }) < 2 {
+                try await reactor.sleep(for: .milliseconds(5))
+            }
+            #expect(output.withLock { $0 } == ["put a", "put b"])
+            #expect(errors.withLock { $0 } == ["stderr put a", "stderr put b"])
+            await client.kill()
+        }
+    }
+
     @Test func linesBeforeTheHandshakeGoToTheStdoutSink() async throws {
         try await withoutLeaks { reactor in
             let lines = Mutex<[String]>([])

@@ -30,7 +30,12 @@ public enum StoreError: Error, Codable, Equatable {
 
 /// An error that cannot travel as itself (not Codable).
 public struct DiskError: Error, CustomStringConvertible {
-    public init() {}
+    private let onPut: (@Sendable (String) -> Void)?
+
+    /// - Parameter onPut: told every key written (a plugin prints it, to test output forwarding).
+    public init(onPut: (@Sendable (String) -> Void)? = nil) {
+        self.onPut = onPut
+    }
     public var description: String { "disk on fire" }
 }
 
@@ -54,7 +59,12 @@ public final class Store: KeyValue, Sendable {
     public let startedBlocks = Atomic<Int>(0)
     public let bulkProduced = Atomic<Int>(0)
 
-    public init() {}
+    private let onPut: (@Sendable (String) -> Void)?
+
+    /// - Parameter onPut: told every key written (a plugin prints it, to test output forwarding).
+    public init(onPut: (@Sendable (String) -> Void)? = nil) {
+        self.onPut = onPut
+    }
 
     public func get(_ key: String) async throws -> Data? {
         values.withLock { $0[key] }
@@ -62,6 +72,7 @@ public final class Store: KeyValue, Sendable {
 
     public func put(_ key: String, value: Data) async throws {
         values.withLock { $0[key] = value }
+        onPut?(key)
     }
 
     public func watch(prefix: String, count: Int) async throws -> RPCStream<Change> {

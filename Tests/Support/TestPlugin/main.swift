@@ -1,6 +1,6 @@
 // A plugin executable for the plugin-runtime tests. `TETHER_TEST_PLUGIN_MODE` picks a behaviour:
 // serve (default), stray (prints a line before serving), exit-early (stderr, exit 3), silent,
-// host (starts a serving plugin itself and prints `child PID`), host-without-connecting, stubborn, lingering,
+// host (starts a serving plugin itself and prints `child PID`), host-without-connecting, stubborn, lingering, chatty,
 // (never hands shake), bad-core / grpc (a handshake Tether must refuse). `TETHER_TEST_PLUGIN_VERSIONS`
 // lists the app versions it serves (default 1).
 import Foundation
@@ -59,7 +59,14 @@ case let mode:
     // when the host quits, but SIGTERM ends it.
     if mode == "stubborn" { try ProcessControl.ignore(signal: SIGTERM) }
     var services: [Int: [String: any RPCService]] = [:]
-    for version in versions { services[version] = ["kv": KeyValueService(Store())] }
+    // chatty: prints every key written, on stdout and on stderr.
+    let store =
+        mode == "chatty"
+        ? Store(onPut: { key in
+            print("put \(key)")
+            FileHandle.standardError.write(Data("stderr put \(key)\n".utf8))
+        }) : Store()
+    for version in versions { services[version] = ["kv": KeyValueService(store)] }
     let status = await PluginServer.serve(handshake: handshake, services: services)
     if mode == "stubborn" || mode == "lingering" { try await Task.sleep(for: .seconds(3600)) }
     exit(status)
