@@ -22,6 +22,7 @@ public final class PluginClient: Sendable {
     private let launch: PluginLaunch
     /// Streams 1, 3 and 5; held so that they stay open (dropping a stream handle resets it).
     private let streams: PluginStreams
+    private let control: ControlChannel
     private let killed = Mutex(false)
 
     private init(
@@ -34,6 +35,7 @@ public final class PluginClient: Sendable {
         self.appVersion = appVersion
         self.launch = launch
         self.streams = streams
+        self.control = ControlChannel(stream: streams.control, reactor: launch.reactor)
     }
 
     /// Starts the plugin and connects to it.
@@ -75,6 +77,20 @@ public final class PluginClient: Sendable {
             await launch.abandon()
             throw error
         }
+    }
+
+    /// Asks the plugin to answer on the control stream and returns the round trip.
+    ///
+    /// - Throws: ``PluginError/Code-swift.struct/pluginExited`` when the plugin has exited,
+    ///   `launchFailed` when the control stream is gone for another reason.
+    public func ping() async throws -> Duration {
+        let clock = ContinuousClock()
+        let start = clock.now
+        guard await control.ping() else {
+            if let exited = await launch.exitExplanation() { throw exited }
+            throw PluginError(.launchFailed, "the control stream ended")
+        }
+        return clock.now - start
     }
 
     /// The private (0700) directory holding the plugin's socket; removed by ``kill()``.

@@ -78,10 +78,12 @@ public enum PluginServer {
             // The host opens the control stream and the stdout/stderr streams first (§10).
             let streams = try await PluginStreams.accept(on: session)
             let forwarding = try forwardStandardOutputAndError(to: streams, reactor: reactor)
+            let control = Task(executorPreference: reactor) { await ControlRecord.answerPings(on: streams.control) }
             let server = RPCServer()
             for (name, service) in services { server.register(service, as: name) }
             await server.serve(session)
             forwarding.cancel()
+            control.cancel()
             await session.close()
             return 0
         } catch {

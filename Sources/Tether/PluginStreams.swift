@@ -14,22 +14,18 @@ struct PluginStreams: Sendable {
 
     /// Host side: opens them. Each open sends its SYN, so the plugin sees them in this order.
     static func open(on session: MuxSession) async throws -> PluginStreams {
-        let control = try await session.openStream()
-        let output = try await session.openStream()
-        let error = try await session.openStream()
-        guard control.id == controlID, output.id == standardOutputID, error.id == standardErrorID else {
-            throw PluginError(.launchFailed, "the session's first streams are \(control.id), \(output.id), \(error.id), not 1, 3, 5")
-        }
-        return PluginStreams(control: control, standardOutput: output, standardError: error)
+        try checked(try await session.openStream(), try await session.openStream(), try await session.openStream())
     }
 
     /// Plugin side: accepts them.
     static func accept(on session: MuxSession) async throws -> PluginStreams {
-        let control = try await session.acceptStream()
-        let output = try await session.acceptStream()
-        let error = try await session.acceptStream()
+        try checked(try await session.acceptStream(), try await session.acceptStream(), try await session.acceptStream())
+    }
+
+    private static func checked(_ control: MuxStream, _ output: MuxStream, _ error: MuxStream) throws -> PluginStreams {
         guard control.id == controlID, output.id == standardOutputID, error.id == standardErrorID else {
-            throw PluginError(.launchFailed, "the host's first streams are \(control.id), \(output.id), \(error.id), not 1, 3, 5")
+            throw PluginError(
+                .launchFailed, "the session's first streams are \(control.id), \(output.id), \(error.id), not 1, 3, 5")
         }
         return PluginStreams(control: control, standardOutput: output, standardError: error)
     }

@@ -118,3 +118,20 @@ import Testing
         }
     }
 }
+
+@Suite struct ControlRecordTests {
+    @Test func recordsSplitAnywhereDecodeInOrder() {
+        let bytes = ControlRecord.encode(type: 1, sequence: 0x0102_0304_0506_0708).bytes
+            + ControlRecord.encode(type: 2, sequence: 7).bytes
+        #expect(Array(bytes.prefix(9)) == [1, 1, 2, 3, 4, 5, 6, 7, 8])
+        for split in 0...bytes.count {
+            var pending = Array(bytes[..<split])
+            var records = ControlRecord.decode(&pending)
+            pending += bytes[split...]
+            records += ControlRecord.decode(&pending)
+            #expect(records.map(\.type) == [1, 2])
+            #expect(records.map(\.sequence) == [0x0102_0304_0506_0708, 7])
+            #expect(pending.isEmpty)
+        }
+    }
+}

@@ -45,6 +45,7 @@ struct PluginLaunchTests {
             let kv = client.dispense(KeyValueClient.self, name: "kv")
             try await kv.put("answer", value: Data("42".utf8))
             #expect(try await kv.get("answer") == Data("42".utf8))
+            for _ in 0..<3 { #expect(try await client.ping() > .zero) }
             let attributes = try FileManager.default.attributesOfItem(atPath: client.socketDirectory)
             #expect((attributes[.posixPermissions] as? Int) == 0o700)
             await client.kill()
@@ -82,6 +83,8 @@ struct PluginLaunchTests {
             #expect(error?.message == "the plugin killed by signal 9")
             #expect(try await client.waitForExit() == .signaled(signal: SIGKILL, coreDumped: false))
             #expect(client.exitStatus == .signaled(signal: SIGKILL, coreDumped: false))
+            let ping = await #expect(throws: PluginError.self) { _ = try await client.ping() }
+            #expect(ping?.code == .pluginExited)
             await client.kill()
         }
     }
