@@ -41,7 +41,9 @@ struct GoInteropTests {
                 }
                 try await group.waitForAll()
             }
-            #expect(await session.statistics.bytesCopied == 0)
+            // No bytesCopied == 0 here: with 100 streams echoing at once, unread slices can
+            // legitimately hold more than half the receive ring, and then they are copied out to
+            // keep the socket readable (the zero-copy assertion is the bulk test's, MuxSessionTests).
             await session.close()
             let (status, output) = try await peer.finish()
             #expect(status == .exited(code: 0), "\(output)")
