@@ -60,8 +60,12 @@ public final class PluginClient: Sendable {
                 try? await socket.close()
                 throw PluginError(.launchFailed, "session: \(error)")
             }
-            launch.session.value.withLock { $0 = session }
-            if launch.exitWatch.status != nil { await session.close() }
+            // The host learns of the exit at once (a pidfd completion): calls in flight fail then.
+            let process = launch.process
+            Task(executorPreference: reactor) {
+                _ = try? await process.waitForExit()
+                await session.close()
+            }
             let streams: PluginStreams
             do {
                 streams = try await PluginStreams.open(on: session)
@@ -109,19 +113,12 @@ public final class PluginClient: Sendable {
 
     /// Waits for the plugin process to end (it is reaped); the same status every time. The host
     /// learns of the exit at once (a pidfd completion) and closes the session then.
-    ///
-    /// - Throws: `CancellationError`, or ``PluginError/Code-swift.struct/launchFailed`` when the
-    ///   reactor stopped before the process ended.
     public func waitForExit() async throws -> ExitStatus {
-        guard let status = await launch.exitWatch.wait() else {
-            try Task.checkCancellation()
-            throw PluginError(.launchFailed, "the reactor stopped before the plugin exited")
-        }
-        return status
+        try await process.waitForExit()
     }
 
     /// The exit status, once the process has ended.
-    public var exitStatus: ExitStatus? { launch.exitWatch.status }
+    public var exitStatus: ExitStatus? { process.exitStatus }
 
     /// Stops the plugin: closes the session (the plugin's quit request), waits the grace period,
     /// sends SIGTERM to its process group, waits again, then SIGKILL to the group. Reaps the process, closes every descriptor and
@@ -132,7 +129,7 @@ public final class PluginClient: Sendable {
             return !killed
         }
         guard first else {
-            _ = await launch.exitWatch.wait()
+            _ = try? await process.waitForExit()
             return
         }
         await session.close()
@@ -141,7 +138,7 @@ public final class PluginClient: Sendable {
             try? process.sendToProcessGroup(signal: SIGTERM)
             if await launch.waitForExit(within: grace) == nil {
                 try? process.sendToProcessGroup(signal: SIGKILL)
-                _ = await launch.exitWatch.wait()
+                _ = try? await process.waitForExit()
             }
         }
         await launch.release()

@@ -1,7 +1,6 @@
 import Foundation
 import Synchronization
 import SystemPackage
-import TetherMux
 import TetherReactor
 
 /// One spawned plugin process and what the host holds for it (its output pipes, its socket
@@ -18,10 +17,6 @@ final class PluginLaunch: Sendable {
     /// Lines of stdout already read past the handshake, and the partial line after them.
     private let stdoutState = Mutex<(lines: [String], splitter: LineSplitter)>(([], LineSplitter()))
     private let stdoutTask = Mutex<Task<Void, Never>?>(nil)
-    /// The process's end, watched once for everyone.
-    let exitWatch: ExitWatch
-    /// The session to close when the process ends (so that calls in flight fail at once).
-    let session = SessionSlot()
 
     private init(
         configuration: PluginClientConfiguration, reactor: Reactor, process: ChildProcess, socketDirectory: String,
@@ -33,10 +28,6 @@ final class PluginLaunch: Sendable {
         self.socketDirectory = socketDirectory
         self.stdout = stdout
         self.stderr = stderr
-        let session = self.session
-        self.exitWatch = ExitWatch(process, reactor: reactor) { _ in
-            if let session = session.value.withLock({ $0 }) { await session.close() }
-        }
         let tail = StderrTail(limitBytes: configuration.stderrTailBytes)
         self.stderrTail = tail
         let sink = configuration.stderrSink
@@ -151,7 +142,7 @@ final class PluginLaunch: Sendable {
         if timedOut.withLock({ $0 }) {
             throw PluginError(.startTimeout, "no handshake from \(configuration.executable) within \(timeout)")
         }
-        let status = await exitWatch.wait().map { "\($0)" } ?? "ended"
+        let status = (try? await process.waitForExit()).map { "\($0)" } ?? "ended"
         await stderrTask.value
         let tail = stderrTail.text
         throw PluginError(
@@ -225,19 +216,30 @@ final class PluginLaunch: Sendable {
 
     /// The exit status if the process ends within `duration`, else nil (it keeps running).
     func waitForExit(within duration: Duration) async -> ExitStatus? {
-        await exitWatch.wait(atMost: duration)
+        let process = self.process
+        let reactor = self.reactor
+        return await withTaskGroup(of: ExitStatus?.self) { group in
+            group.addTask(executorPreference: reactor) { try? await process.waitForExit() }
+            group.addTask(executorPreference: reactor) {
+                try? await reactor.sleep(for: duration)
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
     }
 
     /// Why calls fail once the plugin has exited (for ``RPCConfiguration/explainConnectionLoss``).
     func exitExplanation() async -> (any Error)? {
-        guard let status = await exitWatch.wait(atMost: .milliseconds(200)) else { return nil }
+        guard let status = await waitForExit(within: .milliseconds(200)) else { return nil }
         return PluginError(.pluginExited, "the plugin \(status)")
     }
 
     /// Kills the process (its whole group) and releases everything: for a failed start.
     func abandon() async {
         try? process.sendToProcessGroup(signal: SIGKILL)
-        _ = await exitWatch.wait()
+        _ = try? await process.waitForExit()
         await release()
     }
 
@@ -272,9 +274,4 @@ final class StderrTail: Sendable {
     var text: String {
         String(decoding: bytes.withLock { $0 }, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
-}
-
-/// Where a launch keeps its session once there is one.
-final class SessionSlot: Sendable {
-    let value = Mutex<MuxSession?>(nil)
 }

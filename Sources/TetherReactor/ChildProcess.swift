@@ -23,7 +23,23 @@ public final class ChildProcess: Sendable {
     /// The child's process ID.
     public let pid: Int32
     let core: HandleCore
-    private let status = Mutex<ExitStatus?>(nil)
+    private let exitState = Mutex(ExitState())
+
+    /// The child's end as far as this handle knows, and who waits for it.
+    private struct ExitState {
+        var status: ExitStatus?
+        /// A `waitid` is in flight for the current waiters.
+        var watching = false
+        var waiters: [UInt64: CheckedContinuation<Result<ExitStatus, any Error>, Never>] = [:]
+        var nextWaiter: UInt64 = 0
+    }
+
+    /// What a new waiter does: take the known status, join the `waitid` in flight, or start one.
+    private enum WaitStep {
+        case resume(Result<ExitStatus, any Error>)
+        case wait
+        case watch
+    }
 
     /// True when the child leads a process group of its own (spawned with `newProcessGroup`).
     public let leadsProcessGroup: Bool
@@ -109,28 +125,71 @@ public final class ChildProcess: Sendable {
         return ChildProcess(reactor: reactor, pid: pid, pidfd: pidfd, leadsProcessGroup: newProcessGroup)
     }
 
-    /// Waits for the child to end and reaps it. Returns the same status to every later call.
+    /// Waits for the child to end and reaps it. Returns the same status to every later call, and
+    /// to any number of tasks waiting at once: one `waitid` on the pidfd serves them all.
     ///
     /// - Throws: `CancellationError` if the waiting task is cancelled (the child keeps running and
     ///   can be waited for again), `shutDown` if the reactor stops.
     public func waitForExit() async throws -> ExitStatus {
-        if let known = status.withLock({ $0 }) { return known }
-        let exit = try await reactor.withLoop { loop in
-            try self.core.checkOpen("waitid")
-            let completion = try await loop.run(.waitForExit(pidfd: self.core.fd))
-            guard let exit = completion.exit else { preconditionFailure("waitid completed without siginfo") }
-            return exit
+        if let known = exitStatus { return known }
+        let id = exitState.withLock { state in
+            defer { state.nextWaiter += 1 }
+            return state.nextWaiter
         }
-        status.withLock { $0 = exit }
-        return exit
+        let result = await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Result<ExitStatus, any Error>, Never>) in
+                let step = exitState.withLock { state -> WaitStep in
+                    if let status = state.status { return .resume(.success(status)) }
+                    // Cancelled before registering: the handler found nothing to remove.
+                    if Task.isCancelled { return .resume(.failure(CancellationError())) }
+                    state.waiters[id] = continuation
+                    defer { state.watching = true }
+                    return state.watching ? .wait : .watch
+                }
+                switch step {
+                case .resume(let result): continuation.resume(returning: result)
+                case .wait: break
+                case .watch: watch()
+                }
+            }
+        } onCancel: {
+            exitState.withLock { $0.waiters.removeValue(forKey: id) }?.resume(returning: .failure(CancellationError()))
+        }
+        return try result.get()
+    }
+
+    /// Runs one `waitid` for everyone waiting and hands them its result. Cancelled waiters leave
+    /// it running: the next waiter finds it in flight.
+    private func watch() {
+        Task(executorPreference: reactor) { [self] in
+            let result: Result<ExitStatus, any Error>
+            do {
+                result = .success(
+                    try await reactor.withLoop { loop in
+                        try self.core.checkOpen("waitid")
+                        let completion = try await loop.run(.waitForExit(pidfd: self.core.fd))
+                        guard let status = completion.exit else { preconditionFailure("waitid completed without siginfo") }
+                        return status
+                    })
+            } catch {
+                result = .failure(error)
+            }
+            let waiters = exitState.withLock { state in
+                if case .success(let status) = result { state.status = status }
+                state.watching = false
+                defer { state.waiters.removeAll() }
+                return Array(state.waiters.values)
+            }
+            for waiter in waiters { waiter.resume(returning: result) }
+        }
     }
 
     /// The exit status, if ``waitForExit()`` has already seen it.
-    public var exitStatus: ExitStatus? { status.withLock { $0 } }
+    public var exitStatus: ExitStatus? { exitState.withLock { $0.status } }
 
     /// Sends `signal` to the child through its pidfd (no effect once it has been reaped).
     public func send(signal: Int32) throws(ReactorError) {
-        if status.withLock({ $0 }) != nil { return }
+        if exitStatus != nil { return }
         _ = try syscall("pidfd_send_signal") { tether_pidfd_send_signal(core.fd, signal) }
     }
 
@@ -139,7 +198,7 @@ public final class ChildProcess: Sendable {
     /// group ID could name someone else's group by then.
     public func sendToProcessGroup(signal: Int32) throws(ReactorError) {
         guard leadsProcessGroup else { return try send(signal: signal) }
-        if status.withLock({ $0 }) != nil { return }
+        if exitStatus != nil { return }
         _ = try syscall("kill process group") { kill(-pid, signal) }
     }
 

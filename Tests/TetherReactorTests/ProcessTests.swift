@@ -16,6 +16,24 @@ extension ReactorSuite {
             }
         }
 
+        /// Several tasks wait at once (one of them gives up): one `waitid` answers all the others.
+        @Test func concurrentWaitersAllGetTheStatus() async throws {
+            try await withReactor { reactor in
+                let child = try ChildProcess.spawn(
+                    executable: "/bin/sleep", arguments: ["1000"], environment: [], on: reactor)
+                let quitter = Task(executorPreference: reactor) { try await child.waitForExit() }
+                let waiters = (0..<4).map { _ in Task(executorPreference: reactor) { try await child.waitForExit() } }
+                quitter.cancel()
+                await #expect(throws: CancellationError.self) { _ = try await quitter.value }
+                try child.send(signal: 15)
+                for waiter in waiters {
+                    #expect(try await waiter.value == .signaled(signal: 15, coreDumped: false))
+                }
+                try await child.close()
+                #expect(!ProcessResources.childProcessIDs().contains(child.pid))
+            }
+        }
+
         @Test func killBySIGKILLIsReported() async throws {
             try await withReactor { reactor in
                 let child = try ChildProcess.spawn(
