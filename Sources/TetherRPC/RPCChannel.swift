@@ -40,26 +40,22 @@ public struct RPCChannel: Sendable {
     public func unary<Result: Decodable>(
         _ method: String, returning: Result.Type, arguments: (inout RPCArgumentEncoder) throws -> Void
     ) async throws -> Result {
-        do {
+        try await explaining {
             let stream = try await start(method, finishing: true, arguments: arguments)
             return try await withDeadline(resetting: stream) {
                 var value = try await awaitResult(on: stream)
                 return try context.decodeValue(Result.self, from: &value)
             }
-        } catch {
-            throw await context.explained(error)
         }
     }
 
     /// A call without a result.
     public func unary(_ method: String, arguments: (inout RPCArgumentEncoder) throws -> Void) async throws {
-        do {
+        try await explaining {
             let stream = try await start(method, finishing: true, arguments: arguments)
             try await withDeadline(resetting: stream) {
                 _ = try await awaitResult(on: stream)
             }
-        } catch {
-            throw await context.explained(error)
         }
     }
 
@@ -67,11 +63,9 @@ public struct RPCChannel: Sendable {
     public func serverStreaming<Item: Decodable & Sendable>(
         _ method: String, of: Item.Type, arguments: (inout RPCArgumentEncoder) throws -> Void
     ) async throws -> RPCStream<Item> {
-        do {
+        try await explaining {
             let stream = try await start(method, finishing: true, arguments: arguments)
             return RPCStream(remote: RPCRemoteItems(reader: itemReader(for: stream)))
-        } catch {
-            throw await context.explained(error)
         }
     }
 
@@ -95,31 +89,23 @@ public struct RPCChannel: Sendable {
     private func streamingCall<Item: Encodable & Sendable>(
         _ method: String, sending items: RPCStream<Item>, arguments: (inout RPCArgumentEncoder) throws -> Void
     ) async throws -> MessagePackReader {
-        do {
-            return try await runStreamingCall(method, sending: items, arguments: arguments)
-        } catch {
-            throw await context.explained(error)
-        }
-    }
-
-    private func runStreamingCall<Item: Encodable & Sendable>(
-        _ method: String, sending items: RPCStream<Item>, arguments: (inout RPCArgumentEncoder) throws -> Void
-    ) async throws -> MessagePackReader {
-        let stream = try await start(method, finishing: false, arguments: arguments)
-        let builder = self.builder
-        return try await withDeadline(resetting: stream) {
-            try await withThrowingTaskGroup(of: (any Error)?.self) { group in
-                group.addTask { await Self.send(items, on: stream, builder: builder) }
-                do {
-                    let result = try await awaitResult(on: stream)
-                    group.cancelAll()
-                    return result
-                } catch {
-                    // The producer's own failure is the better explanation of a reset stream.
-                    for try await producerError in group {
-                        if let producerError, !(producerError is CancellationError) { throw producerError }
+        try await explaining {
+            let stream = try await start(method, finishing: false, arguments: arguments)
+            let builder = self.builder
+            return try await withDeadline(resetting: stream) {
+                try await withThrowingTaskGroup(of: (any Error)?.self) { group in
+                    group.addTask { await Self.send(items, on: stream, builder: builder) }
+                    do {
+                        let result = try await awaitResult(on: stream)
+                        group.cancelAll()
+                        return result
+                    } catch {
+                        // The producer's own failure is the better explanation of a reset stream.
+                        for try await producerError in group {
+                            if let producerError, !(producerError is CancellationError) { throw producerError }
+                        }
+                        throw error
                     }
-                    throw error
                 }
             }
         }
@@ -130,12 +116,7 @@ public struct RPCChannel: Sendable {
         _ method: String, sending items: RPCStream<Item>, of: Reply.Type,
         arguments: (inout RPCArgumentEncoder) throws -> Void
     ) async throws -> RPCStream<Reply> {
-        let stream: MuxStream
-        do {
-            stream = try await start(method, finishing: false, arguments: arguments)
-        } catch {
-            throw await context.explained(error)
-        }
+        let stream = try await explaining { try await start(method, finishing: false, arguments: arguments) }
         let replies = RPCRemoteItems(reader: itemReader(for: stream) as RPCItemReader<Reply>)
         let builder = self.builder
         replies.attach(
@@ -146,6 +127,16 @@ public struct RPCChannel: Sendable {
     }
 
     // MARK: Steps
+
+    /// Runs `body`; a lost connection is reported as ``RPCConfiguration/explainConnectionLoss``
+    /// explains it (a plugin client: "the plugin exited").
+    private func explaining<Value>(_ body: () async throws -> Value) async throws -> Value {
+        do {
+            return try await body()
+        } catch {
+            throw await context.explained(error)
+        }
+    }
 
     /// Opens the call's stream and writes the call message (with FIN when nothing follows).
     private func start(
@@ -160,30 +151,26 @@ public struct RPCChannel: Sendable {
         return stream
     }
 
+    private func messages(on stream: MuxStream) -> RPCMessageReader {
+        RPCMessageReader(stream: stream, maxMessageBytes: configuration.maxMessageBytes, limits: context.decoder.limits)
+    }
+
     private func itemReader<Item: Decodable & Sendable>(for stream: MuxStream) -> RPCItemReader<Item> {
-        RPCItemReader(
-            stream: stream, framer: RPCMessageFramer(maxMessageBytes: configuration.maxMessageBytes),
-            end: .resultMessage, context: context)
+        RPCItemReader(messages: messages(on: stream), end: .resultMessage, context: context)
     }
 
     /// Reads the call's response: a reader at its result's value, or the failure it reports.
     private func awaitResult(on stream: MuxStream) async throws -> MessagePackReader {
-        var framer = RPCMessageFramer(maxMessageBytes: configuration.maxMessageBytes)
-        while true {
-            if let body = try framer.next() {
-                switch try RPCMessage.decode(body, limits: context.decoder.limits) {
-                case .result(let value):
-                    return value
-                case .failure(let failure):
-                    throw context.error(for: failure)
-                case .call, .item:
-                    throw RPCError(.protocolViolation, "expected the call's result on stream \(stream.id)")
-                }
-            }
-            guard let slice = try await stream.readForCall() else {
-                throw RPCError(.connectionLost, "the call's stream \(stream.id) ended without a result")
-            }
-            framer.append(slice)
+        var messages = messages(on: stream)
+        switch try await messages.next() {
+        case .result(let value):
+            return value
+        case .failure(let failure):
+            throw context.error(for: failure)
+        case .call, .item:
+            throw RPCError(.protocolViolation, "expected the call's result on stream \(stream.id)")
+        case nil:
+            throw RPCError(.connectionLost, "the call's stream \(stream.id) ended without a result")
         }
     }
 

@@ -28,10 +28,12 @@ public struct RPCIncomingCall: Sendable {
 
     /// The items the caller streams, ending at its FIN. Can be taken once.
     public func incomingStream<Item: Decodable & Sendable>(of: Item.Type) -> RPCStream<Item> {
-        let framer = exchange.takeFramer() ?? RPCMessageFramer(maxMessageBytes: exchange.maxMessageBytes)
+        let messages =
+            exchange.takeMessages()
+            ?? RPCMessageReader(
+                stream: stream, maxMessageBytes: exchange.builder.maxMessageBytes, limits: exchange.context.decoder.limits)
         return RPCStream(
-            remote: RPCRemoteItems(
-                reader: RPCItemReader(stream: stream, framer: framer, end: .fin, context: exchange.context)))
+            remote: RPCRemoteItems(reader: RPCItemReader(messages: messages, end: .fin, context: exchange.context)))
     }
 
     /// Sends `result` and ends the call.
@@ -58,26 +60,25 @@ public struct RPCIncomingCall: Sendable {
     }
 }
 
-/// The server's per-call state shared with the handler: encoding, bytes read past the call
-/// message, whether a response was started.
+/// The server's per-call state shared with the handler: encoding, the call's message reader
+/// (which may hold bytes read past the call message), whether a response was started.
 final class RPCCallExchange: Sendable {
     let builder: RPCMessageBuilder
     let context: RPCDecodingContext
-    let maxMessageBytes: Int
-    private let framer: Mutex<RPCMessageFramer?>
+    private let messages: Mutex<RPCMessageReader?>
     private let responded = Atomic<Bool>(false)
 
-    init(builder: RPCMessageBuilder, context: RPCDecodingContext, framer: RPCMessageFramer) {
+    init(builder: RPCMessageBuilder, context: RPCDecodingContext, messages: RPCMessageReader) {
         self.builder = builder
         self.context = context
-        self.maxMessageBytes = builder.maxMessageBytes
-        self.framer = Mutex(framer)
+        self.messages = Mutex(messages)
     }
 
-    func takeFramer() -> RPCMessageFramer? {
-        framer.withLock { framer in
-            defer { framer = nil }
-            return framer
+    /// The reader past the call message; the first caller takes it.
+    func takeMessages() -> RPCMessageReader? {
+        messages.withLock { messages in
+            defer { messages = nil }
+            return messages
         }
     }
 

@@ -111,12 +111,12 @@ final class RPCHandoff<Element: Sendable>: Sendable {
 
     func finish(_ error: (any Error)?) {
         let consumer = state.withLock { state -> CheckedContinuation<Element?, any Error>? in
-            state.ended = .some(error)
             defer { state.consumer = nil }
+            // A waiting consumer is told the failure now; otherwise its next receive reports it.
+            state.ended = .some(state.consumer == nil ? error : nil)
             return state.consumer
         }
         guard let consumer else { return }
-        state.withLock { $0.ended = .some(nil) }
         if let error { consumer.resume(throwing: error) } else { consumer.resume(returning: nil) }
     }
 

@@ -52,8 +52,7 @@ struct RPCItemReader<Element: Sendable>: Sendable {
         case resultMessage
     }
 
-    let stream: MuxStream
-    var framer: RPCMessageFramer
+    var messages: RPCMessageReader
     let end: End
     let context: RPCDecodingContext
     /// Decodes one item (made where `Element` is known to be `Decodable`).
@@ -62,10 +61,8 @@ struct RPCItemReader<Element: Sendable>: Sendable {
     /// Kept alive as long as the items are read (see `RPCRemoteItems.attach`).
     var companion: RPCCompanionTask?
 
-    init(stream: MuxStream, framer: RPCMessageFramer, end: End, context: RPCDecodingContext)
-    where Element: Decodable {
-        self.stream = stream
-        self.framer = framer
+    init(messages: RPCMessageReader, end: End, context: RPCDecodingContext) where Element: Decodable {
+        self.messages = messages
         self.end = end
         self.context = context
         self.decodeItem = { reader, context in try context.decodeValue(Element.self, from: &reader) }
@@ -74,29 +71,22 @@ struct RPCItemReader<Element: Sendable>: Sendable {
     mutating func next() async throws -> Element? {
         guard !finished else { return nil }
         do {
-            while true {
-                if let body = try framer.next() {
-                    switch try RPCMessage.decode(body, limits: context.decoder.limits) {
-                    case .item(var reader):
-                        return try decodeItem(&reader, context)
-                    case .result where end == .resultMessage:
-                        finished = true
-                        return nil
-                    case .failure(let failure) where end == .resultMessage:
-                        finished = true
-                        throw context.error(for: failure)
-                    default:
-                        throw RPCError(.protocolViolation, "unexpected message in a stream of items")
-                    }
-                }
-                guard let slice = try await stream.readForCall() else {
-                    if end == .fin, !framer.hasPartialMessage {
-                        finished = true
-                        return nil
-                    }
-                    throw RPCError(.connectionLost, "the call's stream \(stream.id) ended before its last item")
-                }
-                framer.append(slice)
+            switch try await messages.next() {
+            case .item(var reader):
+                return try decodeItem(&reader, context)
+            case .result where end == .resultMessage:
+                finished = true
+                return nil
+            case .failure(let failure) where end == .resultMessage:
+                finished = true
+                throw context.error(for: failure)
+            case nil where end == .fin:
+                finished = true
+                return nil
+            case nil:
+                throw RPCError(.connectionLost, "the call's stream \(messages.stream.id) ended before its last item")
+            default:
+                throw RPCError(.protocolViolation, "unexpected message in a stream of items")
             }
         } catch {
             finished = true

@@ -56,15 +56,21 @@ public final class RPCServer: Sendable {
     }
 
     private func handle(_ stream: MuxStream, control: RPCCallControl) async {
-        var framer = RPCMessageFramer(maxMessageBytes: configuration.maxMessageBytes)
+        var messages = RPCMessageReader(
+            stream: stream, maxMessageBytes: configuration.maxMessageBytes, limits: context.decoder.limits)
         let header: RPCCallHeader
         do {
-            header = try await readCall(from: stream, framer: &framer)
+            switch try await messages.next() {
+            case .call(let call): header = call
+            case nil: throw RPCError(.protocolViolation, "the stream ended before a call message")
+            default: throw RPCError(.protocolViolation, "a call's stream must start with a call message")
+            }
         } catch {
             await fail(stream, with: error)
             return
         }
-        let exchange = RPCCallExchange(builder: builder, context: context, framer: framer)
+        // The reader may hold bytes past the call message: the first items of a streamed argument.
+        let exchange = RPCCallExchange(builder: builder, context: context, messages: messages)
         let deadline = header.timeoutNanoseconds.map { startDeadline(after: $0, on: stream, control: control) }
         defer { deadline?.cancel() }
         do {
@@ -84,21 +90,6 @@ public final class RPCServer: Sendable {
             } else {
                 await stream.reset()
             }
-        }
-    }
-
-    private func readCall(from stream: MuxStream, framer: inout RPCMessageFramer) async throws -> RPCCallHeader {
-        while true {
-            if let body = try framer.next() {
-                guard case .call(let header) = try RPCMessage.decode(body, limits: context.decoder.limits) else {
-                    throw RPCError(.protocolViolation, "a call's stream must start with a call message")
-                }
-                return header
-            }
-            guard let slice = try await stream.readForCall() else {
-                throw RPCError(.protocolViolation, "the stream ended before a call message")
-            }
-            framer.append(slice)
         }
     }
 

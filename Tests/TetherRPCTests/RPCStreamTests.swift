@@ -1,0 +1,45 @@
+import Synchronization
+import Testing
+
+@testable import TetherRPC
+
+private struct Broken: Error, Equatable {}
+
+/// Iterating a locally produced stream (no RPC): elements in order, the producer's failure after
+/// them, and a producer that cannot run ahead of its consumer.
+@Suite struct RPCStreamTests {
+    @Test func localStreamYieldsItsElementsInOrder() async throws {
+        var received: [Int] = []
+        for try await value in RPCStream(elements: Array(0..<100)) { received.append(value) }
+        #expect(received == Array(0..<100))
+    }
+
+    @Test func producerFailureComesAfterTheElementsItSent() async throws {
+        let stream = RPCStream<Int> { writer in
+            try await writer.yield(1)
+            try await writer.yield(2)
+            throw Broken()
+        }
+        var iterator = stream.makeAsyncIterator()
+        #expect(try await iterator.next() == 1)
+        #expect(try await iterator.next() == 2)
+        await #expect(throws: Broken.self) { _ = try await iterator.next() }
+        #expect(try await iterator.next() == nil)
+    }
+
+    @Test func producerWaitsForTheConsumer() async throws {
+        let yielded = Atomic<Int>(0)
+        let stream = RPCStream<Int> { writer in
+            for value in 0..<1_000 {
+                try await writer.yield(value)
+                yielded.add(1, ordering: .relaxed)
+            }
+        }
+        var iterator = stream.makeAsyncIterator()
+        for expected in 0..<10 {
+            #expect(try await iterator.next() == expected)
+            // Each yield returns only once its element was taken: at most one ahead.
+            #expect(yielded.load(ordering: .relaxed) <= expected + 1)
+        }
+    }
+}
