@@ -74,14 +74,7 @@ extension MuxSession {
                 drainActions()
             case .mustWait:
                 guard streams[streamID] != nil else { throw MuxError(.streamClosed, streamID: streamID) }
-                if Task.isCancelled { throw MuxError(.cancelled, streamID: streamID) }
-                // A handler is registered only here, where the write really waits.
-                await withTaskCancellationHandler {
-                    await withCheckedContinuation { streams[streamID]?.writers.append($0) }
-                } onCancel: {
-                    Task(executorPreference: reactor) { await self.wakeWaiters(streamID: streamID) }
-                }
-                if Task.isCancelled { throw MuxError(.cancelled, streamID: streamID) }
+                try await waitCancellably(streamID: streamID, as: .writer)
             case .failed(let error):
                 drainActions()
                 throw streams[streamID]?.failure ?? error
@@ -112,14 +105,7 @@ extension MuxSession {
             case .slice(let slice): return slice
             case .end: return nil
             case .wait:
-                if Task.isCancelled { throw MuxError(.cancelled, streamID: streamID) }
-                // A handler is registered only here, where the read really waits.
-                await withTaskCancellationHandler {
-                    await withCheckedContinuation { parkReader($0, streamID: streamID) }
-                } onCancel: {
-                    Task(executorPreference: reactor) { await self.wakeWaiters(streamID: streamID) }
-                }
-                if Task.isCancelled { throw MuxError(.cancelled, streamID: streamID) }
+                try await waitCancellably(streamID: streamID, as: .reader)
                 woken = true
             }
         }
@@ -171,15 +157,32 @@ extension MuxSession {
         streams[streamID] = entry
     }
 
-    /// Wakes the stream's waiting reader and writers so that they look again (their task was
-    /// cancelled).
-    func wakeWaiters(streamID: UInt32) {
-        guard var entry = streams[streamID] else { return }
-        entry.reader?.resume()
-        entry.reader = nil
-        for writer in entry.writers { writer.resume() }
-        entry.writers.removeAll()
-        streams[streamID] = entry
+    /// Which waiter of a stream parks. (A `park` closure parameter instead hung the Go interop
+    /// bulk tests: the closure, passed through `withTaskCancellationHandler`, did not behave as
+    /// actor-isolated code. Keep the parking inside this method.)
+    enum Waiter { case reader, writer }
+
+    /// Parks the calling reader or writer of `streamID` until the stream wakes it, or its task is
+    /// cancelled: then it throws `cancelled` and the stream is left as it was. The cancellation
+    /// handler is registered only here, where the operation really waits.
+    func waitCancellably(streamID: UInt32, as waiter: Waiter) async throws(MuxError) {
+        if Task.isCancelled { throw MuxError(.cancelled, streamID: streamID) }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                switch waiter {
+                case .reader: parkReader(continuation, streamID: streamID)
+                case .writer: streams[streamID]?.writers.append(continuation)
+                }
+            }
+        } onCancel: {
+            // Everyone parked on the stream looks again; the cancelled task then throws.
+            Task(executorPreference: reactor) { await self.wakeParked(streamID: streamID) }
+        }
+        if Task.isCancelled { throw MuxError(.cancelled, streamID: streamID) }
+    }
+
+    private func wakeParked(streamID: UInt32) {
+        streams[streamID]?.wakeAll()
     }
 
     /// Releases a dropped stream handle's stream soon, from any thread.

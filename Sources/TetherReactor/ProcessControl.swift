@@ -53,8 +53,13 @@ extension ProcessControl {
             try syscall("pipe2") { unsafe tether_pipe2(buffer.baseAddress!, O_CLOEXEC) }
         }
         // dup2 clears FD_CLOEXEC on the target, so children the plugin starts inherit it too.
-        _ = try syscall("dup2") { dup2(fds[1], target) }
-        Glibc.close(fds[1])
+        defer { Glibc.close(fds[1]) }
+        do throws(ReactorError) {
+            _ = try syscall("dup2") { dup2(fds[1], target) }
+        } catch {
+            Glibc.close(fds[0])
+            throw error
+        }
         return PipeReader.adopting(FileDescriptor(rawValue: fds[0]), on: reactor)
     }
 }

@@ -65,8 +65,8 @@ public struct ReactorError: Error, Hashable, Sendable, CustomStringConvertible {
         return text
     }
 
-    /// The cause named for a failed `io_uring_setup`, so a user knows where to look.
-    /// The diagnosis for an `io_uring_setup` failure with `errno` (public for tests and tooling).
+    /// The diagnosis for an `io_uring_setup` failure with `errno`: the cause named, so a user knows
+    /// where to look (public for tests and tooling).
     public static func ringSetupDiagnosis(errno value: Int32, entries: UInt32 = 256) -> ReactorError {
         let errno = Errno(rawValue: value)
         switch errno {
