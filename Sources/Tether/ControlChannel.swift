@@ -45,9 +45,16 @@ enum ControlRecord {
 
 /// Host side of the control stream: pings and their answers, matched by sequence number.
 final class ControlChannel: Sendable {
+    /// Where a ping is: sent, answered before its sender waited, or waited for.
+    private enum Pong {
+        case pending
+        case answered
+        case waiting(CheckedContinuation<Bool, Never>)
+    }
+
     private struct State {
         var nextSequence: UInt64 = 0
-        var waiting: [UInt64: CheckedContinuation<Bool, Never>] = [:]
+        var pongs: [UInt64: Pong] = [:]
         var ended = false
     }
 
@@ -64,41 +71,59 @@ final class ControlChannel: Sendable {
         while let slice = try? await stream.read() {
             pending += slice.bytes
             for record in ControlRecord.decode(&pending) where record.type == ControlRecord.pong {
-                state.withLock { $0.waiting.removeValue(forKey: record.sequence) }?.resume(returning: true)
+                let waiter = state.withLock { state -> CheckedContinuation<Bool, Never>? in
+                    switch state.pongs[record.sequence] {
+                    case .waiting(let continuation):
+                        state.pongs[record.sequence] = nil
+                        return continuation
+                    case .pending:
+                        state.pongs[record.sequence] = .answered
+                        return nil
+                    case .answered, nil:
+                        return nil
+                    }
+                }
+                waiter?.resume(returning: true)
             }
         }
-        let waiting = state.withLock { state in
+        let waiters = state.withLock { state in
             state.ended = true
-            defer { state.waiting.removeAll() }
-            return Array(state.waiting.values)
+            defer { state.pongs.removeAll() }
+            return state.pongs.values.compactMap { pong -> CheckedContinuation<Bool, Never>? in
+                if case .waiting(let continuation) = pong { return continuation }
+                return nil
+            }
         }
-        for waiter in waiting { waiter.resume(returning: false) }
+        for waiter in waiters { waiter.resume(returning: false) }
     }
 
     /// Sends a ping and waits for its pong; false when the stream ended first.
     func ping() async -> Bool {
-        let stream = self.stream
         let sequence: UInt64? = state.withLock { state in
             guard !state.ended else { return nil }
             defer { state.nextSequence += 1 }
+            state.pongs[state.nextSequence] = .pending
             return state.nextSequence
         }
         guard let sequence else { return false }
+        guard (try? await stream.write(ControlRecord.encode(type: ControlRecord.ping, sequence: sequence))) != nil else {
+            state.withLock { $0.pongs[sequence] = nil }
+            return false
+        }
         return await withCheckedContinuation { continuation in
-            let registered = state.withLock { state -> Bool in
-                guard !state.ended else { return false }
-                state.waiting[sequence] = continuation
-                return true
-            }
-            guard registered else {
-                continuation.resume(returning: false)
-                return
-            }
-            Task {
-                if (try? await stream.write(ControlRecord.encode(type: ControlRecord.ping, sequence: sequence))) == nil {
-                    self.state.withLock { $0.waiting.removeValue(forKey: sequence) }?.resume(returning: false)
+            let answer = state.withLock { state -> Bool? in
+                switch state.pongs[sequence] {
+                case .answered:
+                    state.pongs[sequence] = nil
+                    return true
+                case .pending:
+                    state.pongs[sequence] = .waiting(continuation)
+                    return nil
+                case .waiting, nil:
+                    return false  // the stream ended meanwhile
                 }
             }
+            if let answer { continuation.resume(returning: answer) }
         }
     }
 }

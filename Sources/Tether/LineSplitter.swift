@@ -1,3 +1,5 @@
+import TetherReactor
+
 /// Cuts a byte stream into text lines, whatever the chunk boundaries; a line longer than
 /// `maxLineBytes` comes out in pieces of that size instead of growing without bound.
 struct LineSplitter: Sendable {
@@ -32,5 +34,20 @@ struct LineSplitter: Sendable {
         guard !pending.isEmpty else { return nil }
         defer { pending.removeAll() }
         return String(decoding: pending, as: UTF8.self)
+    }
+}
+
+extension LineSplitter {
+    /// Reads with `read` until it ends or fails, handing `sink` every line, then the unterminated
+    /// rest; `observe` sees the raw bytes first (a stderr tail keeps them).
+    mutating func forward(
+        from read: () async throws -> BufferSlice?, to sink: (String) -> Void, observe: ([UInt8]) -> Void = { _ in }
+    ) async {
+        while let slice = try? await read() {
+            let bytes = slice.bytes
+            observe(bytes)
+            for line in append(bytes) { sink(line) }
+        }
+        if let last = finish() { sink(last) }
     }
 }

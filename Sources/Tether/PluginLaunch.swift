@@ -33,12 +33,7 @@ final class PluginLaunch: Sendable {
         let sink = configuration.stderrSink
         self.stderrTask = Task(executorPreference: reactor) {
             var splitter = LineSplitter()
-            while let slice = try? await stderr.read() {
-                let bytes = slice.bytes
-                tail.append(bytes)
-                for line in splitter.append(bytes) { sink(line) }
-            }
-            if let last = splitter.finish() { sink(last) }
+            await splitter.forward(from: { try await stderr.read() }, to: sink, observe: tail.append)
         }
     }
 
@@ -195,18 +190,12 @@ final class PluginLaunch: Sendable {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask {
                     var splitter = splitter
-                    while let slice = try? await stdout.read() {
-                        for line in splitter.append(slice.bytes) { stdoutSink(line) }
-                    }
-                    if let last = splitter.finish() { stdoutSink(last) }
+                    await splitter.forward(from: { try await stdout.read() }, to: stdoutSink)
                 }
                 for (stream, sink) in [(streams.standardOutput, stdoutSink), (streams.standardError, stderrSink)] {
                     group.addTask {
                         var splitter = LineSplitter()
-                        while let slice = try? await stream.read() {
-                            for line in splitter.append(slice.bytes) { sink(line) }
-                        }
-                        if let last = splitter.finish() { sink(last) }
+                        await splitter.forward(from: { try await stream.read() }, to: sink)
                     }
                 }
             }

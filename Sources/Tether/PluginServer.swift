@@ -96,15 +96,18 @@ public enum PluginServer {
     /// Accepts one connection, checks that it comes from our parent (or our user), then closes the
     /// listener, which removes the socket file.
     private static func acceptHost(on listener: Listener) async throws -> StreamSocket {
-        defer { Task { try? await listener.close() } }
-        while true {
-            let socket = try await listener.accept()
-            let peer = try socket.peerCredentials()
-            if peer.pid == getppid() || peer.uid == getuid() {
-                try await listener.close()
-                return socket
+        do {
+            while true {
+                let socket = try await listener.accept()
+                if let peer = try? socket.peerCredentials(), peer.pid == getppid() || peer.uid == getuid() {
+                    try await listener.close()
+                    return socket
+                }
+                try await socket.close()
             }
-            try await socket.close()
+        } catch {
+            try? await listener.close()
+            throw error
         }
     }
 
