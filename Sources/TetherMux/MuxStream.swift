@@ -1,3 +1,4 @@
+import Synchronization
 import TetherReactor
 
 /// One stream of a ``MuxSession``: an ordered, flow-controlled byte stream in each direction.
@@ -11,6 +12,9 @@ public final class MuxStream: Sendable {
     public let id: UInt32
     /// The session the stream belongs to.
     public let session: MuxSession
+    /// Set by ``reset()``: the session forgets a reset stream, and a later read must not mistake
+    /// that for the peer's end of stream.
+    private let wasReset = Atomic<Bool>(false)
 
     init(id: UInt32, session: MuxSession) {
         self.id = id
@@ -56,6 +60,7 @@ public final class MuxStream: Sendable {
     ///   failure (e.g. `connectionClosed`), `streamClosed` after ``reset()``, `cancelled` when the
     ///   task is cancelled while waiting (the stream is unchanged).
     public func read() async throws(MuxError) -> BufferSlice? {
+        if wasReset.load(ordering: .acquiring) { throw MuxError(.streamClosed, streamID: id) }
         if let slice = readNow() { return slice }
         return try await session.read(streamID: id)
     }
@@ -107,6 +112,7 @@ public final class MuxStream: Sendable {
 
     /// Resets the stream (RST): both directions end now, unread bytes are dropped.
     public func reset() async {
+        wasReset.store(true, ordering: .releasing)
         await session.reset(streamID: id)
     }
 

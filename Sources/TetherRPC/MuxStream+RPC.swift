@@ -5,15 +5,11 @@ import TetherReactor
 // (the mux throws `cancelled` and leaves the stream as it was), and mux failures become RPC errors.
 extension MuxStream {
     func readForCall() async throws -> BufferSlice? {
-        let slice: BufferSlice?
         do {
-            slice = try await read()
+            return try await read()
         } catch {
             throw rpcError(for: error)
         }
-        // A stream reset by our own cancellation before the read began reads as ended.
-        if slice == nil, Task.isCancelled { throw CancellationError() }
-        return slice
     }
 
     func writeForCall(_ bytes: [UInt8], finishing: Bool = false) async throws {

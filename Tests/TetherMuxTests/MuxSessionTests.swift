@@ -291,4 +291,14 @@ private func echo(_ stream: MuxStream) async throws {
             #expect(try await accepted.read()?.bytes == [2])
         }
     }
+
+    @Test func readAfterLocalResetIsNotEndOfStream() async throws {
+        try await withMuxSessionPair { client, server, _ in
+            let stream = try await client.openStream()
+            try await stream.write(BufferSlice(copying: [1]))
+            _ = try await server.acceptStream()
+            await stream.reset()
+            await #expect(throws: MuxError(.streamClosed, streamID: stream.id)) { _ = try await stream.read() }
+        }
+    }
 }
