@@ -65,6 +65,10 @@ extern int pipe2(int pipefd[2], int flags);
 extern int pthread_setname_np(pthread_t thread, const char *name);
 static inline int tether_pipe2(int fds[2], int flags) { return pipe2(fds, flags); }
 static inline int tether_set_thread_name(const char *name) { return pthread_setname_np(pthread_self(), name); }
+extern int posix_spawn_file_actions_addclosefrom_np(posix_spawn_file_actions_t *actions, int from);
+static inline int tether_spawn_close_from(posix_spawn_file_actions_t *actions, int from) {
+    return posix_spawn_file_actions_addclosefrom_np(actions, from);
+}
 
 // struct ucred is _GNU_SOURCE too; same layout.
 struct tether_ucred { pid_t pid; uid_t uid; gid_t gid; };

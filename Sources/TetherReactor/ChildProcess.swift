@@ -57,8 +57,9 @@ public final class ChildProcess: Sendable {
     ///
     /// - Parameters:
     ///   - environment: the complete environment of the child, `KEY=VALUE`.
-    ///   - files: descriptors to set up in the child; any other descriptor of ours is close-on-exec
-    ///     and not inherited. Unmapped 0, 1, 2 are inherited from this process.
+    ///   - files: descriptors to set up in the child. Unmapped 0, 1, 2 are inherited from this
+    ///     process; every descriptor above the highest of 2 and the mapped targets is closed in the
+    ///     child, even one another library left without close-on-exec.
     ///   - newProcessGroup: put the child in a process group of its own, so a signal to the group
     ///     reaches its children too, and the terminal's Ctrl-C does not.
     /// - Throws: ``ReactorError/Code/spawnFailed`` with the errno (`ENOENT` missing, `EACCES` not
@@ -86,6 +87,8 @@ public final class ChildProcess: Sendable {
             }
             unsafe posix_spawn_file_actions_adddup2(&actions, source, mapping.target.rawValue)
         }
+        let highestTarget = files.map(\.target.rawValue).max() ?? 2
+        unsafe tether_spawn_close_from(&actions, max(highestTarget, 2) + 1)
         var flags = Int32(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF)
         if newProcessGroup {
             flags |= Int32(POSIX_SPAWN_SETPGROUP)

@@ -70,5 +70,28 @@ extension ReactorSuite {
                 try await child.close()
             }
         }
+        /// A descriptor some other code opened without close-on-exec does not leak into the
+        /// child: the child sees 0, 1, 2 and nothing else.
+        @Test func childInheritsNoStrayDescriptors() async throws {
+            let strayDescriptor = try FileDescriptor.open(FilePath("/dev/null"), .readOnly)  // no O_CLOEXEC
+            defer { try? strayDescriptor.close() }
+            let stray = strayDescriptor.rawValue
+            try await withReactor { reactor in
+                let (reader, writer) = try reactor.makePipe()
+                let child = try ChildProcess.spawn(
+                    executable: "/bin/sh", arguments: ["-c", "ls /proc/self/fd"], environment: [],
+                    files: [.init(writer.fileDescriptor, as: .standardOutput)], on: reactor)
+                try await writer.close()
+                var output: [UInt8] = []
+                while let slice = try await reader.read() { output += slice.bytes }
+                // ls itself opens one descriptor to read the directory.
+                let descriptors = String(decoding: output, as: UTF8.self).split(separator: "\n").compactMap { Int32($0) }
+                #expect(!descriptors.contains(stray), "inherited \(descriptors)")
+                #expect(descriptors.filter { $0 > 3 }.isEmpty, "inherited \(descriptors)")
+                #expect(try await child.waitForExit() == .exited(code: 0))
+                try await reader.close()
+                try await child.close()
+            }
+        }
     }
 }
