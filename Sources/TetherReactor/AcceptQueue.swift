@@ -26,31 +26,42 @@ import Glibc
 
     /// The next accepted connection's fd (owned by the caller). Reactor thread only.
     nonisolated(nonsending) func accept() async throws -> Int32 {
-        if let fd = accepted.popFirst() {
-            keepAccepting()
-            return fd
-        }
-        if let failure { throw failure }
-        if closed { throw ReactorError(.closed, operation: "accept") }
+        if let fd = try takeReady() { return fd }
         guard !waiter.isParked else { throw ReactorError(.concurrentReceive, operation: "accept") }
         if Task.isCancelled { throw CancellationError() }
         keepAccepting()
         let reactor = unsafe loop.reactor
         let result = await withTaskCancellationHandler {
             unsafe await withUnsafeContinuation { continuation in
-                if let failure {
-                    unsafe continuation.resume(returning: Result<Int32, any Error>.failure(failure))
-                } else if Task.isCancelled {
-                    // See ReceiveQueue.receive: the handler may have run before this point.
-                    unsafe continuation.resume(returning: Result<Int32, any Error>.failure(CancellationError()))
-                } else {
-                    unsafe waiter.park(continuation)
+                // Decide again when parking (see ReceiveQueue.receive): registering the handler
+                // can suspend, and a connection may have been queued meanwhile.
+                do {
+                    if let fd = try takeReady() {
+                        unsafe continuation.resume(returning: Result<Int32, any Error>.success(fd))
+                    } else if Task.isCancelled {
+                        unsafe continuation.resume(returning: Result<Int32, any Error>.failure(CancellationError()))
+                    } else {
+                        unsafe waiter.park(continuation)
+                    }
+                } catch {
+                    unsafe continuation.resume(returning: Result<Int32, any Error>.failure(error))
                 }
             }
         } onCancel: {
             reactor.onLoop { self.resumeWaiter(.failure(CancellationError())) }
         }
         return try result.get()
+    }
+
+    /// A queued connection, or the failure; nil when the caller must wait.
+    private func takeReady() throws -> Int32? {
+        if let fd = accepted.popFirst() {
+            keepAccepting()
+            return fd
+        }
+        if let failure { throw failure }
+        if closed { throw ReactorError(.closed, operation: "accept") }
+        return nil
     }
 
     private func keepAccepting() {

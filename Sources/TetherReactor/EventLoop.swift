@@ -15,6 +15,8 @@ import Glibc
     var counters = ReactorCounters()
     /// Receivers whose multishot ended with ENOBUFS; re-armed when buffers come back.
     var starvedReceivers: [ReceiveQueue] = []
+    /// Buffers came back while receivers were starved; they are woken at the next loop turn.
+    private var starvedWakePending = false
     /// Handles that are open; closed by shutdown if the user has not.
     var openHandles: [ObjectIdentifier: any LoopHandle] = [:]
     private var shutdownWaiters: [UnsafeContinuation<Void, Never>] = unsafe []
@@ -49,6 +51,7 @@ import Glibc
             counters.loopIterations += 1
             drainRemote()
             runJobs()
+            if starvedWakePending { wakeStarvedReceivers() }
             if stopping, readyToExit() { break }
             // Sleep in the kernel only when nothing is runnable (and polling a little found
             // nothing); otherwise just submit and collect.
@@ -128,7 +131,7 @@ import Glibc
         switch operation {
         case .sendMessage, .writeVector:
             if result > 0 { counters.bytesOut += UInt64(result) }
-        case .receiveMultishot, .readSelected:
+        case .receiveMultishot, .readSelected, .receiveInto:
             if result > 0 { counters.bytesIn += UInt64(result) }
         case .waitForExit:
             if result >= 0 { completion.exit = unsafe ExitStatus(siginfo: table.scratch(at: index)) }
@@ -200,8 +203,16 @@ import Glibc
 
     // MARK: Buffers
 
+    /// Puts a released buffer back into the ring. Starved receivers are woken later, from the
+    /// loop: a release runs inside whatever dropped the last slice (a receive queue emptying its
+    /// own FIFO, say), so calling back into receive queues from here would re-enter them.
     func recycle(_ bufferID: UInt16) {
         pool.recycle(bufferID)
+        if !starvedReceivers.isEmpty { starvedWakePending = true }
+    }
+
+    private func wakeStarvedReceivers() {
+        starvedWakePending = false
         guard !starvedReceivers.isEmpty else { return }
         let starved = starvedReceivers
         starvedReceivers.removeAll(keepingCapacity: true)

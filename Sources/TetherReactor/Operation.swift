@@ -11,6 +11,9 @@ enum Operation {
     case receiveMultishot(fd: Int32, group: UInt16)
     /// One read into a buffer picked from the provided-buffer ring (pipes, which have no multishot here).
     case readSelected(fd: Int32, group: UInt16, maxBytes: UInt32)
+    /// One recv (sockets) or read (pipes) into `storage`, which the slot keeps alive until the
+    /// completion: the fallback when the provided-buffer ring is empty.
+    case receiveInto(fd: Int32, storage: ByteStorage, socket: Bool)
     /// Gather send of `iovecCount` iovecs already written to the slot's iovecs (sockets: sendmsg).
     case sendMessage(fd: Int32, iovecCount: Int)
     /// Gather write of `iovecCount` iovecs already written to the slot's iovecs (pipes: writev).
@@ -37,6 +40,7 @@ enum Operation {
         switch self {
         case .receiveMultishot: "recv"
         case .readSelected: "read"
+        case .receiveInto(_, _, let socket): socket ? "recv" : "read"
         case .sendMessage: "sendmsg"
         case .writeVector: "writev"
         case .acceptMultishot: "accept"
@@ -65,6 +69,12 @@ enum Operation {
             unsafe io_uring_prep_read(sqe, fd, nil, maxBytes, UInt64.max)
             unsafe sqe.pointee.flags |= TETHER_IOSQE_BUFFER_SELECT
             unsafe sqe.pointee.buf_group = group
+        case .receiveInto(let fd, let storage, let socket):
+            if socket {
+                unsafe io_uring_prep_recv(sqe, fd, storage.base, storage.capacity, 0)
+            } else {
+                unsafe io_uring_prep_read(sqe, fd, storage.base, UInt32(storage.capacity), UInt64.max)
+            }
         case .sendMessage(let fd, let count):
             unsafe scratch.pointee.message = msghdr()
             unsafe scratch.pointee.message.msg_iov = iovecs

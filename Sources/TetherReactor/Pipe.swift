@@ -31,6 +31,12 @@ public final class PipeReader: Sendable {
         }
     }
 
+    /// The receive side's internal state in one line (armed, queued buffers, end of stream,
+    /// a waiting reader), for diagnosing a stuck pipe.
+    public func receiveDiagnostics() async -> String {
+        (try? await reactor.withLoop { _ in self.core.receiveQueue?.diagnostics ?? "no read yet" }) ?? "reactor stopped"
+    }
+
     public func close() async throws {
         try await reactor.withLoop { loop in try await self.core.close(loop: loop) }
     }

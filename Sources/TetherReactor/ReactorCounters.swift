@@ -18,6 +18,8 @@ public struct ReactorCounters: Sendable, Hashable, CustomStringConvertible {
     public var bytesOut: UInt64 = 0
     /// Times a receive found the provided-buffer ring empty (`ENOBUFS`) and had to wait.
     public var bufferRingExhaustions: UInt64 = 0
+    /// Receives that went into memory of their own because the provided-buffer ring was empty.
+    public var fallbackReceives: UInt64 = 0
     /// Times the submission queue was full and had to be flushed before preparing an entry.
     public var submissionQueueFull: UInt64 = 0
     /// Operations currently in flight.
@@ -30,7 +32,7 @@ public struct ReactorCounters: Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         "submissions=\(submissions) completions=\(completions) enters=\(enterCalls) "
             + "iterations=\(loopIterations) jobs=\(jobsRun) wakeups=\(crossThreadWakeups) "
-            + "in=\(bytesIn)B out=\(bytesOut)B ringEmpty=\(bufferRingExhaustions) "
+            + "in=\(bytesIn)B out=\(bytesOut)B ringEmpty=\(bufferRingExhaustions) fallback=\(fallbackReceives) "
             + "sqFull=\(submissionQueueFull) inFlight=\(operationsInFlight) lent=\(buffersLent)"
     }
 }

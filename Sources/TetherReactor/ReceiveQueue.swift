@@ -9,6 +9,12 @@ import CLibUring
 /// by cancelling it) until the reader catches up. The socket buffer then fills and the peer's
 /// sends block: backpressure, with no byte lost or reordered, because an ended or cancelled
 /// receive leaves unread data in the kernel.
+///
+/// When the ring is empty (`ENOBUFS`: other handles' readers hold every buffer), the queue does not
+/// wait for buffers to come back: it reads into memory of its own, one receive at a time and only
+/// once its reader has caught up, until the ring has buffers again. Waiting would deadlock a reader
+/// whose progress is what releases the buffers (a mux session must read the window update that
+/// lets its writers send, and drop, the slices they hold).
 @safe final class ReceiveQueue: @unsafe @unchecked Sendable {
     // SAFETY: created and used on the reactor thread only; captured by cancellation handlers that
     // run elsewhere but only hand it back to the reactor thread (`onLoop`).
@@ -23,6 +29,8 @@ import CLibUring
     private var armedUserData: UInt64?
     private var cancelRequested = false
     private var starved = false
+    /// Memory of an in-flight fallback receive; the kernel writes into it until the completion.
+    private var fallbackStorage: ByteStorage?
     private var waiter = ParkedWaiter<BufferSlice?>()
     private var disarmWaiter: UnsafeContinuation<Void, Never>?
     private(set) var closed = false
@@ -48,12 +56,7 @@ import CLibUring
     /// Cancelling the calling task ends the wait with `CancellationError`; the bytes that arrive
     /// later stay queued for the next call.
     nonisolated(nonsending) func receive() async throws -> BufferSlice? {
-        if let chunk = chunks.popFirst() {
-            keepReading()
-            return chunk
-        }
-        if let failure { throw failure }
-        if endOfStream || closed { return nil }
+        if let ready = try takeReady() { return ready }
         guard !waiter.isParked else {
             throw ReactorError(.concurrentReceive, operation: mode == .socket ? "recv" : "read")
         }
@@ -62,20 +65,39 @@ import CLibUring
         let reactor = unsafe loop.reactor
         let result = await withTaskCancellationHandler {
             unsafe await withUnsafeContinuation { continuation in
-                if let failure {
-                    unsafe continuation.resume(returning: Result<BufferSlice?, any Error>.failure(failure))
-                } else if Task.isCancelled {
-                    // Cancelled after the check above: the handler may already have run (it can,
-                    // when registering it is a suspension point) and found no waiter to end.
-                    unsafe continuation.resume(returning: Result<BufferSlice?, any Error>.failure(CancellationError()))
-                } else {
-                    unsafe waiter.park(continuation)
+                // Decide again here, in the same synchronous step as parking: registering the
+                // cancellation handler can suspend the task, and the loop may have queued bytes,
+                // ended the stream or failed meanwhile. Parking past queued bytes would hand the
+                // next completion to this reader first: bytes out of order.
+                do {
+                    if let ready = try takeReady() {
+                        unsafe continuation.resume(returning: Result<BufferSlice?, any Error>.success(ready))
+                    } else if Task.isCancelled {
+                        // The handler may already have run and found no waiter to end.
+                        unsafe continuation.resume(returning: Result<BufferSlice?, any Error>.failure(CancellationError()))
+                    } else {
+                        unsafe waiter.park(continuation)
+                    }
+                } catch {
+                    unsafe continuation.resume(returning: Result<BufferSlice?, any Error>.failure(error))
                 }
             }
         } onCancel: {
             reactor.onLoop { self.cancelWaiter() }
         }
         return try result.get()
+    }
+
+    /// What a receive can return without waiting: a queued chunk, end of stream (`.some(nil)`), or
+    /// the failure; nil when the caller must wait.
+    private func takeReady() throws -> BufferSlice?? {
+        if let chunk = chunks.popFirst() {
+            keepReading()
+            return .some(chunk)
+        }
+        if let failure { throw failure }
+        if endOfStream || closed { return .some(nil) }
+        return nil
     }
 
     private func cancelWaiter() {
@@ -85,7 +107,11 @@ import CLibUring
     /// Arms a receive if the reader may want more and none is in flight; cancels a multishot
     /// that has read far enough ahead.
     private func keepReading() {
-        guard !closed, !endOfStream, failure == nil, !starved else { return }
+        guard !closed, !endOfStream, failure == nil else { return }
+        if starved {
+            if armedUserData == nil, chunks.isEmpty { armFallbackReceive() }
+            return
+        }
         if unsafe chunks.count >= loop.configuration.maxQueuedBuffersPerHandle {
             if let armedUserData, mode == .socket, !cancelRequested {
                 cancelRequested = true
@@ -106,6 +132,21 @@ import CLibUring
         }
     }
 
+    /// One receive into heap memory, used while the provided-buffer ring is empty.
+    private func armFallbackReceive() {
+        let storage = unsafe ByteStorage(heapCapacity: loop.pool.bufferBytes)
+        let operation = Operation.receiveInto(fd: fd, storage: storage, socket: mode == .socket)
+        fallbackStorage = storage
+        cancelRequested = false
+        armedUserData = unsafe loop.start(operation, target: .receiver(self))
+        if armedUserData == nil {
+            fallbackStorage = nil
+            unsafe fail(ReactorError(loop.stopping ? .shutDown : .tooManyOperations, operation: operation.name))
+        } else {
+            unsafe loop.counters.fallbackReceives += 1
+        }
+    }
+
     /// One completion of this queue's receive operation; `final` when the operation has ended.
     func complete(_ completion: Completion, final: Bool) {
         if final {
@@ -117,9 +158,18 @@ import CLibUring
             }
         }
         let result = completion.result
+        let ownMemory = final ? fallbackStorage : nil
+        if final { fallbackStorage = nil }
         if result > 0 {
-            guard let bufferID = completion.bufferID else { preconditionFailure("recv completion without a buffer") }
-            let slice = unsafe BufferSlice(storage: loop.pool.lend(bufferID), offset: 0, count: Int(result))
+            let storage: ByteStorage
+            if let bufferID = completion.bufferID {
+                storage = unsafe loop.pool.lend(bufferID)
+            } else if let ownMemory {
+                storage = ownMemory
+            } else {
+                preconditionFailure("recv completion without a buffer")
+            }
+            let slice = BufferSlice(storage: storage, offset: 0, count: Int(result))
             if !waiter.resume(.success(slice)) {
                 chunks.append(slice)
             }
@@ -127,10 +177,13 @@ import CLibUring
             endOfStream = true
             resumeWaiter(.success(nil))
         } else if result == -ENOBUFS {
-            // Nothing was consumed from the socket; wait for a buffer to come back, then re-arm.
+            // Nothing was consumed from the socket. Read into own memory until a buffer comes back
+            // (`buffersAvailable`), then return to the ring.
             unsafe loop.counters.bufferRingExhaustions += 1
-            starved = true
-            unsafe loop.starvedReceivers.append(self)
+            if !starved {
+                starved = true
+                unsafe loop.starvedReceivers.append(self)
+            }
         } else if result == -ECANCELED {
             if unsafe loop.stopping { fail(ReactorError(.shutDown, operation: "recv")) }
         } else if result != -EINTR && result != -EAGAIN {

@@ -57,5 +57,123 @@ extension ReactorSuite {
             }
             #expect(exhaustions > 0, "the test must actually run the ring dry")
         }
+        /// A reader that keeps every provided buffer must not stop the other handles: while the
+        /// ring is empty they receive into memory of their own. (Waiting for buffers here
+        /// deadlocks a mux session whose writers hold received slices until a window update
+        /// arrives on that same socket.)
+        @Test(.timeLimit(.minutes(1)))
+        func otherHandlesReceiveWhileOneReaderHoldsTheWholeRing() async throws {
+            var configuration = ReactorConfiguration()
+            configuration.receiveBufferCount = 4
+            configuration.receiveBufferBytes = 4 * 1024
+            let pattern = ByteStreamPattern(seed: 7)
+            let ringBuffers = configuration.receiveBufferCount
+            try await withReactor(configuration: configuration) { reactor in
+                let (hogWriter, hogReader) = try await Transport.socketpair.connectedPair(on: reactor)
+                let (writer, reader) = try await Transport.socketpair.connectedPair(on: reactor)
+                let hogBytes = 64 * 1024
+                try await hogWriter.send(pattern.slice(from: 0, count: hogBytes))
+                try await hogWriter.close()
+                var held: [BufferSlice] = []
+                var hogReceived = 0
+                while held.count < ringBuffers, let slice = try await hogReader.receive() {
+                    #expect(slice.holdsReceiveBuffer)
+                    #expect(pattern.firstMismatch(in: slice, at: hogReceived) == nil)
+                    hogReceived += slice.count
+                    held.append(slice)
+                }
+                #expect(await reactor.counters().buffersLent == ringBuffers)
+
+                let totalBytes = 1024 * 1024
+                async let written: Void = {
+                    try await writer.send(pattern.slice(from: 0, count: totalBytes))
+                    try await writer.close()
+                }()
+                var received = 0
+                var ownMemorySlices = 0
+                while let slice = try await reader.receive() {
+                    #expect(pattern.firstMismatch(in: slice, at: received) == nil)
+                    received += slice.count
+                    if !slice.holdsReceiveBuffer { ownMemorySlices += 1 }
+                }
+                try await written
+                #expect(received == totalBytes)
+                #expect(ownMemorySlices > 0)
+                #expect(await reactor.counters().fallbackReceives > 0)
+
+                // Letting go of the ring: the hog's remaining bytes arrive intact, and no buffer
+                // stays lent.
+                held.removeAll()
+                while let slice = try await hogReader.receive() {
+                    #expect(pattern.firstMismatch(in: slice, at: hogReceived) == nil)
+                    hogReceived += slice.count
+                }
+                #expect(hogReceived == hogBytes)
+                try await reader.close()
+                try await hogReader.close()
+                #expect(await reactor.counters().buffersLent == 0)
+            }
+        }
+        /// The same for pipes, the way a host reads many plugins' output: more pipes than ring
+        /// buffers, each read while every earlier slice is still held.
+        @Test(.timeLimit(.minutes(1)))
+        func morePipesThanRingBuffersAllDeliver() async throws {
+            var configuration = ReactorConfiguration()
+            configuration.receiveBufferCount = 4
+            configuration.receiveBufferBytes = 4 * 1024
+            let pipeCount = 12
+            try await withReactor(configuration: configuration) { reactor in
+                var pipes: [(PipeReader, PipeWriter)] = []
+                for _ in 0..<pipeCount { pipes.append(try reactor.makePipe()) }
+                var held: [BufferSlice] = []
+                for (index, (_, writer)) in pipes.enumerated() {
+                    try await writer.write(BufferSlice(copying: Array("line \(index)\n".utf8)))
+                    try await writer.close()
+                }
+                for (index, (reader, _)) in pipes.enumerated() {
+                    let slice = try await reader.read()
+                    #expect(slice?.bytes == Array("line \(index)\n".utf8))
+                    if let slice { held.append(slice) }
+                    #expect(try await reader.read() == nil)
+                    try await reader.close()
+                }
+                #expect(held.count == pipeCount)
+                #expect(await reactor.counters().fallbackReceives > 0)
+            }
+        }
+        /// Many readers, each in its own task, waiting on their pipes while all the writers write
+        /// at once: every reader gets its bytes, whole and in order. (A reader used to check its
+        /// queue, suspend while registering its cancellation handler, and park past bytes that
+        /// arrived meanwhile: a hang, or the next chunk delivered before the queued one.)
+        @Test(.timeLimit(.minutes(1)))
+        func concurrentReadersNeverParkPastQueuedBytes() async throws {
+            let pipeCount = 200
+            let chunksPerPipe = 20
+            try await withReactor { reactor in
+                var pipes: [(PipeReader, PipeWriter)] = []
+                for _ in 0..<pipeCount { pipes.append(try reactor.makePipe()) }
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for (index, (reader, _)) in pipes.enumerated() {
+                        group.addTask(executorPreference: reactor) {
+                            var received: [UInt8] = []
+                            while let slice = try await reader.read() { received += slice.bytes }
+                            let expected = (0..<chunksPerPipe).flatMap { Array("pipe \(index) chunk \($0);".utf8) }
+                            #expect(received == expected, "pipe \(index)")
+                            try await reader.close()
+                        }
+                    }
+                    for (index, (_, writer)) in pipes.enumerated() {
+                        group.addTask(executorPreference: reactor) {
+                            for chunk in 0..<chunksPerPipe {
+                                try await writer.write(BufferSlice(copying: Array("pipe \(index) chunk \(chunk);".utf8)))
+                                await Task.yield()
+                            }
+                            try await writer.close()
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+            }
+        }
     }
 }
