@@ -27,6 +27,8 @@ let package = Package(
         // Only the macro targets use swift-syntax; `bench` and the runtime modules do not, so a
         // release build of the benchmarks never compiles it (6.6 minutes cold on 2 cores).
         .package(url: "https://github.com/swiftlang/swift-syntax", exact: "603.0.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         .systemLibrary(
@@ -57,7 +59,11 @@ let package = Package(
         // The plugin system: handshake, environment contract, launching and serving plugins.
         .target(
             name: "Tether",
-            dependencies: ["TetherRPC", "TetherMux", "TetherReactor"],
+            dependencies: [
+                "TetherRPC", "TetherMux", "TetherReactor",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: strictSafe
         ),
         // The compiler plugin behind `@PluginInterface`: reads a protocol, writes its client and
@@ -154,6 +160,9 @@ let package = Package(
                 "Tether", "TetherRPC", "TetherMux", "TetherReactor", "TetherTesting", "RPCFixtures",
                 "tether-test-plugin",
                 .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictSafe
         ),

@@ -70,6 +70,9 @@ static inline int tether_spawn_close_from(posix_spawn_file_actions_t *actions, i
     return posix_spawn_file_actions_addclosefrom_np(actions, from);
 }
 
+// F_SETPIPE_SZ is _GNU_SOURCE too.
+static inline int tether_set_pipe_capacity(int fd, int bytes) { return fcntl(fd, 1031 /* F_SETPIPE_SZ */, bytes); }
+
 // struct ucred is _GNU_SOURCE too; same layout.
 struct tether_ucred { pid_t pid; uid_t uid; gid_t gid; };
 static inline int tether_peer_credentials(int fd, struct tether_ucred *out) {

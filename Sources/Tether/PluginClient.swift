@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Synchronization
 import SystemPackage
 import TetherMux
@@ -62,8 +63,10 @@ public final class PluginClient: Sendable {
             }
             // The host learns of the exit at once (a pidfd completion): calls in flight fail then.
             let process = launch.process
+            let logger = launch.logger
             Task(executorPreference: reactor) {
-                _ = try? await process.waitForExit()
+                let status = try? await process.waitForExit()
+                logger.debug("plugin exited", metadata: ["plugin.exit": "\(status.map { "\($0)" } ?? "unknown")"])
                 await session.close()
             }
             let streams: PluginStreams
@@ -74,6 +77,9 @@ public final class PluginClient: Sendable {
                 throw error
             }
             launch.forwardOutputAfterHandshake(streams: streams)
+            launch.logger.debug(
+                "plugin started",
+                metadata: ["plugin.version": "\(version)", "plugin.address": "\(handshake.network):\(handshake.address)"])
             return PluginClient(
                 configuration: configuration, process: launch.process, session: session, appVersion: version,
                 launch: launch, streams: streams)
@@ -135,8 +141,10 @@ public final class PluginClient: Sendable {
         await session.close()
         let grace = configuration.shutdownGrace
         if await launch.waitForExit(within: grace) == nil {
+            launch.logger.info("plugin did not quit within the grace period; sending SIGTERM to its process group")
             try? process.sendToProcessGroup(signal: SIGTERM)
             if await launch.waitForExit(within: grace) == nil {
+                launch.logger.info("plugin ignored SIGTERM; sending SIGKILL to its process group")
                 try? process.sendToProcessGroup(signal: SIGKILL)
                 _ = try? await process.waitForExit()
             }

@@ -1,3 +1,4 @@
+import Logging
 import TetherMux
 import TetherRPC
 
@@ -16,8 +17,13 @@ public struct PluginClientConfiguration: Sendable {
     public var shutdownGrace: Duration = .seconds(2)
     /// Receives the plugin's stdout lines (before the handshake and after it).
     public var stdoutSink: @Sendable (String) -> Void = { _ in }
-    /// Receives the plugin's stderr lines.
+    /// Receives the plugin's stderr lines verbatim (they are logged through `logger` as well).
     public var stderrSink: @Sendable (String) -> Void = { _ in }
+    /// Where Tether reports this plugin's life (started, exited, kill escalations) and where the
+    /// plugin's stderr lines go as records (``PluginLogRecord``: hclog JSON lines at their level,
+    /// others as text), with `plugin.name` (the executable's file name) and `plugin.pid` metadata.
+    /// Discards everything by default; pass your application's logger.
+    public var logger = Logger(label: "tether.plugin", factory: { _ in SwiftLogNoOpLogHandler() })
     /// Kept for the "exited before its handshake" error: the last bytes of stderr.
     public var stderrTailBytes = 4 * 1024
     public var mux = MuxConfiguration()

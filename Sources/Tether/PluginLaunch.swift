@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Synchronization
 import SystemPackage
 import TetherReactor
@@ -17,6 +18,10 @@ final class PluginLaunch: Sendable {
     /// Lines of stdout already read past the handshake, and the partial line after them.
     private let stdoutState = Mutex<(lines: [String], splitter: LineSplitter)>(([], LineSplitter()))
     private let stdoutTask = Mutex<Task<Void, Never>?>(nil)
+    /// The configured logger with this plugin's name and pid as metadata.
+    let logger: Logger
+    /// Where each stderr line goes: the sink, then the logger as a record.
+    private let stderrLines: @Sendable (String) -> Void
 
     private init(
         configuration: PluginClientConfiguration, reactor: Reactor, process: ChildProcess, socketDirectory: String,
@@ -30,10 +35,28 @@ final class PluginLaunch: Sendable {
         self.stderr = stderr
         let tail = StderrTail(limitBytes: configuration.stderrTailBytes)
         self.stderrTail = tail
-        let sink = configuration.stderrSink
+        var logger = configuration.logger
+        logger[metadataKey: "plugin.name"] = "\(URL(fileURLWithPath: configuration.executable).lastPathComponent)"
+        logger[metadataKey: "plugin.pid"] = "\(process.pid)"
+        self.logger = logger
+        let sink = Self.stderrLineHandler(sink: configuration.stderrSink, logger: logger)
+        self.stderrLines = sink
         self.stderrTask = Task(executorPreference: reactor) {
             var splitter = LineSplitter()
             await splitter.forward(from: { try await stderr.read() }, to: sink, observe: tail.append)
+        }
+    }
+
+    /// Hands a stderr line to `sink` and logs it as a record (not parsed when the logger would
+    /// drop every level).
+    private static func stderrLineHandler(sink: @escaping @Sendable (String) -> Void, logger: Logger)
+        -> @Sendable (String) -> Void
+    {
+        { line in
+            sink(line)
+            guard logger.logLevel <= .error else { return }
+            let record = PluginLogRecord(parsing: line)
+            logger.log(level: record.level, "\(record.message)", metadata: record.metadata)
         }
     }
 
@@ -183,7 +206,7 @@ final class PluginLaunch: Sendable {
     func forwardOutputAfterHandshake(streams: PluginStreams) {
         let (lines, splitter) = stdoutState.withLock { $0 }
         let stdoutSink = configuration.stdoutSink
-        let stderrSink = configuration.stderrSink
+        let stderrSink = self.stderrLines
         let stdout = self.stdout
         for line in lines { stdoutSink(line) }
         let task = Task(executorPreference: reactor) {

@@ -33,6 +33,8 @@ extension ProcessControl {
     /// Points this process's stdout and stderr at new pipes and returns their read ends: a plugin
     /// forwards what it (and anything it starts) prints to its host this way. stdout becomes line
     /// buffered and stderr unbuffered, so a `print` arrives when its line ends, not at exit.
+    /// Each pipe holds up to ``standardStreamPipeBytes``: code on the reactor thread (RPC handlers
+    /// are) must not write more than that in one go, or it blocks the thread that drains it.
     public static func redirectStandardOutputAndError(on reactor: Reactor) throws(ReactorError)
         -> (standardOutput: PipeReader, standardError: PipeReader)
     {
@@ -47,6 +49,9 @@ extension ProcessControl {
         }
     }
 
+    /// Capacity asked for the stdout and stderr pipes of ``redirectStandardOutputAndError(on:)``.
+    public static let standardStreamPipeBytes: Int32 = 1 << 20
+
     private static func redirect(_ target: Int32, on reactor: Reactor) throws(ReactorError) -> PipeReader {
         var fds: [Int32] = [-1, -1]
         _ = try unsafe fds.withUnsafeMutableBufferPointer { buffer throws(ReactorError) in
@@ -54,6 +59,10 @@ extension ProcessControl {
         }
         // dup2 clears FD_CLOEXEC on the target, so children the plugin starts inherit it too.
         defer { Glibc.close(fds[1]) }
+        // The reactor drains the pipe, and RPC handlers run on the reactor thread: a handler that
+        // prints more than the pipe holds would block in write(2) with no one left to read. A
+        // 1 MiB pipe (the default pipe-max-size; 64 KiB if refused) makes that a 1 MiB burst.
+        _ = tether_set_pipe_capacity(fds[1], standardStreamPipeBytes)
         do throws(ReactorError) {
             _ = try syscall("dup2") { dup2(fds[1], target) }
         } catch {

@@ -1,5 +1,7 @@
 import Foundation
+import Logging
 import RPCFixtures
+import ServiceLifecycle
 import Synchronization
 import SystemPackage
 import Testing
@@ -244,5 +246,68 @@ struct PluginLaunchTests {
         else { return false }
         let state = stat[stat.index(close, offsetBy: 2)]
         return state != "Z" && state != "X"
+    }
+
+    /// hclog JSON lines on the plugin's stderr become records at their level with their keys as
+    /// metadata; other lines are logged as text; a line longer than the 64 KiB line limit comes
+    /// in two pieces, nothing dropped. The raw lines reach the stderr sink as well.
+    @Test func stderrLinesBecomeLogRecords() async throws {
+        try await withoutLeaks { reactor in
+            let recorder = LogRecorder()
+            let raw = Mutex<[String]>([])
+            var logging = configuration(mode: "logging")
+            logging.logger = recorder.logger()
+            logging.stderrSink = { line in raw.withLock { $0.append(line) } }
+            let client = try await PluginClient.start(logging, on: reactor)
+            try await client.dispense(KeyValueClient.self, name: "kv").put("k1", value: Data("abc".utf8))
+            for _ in 0..<2_000 where raw.withLock({ $0.count }) < 4 { try await reactor.sleep(for: .milliseconds(5)) }
+            await client.kill()
+            #expect(raw.withLock { $0.map(\.count) } == [raw.withLock { $0[0].count }, 28, 65_536, 70_000 - 65_536])
+
+            let pid = "\(client.process.pid)"
+            let own = recorder.all.filter { $0.message.hasPrefix("plugin ") }
+            #expect(own.first?.message == "plugin started")
+            #expect(own.first?.metadata["plugin.version"] == "1")
+            let records = recorder.all.filter { !$0.message.hasPrefix("plugin ") }
+            #expect(records.map(\.level) == [.warning, .error, .debug, .debug])
+            #expect(records.map(\.message.count) == [6, 28, 65_536, 70_000 - 65_536])
+            for record in records {
+                #expect(record.metadata["plugin.name"] == "tether-test-plugin")
+                #expect(record.metadata["plugin.pid"] == .string(pid))
+            }
+            let json = try #require(records.first)
+            #expect(json.message == "put k1")
+            #expect(json.metadata["timestamp"] == "2026-11-26T01:02:03.000000Z")
+            #expect(json.metadata["module"] == "kv")
+            #expect(json.metadata["key"] == "k1")
+            #expect(json.metadata["bytes"] == .stringConvertible(3))
+            #expect(json.metadata["fresh"] == .stringConvertible(true))
+            #expect(json.metadata["where"] == .dictionary(["shard": .array([.stringConvertible(1), .stringConvertible(2)])]))
+            #expect(records[1].message == "[ERROR] plain failure for k1")
+        }
+    }
+
+    /// A `PluginHost` in a swift-service-lifecycle `ServiceGroup`: the group's graceful shutdown
+    /// stops every plugin it started; it starts no more afterwards.
+    @Test func pluginHostStopsItsPluginsWhenTheServiceGroupShutsDown() async throws {
+        try await withoutLeaks { reactor in
+            let host = PluginHost(reactor: reactor)
+            let group = ServiceGroup(
+                services: [host], logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+            let running = Task(executorPreference: reactor) { try await group.run() }
+            var clients: [PluginClient] = []
+            for _ in 0..<3 { clients.append(try await host.start(configuration())) }
+            #expect(host.clients.count == 3)
+            #expect(ProcessResources.childProcessIDs().count == 3)
+            await host.stop(clients[0])
+            #expect(host.clients.count == 2)
+            await group.triggerGracefulShutdown()
+            try await running.value
+            for client in clients { #expect(client.exitStatus == .exited(code: 0)) }
+            #expect(host.clients.isEmpty)
+            let error = await #expect(throws: PluginError.self) { _ = try await host.start(configuration()) }
+            #expect(error?.code == .hostShutDown)
+            await host.shutdown()  // again: returns at once
+        }
     }
 }

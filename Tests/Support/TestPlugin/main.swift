@@ -1,6 +1,7 @@
 // A plugin executable for the plugin-runtime tests. `TETHER_TEST_PLUGIN_MODE` picks a behaviour:
 // serve (default), stray (prints a line before serving), exit-early (stderr, exit 3), silent,
 // host (starts a serving plugin itself and prints `child PID`), host-without-connecting, stubborn, lingering, chatty,
+// logging (every put writes an hclog JSON line, a plain `[ERROR]` line and a 70,000-byte line to stderr),
 // (never hands shake), bad-core / grpc (a handshake Tether must refuse). `TETHER_TEST_PLUGIN_VERSIONS`
 // lists the app versions it serves (default 1).
 import Foundation
@@ -60,12 +61,23 @@ case let mode:
     if mode == "stubborn" { try ProcessControl.ignore(signal: SIGTERM) }
     var services: [Int: [String: any RPCService]] = [:]
     // chatty: prints every key written, on stdout and on stderr.
-    let store =
-        mode == "chatty"
-        ? Store(onPut: { key in
+    let store: Store
+    switch mode {
+    case "chatty":
+        store = Store(onPut: { key in
             print("put \(key)")
             FileHandle.standardError.write(Data("stderr put \(key)\n".utf8))
-        }) : Store()
+        })
+    case "logging":
+        store = Store(onPut: { key in
+            let json = #"{"@level":"warn","@message":"put \#(key)","@timestamp":"2026-11-26T01:02:03.000000Z","#
+                + #""@module":"kv","key":"\#(key)","bytes":3,"fresh":true,"where":{"shard":[1,2]}}"#
+            let long = String(repeating: "x", count: 70_000)
+            FileHandle.standardError.write(Data("\(json)\n[ERROR] plain failure for \(key)\n\(long)\n".utf8))
+        })
+    default:
+        store = Store()
+    }
     for version in versions { services[version] = ["kv": KeyValueService(store)] }
     let status = await PluginServer.serve(handshake: handshake, services: services)
     if mode == "stubborn" || mode == "lingering" { try await Task.sleep(for: .seconds(3600)) }
