@@ -20,6 +20,8 @@ public final class PluginClient: Sendable {
     public let session: MuxSession
     /// The application protocol version both sides agreed on.
     public let appVersion: Int
+    /// The handshake line the plugin printed (its network and address among others).
+    public let handshake: HandshakeLine
     private let launch: PluginLaunch
     /// Streams 1, 3 and 5; held so that they stay open (dropping a stream handle resets it).
     private let streams: PluginStreams
@@ -28,12 +30,14 @@ public final class PluginClient: Sendable {
 
     private init(
         configuration: PluginClientConfiguration, process: ChildProcess, session: MuxSession, appVersion: Int,
+        handshake: HandshakeLine,
         launch: PluginLaunch, streams: PluginStreams
     ) {
         self.configuration = configuration
         self.process = process
         self.session = session
         self.appVersion = appVersion
+        self.handshake = handshake
         self.launch = launch
         self.streams = streams
         self.control = ControlChannel(stream: streams.control, reactor: launch.reactor)
@@ -82,6 +86,7 @@ public final class PluginClient: Sendable {
                 metadata: ["plugin.version": "\(version)", "plugin.address": "\(handshake.network):\(handshake.address)"])
             return PluginClient(
                 configuration: configuration, process: launch.process, session: session, appVersion: version,
+                handshake: handshake,
                 launch: launch, streams: streams)
         } catch {
             await launch.abandon()

@@ -11,6 +11,11 @@ public struct PluginClientConfiguration: Sendable {
     public var environment: [String: String] = [:]
     public var inheritEnvironment = true
     public var handshake: HandshakeConfiguration
+    /// How the plugin listens: a unix socket (default) or loopback TCP within a port range.
+    public var network: PluginNetwork = .unix
+    /// A group (name or numeric gid) to give the plugin's unix socket, which is then made
+    /// group-accessible (0660): for hosts that connect from another user in that group.
+    public var unixSocketGroup: String?
     /// Time from spawn to the handshake line; then the plugin is killed and `start` fails.
     public var startTimeout: Duration = .seconds(10)
     /// How long `kill()` waits for the plugin to exit after each step (quit, SIGTERM).

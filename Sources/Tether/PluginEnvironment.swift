@@ -9,6 +9,9 @@ public struct PluginEnvironment: Sendable, Equatable {
     /// Tether's addition: the host's process ID, so that a plugin whose host died before it
     /// could arrange to die with it notices at once.
     public static let hostProcessIDVariable = "TETHER_HOST_PID"
+    /// Tether's addition: `tcp` asks the plugin to listen on loopback TCP within the port range
+    /// instead of on a unix socket (go-plugin picks TCP only on Windows).
+    public static let networkVariable = "TETHER_PLUGIN_NETWORK"
 
     /// The versions the host supports; nil when the host did not say (an old go-plugin host).
     public var hostVersions: [Int]?
@@ -20,6 +23,9 @@ public struct PluginEnvironment: Sendable, Equatable {
     public var portRange: ClosedRange<Int>?
     /// The host's process ID, when a Tether host started us.
     public var hostProcessID: Int32?
+    /// Where to listen: TCP when the host asked for it (with its port range, or go-plugin's
+    /// default range), else a unix socket.
+    public var network: PluginNetwork
 
     /// Reads the contract from a plugin's environment.
     ///
@@ -53,6 +59,11 @@ public struct PluginEnvironment: Sendable, Equatable {
         default:
             throw PluginError(.invalidEnvironment, "\(Self.minPortVariable) and \(Self.maxPortVariable) go together")
         }
+        switch environment[Self.networkVariable] {
+        case nil, "", "unix": network = .unix
+        case "tcp": network = .tcp(ports: portRange ?? PluginNetwork.defaultPorts)
+        case let other?: throw PluginError(.invalidEnvironment, "\(Self.networkVariable) is \"\(other)\", not unix or tcp")
+        }
     }
 
     /// The version a plugin supporting `supported` serves: the highest it shares with the host;
@@ -66,7 +77,8 @@ public struct PluginEnvironment: Sendable, Equatable {
 
     /// The variables a host sets for a plugin it starts.
     public static func hostVariables(
-        handshake: HandshakeConfiguration, unixSocketDirectory: String?, hostProcessID: Int32? = nil
+        handshake: HandshakeConfiguration, unixSocketDirectory: String?, hostProcessID: Int32? = nil,
+        network: PluginNetwork = .unix, unixSocketGroup: String? = nil
     ) -> [String: String] {
         var variables = [
             handshake.cookieKey: handshake.cookieValue,
@@ -74,6 +86,12 @@ public struct PluginEnvironment: Sendable, Equatable {
         ]
         if let hostProcessID { variables[hostProcessIDVariable] = String(hostProcessID) }
         if let unixSocketDirectory { variables[unixSocketDirectoryVariable] = unixSocketDirectory }
+        if let unixSocketGroup { variables[unixSocketGroupVariable] = unixSocketGroup }
+        if case .tcp(let ports) = network {
+            variables[networkVariable] = "tcp"
+            variables[minPortVariable] = String(ports.lowerBound)
+            variables[maxPortVariable] = String(ports.upperBound)
+        }
         return variables
     }
 }

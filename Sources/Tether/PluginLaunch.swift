@@ -44,6 +44,8 @@ final class PluginLaunch: Sendable {
         self.stderrTask = Task(executorPreference: reactor) {
             var splitter = LineSplitter()
             await splitter.forward(from: { try await stderr.read() }, to: sink, observe: tail.append)
+            // The plugin moved its stderr to stream 5 (or exited): the pipe's fd is not needed.
+            try? await stderr.close()
         }
     }
 
@@ -84,7 +86,8 @@ final class PluginLaunch: Sendable {
         environment.merge(configuration.environment) { _, new in new }
         environment.merge(PluginEnvironment.hostVariables(
                 handshake: configuration.handshake, unixSocketDirectory: directory,
-                hostProcessID: ProcessInfo.processInfo.processIdentifier)) {
+                hostProcessID: ProcessInfo.processInfo.processIdentifier, network: configuration.network,
+                unixSocketGroup: configuration.unixSocketGroup)) {
             _, new in new
         }
         do {
@@ -186,19 +189,44 @@ final class PluginLaunch: Sendable {
         } catch {
             throw PluginError(.launchFailed, "connecting to \(handshake.address): \(error)")
         }
-        let peer: (pid: Int32, uid: UInt32, gid: UInt32)
+        let peerProcessID: Int32
         do {
-            peer = try socket.peerCredentials()
+            peerProcessID = try await listeningProcess(of: socket, network: handshake.network)
         } catch {
             try? await socket.close()
-            throw PluginError(.launchFailed, "peer credentials: \(error)")
+            throw PluginError(.launchFailed, "peer check: \(error)")
         }
-        guard peer.pid == process.pid else {
+        guard peerProcessID == process.pid else {
             try? await socket.close()
             throw PluginError(
-                .peerMismatch, "\(handshake.address) is served by process \(peer.pid), not the plugin \(process.pid)")
+                .peerMismatch,
+                peerProcessID < 0
+                    ? "no socket of the plugin \(process.pid) serves \(handshake.address)"
+                    : "\(handshake.address) is served by process \(peerProcessID), not the plugin \(process.pid)")
         }
         return socket
+    }
+
+    /// The process at the other end of `socket`: `SO_PEERCRED` for unix sockets; for loopback TCP,
+    /// the process holding the listening socket or, once the plugin accepted (and closed its
+    /// listener), the accepted one. Between the two the plugin's socket has no inode yet, so the
+    /// lookup is retried briefly. -1 when no process of ours holds it.
+    private func listeningProcess(of socket: StreamSocket, network: HandshakeLine.Network) async throws -> Int32 {
+        if network == .unix { return try socket.peerCredentials().pid }
+        guard case .tcp(let ourHost, let ourPort) = try socket.localAddress(),
+            case .tcp(let theirHost, let theirPort) = try socket.peerAddress()
+        else { return -1 }
+        for _ in 0..<250 {  // about a quarter second: the plugin accepts as soon as it runs
+            for remote in [(ourHost, ourPort), nil] as [(host: String, port: UInt16)?] {
+                if let entry = LoopbackConnectionOwner.entry(local: (theirHost, theirPort), remote: remote),
+                    entry.inode != 0, LoopbackConnectionOwner.process(process.pid, holdsSocket: entry.inode)
+                {
+                    return process.pid
+                }
+            }
+            try await reactor.sleep(for: .milliseconds(1))
+        }
+        return -1
     }
 
     /// After the handshake: the rest of the stdout pipe, then what the plugin writes to fds 1 and 2
@@ -214,6 +242,7 @@ final class PluginLaunch: Sendable {
                 group.addTask {
                     var splitter = splitter
                     await splitter.forward(from: { try await stdout.read() }, to: stdoutSink)
+                    try? await stdout.close()
                 }
                 for (stream, sink) in [(streams.standardOutput, stdoutSink), (streams.standardError, stderrSink)] {
                     group.addTask {

@@ -70,8 +70,8 @@ public enum PluginServer {
         let directory = contract.unixSocketDirectory ?? FileManager.default.temporaryDirectory.path
         let path = "\(directory)/plugin-\(ProcessInfo.processInfo.processIdentifier)-\(UInt32.random(in: 0...UInt32.max)).sock"
         do {
-            let listener = try Listener.listen(on: .unix(path: path), backlog: 1, reactor: reactor)
-            let line = HandshakeLine(appVersion: version, network: .unix, address: path, supportedVersions: supported)
+            let (listener, network, address) = try listen(contract: contract, unixPath: path, reactor: reactor)
+            let line = HandshakeLine(appVersion: version, network: network, address: address, supportedVersions: supported)
             FileHandle.standardOutput.write(Data((line.description + "\n").utf8))
             let socket = try await acceptHost(on: listener)
             let session = try await MuxSession(socket: socket, role: .server)
@@ -93,13 +93,53 @@ public enum PluginServer {
         }
     }
 
+    /// Listens where the host asked: a unix socket at `unixPath` (given the host's group, if it
+    /// named one), or the first free loopback port of the host's range.
+    private static func listen(contract: PluginEnvironment, unixPath: String, reactor: Reactor) throws
+        -> (Listener, HandshakeLine.Network, String)
+    {
+        switch contract.network {
+        case .unix:
+            let listener = try Listener.listen(on: .unix(path: unixPath), backlog: 1, reactor: reactor)
+            if let group = contract.unixSocketGroup, let problem = SocketGroup.problemGranting(unixPath, to: group) {
+                closeSoon(listener)
+                throw problem
+            }
+            return (listener, .unix, unixPath)
+        case .tcp(let ports):
+            if let (listener, port) = try listenOnLoopback(ports, reactor: reactor) {
+                return (listener, .tcp, "127.0.0.1:\(port)")
+            }
+            throw PluginError(.launchFailed, "no free port in \(ports.lowerBound)–\(ports.upperBound) on 127.0.0.1")
+        }
+    }
+
+    /// A listener on the first port of `ports` that is free on 127.0.0.1; nil when none is.
+    private static func listenOnLoopback(_ ports: ClosedRange<Int>, reactor: Reactor) throws -> (Listener, Int)? {
+        for port in ports {
+            let result = Result { () throws(ReactorError) in
+                try Listener.listen(on: .tcp(host: "127.0.0.1", port: UInt16(port)), backlog: 1, reactor: reactor)
+            }
+            switch result {
+            case .success(let listener): return (listener, port)
+            case .failure(let error) where error.errno == .addressInUse: continue
+            case .failure(let error): throw error
+            }
+        }
+        return nil
+    }
+
+    private static func closeSoon(_ listener: Listener) {
+        Task { try? await listener.close() }
+    }
+
     /// Accepts one connection, checks that it comes from our parent (or our user), then closes the
     /// listener, which removes the socket file.
     private static func acceptHost(on listener: Listener) async throws -> StreamSocket {
         do {
             while true {
                 let socket = try await listener.accept()
-                if let peer = try? socket.peerCredentials(), peer.pid == getppid() || peer.uid == getuid() {
+                if isFromHost(socket) {
                     try await listener.close()
                     return socket
                 }
@@ -109,6 +149,19 @@ public enum PluginServer {
             try? await listener.close()
             throw error
         }
+    }
+
+    /// True when `socket`'s other end belongs to our parent process or at least to our user:
+    /// `SO_PEERCRED` for a unix socket, the kernel's connection table for loopback TCP.
+    private static func isFromHost(_ socket: StreamSocket) -> Bool {
+        if let peer = try? socket.peerCredentials(), peer.pid > 0 {
+            return peer.pid == getppid() || peer.uid == getuid()
+        }
+        guard case .tcp(let ourHost, let ourPort)? = try? socket.localAddress(),
+            case .tcp(let theirHost, let theirPort)? = try? socket.peerAddress(),
+            let entry = LoopbackConnectionOwner.entry(local: (theirHost, theirPort), remote: (ourHost, ourPort))
+        else { return false }
+        return LoopbackConnectionOwner.process(getppid(), holdsSocket: entry.inode) || entry.uid == getuid()
     }
 
     /// From now on what this process writes to fds 1 and 2 goes to the host over streams 3 and 5.

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import Tether
@@ -133,5 +134,53 @@ import Testing
             #expect(records.map(\.sequence) == [0x0102_0304_0506_0708, 7])
             #expect(pending.isEmpty)
         }
+    }
+}
+
+/// The network and socket-group parts of the environment contract.
+@Suite struct PluginNetworkEnvironmentTests {
+    let handshake = HandshakeConfiguration(cookieKey: "K", cookieValue: "V", appVersions: [1])
+
+    @Test func hostVariablesRoundTripThroughThePluginsReading() throws {
+        let variables = PluginEnvironment.hostVariables(
+            handshake: handshake, unixSocketDirectory: "/tmp/d", network: .tcp(ports: 12_000...12_009),
+            unixSocketGroup: "plugins")
+        #expect(variables["TETHER_PLUGIN_NETWORK"] == "tcp")
+        #expect(variables["PLUGIN_MIN_PORT"] == "12000")
+        #expect(variables["PLUGIN_MAX_PORT"] == "12009")
+        #expect(variables["PLUGIN_UNIX_SOCKET_GROUP"] == "plugins")
+        let contract = try PluginEnvironment(variables, handshake: handshake)
+        #expect(contract.network == .tcp(ports: 12_000...12_009))
+        #expect(contract.unixSocketGroup == "plugins")
+    }
+
+    /// A go-plugin host always sets the port range; only Tether's variable selects TCP.
+    @Test func portsAloneKeepTheUnixSocket() throws {
+        let contract = try PluginEnvironment(
+            ["K": "V", "PLUGIN_MIN_PORT": "10000", "PLUGIN_MAX_PORT": "25000"], handshake: handshake)
+        #expect(contract.network == .unix)
+        let defaulted = try PluginEnvironment(["K": "V", "TETHER_PLUGIN_NETWORK": "tcp"], handshake: handshake)
+        #expect(defaulted.network == .tcp(ports: PluginNetwork.defaultPorts))
+    }
+
+    @Test func anUnknownNetworkIsInvalid() {
+        let error = #expect(throws: PluginError.self) {
+            _ = try PluginEnvironment(["K": "V", "TETHER_PLUGIN_NETWORK": "udp"], handshake: handshake)
+        }
+        #expect(error?.code == .invalidEnvironment)
+    }
+
+    /// PLUGIN_UNIX_SOCKET_GROUP: the socket file goes to that group, read-write for it.
+    @Test func socketGroupGivesTheSocketToTheGroup() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("tether-group-\(UInt32.random(in: 0...UInt32.max))").path
+        try Data().write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let gid = getgid()
+        try SocketGroup.grant(path: path, to: String(gid))
+        let attributes = try FileManager.default.attributesOfItem(atPath: path)
+        #expect((attributes[.groupOwnerAccountID] as? NSNumber)?.uint32Value == gid)
+        #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o660)
+        let error = #expect(throws: PluginError.self) { try SocketGroup.grant(path: path, to: "no-such-group-tether") }
+        #expect(error?.code == .invalidEnvironment)
     }
 }

@@ -310,4 +310,59 @@ struct PluginLaunchTests {
             await host.shutdown()  // again: returns at once
         }
     }
+
+    /// With `network: .tcp`, the plugin listens on 127.0.0.1 at the first free port of the range
+    /// (the first one is taken here) and both sides check each other through the kernel's
+    /// connection table instead of SO_PEERCRED.
+    @Test func tcpOnLoopbackAtTheFirstFreePortOfTheRange() async throws {
+        try await withoutLeaks { reactor in
+            let taken = try Listener.listen(on: .tcp(host: "127.0.0.1", port: 0), reactor: reactor)
+            guard case .tcp(_, let takenPort) = taken.address else { throw PluginError(.launchFailed, "no port") }
+            var tcp = configuration()
+            tcp.network = .tcp(ports: Int(takenPort)...Int(takenPort) + 20)
+            let client = try await PluginClient.start(tcp, on: reactor)
+            #expect(client.handshake.network == .tcp)
+            let port = try #require(Int(client.handshake.address.split(separator: ":").last ?? ""))
+            #expect(client.handshake.address.hasPrefix("127.0.0.1:"))
+            #expect(port > Int(takenPort) && port <= Int(takenPort) + 20)
+            let kv = client.dispense(KeyValueClient.self, name: "kv")
+            try await kv.put("over", value: Data("tcp".utf8))
+            #expect(try await kv.get("over") == Data("tcp".utf8))
+            await client.kill()
+            #expect(client.exitStatus == .exited(code: 0))
+            try await taken.close()
+        }
+    }
+
+    /// A port range with no free port is the plugin's error, reported with its stderr.
+    @Test func tcpWithNoFreePortFailsTheStart() async throws {
+        try await withoutLeaks { reactor in
+            let taken = try Listener.listen(on: .tcp(host: "127.0.0.1", port: 0), reactor: reactor)
+            guard case .tcp(_, let takenPort) = taken.address else { throw PluginError(.launchFailed, "no port") }
+            var tcp = configuration()
+            tcp.network = .tcp(ports: Int(takenPort)...Int(takenPort))
+            let error = await expectStartFails(.exitedBeforeHandshake, tcp, on: reactor)
+            #expect(error?.message.contains("no free port in \(takenPort)–\(takenPort)") == true)
+            try await taken.close()
+        }
+    }
+
+    /// A handshake naming a listener that is not the plugin's own (here the test process's) is
+    /// refused, over unix (SO_PEERCRED) and TCP (the connection table) alike.
+    @Test(arguments: ["unix", "tcp"])
+    func aListenerNotHeldByThePluginIsRefused(network: String) async throws {
+        try await withoutLeaks { reactor in
+            let path = FileManager.default.temporaryDirectory.appendingPathComponent("tether-impostor-\(UInt32.random(in: 0...UInt32.max)).sock").path
+            let listener = try Listener.listen(on: network == "unix" ? .unix(path: path) : .tcp(host: "127.0.0.1", port: 0), reactor: reactor)
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            var impostor = configuration(mode: "impostor")
+            switch listener.address {
+            case .unix(let path): impostor.environment["TETHER_TEST_IMPOSTOR"] = "unix|\(path)"
+            case .tcp(let host, let port): impostor.environment["TETHER_TEST_IMPOSTOR"] = "tcp|\(host):\(port)"
+            }
+            let error = await expectStartFails(.peerMismatch, impostor, on: reactor)
+            #expect(error?.message.contains("not the plugin") == true || error?.message.contains("no socket of the plugin") == true)
+            try await listener.close()
+        }
+    }
 }
