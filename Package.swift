@@ -96,6 +96,7 @@ let package = Package(
         .executableTarget(
             name: "bench",
             dependencies: [
+                "Tether",
                 "TetherReactor",
                 "TetherMux",
                 "TetherRPC",
@@ -104,6 +105,29 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Benchmarks/bench",
+            swiftSettings: strictSafe
+        ),
+        // Examples/KeyValue: an interface, a plugin serving it and a host CLI that drives it.
+        .target(
+            name: "KeyValueExample",
+            dependencies: ["TetherPluginInterface"],
+            path: "Examples/KeyValue/Interface",
+            swiftSettings: strictSafe
+        ),
+        .executableTarget(
+            name: "kv-plugin",
+            dependencies: ["KeyValueExample", "Tether"],
+            path: "Examples/KeyValue/Plugin",
+            swiftSettings: strictSafe
+        ),
+        .executableTarget(
+            name: "kv-host",
+            dependencies: [
+                "KeyValueExample", "Tether",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Examples/KeyValue/Host",
             swiftSettings: strictSafe
         ),
         .testTarget(
@@ -158,7 +182,7 @@ let package = Package(
             name: "TetherTests",
             dependencies: [
                 "Tether", "TetherRPC", "TetherMux", "TetherReactor", "TetherTesting", "RPCFixtures",
-                "tether-test-plugin",
+                "tether-test-plugin", "kv-plugin", "kv-host",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -13,26 +13,44 @@ enum LoopbackConnectionOwner {
     /// The socket whose local end is `local` and remote end `remote` (IPv4), or the listening
     /// socket on `local` when `remote` is nil.
     static func entry(local: (host: String, port: UInt16), remote: (host: String, port: UInt16)?) -> Entry? {
+        sockets(local: local).first { socket in
+            if let remote { return socket.remote.host == remote.host && socket.remote.port == remote.port }
+            return socket.entry.listening
+        }?.entry
+    }
+
+    /// Every socket whose local end is `local` (IPv4), with its remote end: one read of the table.
+    static func sockets(local: (host: String, port: UInt16)) -> [(remote: (host: String, port: UInt16), entry: Entry)] {
         // Read to the end: the kernel hands out the table a page per read, and a reader that
         // stops at the first one misses connections further down.
-        guard let handle = FileHandle(forReadingAtPath: "/proc/net/tcp") else { return nil }
+        guard let handle = FileHandle(forReadingAtPath: "/proc/net/tcp") else { return [] }
         defer { try? handle.close() }
-        guard let data = try? handle.readToEnd() else { return nil }
+        guard let data = try? handle.readToEnd() else { return [] }
         let table = String(decoding: data, as: UTF8.self)
+        // Thousands of rows (TIME_WAIT) are common: compare the local field's text before parsing.
+        let localField = fieldText(local)
+        var found: [(remote: (host: String, port: UInt16), entry: Entry)] = []
         for line in table.split(separator: "\n").dropFirst() {
-            let fields = line.split(separator: " ")
-            guard fields.count >= 10, let localEnd = endpoint(fields[1]), let remoteEnd = endpoint(fields[2]),
+            let fields = line.split(separator: " ", maxSplits: 10)
+            guard fields.count >= 10, fields[1] == localField, let remoteEnd = endpoint(fields[2]),
                 let uid = UInt32(fields[7]), let inode = UInt64(fields[9])
             else { continue }
-            let listening = fields[3] == "0A"
-            guard localEnd.host == local.host, localEnd.port == local.port else { continue }
-            if let remote {
-                if remoteEnd.host == remote.host, remoteEnd.port == remote.port { return Entry(uid: uid, inode: inode, listening: listening) }
-            } else if listening {
-                return Entry(uid: uid, inode: inode, listening: true)
-            }
+            found.append((remoteEnd, Entry(uid: uid, inode: inode, listening: fields[3] == "0A")))
         }
-        return nil
+        return found
+    }
+
+    /// ("127.0.0.1", 8080) → `0100007F:1F90`, the table's form.
+    private static func fieldText(_ endpoint: (host: String, port: UInt16)) -> String {
+        let octets = endpoint.host.split(separator: ".").compactMap { UInt32($0) }
+        guard octets.count == 4 else { return "" }
+        let word = octets[0] | octets[1] << 8 | octets[2] << 16 | octets[3] << 24
+        return hex(word, digits: 8) + ":" + hex(UInt32(endpoint.port), digits: 4)
+    }
+
+    private static func hex(_ value: UInt32, digits: Int) -> String {
+        let text = String(value, radix: 16, uppercase: true)
+        return String(repeating: "0", count: max(0, digits - text.count)) + text
     }
 
     /// True when process `pid` has socket `inode` open (false when its fds cannot be read).

@@ -210,21 +210,20 @@ final class PluginLaunch: Sendable {
     /// The process at the other end of `socket`: `SO_PEERCRED` for unix sockets; for loopback TCP,
     /// the process holding the listening socket or, once the plugin accepted (and closed its
     /// listener), the accepted one. Between the two the plugin's socket has no inode yet, so the
-    /// lookup is retried briefly. -1 when no process of ours holds it.
+    /// lookup is retried briefly (backing off). -1 when no process of ours holds it.
     private func listeningProcess(of socket: StreamSocket, network: HandshakeLine.Network) async throws -> Int32 {
         if network == .unix { return try socket.peerCredentials().pid }
         guard case .tcp(let ourHost, let ourPort) = try socket.localAddress(),
             case .tcp(let theirHost, let theirPort) = try socket.peerAddress()
         else { return -1 }
-        for _ in 0..<250 {  // about a quarter second: the plugin accepts as soon as it runs
-            for remote in [(ourHost, ourPort), nil] as [(host: String, port: UInt16)?] {
-                if let entry = LoopbackConnectionOwner.entry(local: (theirHost, theirPort), remote: remote),
-                    entry.inode != 0, LoopbackConnectionOwner.process(process.pid, holdsSocket: entry.inode)
-                {
-                    return process.pid
-                }
+        var pause = Duration.milliseconds(1)
+        for _ in 0..<10 {  // 1 + 2 + … + 512 ms, about a second: the plugin accepts as soon as it runs
+            for socket in LoopbackConnectionOwner.sockets(local: (theirHost, theirPort))
+            where socket.entry.listening || (socket.remote.host == ourHost && socket.remote.port == ourPort) {
+                if LoopbackConnectionOwner.process(process.pid, holdsSocket: socket.entry.inode) { return process.pid }
             }
-            try await reactor.sleep(for: .milliseconds(1))
+            try await reactor.sleep(for: pause)
+            pause *= 2
         }
         return -1
     }
