@@ -27,6 +27,7 @@ public final class PluginClient: Sendable {
     private let streams: PluginStreams
     private let control: ControlChannel
     private let killed = Mutex(false)
+    private let nextInstance = Mutex(1)
 
     private init(
         configuration: PluginClientConfiguration, process: ChildProcess, session: MuxSession, appVersion: Int,
@@ -111,15 +112,46 @@ public final class PluginClient: Sendable {
     /// The private (0700) directory holding the plugin's socket; removed by ``kill()``.
     public var socketDirectory: String { launch.socketDirectory }
 
-    /// A client of the service the plugin registered as `name`.
+    /// A client of the service the plugin registered as `name`. Every call makes a new client;
+    /// clients are cheap (calls are streams of the one session).
     ///
     /// When the plugin process has exited, its calls fail with ``PluginError/Code-swift.struct/pluginExited``
     /// (naming the exit status or signal) rather than a lost connection.
-    public func dispense<Client: RPCClientStub>(_ type: Client.Type, name: String) -> Client {
+    ///
+    /// - Throws: ``PluginError/Code-swift.struct/unknownPlugin`` when the configuration lists the
+    ///   plugins it may dispense (``PluginClientConfiguration/plugins``) and `name` is not one.
+    public func dispense<Client: RPCClientStub>(_ type: Client.Type, name: String) throws(PluginError) -> Client {
+        try checkListed(name)
+        return client(type, service: name)
+    }
+
+    /// A client of a new, independent instance of the plugin `name` (one the plugin serves
+    /// through a factory, see ``PluginServer/serve(handshake:services:instances:environment:)``):
+    /// its state is its own, as with go-plugin's `Dispense`. The instance is made at its first
+    /// call and lives as long as the plugin's session.
+    ///
+    /// - Throws: ``PluginError/Code-swift.struct/unknownPlugin`` as ``dispense(_:name:)``.
+    public func dispenseInstance<Client: RPCClientStub>(_ type: Client.Type, name: String) throws(PluginError) -> Client {
+        try checkListed(name)
+        let instance = nextInstance.withLock { next in
+            defer { next += 1 }
+            return next
+        }
+        return client(type, service: "\(name)#\(instance)")
+    }
+
+    private func checkListed(_ name: String) throws(PluginError) {
+        guard configuration.plugins.isEmpty || configuration.plugins.contains(name) else {
+            throw PluginError(
+                .unknownPlugin, "\(name) is not among the plugins this host may dispense: \(configuration.plugins.sorted())")
+        }
+    }
+
+    private func client<Client: RPCClientStub>(_ type: Client.Type, service: String) -> Client {
         var rpc = configuration.rpc
         let launch = self.launch
         rpc.explainConnectionLoss = { await launch.exitExplanation() }
-        return Client(channel: RPCChannel(session: session, service: name, configuration: rpc))
+        return Client(channel: RPCChannel(session: session, service: service, configuration: rpc))
     }
 
     /// Waits for the plugin process to end (it is reaped); the same status every time. The host

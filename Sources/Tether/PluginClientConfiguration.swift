@@ -11,6 +11,9 @@ public struct PluginClientConfiguration: Sendable {
     public var environment: [String: String] = [:]
     public var inheritEnvironment = true
     public var handshake: HandshakeConfiguration
+    /// The names of the plugins (services) `dispense` may hand out; empty allows any name the
+    /// plugin serves (a name it does not serve fails at the first call: `RPCError` `unknownMethod`).
+    public var plugins: Set<String> = []
     /// How the plugin listens: a unix socket (default) or loopback TCP within a port range.
     public var network: PluginNetwork = .unix
     /// A group (name or numeric gid) to give the plugin's unix socket, which is then made

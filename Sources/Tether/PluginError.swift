@@ -35,6 +35,8 @@ public struct PluginError: Error, Sendable, Equatable, CustomStringConvertible {
         /// The plugin could not be started, listened on or connected to (the system's error in the
         /// message).
         public static let launchFailed = Code(name: "launchFailed")
+        /// `dispense` was asked for a plugin name the configuration does not list.
+        public static let unknownPlugin = Code(name: "unknownPlugin")
         /// The ``PluginHost`` is shutting down and starts no more plugins.
         public static let hostShutDown = Code(name: "hostShutDown")
         public var description: String { name }

@@ -4,7 +4,7 @@ import TetherMux
 import TetherRPC
 import TetherReactor
 
-/// The plugin side: call ``serve(handshake:services:environment:)`` from a plugin's `main` and
+/// The plugin side: call ``serve(handshake:services:instances:environment:)`` from a plugin's `main` and
 /// exit with what it returns.
 ///
 /// It checks the magic cookie (wrong or missing: an explanation on stderr, exit status 1), picks
@@ -20,15 +20,18 @@ public enum PluginServer {
     ///
     /// - Parameters:
     ///   - services: per application protocol version the plugin supports, its services by the
-    ///     name hosts dispense them under.
+    ///     name hosts dispense them under; every client of a name shares its one service.
+    ///   - instances: per version, factories by name: each ``PluginClient/dispenseInstance(_:name:)``
+    ///     of the host gets a service of its own, made at its first call.
     /// - Returns: the exit status for `main`: 0 after the host quit, 1 when not started by a host
     ///   or the host could not be served.
     public static func serve(
         handshake: HandshakeConfiguration,
         services: [Int: [String: any RPCService]],
+        instances: [Int: [String: @Sendable () -> any RPCService]] = [:],
         environment: [String: String] = ProcessInfo.processInfo.environment
     ) async -> Int32 {
-        precondition(!services.isEmpty, "a plugin serves at least one version")
+        precondition(!services.isEmpty || !instances.isEmpty, "a plugin serves at least one version")
         let contract: PluginEnvironment
         do {
             contract = try PluginEnvironment(environment, handshake: handshake)
@@ -45,8 +48,11 @@ public enum PluginServer {
             reportToStandardError("plugin: \(error)")
             return 1
         }
-        let supported = services.keys.sorted()
+        let supported = Set(services.keys).union(instances.keys).sorted()
         let version = contract.chosenVersion(supported: supported)
+        let server = RPCServer()
+        for (name, service) in services[version] ?? [:] { server.register(service, as: name) }
+        for (name, factory) in instances[version] ?? [:] { server.register(factory: factory, as: name) }
         let reactor: Reactor
         do {
             reactor = try Reactor.start()
@@ -56,16 +62,14 @@ public enum PluginServer {
         }
         let status = await withTaskExecutorPreference(reactor) {
             await serve(
-                version: version, supported: supported, services: services[version] ?? [:], contract: contract,
-                reactor: reactor)
+                version: version, supported: supported, server: server, contract: contract, reactor: reactor)
         }
         await reactor.shutdown()
         return status
     }
 
     private static func serve(
-        version: Int, supported: [Int], services: [String: any RPCService], contract: PluginEnvironment,
-        reactor: Reactor
+        version: Int, supported: [Int], server: RPCServer, contract: PluginEnvironment, reactor: Reactor
     ) async -> Int32 {
         let directory = contract.unixSocketDirectory ?? FileManager.default.temporaryDirectory.path
         let path = "\(directory)/plugin-\(ProcessInfo.processInfo.processIdentifier)-\(UInt32.random(in: 0...UInt32.max)).sock"
@@ -79,8 +83,6 @@ public enum PluginServer {
             let streams = try await PluginStreams.accept(on: session)
             let forwarding = try forwardStandardOutputAndError(to: streams, reactor: reactor)
             let control = Task(executorPreference: reactor) { await ControlRecord.answerPings(on: streams.control) }
-            let server = RPCServer()
-            for (name, service) in services { server.register(service, as: name) }
             await server.serve(session)
             forwarding.cancel()
             control.cancel()

@@ -11,6 +11,9 @@ import TetherReactor
 public final class RPCServer: Sendable {
     public let configuration: RPCConfiguration
     private let services = Mutex<[String: any RPCService]>([:])
+    /// Services registered by factory: each instance name (`NAME#ID`) gets its own service,
+    /// made at the first call that names it and kept while the server runs.
+    private let factories = Mutex<[String: @Sendable () -> any RPCService]>([:])
     private let builder: RPCMessageBuilder
     private let context: RPCDecodingContext
 
@@ -25,6 +28,15 @@ public final class RPCServer: Sendable {
     public func register(_ service: some RPCService, as name: String? = nil) {
         let key = name ?? type(of: service).interfaceName
         services.withLock { $0[key] = service }
+    }
+
+    /// Serves a new service made by `factory` to each instance of `name`: calls addressed to
+    /// `name#ID` reach the instance `ID` (made at its first call), so a caller holding one
+    /// instance does not share state with another (go-plugin's one server per `Dispense`).
+    /// Calls to plain `name` reach one shared instance.
+    public func register(factory: @escaping @Sendable () -> any RPCService, as name: String) {
+        precondition(!name.contains("#"), "a service name cannot contain #")
+        factories.withLock { $0[name] = factory }
     }
 
     /// Stops serving `name`; calls already running finish.
@@ -95,7 +107,16 @@ public final class RPCServer: Sendable {
 
     private func service(for header: RPCCallHeader) -> (any RPCService)? {
         let name = header.service ?? String(header.interfaceName)
-        return services.withLock { $0[name] }
+        if let service = services.withLock({ $0[name] }) { return service }
+        let base = name.split(separator: "#", maxSplits: 1).first.map(String.init) ?? name
+        guard let factory = factories.withLock({ $0[base] }) else { return nil }
+        // Made outside the lock (the factory is user code); the first one stored wins a race.
+        let made = factory()
+        return services.withLock { services in
+            if let existing = services[name] { return existing }
+            services[name] = made
+            return made
+        }
     }
 
     private func startDeadline(after nanoseconds: UInt64, on stream: MuxStream, control: RPCCallControl) -> Task<Void, Never> {

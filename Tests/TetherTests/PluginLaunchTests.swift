@@ -44,7 +44,7 @@ struct PluginLaunchTests {
     @Test func startDispenseCallAndQuit() async throws {
         try await withoutLeaks { reactor in
             let client = try await PluginClient.start(configuration(), on: reactor)
-            let kv = client.dispense(KeyValueClient.self, name: "kv")
+            let kv = try client.dispense(KeyValueClient.self, name: "kv")
             try await kv.put("answer", value: Data("42".utf8))
             #expect(try await kv.get("answer") == Data("42".utf8))
             // The plugin answers on the control stream (ping throws if it does not).
@@ -76,7 +76,7 @@ struct PluginLaunchTests {
     @Test func pluginKilledMidCallFailsTheCallWithItsExit() async throws {
         try await withoutLeaks { reactor in
             let client = try await PluginClient.start(configuration(), on: reactor)
-            let kv = client.dispense(KeyValueClient.self, name: "kv")
+            let kv = try client.dispense(KeyValueClient.self, name: "kv")
             let call = Task(executorPreference: reactor) { try await kv.block() }
             // The call reaches the plugin (a second call on the same session answers after it).
             #expect(try await kv.get("x") == nil)
@@ -100,7 +100,7 @@ struct PluginLaunchTests {
             chatty.stdoutSink = { line in output.withLock { $0.append(line) } }
             chatty.stderrSink = { line in errors.withLock { $0.append(line) } }
             let client = try await PluginClient.start(chatty, on: reactor)
-            let kv = client.dispense(KeyValueClient.self, name: "kv")
+            let kv = try client.dispense(KeyValueClient.self, name: "kv")
             for key in ["a", "b"] { try await kv.put(key, value: Data()) }
             for _ in 0..<2_000 where output.withLock({ $0.count }) < 2 || errors.withLock({ $0.count }) < 2 {
                 try await reactor.sleep(for: .milliseconds(5))
@@ -125,7 +125,7 @@ struct PluginLaunchTests {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for (index, client) in clients.enumerated() {
                     group.addTask(executorPreference: reactor) {
-                        let kv = client.dispense(KeyValueClient.self, name: "kv")
+                        let kv = try client.dispense(KeyValueClient.self, name: "kv")
                         try await kv.put("k", value: Data([UInt8(index)]))
                         #expect(try await kv.get("k") == Data([UInt8(index)]))
                     }
@@ -195,6 +195,56 @@ struct PluginLaunchTests {
         try await withoutLeaks { reactor in
             _ = await expectStartFails(.coreVersionMismatch, configuration(mode: "bad-core"), on: reactor)
             _ = await expectStartFails(.unsupportedProtocol, configuration(mode: "grpc"), on: reactor)
+        }
+    }
+
+    /// Each way a real plugin's handshake line can be unusable is its own error, and the plugin
+    /// is killed and reaped.
+    @Test(arguments: [
+        ("1|1|unix", PluginError.Code.malformedHandshake),
+        ("1|one|unix|/tmp/x.sock|tether|", .malformedHandshake),
+        ("1|1|udp|127.0.0.1:9|tether|", .unsupportedNetwork),
+        ("1|1|unix|/tmp/x.sock|tether|MIIBszCCAVmgAwIBAgI", .tlsUnsupported),
+        ("1|7|unix|/tmp/x.sock|tether|", .noCommonVersion),
+    ])
+    func unusableHandshakeLines(line: String, code: PluginError.Code) async throws {
+        try await withoutLeaks { reactor in
+            var plugin = configuration(mode: "handshake")
+            plugin.environment["TETHER_TEST_HANDSHAKE"] = line
+            _ = await expectStartFails(code, plugin, on: reactor)
+        }
+    }
+
+    /// One plugin process serves several named plugins, and independent instances of one: each
+    /// `dispenseInstance` reaches a store of its own, while `dispense` clients share theirs.
+    @Test func severalNamedPluginsAndIndependentInstances() async throws {
+        try await withoutLeaks { reactor in
+            let client = try await PluginClient.start(configuration(), on: reactor)
+            let first = try client.dispenseInstance(KeyValueClient.self, name: "kv-instance")
+            let second = try client.dispenseInstance(KeyValueClient.self, name: "kv-instance")
+            try await first.put("k", value: Data("first".utf8))
+            try await second.put("k", value: Data("second".utf8))
+            #expect(try await first.get("k") == Data("first".utf8))
+            #expect(try await second.get("k") == Data("second".utf8))
+            let shared = try client.dispense(KeyValueClient.self, name: "kv")
+            let sharedAgain = try client.dispense(KeyValueClient.self, name: "kv")
+            try await shared.put("k", value: Data("shared".utf8))
+            #expect(try await sharedAgain.get("k") == Data("shared".utf8))
+            #expect(try await first.get("k") == Data("first".utf8))
+            await client.kill()
+        }
+    }
+
+    /// With `plugins` configured, dispensing another name is refused before any call.
+    @Test func dispensingAPluginTheHostDoesNotListIsRefused() async throws {
+        try await withoutLeaks { reactor in
+            var listed = configuration()
+            listed.plugins = ["kv"]
+            let client = try await PluginClient.start(listed, on: reactor)
+            #expect(try await client.dispense(KeyValueClient.self, name: "kv").get("x") == nil)
+            let error = #expect(throws: PluginError.self) { _ = try client.dispense(KeyValueClient.self, name: "kv2") }
+            #expect(error?.code == .unknownPlugin)
+            await client.kill()
         }
     }
 
@@ -325,7 +375,7 @@ struct PluginLaunchTests {
             let port = try #require(Int(client.handshake.address.split(separator: ":").last ?? ""))
             #expect(client.handshake.address.hasPrefix("127.0.0.1:"))
             #expect(port > Int(takenPort) && port <= Int(takenPort) + 20)
-            let kv = client.dispense(KeyValueClient.self, name: "kv")
+            let kv = try client.dispense(KeyValueClient.self, name: "kv")
             try await kv.put("over", value: Data("tcp".utf8))
             #expect(try await kv.get("over") == Data("tcp".utf8))
             await client.kill()
@@ -355,10 +405,10 @@ struct PluginLaunchTests {
             let path = FileManager.default.temporaryDirectory.appendingPathComponent("tether-impostor-\(UInt32.random(in: 0...UInt32.max)).sock").path
             let listener = try Listener.listen(on: network == "unix" ? .unix(path: path) : .tcp(host: "127.0.0.1", port: 0), reactor: reactor)
             defer { try? FileManager.default.removeItem(atPath: path) }
-            var impostor = configuration(mode: "impostor")
+            var impostor = configuration(mode: "handshake")
             switch listener.address {
-            case .unix(let path): impostor.environment["TETHER_TEST_IMPOSTOR"] = "unix|\(path)"
-            case .tcp(let host, let port): impostor.environment["TETHER_TEST_IMPOSTOR"] = "tcp|\(host):\(port)"
+            case .unix(let path): impostor.environment["TETHER_TEST_HANDSHAKE"] = "1|1|unix|\(path)|tether|"
+            case .tcp(let host, let port): impostor.environment["TETHER_TEST_HANDSHAKE"] = "1|1|tcp|\(host):\(port)|tether|"
             }
             let error = await expectStartFails(.peerMismatch, impostor, on: reactor)
             #expect(error?.message.contains("not the plugin") == true || error?.message.contains("no socket of the plugin") == true)

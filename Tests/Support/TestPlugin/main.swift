@@ -1,7 +1,7 @@
 // A plugin executable for the plugin-runtime tests. `TETHER_TEST_PLUGIN_MODE` picks a behaviour:
 // serve (default), stray (prints a line before serving), exit-early (stderr, exit 3), silent,
 // host (starts a serving plugin itself and prints `child PID`), host-without-connecting, stubborn, lingering, chatty,
-// impostor (a handshake naming another process's listener), logging (every put writes an hclog JSON line, a plain `[ERROR]` line and a 70,000-byte line to stderr),
+// handshake (prints TETHER_TEST_HANDSHAKE as its handshake line), logging (every put writes an hclog JSON line, a plain `[ERROR]` line and a 70,000-byte line to stderr),
 // (never hands shake), bad-core / grpc (a handshake Tether must refuse). `TETHER_TEST_PLUGIN_VERSIONS`
 // lists the app versions it serves (default 1).
 import Foundation
@@ -54,9 +54,9 @@ case "bad-core":
 case "grpc":
     say("1|1|unix|/nonexistent.sock|grpc|")
     try await Task.sleep(for: .seconds(3600))
-case "impostor":
-    // Points the host at someone else's listener: TETHER_TEST_IMPOSTOR is `NETWORK|ADDRESS`.
-    say("1|1|\(environment["TETHER_TEST_IMPOSTOR"] ?? "unix|/nonexistent.sock")|tether|")
+case "handshake":
+    // Prints TETHER_TEST_HANDSHAKE as its handshake (someone else's listener, a broken line…).
+    say(environment["TETHER_TEST_HANDSHAKE"] ?? "")
     try await Task.sleep(for: .seconds(3600))
 case let mode:
     if mode == "stray" { say("kvplugin: loading configuration") }
@@ -82,8 +82,12 @@ case let mode:
     default:
         store = Store()
     }
-    for version in versions { services[version] = ["kv": KeyValueService(store)] }
-    let status = await PluginServer.serve(handshake: handshake, services: services)
+    var instances: [Int: [String: @Sendable () -> any RPCService]] = [:]
+    for version in versions {
+        services[version] = ["kv": KeyValueService(store)]
+        instances[version] = ["kv-instance": { KeyValueService(Store()) }]  // a store per dispense
+    }
+    let status = await PluginServer.serve(handshake: handshake, services: services, instances: instances)
     if mode == "stubborn" || mode == "lingering" { try await Task.sleep(for: .seconds(3600)) }
     exit(status)
 }
