@@ -26,7 +26,9 @@ public final class PluginClient: Sendable {
     /// Streams 1, 3 and 5; held so that they stay open (dropping a stream handle resets it).
     private let streams: PluginStreams
     private let control: ControlChannel
-    private let killed = Mutex(false)
+    /// Whether `kill()` has begun and finished, and the later callers waiting for it.
+    private let killState = Mutex<(started: Bool, done: Bool, waiters: [CheckedContinuation<Void, Never>])>(
+        (false, false, []))
     private let nextInstance = Mutex(1)
 
     private init(
@@ -128,7 +130,8 @@ public final class PluginClient: Sendable {
     /// A client of a new, independent instance of the plugin `name` (one the plugin serves
     /// through a factory, see ``PluginServer/serve(handshake:services:instances:environment:)``):
     /// its state is its own, as with go-plugin's `Dispense`. The instance is made at its first
-    /// call and lives as long as the plugin's session.
+    /// call and lives as long as the plugin's session: there is no message to free one yet, so
+    /// dispense instances per plugin, not per request.
     ///
     /// - Throws: ``PluginError/Code-swift.struct/unknownPlugin`` as ``dispense(_:name:)``.
     public func dispenseInstance<Client: RPCClientStub>(_ type: Client.Type, name: String) throws(PluginError) -> Client {
@@ -167,13 +170,28 @@ public final class PluginClient: Sendable {
     /// sends SIGTERM to its process group, waits again, then SIGKILL to the group. Reaps the process, closes every descriptor and
     /// removes the socket directory. Calling it again waits for the first call's result.
     public func kill() async {
-        let first = killed.withLock { killed in
-            defer { killed = true }
-            return !killed
+        let first = killState.withLock { state in
+            defer { state.started = true }
+            return !state.started
         }
         guard first else {
-            _ = try? await process.waitForExit()
+            // Wait for the first call to finish: reaped, pipes closed, socket directory removed.
+            await withCheckedContinuation { continuation in
+                let done = killState.withLock { state in
+                    if !state.done { state.waiters.append(continuation) }
+                    return state.done
+                }
+                if done { continuation.resume() }
+            }
             return
+        }
+        defer {
+            let waiters = killState.withLock { state in
+                state.done = true
+                defer { state.waiters.removeAll() }
+                return state.waiters
+            }
+            for waiter in waiters { waiter.resume() }
         }
         await session.close()
         let grace = configuration.shutdownGrace

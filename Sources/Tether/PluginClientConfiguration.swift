@@ -16,8 +16,9 @@ public struct PluginClientConfiguration: Sendable {
     public var plugins: Set<String> = []
     /// How the plugin listens: a unix socket (default) or loopback TCP within a port range.
     public var network: PluginNetwork = .unix
-    /// A group (name or numeric gid) to give the plugin's unix socket, which is then made
-    /// group-accessible (0660): for hosts that connect from another user in that group.
+    /// A group (name or numeric gid) to give the socket directory (mode 0770) and the plugin's
+    /// unix socket (0660): for a plugin that runs as another user of that group. An unknown
+    /// group fails `start` with `invalidEnvironment`.
     public var unixSocketGroup: String?
     /// Time from spawn to the handshake line; then the plugin is killed and `start` fails.
     public var startTimeout: Duration = .seconds(10)

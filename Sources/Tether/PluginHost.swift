@@ -15,9 +15,12 @@ public final class PluginHost: Service, Sendable {
     private struct State {
         var clients: [ObjectIdentifier: PluginClient] = [:]
         var shuttingDown = false
+        /// Starts and stops under way; shutdown waits for them.
+        var inFlight = 0
+        var finished = false
+        var idleWaiters: [CheckedContinuation<Void, Never>] = []
     }
     private let state = Mutex(State())
-    private let finished = Mutex<(done: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
 
     /// - Parameter logger: where the host reports shutting down; each plugin logs through its own
     ///   configuration's logger.
@@ -29,9 +32,16 @@ public final class PluginHost: Service, Sendable {
     /// Starts a plugin (``PluginClient/start(_:on:)``) that this host will stop.
     ///
     /// - Throws: what `start` throws; ``PluginError/Code-swift.struct/hostShutDown`` once
-    ///   ``shutdown()`` has begun (a plugin that finishes starting after that is killed at once).
+    ///   ``shutdown()`` has begun (a plugin that finishes starting after that is stopped at once,
+    ///   and shutdown waits for it).
     public func start(_ configuration: PluginClientConfiguration) async throws -> PluginClient {
-        try checkRunning()
+        let admitted = state.withLock { state in
+            guard !state.shuttingDown else { return false }
+            state.inFlight += 1
+            return true
+        }
+        guard admitted else { throw PluginError(.hostShutDown, "the plugin host is shutting down") }
+        defer { leave() }
         let client = try await PluginClient.start(configuration, on: reactor)
         let accepted = state.withLock { state in
             guard !state.shuttingDown else { return false }
@@ -39,7 +49,7 @@ public final class PluginHost: Service, Sendable {
             return true
         }
         guard accepted else {
-            await client.kill()
+            await Self.uncancelled(on: reactor) { await client.kill() }
             throw PluginError(.hostShutDown, "the plugin host is shutting down")
         }
         return client
@@ -48,37 +58,43 @@ public final class PluginHost: Service, Sendable {
     /// The plugins started and not yet stopped (some may have exited on their own).
     public var clients: [PluginClient] { state.withLock { Array($0.clients.values) } }
 
-    /// Stops one plugin (``PluginClient/kill()``) and forgets it.
+    /// Stops one plugin (``PluginClient/kill()``) and forgets it; ``shutdown()`` waits for it.
     public func stop(_ client: PluginClient) async {
-        _ = state.withLock { $0.clients.removeValue(forKey: ObjectIdentifier(client)) }
-        await client.kill()
+        state.withLock { state in
+            state.clients.removeValue(forKey: ObjectIdentifier(client))
+            state.inFlight += 1
+        }
+        defer { leave() }
+        await Self.uncancelled(on: reactor) { await client.kill() }
     }
 
-    /// Stops every plugin, all at once, and returns when they are all reaped. Later ``start(_:)``
+    /// Stops every plugin, all at once with ``PluginClient/kill()``'s escalation, waits for
+    /// starts and stops under way, and returns when every plugin is reaped — even when the
+    /// calling task is cancelled (the kills run in a task of their own). Later ``start(_:)``
     /// calls fail; calling it again waits for the first call to finish.
     public func shutdown() async {
         let clients = state.withLock { state -> [PluginClient]? in
             guard !state.shuttingDown else { return nil }
             state.shuttingDown = true
+            state.inFlight += 1
             defer { state.clients.removeAll() }
             return Array(state.clients.values)
         }
         guard let clients else {
-            await waitUntilFinished()
+            await waitUntilIdle()
             return
         }
         logger.debug("stopping plugins", metadata: ["plugin.count": "\(clients.count)"])
-        await withTaskGroup(of: Void.self) { group in
-            for client in clients {
-                group.addTask(executorPreference: reactor) { await client.kill() }
+        let reactor = self.reactor
+        await Self.uncancelled(on: reactor) {
+            await withTaskGroup(of: Void.self) { group in
+                for client in clients {
+                    group.addTask(executorPreference: reactor) { await client.kill() }
+                }
             }
         }
-        let waiters = finished.withLock { finished in
-            finished.done = true
-            defer { finished.waiters.removeAll() }
-            return finished.waiters
-        }
-        for waiter in waiters { waiter.resume() }
+        leave()
+        await waitUntilIdle()
     }
 
     /// Runs until the service group shuts down gracefully or the task is cancelled, then stops
@@ -88,17 +104,29 @@ public final class PluginHost: Service, Sendable {
         await shutdown()
     }
 
-    private func checkRunning() throws(PluginError) {
-        if state.withLock({ $0.shuttingDown }) {
-            throw PluginError(.hostShutDown, "the plugin host is shutting down")
-        }
+    /// Runs `body` in a task of its own, so that the caller's cancellation does not cut the
+    /// grace periods of a kill short.
+    private static func uncancelled(on reactor: Reactor, _ body: @escaping @Sendable () async -> Void) async {
+        await Task(executorPreference: reactor) { await body() }.value
     }
 
-    private func waitUntilFinished() async {
+    private func leave() {
+        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.inFlight -= 1
+            guard state.shuttingDown, state.inFlight == 0 else { return [] }
+            state.finished = true
+            defer { state.idleWaiters.removeAll() }
+            return state.idleWaiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Returns once shutdown has stopped everything, starts and stops under way included.
+    private func waitUntilIdle() async {
         await withCheckedContinuation { continuation in
-            let done = finished.withLock { finished in
-                if !finished.done { finished.waiters.append(continuation) }
-                return finished.done
+            let done = state.withLock { state in
+                if !state.finished { state.idleWaiters.append(continuation) }
+                return state.finished
             }
             if done { continuation.resume() }
         }

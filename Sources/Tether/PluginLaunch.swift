@@ -82,6 +82,12 @@ final class PluginLaunch: Sendable {
         } catch {
             throw PluginError(.launchFailed, "socket directory \(directory): \(error)")
         }
+        if let group = configuration.unixSocketGroup,
+            let problem = SocketGroup.problemGranting(directory, to: group, mode: 0o770)
+        {
+            try? FileManager.default.removeItem(atPath: directory)
+            throw problem
+        }
         var environment = configuration.inheritEnvironment ? ProcessInfo.processInfo.environment : [:]
         environment.merge(configuration.environment) { _, new in new }
         environment.merge(PluginEnvironment.hostVariables(
@@ -216,12 +222,17 @@ final class PluginLaunch: Sendable {
         guard case .tcp(let ourHost, let ourPort) = try socket.localAddress(),
             case .tcp(let theirHost, let theirPort) = try socket.peerAddress()
         else { return -1 }
+        let pid = process.pid
         var pause = Duration.milliseconds(1)
         for _ in 0..<10 {  // 1 + 2 + … + 512 ms, about a second: the plugin accepts as soon as it runs
-            for socket in LoopbackConnectionOwner.sockets(local: (theirHost, theirPort))
-            where socket.entry.listening || (socket.remote.host == ourHost && socket.remote.port == ourPort) {
-                if LoopbackConnectionOwner.process(process.pid, holdsSocket: socket.entry.inode) { return process.pid }
-            }
+            // Off the reactor thread: the table can have thousands of rows.
+            let held = await Task.detached {
+                LoopbackConnectionOwner.sockets(local: (theirHost, theirPort)).contains { socket in
+                    (socket.entry.listening || (socket.remote.host == ourHost && socket.remote.port == ourPort))
+                        && LoopbackConnectionOwner.process(pid, holdsSocket: socket.entry.inode)
+                }
+            }.value
+            if held { return pid }
             try await reactor.sleep(for: pause)
             pause *= 2
         }

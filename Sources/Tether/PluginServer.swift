@@ -141,7 +141,7 @@ public enum PluginServer {
         do {
             while true {
                 let socket = try await listener.accept()
-                if isFromHost(socket) {
+                if await isFromHost(socket) {
                     try await listener.close()
                     return socket
                 }
@@ -155,15 +155,19 @@ public enum PluginServer {
 
     /// True when `socket`'s other end belongs to our parent process or at least to our user:
     /// `SO_PEERCRED` for a unix socket, the kernel's connection table for loopback TCP.
-    private static func isFromHost(_ socket: StreamSocket) -> Bool {
+    private static func isFromHost(_ socket: StreamSocket) async -> Bool {
         if let peer = try? socket.peerCredentials(), peer.pid > 0 {
             return peer.pid == getppid() || peer.uid == getuid()
         }
         guard case .tcp(let ourHost, let ourPort)? = try? socket.localAddress(),
-            case .tcp(let theirHost, let theirPort)? = try? socket.peerAddress(),
-            let entry = LoopbackConnectionOwner.entry(local: (theirHost, theirPort), remote: (ourHost, ourPort))
+            case .tcp(let theirHost, let theirPort)? = try? socket.peerAddress()
         else { return false }
-        return LoopbackConnectionOwner.process(getppid(), holdsSocket: entry.inode) || entry.uid == getuid()
+        // Off the reactor thread: the table can have thousands of rows.
+        return await Task.detached {
+            guard let entry = LoopbackConnectionOwner.entry(local: (theirHost, theirPort), remote: (ourHost, ourPort))
+            else { return false }
+            return LoopbackConnectionOwner.process(getppid(), holdsSocket: entry.inode) || entry.uid == getuid()
+        }.value
     }
 
     /// From now on what this process writes to fds 1 and 2 goes to the host over streams 3 and 5.

@@ -2,19 +2,20 @@ import Foundation
 
 /// Gives a plugin's unix socket to the group the host named in `PLUGIN_UNIX_SOCKET_GROUP`
 /// (go-plugin's `UnixSocketConfig.Group`) and makes it group read-write, so a host running as
-/// another user of that group can connect.
+/// another user of that group can connect; the host does the same for the socket directory
+/// (mode 0770), so a plugin running as another user of the group can create its socket there.
 enum SocketGroup {
     /// Gives `path` to `group`; the error when that fails, nil when it worked.
-    static func problemGranting(_ path: String, to group: String) -> PluginError? {
+    static func problemGranting(_ path: String, to group: String, mode: Int = 0o660) -> PluginError? {
         do {
-            try grant(path: path, to: group)
+            try grant(path: path, to: group, mode: mode)
             return nil
         } catch {
             return error
         }
     }
 
-    static func grant(path: String, to group: String) throws(PluginError) {
+    static func grant(path: String, to group: String, mode: Int = 0o660) throws(PluginError) {
         let gid: Int
         if let numeric = Int(group) {
             gid = numeric
@@ -28,7 +29,7 @@ enum SocketGroup {
         }
         do {
             try FileManager.default.setAttributes(
-                [.groupOwnerAccountID: NSNumber(value: gid), .posixPermissions: NSNumber(value: 0o660)], ofItemAtPath: path)
+                [.groupOwnerAccountID: NSNumber(value: gid), .posixPermissions: NSNumber(value: mode)], ofItemAtPath: path)
         } catch {
             throw PluginError(.launchFailed, "giving \(path) to group \(group): \(error)")
         }

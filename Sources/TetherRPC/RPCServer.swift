@@ -39,9 +39,14 @@ public final class RPCServer: Sendable {
         factories.withLock { $0[name] = factory }
     }
 
-    /// Stops serving `name`; calls already running finish.
+    /// Stops serving `name` (and every instance of a factory registered as `name`); calls
+    /// already running finish.
     public func unregister(_ name: String) {
-        _ = services.withLock { $0.removeValue(forKey: name) }
+        _ = factories.withLock { $0.removeValue(forKey: name) }
+        services.withLock { services in
+            services.removeValue(forKey: name)
+            for key in services.keys where key.hasPrefix(name + "#") { services.removeValue(forKey: key) }
+        }
     }
 
     /// Accepts and serves calls until the session ends.

@@ -50,7 +50,7 @@ extension ProcessControl {
     }
 
     /// Capacity asked for the stdout and stderr pipes of ``redirectStandardOutputAndError(on:)``.
-    public static let standardStreamPipeBytes: Int32 = 1 << 20
+    public static let standardStreamPipeBytes: Int32 = 256 << 10
 
     private static func redirect(_ target: Int32, on reactor: Reactor) throws(ReactorError) -> PipeReader {
         var fds: [Int32] = [-1, -1]
@@ -60,8 +60,10 @@ extension ProcessControl {
         // dup2 clears FD_CLOEXEC on the target, so children the plugin starts inherit it too.
         defer { Glibc.close(fds[1]) }
         // The reactor drains the pipe, and RPC handlers run on the reactor thread: a handler that
-        // prints more than the pipe holds would block in write(2) with no one left to read. A
-        // 1 MiB pipe (the default pipe-max-size; 64 KiB if refused) makes that a 1 MiB burst.
+        // prints more than the pipe holds would block in write(2) with no one left to read. 256
+        // KiB makes that a 256 KiB burst, while 100 plugins stay within an unprivileged user's
+        // pipe budget (pipe-user-pages-soft, 64 MiB: past it every new pipe of the user shrinks
+        // to one page). If the kernel refuses, the pipe keeps its 64 KiB.
         _ = tether_set_pipe_capacity(fds[1], standardStreamPipeBytes)
         do throws(ReactorError) {
             _ = try syscall("dup2") { dup2(fds[1], target) }

@@ -31,6 +31,8 @@ import CLibUring
     private var starved = false
     /// Memory of an in-flight fallback receive; the kernel writes into it until the completion.
     private var fallbackStorage: ByteStorage?
+    /// A fallback buffer whose bytes were copied out (short read), ready for the next one.
+    private var spareFallbackStorage: ByteStorage?
     private var waiter = ParkedWaiter<BufferSlice?>()
     private var disarmWaiter: UnsafeContinuation<Void, Never>?
     private(set) var closed = false
@@ -132,9 +134,20 @@ import CLibUring
         }
     }
 
+    /// A fallback receive's bytes as a slice. A short read gets memory of its exact size and the
+    /// big buffer is kept for the next fallback: a slice pins all of its storage, and readers may
+    /// hold many small ones (a window's worth of 30-byte frames would pin 64 KiB each).
+    private func ownMemorySlice(_ storage: ByteStorage, count: Int) -> BufferSlice {
+        let whole = BufferSlice(storage: storage, offset: 0, count: count)
+        guard count * 4 < storage.capacity else { return whole }
+        spareFallbackStorage = storage
+        return whole.copied()
+    }
+
     /// One receive into heap memory, used while the provided-buffer ring is empty.
     private func armFallbackReceive() {
-        let storage = unsafe ByteStorage(heapCapacity: loop.pool.bufferBytes)
+        let storage = unsafe spareFallbackStorage ?? ByteStorage(heapCapacity: loop.pool.bufferBytes)
+        spareFallbackStorage = nil
         let operation = Operation.receiveInto(fd: fd, storage: storage, socket: mode == .socket)
         fallbackStorage = storage
         cancelRequested = false
@@ -161,16 +174,16 @@ import CLibUring
         let ownMemory = final ? fallbackStorage : nil
         if final { fallbackStorage = nil }
         if result > 0 {
-            let storage: ByteStorage
+            let slice: BufferSlice
             if let bufferID = completion.bufferID {
-                storage = unsafe loop.pool.lend(bufferID)
+                slice = unsafe BufferSlice(storage: loop.pool.lend(bufferID), offset: 0, count: Int(result))
             } else if let ownMemory {
-                storage = ownMemory
+                slice = ownMemorySlice(ownMemory, count: Int(result))
             } else {
                 preconditionFailure("recv completion without a buffer")
             }
-            let slice = BufferSlice(storage: storage, offset: 0, count: Int(result))
-            if !waiter.resume(.success(slice)) {
+            // After close() the bytes have no reader: dropping the slice returns its buffer now.
+            if !closed, !waiter.resume(.success(slice)) {
                 chunks.append(slice)
             }
         } else if result == 0 {
@@ -223,6 +236,7 @@ import CLibUring
     func close() {
         closed = true
         chunks.removeAll()
+        spareFallbackStorage = nil
         if let armedUserData { unsafe loop.cancel(armedUserData) }
         resumeWaiter(.failure(ReactorError(.closed, operation: mode == .socket ? "recv" : "read")))
     }

@@ -130,12 +130,12 @@ public final class StreamSocket: Sendable {
 
     /// This end's address (`getsockname`).
     public func localAddress() throws(ReactorError) -> SocketAddress {
-        try address(getsockname, "getsockname")
+        try unsafe address(getsockname, "getsockname")
     }
 
     /// The other end's address (`getpeername`).
     public func peerAddress() throws(ReactorError) -> SocketAddress {
-        try address(getpeername, "getpeername")
+        try unsafe address(getpeername, "getpeername")
     }
 
     private func address(

@@ -415,4 +415,38 @@ struct PluginLaunchTests {
             try await listener.close()
         }
     }
+
+    /// Cancelled instead of shut down gracefully, a PluginHost still escalates with the grace
+    /// periods and returns only once the plugin is reaped (here one that ignores SIGTERM).
+    @Test func pluginHostStopsItsPluginsWhenCancelled() async throws {
+        try await withoutLeaks { reactor in
+            let host = PluginHost(reactor: reactor)
+            var stubborn = configuration(mode: "stubborn")
+            stubborn.shutdownGrace = .milliseconds(100)
+            let client = try await host.start(stubborn)
+            let running = Task(executorPreference: reactor) { try await host.run() }
+            running.cancel()
+            try await running.value
+            #expect(client.exitStatus == .signaled(signal: SIGKILL, coreDumped: false))
+            #expect(ProcessResources.childProcessIDs().isEmpty)
+        }
+    }
+
+    /// `unixSocketGroup`: the socket directory goes to the group, 0770, so a plugin running as
+    /// another user of the group can create its socket there.
+    @Test func socketGroupOpensTheSocketDirectoryToTheGroup() async throws {
+        try await withoutLeaks { reactor in
+            var grouped = configuration()
+            grouped.unixSocketGroup = String(getgid())
+            let client = try await PluginClient.start(grouped, on: reactor)
+            let attributes = try FileManager.default.attributesOfItem(atPath: client.socketDirectory)
+            #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o770)
+            #expect((attributes[.groupOwnerAccountID] as? NSNumber)?.uint32Value == getgid())
+            #expect(try await client.dispense(KeyValueClient.self, name: "kv").get("x") == nil)
+            await client.kill()
+            var unknown = configuration()
+            unknown.unixSocketGroup = "no-such-group-tether"
+            _ = await expectStartFails(.invalidEnvironment, unknown, on: reactor)
+        }
+    }
 }
