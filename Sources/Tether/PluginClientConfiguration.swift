@@ -33,6 +33,9 @@ public struct PluginClientConfiguration: Sendable {
     /// others as text), with `plugin.name` (the executable's file name) and `plugin.pid` metadata.
     /// Discards everything by default; pass your application's logger.
     public var logger = Logger(label: "tether.plugin", factory: { _ in SwiftLogNoOpLogHandler() })
+    /// Where the plugin's stderr records go instead of `logger`, e.g. `Logger(label: "kv-plugin")`
+    /// for records labelled with the plugin (`plugin.name` and `plugin.pid` are added as metadata).
+    public var pluginLogger: Logger?
     /// Kept for the "exited before its handshake" error: the last bytes of stderr.
     public var stderrTailBytes = 4 * 1024
     public var mux = MuxConfiguration()

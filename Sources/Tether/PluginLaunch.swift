@@ -35,11 +35,16 @@ final class PluginLaunch: Sendable {
         self.stderr = stderr
         let tail = StderrTail(limitBytes: configuration.stderrTailBytes)
         self.stderrTail = tail
-        var logger = configuration.logger
-        logger[metadataKey: "plugin.name"] = "\(URL(fileURLWithPath: configuration.executable).lastPathComponent)"
-        logger[metadataKey: "plugin.pid"] = "\(process.pid)"
-        self.logger = logger
-        let sink = Self.stderrLineHandler(sink: configuration.stderrSink, logger: logger)
+        let name = URL(fileURLWithPath: configuration.executable).lastPathComponent
+        func named(_ base: Logger) -> Logger {
+            var logger = base
+            logger[metadataKey: "plugin.name"] = "\(name)"
+            logger[metadataKey: "plugin.pid"] = "\(process.pid)"
+            return logger
+        }
+        self.logger = named(configuration.logger)
+        let sink = Self.stderrLineHandler(
+            sink: configuration.stderrSink, logger: named(configuration.pluginLogger ?? configuration.logger))
         self.stderrLines = sink
         self.stderrTask = Task(executorPreference: reactor) {
             var splitter = LineSplitter()

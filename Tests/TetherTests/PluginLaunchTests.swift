@@ -449,4 +449,42 @@ struct PluginLaunchTests {
             _ = await expectStartFails(.invalidEnvironment, unknown, on: reactor)
         }
     }
+
+    /// A hung plugin (stopped with SIGSTOP) stops answering the session's keepalive pings: the
+    /// session fails and a call waiting on it fails instead of hanging.
+    @Test func keepaliveDetectsAHungPlugin() async throws {
+        try await withoutLeaks { reactor in
+            var quick = configuration()
+            quick.mux.keepAliveIntervalNanoseconds = 50_000_000
+            quick.mux.keepAliveTimeoutNanoseconds = 200_000_000
+            let client = try await PluginClient.start(quick, on: reactor)
+            let kv = try client.dispense(KeyValueClient.self, name: "kv")
+            #expect(try await kv.get("x") == nil)
+            try client.process.send(signal: SIGSTOP)
+            let error = await #expect(throws: RPCError.self) { _ = try await kv.get("x") }
+            #expect(error?.code == .connectionLost)
+            let message = error?.message ?? ""
+            #expect(message.contains("keepalive"), "\(message)")
+            try client.process.send(signal: SIGCONT)
+            await client.kill()
+        }
+    }
+
+    /// `pluginLogger` receives the plugin's records under a label of the host's choosing.
+    @Test func pluginRecordsGoToThePluginLoggerWhenGiven() async throws {
+        try await withoutLeaks { reactor in
+            let hostRecords = LogRecorder()
+            let pluginRecords = LogRecorder()
+            var logging = configuration(mode: "logging")
+            logging.logger = hostRecords.logger()
+            logging.pluginLogger = pluginRecords.logger()
+            let client = try await PluginClient.start(logging, on: reactor)
+            try await client.dispense(KeyValueClient.self, name: "kv").put("k2", value: Data("abc".utf8))
+            for _ in 0..<2_000 where pluginRecords.all.count < 4 { try await reactor.sleep(for: .milliseconds(5)) }
+            await client.kill()
+            #expect(pluginRecords.all.first?.message == "put k2")
+            #expect(pluginRecords.all.first?.metadata["plugin.pid"] == .string("\(client.process.pid)"))
+            #expect(hostRecords.all.map(\.message).allSatisfy { $0.hasPrefix("plugin ") })
+        }
+    }
 }
