@@ -6,7 +6,7 @@ import Glibc
 ///
 /// When `acceptQueueLimit` connections wait unclaimed, the multishot is cancelled; pending
 /// connections then wait in the kernel's listen backlog until `accept()` drains the queue.
-@safe final class AcceptQueue: @unsafe @unchecked Sendable {
+@safe final class AcceptQueue: ParkingQueue, @unsafe @unchecked Sendable {
     // SAFETY: created and used on the reactor thread only; captured by cancellation handlers that
     // run elsewhere but only hand it back to the reactor thread (`onLoop`).
     unowned(unsafe) let loop: EventLoop
@@ -15,7 +15,7 @@ import Glibc
     private var failure: (any Error)?
     private var armedUserData: UInt64?
     private var cancelRequested = false
-    private var waiter = ParkedWaiter<Int32>()
+    var waiter = ParkedWaiter<Int32>()
     private var disarmWaiter: UnsafeContinuation<Void, Never>?
     private var closed = false
 
@@ -26,35 +26,17 @@ import Glibc
 
     /// The next accepted connection's fd (owned by the caller). Reactor thread only.
     nonisolated(nonsending) func accept() async throws -> Int32 {
-        if let fd = try takeReady() { return fd }
-        guard !waiter.isParked else { throw ReactorError(.concurrentReceive, operation: "accept") }
-        if Task.isCancelled { throw CancellationError() }
-        keepAccepting()
-        let reactor = unsafe loop.reactor
-        let result = await withTaskCancellationHandler {
-            unsafe await withUnsafeContinuation { continuation in
-                // Decide again when parking (see ReceiveQueue.receive): registering the handler
-                // can suspend, and a connection may have been queued meanwhile.
-                do {
-                    if let fd = try takeReady() {
-                        unsafe continuation.resume(returning: Result<Int32, any Error>.success(fd))
-                    } else if Task.isCancelled {
-                        unsafe continuation.resume(returning: Result<Int32, any Error>.failure(CancellationError()))
-                    } else {
-                        unsafe waiter.park(continuation)
-                    }
-                } catch {
-                    unsafe continuation.resume(returning: Result<Int32, any Error>.failure(error))
-                }
-            }
-        } onCancel: {
-            reactor.onLoop { self.resumeWaiter(.failure(CancellationError())) }
-        }
-        return try result.get()
+        try await next()
     }
 
+    var operationName: String { "accept" }
+
+    var reactor: Reactor { unsafe loop.reactor }
+
+    func keepFilling() { keepAccepting() }
+
     /// A queued connection, or the failure; nil when the caller must wait.
-    private func takeReady() throws -> Int32? {
+    func takeReady() throws -> Int32? {
         if let fd = accepted.popFirst() {
             keepAccepting()
             return fd

@@ -47,17 +47,9 @@ public final class Listener: Sendable {
                 }
             }
             _ = try syscall("listen", detail: "\(address)") { Glibc.listen(fd, backlog) }
-            var bound = sockaddr_storage()
-            var boundLength = socklen_t(MemoryLayout<sockaddr_storage>.size)
-            _ = try syscall("getsockname") {
-                unsafe withUnsafeMutablePointer(to: &bound) { pointer in
-                    unsafe pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                        unsafe getsockname(fd, $0, &boundLength)
-                    }
-                }
-            }
+            // The kernel's port when asked for port 0; a unix path as given (the kernel's may be cut).
             let actual: SocketAddress =
-                if case .unix = address { address } else { unsafe SocketAddress.read(from: &bound) ?? address }
+                if case .unix = address { address } else { try unsafe SocketAddress.of(fd, getsockname, "getsockname") }
             return Listener(reactor: reactor, fd: fd, address: actual)
         } catch {
             Glibc.close(fd)

@@ -15,7 +15,7 @@ import CLibUring
 /// once its reader has caught up, until the ring has buffers again. Waiting would deadlock a reader
 /// whose progress is what releases the buffers (a mux session must read the window update that
 /// lets its writers send, and drop, the slices they hold).
-@safe final class ReceiveQueue: @unsafe @unchecked Sendable {
+@safe final class ReceiveQueue: ParkingQueue, @unsafe @unchecked Sendable {
     // SAFETY: created and used on the reactor thread only; captured by cancellation handlers that
     // run elsewhere but only hand it back to the reactor thread (`onLoop`).
     enum Mode { case socket, pipe }
@@ -33,7 +33,7 @@ import CLibUring
     private var fallbackStorage: ByteStorage?
     /// A fallback buffer whose bytes were copied out (short read), ready for the next one.
     private var spareFallbackStorage: ByteStorage?
-    private var waiter = ParkedWaiter<BufferSlice?>()
+    var waiter = ParkedWaiter<BufferSlice?>()
     private var disarmWaiter: UnsafeContinuation<Void, Never>?
     private(set) var closed = false
 
@@ -58,41 +58,18 @@ import CLibUring
     /// Cancelling the calling task ends the wait with `CancellationError`; the bytes that arrive
     /// later stay queued for the next call.
     nonisolated(nonsending) func receive() async throws -> BufferSlice? {
-        if let ready = try takeReady() { return ready }
-        guard !waiter.isParked else {
-            throw ReactorError(.concurrentReceive, operation: mode == .socket ? "recv" : "read")
-        }
-        if Task.isCancelled { throw CancellationError() }
-        keepReading()
-        let reactor = unsafe loop.reactor
-        let result = await withTaskCancellationHandler {
-            unsafe await withUnsafeContinuation { continuation in
-                // Decide again here, in the same synchronous step as parking: registering the
-                // cancellation handler can suspend the task, and the loop may have queued bytes,
-                // ended the stream or failed meanwhile. Parking past queued bytes would hand the
-                // next completion to this reader first: bytes out of order.
-                do {
-                    if let ready = try takeReady() {
-                        unsafe continuation.resume(returning: Result<BufferSlice?, any Error>.success(ready))
-                    } else if Task.isCancelled {
-                        // The handler may already have run and found no waiter to end.
-                        unsafe continuation.resume(returning: Result<BufferSlice?, any Error>.failure(CancellationError()))
-                    } else {
-                        unsafe waiter.park(continuation)
-                    }
-                } catch {
-                    unsafe continuation.resume(returning: Result<BufferSlice?, any Error>.failure(error))
-                }
-            }
-        } onCancel: {
-            reactor.onLoop { self.cancelWaiter() }
-        }
-        return try result.get()
+        try await next()
     }
+
+    var operationName: String { mode == .socket ? "recv" : "read" }
+
+    var reactor: Reactor { unsafe loop.reactor }
+
+    func keepFilling() { keepReading() }
 
     /// What a receive can return without waiting: a queued chunk, end of stream (`.some(nil)`), or
     /// the failure; nil when the caller must wait.
-    private func takeReady() throws -> BufferSlice?? {
+    func takeReady() throws -> BufferSlice?? {
         if let chunk = chunks.popFirst() {
             keepReading()
             return .some(chunk)
@@ -100,10 +77,6 @@ import CLibUring
         if let failure { throw failure }
         if endOfStream || closed { return .some(nil) }
         return nil
-    }
-
-    private func cancelWaiter() {
-        waiter.resume(.failure(CancellationError()))
     }
 
     /// Arms a receive if the reader may want more and none is in flight; cancels a multishot
@@ -127,11 +100,19 @@ import CLibUring
             case .socket: unsafe .receiveMultishot(fd: fd, group: loop.pool.groupID)
             case .pipe: unsafe .readSelected(fd: fd, group: loop.pool.groupID, maxBytes: UInt32(loop.pool.bufferBytes))
             }
+        arm(operation)
+    }
+
+    /// Starts `operation` for this queue; fails the queue when the loop cannot take it.
+    @discardableResult
+    private func arm(_ operation: Operation) -> Bool {
         cancelRequested = false
         armedUserData = unsafe loop.start(operation, target: .receiver(self))
-        if armedUserData == nil {
+        guard armedUserData != nil else {
             unsafe fail(ReactorError(loop.stopping ? .shutDown : .tooManyOperations, operation: operation.name))
+            return false
         }
+        return true
     }
 
     /// A fallback receive's bytes as a slice. A short read gets memory of its exact size and the
@@ -148,16 +129,9 @@ import CLibUring
     private func armFallbackReceive() {
         let storage = unsafe spareFallbackStorage ?? ByteStorage(heapCapacity: loop.pool.bufferBytes)
         spareFallbackStorage = nil
-        let operation = Operation.receiveInto(fd: fd, storage: storage, socket: mode == .socket)
+        guard arm(.receiveInto(fd: fd, storage: storage, socket: mode == .socket)) else { return }
         fallbackStorage = storage
-        cancelRequested = false
-        armedUserData = unsafe loop.start(operation, target: .receiver(self))
-        if armedUserData == nil {
-            fallbackStorage = nil
-            unsafe fail(ReactorError(loop.stopping ? .shutDown : .tooManyOperations, operation: operation.name))
-        } else {
-            unsafe loop.counters.fallbackReceives += 1
-        }
+        unsafe loop.counters.fallbackReceives += 1
     }
 
     /// One completion of this queue's receive operation; `final` when the operation has ended.

@@ -66,6 +66,24 @@ public enum SocketAddress: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// The address `call` (`getsockname` or `getpeername`) reports for socket `fd`.
+    static func of(
+        _ fd: Int32, _ call: (Int32, UnsafeMutablePointer<sockaddr>, UnsafeMutablePointer<socklen_t>) -> Int32,
+        _ name: String
+    ) throws(ReactorError) -> SocketAddress {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        _ = try syscall(name) {
+            unsafe withUnsafeMutablePointer(to: &storage) { pointer in
+                unsafe pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { unsafe call(fd, $0, &length) }
+            }
+        }
+        guard let address = unsafe read(from: &storage) else {
+            throw ReactorError(.invalidArgument, operation: name, detail: "address family \(storage.ss_family)")
+        }
+        return address
+    }
+
     /// Reads an address the kernel wrote (getsockname).
     static func read(from storage: UnsafePointer<sockaddr_storage>) -> SocketAddress? {
         switch Int32(unsafe storage.pointee.ss_family) {

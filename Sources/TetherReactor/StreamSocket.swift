@@ -130,28 +130,12 @@ public final class StreamSocket: Sendable {
 
     /// This end's address (`getsockname`).
     public func localAddress() throws(ReactorError) -> SocketAddress {
-        try unsafe address(getsockname, "getsockname")
+        try unsafe SocketAddress.of(core.fd, getsockname, "getsockname")
     }
 
     /// The other end's address (`getpeername`).
     public func peerAddress() throws(ReactorError) -> SocketAddress {
-        try unsafe address(getpeername, "getpeername")
-    }
-
-    private func address(
-        _ call: (Int32, UnsafeMutablePointer<sockaddr>, UnsafeMutablePointer<socklen_t>) -> Int32, _ name: String
-    ) throws(ReactorError) -> SocketAddress {
-        var storage = sockaddr_storage()
-        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-        _ = try syscall(name) {
-            unsafe withUnsafeMutablePointer(to: &storage) { pointer in
-                unsafe pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { unsafe call(core.fd, $0, &length) }
-            }
-        }
-        guard let address = unsafe SocketAddress.read(from: &storage) else {
-            throw ReactorError(.invalidArgument, operation: name, detail: "address family \(storage.ss_family)")
-        }
-        return address
+        try unsafe SocketAddress.of(core.fd, getpeername, "getpeername")
     }
 
     func setNoDelay() {
