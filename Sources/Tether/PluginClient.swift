@@ -16,7 +16,8 @@ import TetherReactor
 /// Every failure has its own ``PluginError`` and leaves no process, socket or descriptor behind.
 public final class PluginClient: Sendable {
     public let configuration: PluginClientConfiguration
-    public let process: ChildProcess
+    /// The plugin's process.
+    public var process: ChildProcess { launch.process }
     public let session: MuxSession
     /// The application protocol version both sides agreed on.
     public let appVersion: Int
@@ -26,18 +27,17 @@ public final class PluginClient: Sendable {
     /// Streams 1, 3 and 5; held so that they stay open (dropping a stream handle resets it).
     private let streams: PluginStreams
     private let control: ControlChannel
-    /// Whether `kill()` has begun and finished, and the later callers waiting for it.
-    private let killState = Mutex<(started: Bool, done: Bool, waiters: [CheckedContinuation<Void, Never>])>(
-        (false, false, []))
+    /// Set by the first `kill()`; `killed` opens when it has finished.
+    private let killStarted = Mutex(false)
+    private let killed = Latch()
     private let nextInstance = Mutex(1)
 
     private init(
-        configuration: PluginClientConfiguration, process: ChildProcess, session: MuxSession, appVersion: Int,
+        configuration: PluginClientConfiguration, session: MuxSession, appVersion: Int,
         handshake: HandshakeLine,
         launch: PluginLaunch, streams: PluginStreams
     ) {
         self.configuration = configuration
-        self.process = process
         self.session = session
         self.appVersion = appVersion
         self.handshake = handshake
@@ -88,7 +88,7 @@ public final class PluginClient: Sendable {
                 "plugin started",
                 metadata: ["plugin.version": "\(version)", "plugin.address": "\(handshake.network):\(handshake.address)"])
             return PluginClient(
-                configuration: configuration, process: launch.process, session: session, appVersion: version,
+                configuration: configuration, session: session, appVersion: version,
                 handshake: handshake,
                 launch: launch, streams: streams)
         } catch {
@@ -167,32 +167,26 @@ public final class PluginClient: Sendable {
     public var exitStatus: ExitStatus? { process.exitStatus }
 
     /// Stops the plugin: closes the session (the plugin's quit request), waits the grace period,
-    /// sends SIGTERM to its process group, waits again, then SIGKILL to the group. Reaps the process, closes every descriptor and
-    /// removes the socket directory. Calling it again waits for the first call's result.
+    /// sends SIGTERM to its process group, waits again, then SIGKILL to the group. Reaps the
+    /// process, closes every descriptor and removes the socket directory. The escalation runs in
+    /// a task of its own, so cancelling the caller cannot cut the grace periods short or return
+    /// before the plugin is reaped. Calling it again waits for the first call's result.
     public func kill() async {
-        let first = killState.withLock { state in
-            defer { state.started = true }
-            return !state.started
+        let first = killStarted.withLock { started in
+            defer { started = true }
+            return !started
         }
-        guard first else {
-            // Wait for the first call to finish: reaped, pipes closed, socket directory removed.
-            await withCheckedContinuation { continuation in
-                let done = killState.withLock { state in
-                    if !state.done { state.waiters.append(continuation) }
-                    return state.done
-                }
-                if done { continuation.resume() }
+        if first {
+            Task(executorPreference: launch.reactor) { [self] in
+                await escalate()
+                killed.open()
             }
-            return
         }
-        defer {
-            let waiters = killState.withLock { state in
-                state.done = true
-                defer { state.waiters.removeAll() }
-                return state.waiters
-            }
-            for waiter in waiters { waiter.resume() }
-        }
+        // The first call's result: reaped, pipes closed, socket directory removed.
+        await killed.wait()
+    }
+
+    private func escalate() async {
         await session.close()
         let grace = configuration.shutdownGrace
         if await launch.waitForExit(within: grace) == nil {

@@ -17,10 +17,10 @@ public final class PluginHost: Service, Sendable {
         var shuttingDown = false
         /// Starts and stops under way; shutdown waits for them.
         var inFlight = 0
-        var finished = false
-        var idleWaiters: [CheckedContinuation<Void, Never>] = []
     }
     private let state = Mutex(State())
+    /// Opens when shutdown has stopped everything, starts and stops under way included.
+    private let stopped = Latch()
 
     /// - Parameter logger: where the host reports shutting down; each plugin logs through its own
     ///   configuration's logger.
@@ -49,7 +49,7 @@ public final class PluginHost: Service, Sendable {
             return true
         }
         guard accepted else {
-            await Self.uncancelled(on: reactor) { await client.kill() }
+            await client.kill()
             throw PluginError(.hostShutDown, "the plugin host is shutting down")
         }
         return client
@@ -65,12 +65,12 @@ public final class PluginHost: Service, Sendable {
             state.inFlight += 1
         }
         defer { leave() }
-        await Self.uncancelled(on: reactor) { await client.kill() }
+        await client.kill()
     }
 
     /// Stops every plugin, all at once with ``PluginClient/kill()``'s escalation, waits for
     /// starts and stops under way, and returns when every plugin is reaped — even when the
-    /// calling task is cancelled (the kills run in a task of their own). Later ``start(_:)``
+    /// calling task is cancelled (see ``PluginClient/kill()``). Later ``start(_:)``
     /// calls fail; calling it again waits for the first call to finish.
     public func shutdown() async {
         let clients = state.withLock { state -> [PluginClient]? in
@@ -81,20 +81,17 @@ public final class PluginHost: Service, Sendable {
             return Array(state.clients.values)
         }
         guard let clients else {
-            await waitUntilIdle()
+            await stopped.wait()
             return
         }
         logger.debug("stopping plugins", metadata: ["plugin.count": "\(clients.count)"])
-        let reactor = self.reactor
-        await Self.uncancelled(on: reactor) {
-            await withTaskGroup(of: Void.self) { group in
-                for client in clients {
-                    group.addTask(executorPreference: reactor) { await client.kill() }
-                }
+        await withTaskGroup(of: Void.self) { group in
+            for client in clients {
+                group.addTask(executorPreference: reactor) { await client.kill() }
             }
         }
         leave()
-        await waitUntilIdle()
+        await stopped.wait()
     }
 
     /// Runs until the service group shuts down gracefully or the task is cancelled, then stops
@@ -104,31 +101,11 @@ public final class PluginHost: Service, Sendable {
         await shutdown()
     }
 
-    /// Runs `body` in a task of its own, so that the caller's cancellation does not cut the
-    /// grace periods of a kill short.
-    private static func uncancelled(on reactor: Reactor, _ body: @escaping @Sendable () async -> Void) async {
-        await Task(executorPreference: reactor) { await body() }.value
-    }
-
     private func leave() {
-        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+        let idle = state.withLock { state in
             state.inFlight -= 1
-            guard state.shuttingDown, state.inFlight == 0 else { return [] }
-            state.finished = true
-            defer { state.idleWaiters.removeAll() }
-            return state.idleWaiters
+            return state.shuttingDown && state.inFlight == 0
         }
-        for waiter in waiters { waiter.resume() }
-    }
-
-    /// Returns once shutdown has stopped everything, starts and stops under way included.
-    private func waitUntilIdle() async {
-        await withCheckedContinuation { continuation in
-            let done = state.withLock { state in
-                if !state.finished { state.idleWaiters.append(continuation) }
-                return state.finished
-            }
-            if done { continuation.resume() }
-        }
+        if idle { stopped.open() }
     }
 }
