@@ -57,19 +57,11 @@ extension ReactorSuite {
         /// A child's stdout read through a pipe on the reactor, to end of file.
         @Test func childOutputThroughAPipe() async throws {
             try await withReactor { reactor in
-                let (reader, writer) = try reactor.makePipe()
-                let child = try ChildProcess.spawn(
-                    executable: "/bin/sh", arguments: ["-c", "printf 'hello from the child'"], environment: [],
-                    files: [.init(writer.fileDescriptor, as: .standardOutput)], on: reactor)
-                try await writer.close()
-                var output: [UInt8] = []
-                while let slice = try await reader.read() { output += slice.bytes }
-                #expect(String(decoding: output, as: UTF8.self) == "hello from the child")
-                #expect(try await child.waitForExit() == .exited(code: 0))
-                try await reader.close()
-                try await child.close()
+                let output = try await shellOutput("printf 'hello from the child'", on: reactor)
+                #expect(output == "hello from the child")
             }
         }
+
         /// A descriptor some other code opened without close-on-exec does not leak into the
         /// child: the child sees 0, 1, 2 and nothing else.
         @Test func childInheritsNoStrayDescriptors() async throws {
@@ -77,21 +69,29 @@ extension ReactorSuite {
             defer { try? strayDescriptor.close() }
             let stray = strayDescriptor.rawValue
             try await withReactor { reactor in
-                let (reader, writer) = try reactor.makePipe()
-                let child = try ChildProcess.spawn(
-                    executable: "/bin/sh", arguments: ["-c", "ls /proc/self/fd"], environment: [],
-                    files: [.init(writer.fileDescriptor, as: .standardOutput)], on: reactor)
-                try await writer.close()
-                var output: [UInt8] = []
-                while let slice = try await reader.read() { output += slice.bytes }
-                // ls itself opens one descriptor to read the directory.
-                let descriptors = String(decoding: output, as: UTF8.self).split(separator: "\n").compactMap { Int32($0) }
+                let listing = try await shellOutput("ls /proc/self/fd", on: reactor)
+                // ls itself opens one descriptor (3) to read the directory.
+                let descriptors = listing.split(separator: "\n").compactMap { Int32($0) }
                 #expect(!descriptors.contains(stray), "inherited \(descriptors)")
                 #expect(descriptors.filter { $0 > 3 }.isEmpty, "inherited \(descriptors)")
-                #expect(try await child.waitForExit() == .exited(code: 0))
-                try await reader.close()
-                try await child.close()
             }
         }
     }
+}
+
+/// Runs `script` with /bin/sh, its stdout on a reactor pipe; returns what it printed once it
+/// exited 0.
+private func shellOutput(_ script: String, on reactor: Reactor) async throws -> String {
+    let (reader, writer) = try reactor.makePipe()
+    let child = try ChildProcess.spawn(
+        executable: "/bin/sh", arguments: ["-c", script], environment: [],
+        files: [.init(writer.fileDescriptor, as: .standardOutput)], on: reactor)
+    try await writer.close()
+    var output: [UInt8] = []
+    while let slice = try await reader.read() { output += slice.bytes }
+    let status = try await child.waitForExit()
+    #expect(status == .exited(code: 0), "\(script)")
+    try await reader.close()
+    try await child.close()
+    return String(decoding: output, as: UTF8.self)
 }
