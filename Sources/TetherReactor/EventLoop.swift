@@ -11,7 +11,9 @@ import Glibc
     var ring: Ring
     var table: OperationTable
     let pool: ProvidedBufferPool
-    var jobs = FIFO<UnownedJob>()
+    var jobs = FIFO<ReactorJob>()
+    /// Calls queued by `Reactor.callSoon`, made after the jobs of each iteration.
+    var callbacks = FIFO<any ReactorCallback>()
     var counters = ReactorCounters()
     /// Receivers whose multishot ended with ENOBUFS; re-armed when buffers come back.
     var starvedReceivers: [ReceiveQueue] = []
@@ -51,11 +53,12 @@ import Glibc
             counters.loopIterations += 1
             drainRemote()
             runJobs()
+            if !callbacks.isEmpty { runCallbacks() }
             if starvedWakePending { wakeStarvedReceivers() }
             if stopping, readyToExit() { break }
             // Sleep in the kernel only when nothing is runnable (and polling a little found
             // nothing); otherwise just submit and collect.
-            let idle = jobs.isEmpty && completionExpected
+            let idle = jobs.isEmpty && callbacks.isEmpty && completionExpected
             if idle, configuration.spinBeforeSleepNanoseconds > 0, pollBeforeSleeping() { continue }
             let result = ring.submit(wait: idle)
             counters.enterCalls += 1
@@ -83,20 +86,27 @@ import Glibc
             if result > 0 { counters.submissions += UInt64(result) }
             let before = counters.completions
             reapCompletions()
-            if unsafe counters.completions != before || !jobs.isEmpty || reactor.isWakePending { return true }
+            if unsafe counters.completions != before || !jobs.isEmpty || !callbacks.isEmpty || reactor.isWakePending {
+                return true
+            }
         } while clock.now < deadline
         return false
     }
 
     private func runJobs() {
         var budget = configuration.maxJobsPerIteration
-        let serial = unsafe reactor.asUnownedSerialExecutor()
+        let serial = unsafe reactor.unownedSerialExecutor
         let task = unsafe reactor.asUnownedTaskExecutor()
         while budget > 0, let job = jobs.popFirst() {
-            unsafe job.runSynchronously(isolatedTo: serial, taskExecutor: task)
+            unsafe job.run(serial: serial, task: task)
             counters.jobsRun += 1
             budget -= 1
         }
+    }
+
+    /// Makes the queued `callSoon` calls, including those the calls themselves queue.
+    private func runCallbacks() {
+        while let callback = callbacks.popFirst() { callback.reactorCallback() }
     }
 
     /// Takes what other threads posted. The lock is taken only when something may be there: a
@@ -114,6 +124,7 @@ import Glibc
             case .cancel(let userData): cancel(userData)
             case .recycle(let bufferID): recycle(bufferID)
             case .action(let action): action.body()
+            case .callback(let callback): callbacks.append(callback)
             case .shutdown(let continuation):
                 unsafe shutdownWaiters.append(continuation)
                 beginShutdown()
@@ -249,7 +260,7 @@ import Glibc
     }
 
     private func readyToExit() -> Bool {
-        guard jobs.isEmpty, table.inFlightCount == (wakeArmed ? 1 : 0) else { return false }
+        guard jobs.isEmpty, callbacks.isEmpty, table.inFlightCount == (wakeArmed ? 1 : 0) else { return false }
         if !openHandles.isEmpty {
             let handles = Array(openHandles.values)
             openHandles.removeAll()

@@ -4,12 +4,29 @@ import Glibc
 /// Marks a reactor's fallback queue, so isolation checks can recognise it.
 let fallbackQueueKey = DispatchSpecificKey<ObjectIdentifier>()
 
-extension Reactor: SerialExecutor, TaskExecutor {
-    /// Runs `job` on the reactor thread. From the reactor thread this is a queue append; from other
-    /// threads it takes the lock and wakes the loop. After shutdown, jobs still run one at a time
-    /// on a fallback queue so that awaiting tasks can finish.
+/// A job for the loop and the role it was enqueued in.
+///
+/// The loop must run a job in the role it was enqueued for. A job run as isolated to the serial
+/// executor while its task is in nonisolated code makes the runtime believe the task is still on
+/// the actor: the next nonisolated async call then "switches" to the generic executor — another
+/// enqueue and another job. With one role for every job that was 25–30 jobs per RPC call.
+struct ReactorJob {
+    let job: UnownedJob
+    /// Enqueued on ``ReactorSerialExecutor`` (an actor pinned to the reactor), not on the reactor
+    /// as a task executor (a task preferring it, in nonisolated code).
+    let isolated: Bool
+}
+
+extension Reactor: TaskExecutor {
+    /// Runs `job` on the reactor thread as a task executor (a task that prefers the reactor, in
+    /// nonisolated code). From the reactor thread this is a queue append; from other threads it
+    /// takes the lock and wakes the loop. After shutdown, jobs still run one at a time on a
+    /// fallback queue so that awaiting tasks can finish.
     public func enqueue(_ job: consuming ExecutorJob) {
-        let job = UnownedJob(job)
+        schedule(ReactorJob(job: UnownedJob(job), isolated: false))
+    }
+
+    func schedule(_ job: ReactorJob) {
         if isCurrentThread, let loop = loop, !loop.exited {
             loop.jobs.append(job)
             return
@@ -17,39 +34,70 @@ extension Reactor: SerialExecutor, TaskExecutor {
         if !(post(.job(job))) { runAfterShutdown(job) }
     }
 
-    private func runAfterShutdown(_ job: UnownedJob) {
-        let serial = unsafe asUnownedSerialExecutor()
+    private func runAfterShutdown(_ job: ReactorJob) {
+        let serial = unsafe serialExecutor.asUnownedSerialExecutor()
         let task = unsafe asUnownedTaskExecutor()
-        fallbackQueue.async { unsafe job.runSynchronously(isolatedTo: serial, taskExecutor: task) }
+        fallbackQueue.async { unsafe job.run(serial: serial, task: task) }
     }
 
-    /// This reactor as an actor's executor: `nonisolated var unownedExecutor: UnownedSerialExecutor
-    /// { reactor.unownedSerialExecutor }` pins the actor to the reactor thread. The reactor lives
-    /// until ``Reactor/shutdown()`` and beyond, as long as anything references it.
-    @safe public var unownedSerialExecutor: UnownedSerialExecutor { unsafe asUnownedSerialExecutor() }
+    /// The executor of actors pinned to this reactor: `nonisolated var unownedExecutor:
+    /// UnownedSerialExecutor { reactor.unownedSerialExecutor }` runs the actor on the reactor
+    /// thread. The reactor lives until ``Reactor/shutdown()`` and beyond, as long as anything
+    /// references it.
+    @safe public var unownedSerialExecutor: UnownedSerialExecutor { unsafe serialExecutor.asUnownedSerialExecutor() }
 
-    public func asUnownedSerialExecutor() -> UnownedSerialExecutor {
-        unsafe UnownedSerialExecutor(ordinary: self)
-    }
+    /// Same as ``unownedSerialExecutor``.
+    public func asUnownedSerialExecutor() -> UnownedSerialExecutor { unownedSerialExecutor }
 
     public func asUnownedTaskExecutor() -> UnownedTaskExecutor {
         unsafe UnownedTaskExecutor(ordinary: self)
     }
 
-    /// Lets `assumeIsolated` work for actors pinned to this reactor when called on its thread
-    /// (for example from a completion callback).
-    public func checkIsolated() {
-        precondition(isIsolatingCurrentContext() == true, "not on the reactor thread")
-    }
-
-    public func isIsolatingCurrentContext() -> Bool? {
+    /// True on the reactor thread, and after shutdown on the queue that stands in for it.
+    func isIsolatingCurrentContext() -> Bool {
         if isCurrentThread { return true }
-        // After shutdown the fallback queue stands in for the thread.
-        return isOnFallbackQueue()
+        // dispatchPrecondition traps instead of answering; the queue carries a marker instead.
+        return DispatchQueue.getSpecific(key: fallbackQueueKey) == ObjectIdentifier(self)
+    }
+}
+
+extension ReactorJob {
+    /// Runs the job in its role: isolated to the reactor's serial executor, or as a task
+    /// executor's job in nonisolated code.
+    func run(serial: UnownedSerialExecutor, task: UnownedTaskExecutor) {
+        if isolated {
+            unsafe job.runSynchronously(isolatedTo: serial, taskExecutor: task)
+        } else {
+            unsafe job.runSynchronously(on: task)
+        }
+    }
+}
+
+/// The reactor in its role as the serial executor of actors pinned to it (see
+/// ``Reactor/unownedSerialExecutor``). A separate object from the ``Reactor`` (its task-executor
+/// role) so that the loop knows which role each job was enqueued for (see `ReactorJob`).
+final class ReactorSerialExecutor: SerialExecutor {
+    unowned let reactor: Reactor
+
+    init(reactor: Reactor) {
+        self.reactor = reactor
     }
 
-    private func isOnFallbackQueue() -> Bool {
-        // dispatchPrecondition traps instead of answering; the queue carries a marker instead.
-        DispatchQueue.getSpecific(key: fallbackQueueKey) == ObjectIdentifier(self)
+    func enqueue(_ job: consuming ExecutorJob) {
+        reactor.schedule(ReactorJob(job: UnownedJob(job), isolated: true))
+    }
+
+    func asUnownedSerialExecutor() -> UnownedSerialExecutor {
+        unsafe UnownedSerialExecutor(ordinary: self)
+    }
+
+    /// Lets `assumeIsolated` work for actors pinned to the reactor when called on its thread
+    /// (for example from a completion callback or a task preferring the reactor).
+    func checkIsolated() {
+        precondition(reactor.isIsolatingCurrentContext(), "not on the reactor thread")
+    }
+
+    func isIsolatingCurrentContext() -> Bool? {
+        reactor.isIsolatingCurrentContext()
     }
 }

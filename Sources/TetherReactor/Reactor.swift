@@ -6,7 +6,7 @@ import Synchronization
 /// One thread driving one io_uring: the event loop and the executor of everything bound to it.
 ///
 /// Start one with ``start(configuration:)``, run code on it by pinning actors to it
-/// (`nonisolated var unownedExecutor: UnownedSerialExecutor { reactor.asUnownedSerialExecutor() }`)
+/// (`nonisolated var unownedExecutor: UnownedSerialExecutor { reactor.unownedSerialExecutor }`)
 /// or by preferring it for a task (`Task(executorPreference: reactor) { … }`,
 /// `withTaskExecutorPreference(reactor) { … }`). Operations awaited on the reactor thread complete
 /// without a thread hop; called from elsewhere, they hop to the reactor once and back.
@@ -30,11 +30,14 @@ public final class Reactor: @unsafe @unchecked Sendable {
     var loop: EventLoop?
     /// Runs jobs that arrive after the loop thread exited, still one at a time.
     let fallbackQueue = DispatchQueue(label: "tether.reactor.after-shutdown")
+    /// The reactor as the executor of actors pinned to it.
+    private(set) var serialExecutor: ReactorSerialExecutor!
 
     private init(configuration: ReactorConfiguration, wakeFD: Int32) {
         self.configuration = configuration
         self.wakeFD = wakeFD
         fallbackQueue.setSpecific(key: fallbackQueueKey, value: ObjectIdentifier(self))
+        serialExecutor = ReactorSerialExecutor(reactor: self)
     }
 
     /// Starts a reactor thread and creates its ring there.

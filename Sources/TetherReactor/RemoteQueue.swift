@@ -5,10 +5,11 @@
 /// and the shutdown request.
 struct RemoteQueue: ~Copyable {
     @safe enum Item {
-        case job(UnownedJob)
+        case job(ReactorJob)
         case cancel(userData: UInt64)
         case recycle(bufferID: UInt16)
         case action(LoopAction)
+        case callback(any ReactorCallback)
         case shutdown(UnsafeContinuation<Void, Never>)
     }
 
