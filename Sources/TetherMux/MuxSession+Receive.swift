@@ -43,7 +43,7 @@ extension MuxSession {
                 counters.framesSent += 1
                 wakeWriter()
             case .deliver(let streamID, let payload):
-                guard var entry = streams[streamID] else { continue }
+                guard let entry = streams[streamID] else { continue }
                 for slice in payload {
                     entry.received.append(slice)
                     if slice.holdsReceiveBuffer { pinnedSlices += 1 }
@@ -51,7 +51,6 @@ extension MuxSession {
                 }
                 entry.reader?.resume()
                 entry.reader = nil
-                streams[streamID] = entry
                 if pinnedSlices > pinnedSliceLimit { unpinQueuedSlices() }
             case .streamOpened(let streamID):
                 streams[streamID] = MuxStreamEntry()
@@ -61,14 +60,20 @@ extension MuxSession {
             case .streamAcknowledged:
                 break
             case .streamFinished(let streamID):
-                streams[streamID]?.finished = true
-                streams[streamID]?.wakeAll()
+                if let entry = streams[streamID] {
+                    entry.finished = true
+                    entry.wakeAll()
+                }
             case .streamClosed(let streamID):
-                streams[streamID]?.closed = true
-                streams[streamID]?.wakeAll()
+                if let entry = streams[streamID] {
+                    entry.closed = true
+                    entry.wakeAll()
+                }
             case .streamReset(let streamID):
-                streams[streamID]?.failure = MuxError(.streamReset, streamID: streamID)
-                streams[streamID]?.wakeAll()
+                if let entry = streams[streamID] {
+                    entry.failure = MuxError(.streamReset, streamID: streamID)
+                    entry.wakeAll()
+                }
             case .streamWritable(let streamID):
                 streams[streamID]?.wakeAll()
             case .openSlotAvailable:
@@ -97,13 +102,12 @@ extension MuxSession {
     /// much is copied; a reader that keeps up never triggers this (see `MuxCounters.bytesCopied`).
     func unpinQueuedSlices() {
         for streamID in Array(streams.keys) {
-            guard var entry = streams[streamID], entry.hasQueuedData else { continue }
+            guard let entry = streams[streamID], entry.hasQueuedData else { continue }
             for index in entry.receivedReadIndex..<entry.received.count where entry.received[index].holdsReceiveBuffer {
                 let slice = entry.received[index]
                 entry.received[index] = slice.copied()
                 counters.bytesCopied += UInt64(slice.count)
             }
-            streams[streamID] = entry
         }
         pinnedSlices = 0
     }
@@ -120,10 +124,9 @@ extension MuxSession {
                 if case .sendControl(let header) = action { outboundControl.append(headerArena.slice(for: header)) }
             }
         }
-        for (streamID, var entry) in streams {
+        for entry in streams.values {
             if entry.failure == nil, !(entry.finished && entry.closed) { entry.failure = error }
             entry.wakeAll()
-            streams[streamID] = entry
         }
         for waiter in acceptWaiters { waiter.resume(returning: .failure(error)) }
         acceptWaiters.removeAll()

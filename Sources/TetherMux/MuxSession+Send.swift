@@ -89,11 +89,12 @@ extension MuxSession {
     }
 
     func reset(streamID: UInt32) {
-        pinnedSlices -= streams[streamID]?.pinnedCount ?? 0
         state.resetStream(streamID: streamID)
-        streams[streamID]?.failure = MuxError(.streamClosed, streamID: streamID)
-        streams[streamID]?.wakeAll()
-        streams[streamID] = nil
+        if let entry = streams.removeValue(forKey: streamID) {
+            pinnedSlices -= entry.pinnedCount
+            entry.failure = MuxError(.streamClosed, streamID: streamID)
+            entry.wakeAll()
+        }
         drainActions()
     }
 
@@ -115,13 +116,12 @@ extension MuxSession {
     /// nothing yet. `woken`: the reader waited, so a stream gone meanwhile was reset or closed
     /// locally — not the peer's end of stream.
     func readStep(streamID: UInt32, woken: Bool) throws(MuxError) -> ReadStep {
-        guard var entry = streams[streamID] else {
+        guard let entry = streams[streamID] else {
             if woken { throw MuxError(.streamClosed, streamID: streamID) }
             return .end
         }
         if let slice = entry.popReceived() {
             if slice.holdsReceiveBuffer { pinnedSlices -= 1 }
-            streams[streamID] = entry
             state.consumed(streamID: streamID, byteCount: slice.count, nowNanoseconds: nowNanoseconds)
             drainActions()
             return .slice(slice)
@@ -136,15 +136,15 @@ extension MuxSession {
     /// Parks the stream's reader until data, its end or a failure arrives (at once if the stream
     /// is already gone).
     func parkReader(_ continuation: CheckedContinuation<Void, Never>, streamID: UInt32) {
-        guard streams[streamID] != nil else {
+        guard let entry = streams[streamID] else {
             continuation.resume()
             return
         }
-        streams[streamID]?.reader = continuation
+        entry.reader = continuation
     }
 
     func setFailureHandler(_ handler: @escaping @Sendable (MuxError) -> Void, streamID: UInt32) {
-        guard var entry = streams[streamID] else {
+        guard let entry = streams[streamID] else {
             // Already reset locally or released: it has failed as far as its handle can tell.
             handler(failure ?? MuxError(.streamClosed, streamID: streamID))
             return
@@ -154,7 +154,6 @@ extension MuxSession {
             return
         }
         entry.failureHandler = handler
-        streams[streamID] = entry
     }
 
     /// Which waiter of a stream parks. (A `park` closure parameter instead hung the Go interop
@@ -171,7 +170,8 @@ extension MuxSession {
             await withCheckedContinuation { continuation in
                 switch waiter {
                 case .reader: parkReader(continuation, streamID: streamID)
-                case .writer: streams[streamID]?.writers.append(continuation)
+                case .writer:
+                    if let entry = streams[streamID] { entry.writers.append(continuation) } else { continuation.resume() }
                 }
             }
         } onCancel: {
@@ -188,14 +188,15 @@ extension MuxSession {
     /// Releases a dropped stream handle's stream soon, from any thread.
     ///
     /// A handle's `deinit` can run anywhere — inside one of the session's own methods, too — so
-    /// it must not touch the session's state directly. Dropped IDs are collected and one task
-    /// per burst releases them all: a burst of thousands of closing streams costs one job.
+    /// it must not touch the session's state directly. Dropped IDs are collected and released
+    /// together by one reactor callback after the current job (no task: a task per release was
+    /// three allocations and two jobs for every RPC call).
     nonisolated func enqueueRelease(streamID: UInt32) {
         let first = droppedStreams.withLock { dropped in
             dropped.append(streamID)
             return dropped.count == 1
         }
-        if first { Task(executorPreference: reactor) { await self.releaseDropped() } }
+        if first { reactor.callSoon(self) }
     }
 
     func releaseDropped() {
@@ -208,10 +209,9 @@ extension MuxSession {
 
     /// Forgets a stream whose handle is gone: resets it if still open.
     func release(streamID: UInt32) {
-        guard var entry = streams[streamID] else { return }
+        guard let entry = streams.removeValue(forKey: streamID) else { return }
         pinnedSlices -= entry.pinnedCount
         if !(entry.closed || entry.failure != nil) { state.resetStream(streamID: streamID) }
-        streams[streamID] = nil
         if entry.failure == nil { entry.failure = MuxError(.streamClosed, streamID: streamID) }
         entry.wakeAll()
         drainActions()
@@ -243,9 +243,8 @@ extension MuxSession {
 extension MuxSession {
     /// A queued slice of `streamID` if one is ready now.
     func readNow(streamID: UInt32) -> BufferSlice? {
-        guard var entry = streams[streamID], let slice = entry.popReceived() else { return nil }
+        guard let slice = streams[streamID]?.popReceived() else { return nil }
         if slice.holdsReceiveBuffer { pinnedSlices -= 1 }
-        streams[streamID] = entry
         state.consumed(streamID: streamID, byteCount: slice.count, nowNanoseconds: nowNanoseconds)
         drainActions()
         return slice

@@ -230,3 +230,10 @@ public actor MuxSession {
             + "acceptWaiters=\(acceptWaiters.count) pinned=\(pinnedSlices) failure=\(failure.map { "\($0)" } ?? "none")"
     }
 }
+
+extension MuxSession: ReactorCallback {
+    /// Releases the streams whose handles were dropped (see `enqueueRelease`).
+    public nonisolated func reactorCallback() {
+        assumeIsolated { $0.releaseDropped() }
+    }
+}
