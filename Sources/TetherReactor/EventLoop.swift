@@ -15,6 +15,8 @@ import Glibc
     /// Calls queued by `Reactor.callSoon`, made after the jobs of each iteration.
     var callbacks = FIFO<any ReactorCallback>()
     var counters = ReactorCounters()
+    /// How long to poll before sleeping (adapts; see `SpinPolicy`).
+    private var spin: SpinPolicy
     /// Receivers whose multishot ended with ENOBUFS; re-armed when buffers come back.
     var starvedReceivers: [ReceiveQueue] = []
     /// Buffers came back while receivers were starved; they are woken at the next loop turn.
@@ -37,6 +39,7 @@ import Glibc
     init(reactor: Reactor) throws(ReactorError) {
         unsafe self.reactor = reactor
         configuration = reactor.configuration
+        spin = SpinPolicy(maxNanoseconds: configuration.spinBeforeSleepNanoseconds)
         ring = try Ring(entries: configuration.ringEntries)
         table = OperationTable(
             capacity: configuration.maxInFlightOperations + 1, iovecsPerSlot: configuration.maxIovecsPerSend)
@@ -59,8 +62,14 @@ import Glibc
             // Sleep in the kernel only when nothing is runnable (and polling a little found
             // nothing); otherwise just submit and collect.
             let idle = jobs.isEmpty && callbacks.isEmpty && completionExpected
-            if idle, configuration.spinBeforeSleepNanoseconds > 0, pollBeforeSleeping() { continue }
+            if idle, spin.nanoseconds > 0, pollBeforeSleeping() { continue }
+            let sleepStart = idle ? ContinuousClock.now : nil
             let result = ring.submit(wait: idle)
+            if let sleepStart {
+                counters.sleeps += 1
+                let (seconds, attoseconds) = (ContinuousClock.now - sleepStart).components
+                spin.slept(UInt64(max(0, seconds)) &* 1_000_000_000 &+ UInt64(max(0, attoseconds) / 1_000_000_000))
+            }
             counters.enterCalls += 1
             if result > 0 { counters.submissions += UInt64(result) }
             reapCompletions()
@@ -79,7 +88,7 @@ import Glibc
     /// time is over. True when something arrived (the loop goes round again instead of sleeping).
     private func pollBeforeSleeping() -> Bool {
         let clock = ContinuousClock()
-        let deadline = clock.now.advanced(by: .nanoseconds(Int64(clamping: configuration.spinBeforeSleepNanoseconds)))
+        let deadline = clock.now.advanced(by: .nanoseconds(Int64(clamping: spin.nanoseconds)))
         repeat {
             let result = ring.submit(wait: false)
             counters.enterCalls += 1

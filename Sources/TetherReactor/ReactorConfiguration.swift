@@ -20,10 +20,12 @@ public struct ReactorConfiguration: Sendable, Hashable {
     /// Jobs run per loop iteration before the loop looks at the ring again, so a task that keeps
     /// yielding cannot starve I/O.
     public var maxJobsPerIteration: Int = 1024
-    /// How long the loop keeps polling the ring (entering the kernel without sleeping) before it
-    /// sleeps waiting for a completion. A peer that answers within this time costs a few cheap
-    /// syscalls instead of a sleep and a wake-up (a context switch on each side); 0 sleeps at once.
-    public var spinBeforeSleepNanoseconds: UInt64 = 20_000
+    /// The longest the loop keeps polling the ring (entering the kernel without sleeping) before
+    /// it sleeps waiting for a completion. A peer that answers within the poll costs a few cheap
+    /// syscalls instead of a sleep and a wake-up (a context switch on each side). The loop adapts
+    /// the poll between this and a sixteenth of it: longer while sleeps turn out short, shorter
+    /// while the reactor is idle. 0 sleeps at once.
+    public var spinBeforeSleepNanoseconds: UInt64 = 100_000
     /// Name of the reactor thread (visible in `top -H`, `perf` and `/proc/<pid>/task/*/comm`).
     public var threadName: String = "tether-reactor"
 

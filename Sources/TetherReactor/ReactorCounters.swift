@@ -8,6 +8,8 @@ public struct ReactorCounters: Sendable, Hashable, CustomStringConvertible {
     public var enterCalls: UInt64 = 0
     /// Loop iterations (each runs jobs, submits and reaps).
     public var loopIterations: UInt64 = 0
+    /// Times the loop slept in the kernel waiting for a completion (after its poll found nothing).
+    public var sleeps: UInt64 = 0
     /// Jobs (task steps) run on the reactor thread.
     public var jobsRun: UInt64 = 0
     /// Wake-ups caused by work enqueued from other threads.
@@ -31,7 +33,7 @@ public struct ReactorCounters: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String {
         "submissions=\(submissions) completions=\(completions) enters=\(enterCalls) "
-            + "iterations=\(loopIterations) jobs=\(jobsRun) wakeups=\(crossThreadWakeups) "
+            + "iterations=\(loopIterations) sleeps=\(sleeps) jobs=\(jobsRun) wakeups=\(crossThreadWakeups) "
             + "in=\(bytesIn)B out=\(bytesOut)B ringEmpty=\(bufferRingExhaustions) fallback=\(fallbackReceives) "
             + "sqFull=\(submissionQueueFull) inFlight=\(operationsInFlight) lent=\(buffersLent)"
     }

@@ -1,0 +1,30 @@
+/// How long the event loop polls the ring before it sleeps, adapted to the gaps it meets.
+///
+/// Polling answers a peer that replies within the poll for a few cheap `io_uring_enter` calls;
+/// sleeping costs a wake-up and a context switch on each side (measured: 16 concurrent RPC
+/// callers went from 76 k to 108 k calls/s when the poll outlasted their ~60 µs gaps). But a
+/// poll that never finds anything only burns a core. So: poll up to the maximum while polls
+/// succeed; when a poll fails and the sleep after it ends soon enough that a longer poll would
+/// have caught the work, poll longer next time; when the sleep is long (idle, sparse traffic),
+/// halve the poll, down to a sixteenth of the maximum.
+struct SpinPolicy: Sendable, Equatable {
+    let maxNanoseconds: UInt64
+    var minNanoseconds: UInt64 { maxNanoseconds / 16 }
+    /// How long the next poll lasts.
+    private(set) var nanoseconds: UInt64
+
+    init(maxNanoseconds: UInt64) {
+        self.maxNanoseconds = maxNanoseconds
+        self.nanoseconds = maxNanoseconds
+    }
+
+    /// The poll found nothing, and the sleep that followed lasted `sleptNanoseconds`.
+    mutating func slept(_ sleptNanoseconds: UInt64) {
+        let gap = nanoseconds.addingReportingOverflow(sleptNanoseconds)
+        if !gap.overflow, gap.partialValue <= maxNanoseconds {
+            nanoseconds = min(maxNanoseconds, gap.partialValue * 2)
+        } else {
+            nanoseconds = max(minNanoseconds, nanoseconds / 2)
+        }
+    }
+}
