@@ -14,7 +14,7 @@ struct ThroughputCommand: AsyncParsableCommand {
     @Option(help: "Runs per configuration.") var runs = 3
     @Option(help: "Stream counts.") var streams: [Int] = [1, 8, 64]
     @Option(help: "Transports.") var transports: [Transport] = [.unix, .tcp]
-    @Option(help: "`go`: also measure Tether → Go yamux and Go yamux → Go yamux (socketpair, same run).")
+    @Option(help: "`go`: also Tether ↔ Tether, Tether → Go yamux and Go yamux ↔ Go yamux (socketpair, same run).")
     var peer: String?
 
     func run() async throws {
@@ -55,23 +55,29 @@ struct ThroughputCommand: AsyncParsableCommand {
         await reactor.shutdown()
     }
 
-    /// Same bytes and stream counts over a socketpair: Tether host → Go sink, and Go → Go, so
-    /// Tether and hashicorp/yamux are compared in one run.
+    /// Same bytes and stream counts over a socketpair: Tether → Tether, Tether host → Go sink,
+    /// and Go → Go, so Tether and hashicorp/yamux are compared in one run (the ratio compares the
+    /// two implementations end to end, like `churn --peer go` and `rtt --peer go`).
     private func compareWithGo(_ reactor: Reactor) async throws {
         guard GoYamuxPeer.isAvailable else { throw BenchError("--peer go needs `make go-peer`") }
         print("## bench throughput --peer go: socketpair, \(mebibytes) MiB per run, median [min–max] of \(runs) runs\n")
-        print(padded("streams", 9) + padded("Tether → Go GB/s", 24) + padded("Go → Go GB/s", 24) + "Tether/Go")
+        print(
+            padded("streams", 9) + padded("Tether↔Tether GB/s", 22) + padded("Tether → Go GB/s", 22)
+                + padded("Go ↔ Go GB/s", 22) + "Tether↔Tether / Go↔Go")
         let bytes = mebibytes * 1_048_576
         for count in streams {
             var tether: [Double] = []
+            var tetherToGo: [Double] = []
             var go: [Double] = []
             for _ in 0..<runs {
-                tether.append(try await Self.tetherToGo(streams: count, bytes: bytes, reactor: reactor))
+                tether.append(try await Self.muxRun(streams: count, transport: .socketpair, bytes: bytes, reactor: reactor).0)
+                tetherToGo.append(try await Self.tetherToGo(streams: count, bytes: bytes, reactor: reactor))
                 go.append(try await Self.goToGo(streams: count, bytes: bytes, reactor: reactor))
             }
             let ratio = Summary(tether).median / Summary(go).median
-            print(padded("\(count)", 9) + padded(Summary(tether).formatted(2), 24) + padded(Summary(go).formatted(2), 24)
-                + format(ratio, 2) + "×")
+            print(
+                padded("\(count)", 9) + padded(Summary(tether).formatted(2), 22) + padded(Summary(tetherToGo).formatted(2), 22)
+                    + padded(Summary(go).formatted(2), 22) + format(ratio, 2) + "×")
         }
         print("")
     }
