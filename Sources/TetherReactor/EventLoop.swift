@@ -170,6 +170,8 @@ import Glibc
             queue.complete(completion, final: !completion.hasMore)
         case .acceptor(let queue):
             queue.complete(completion, final: !completion.hasMore)
+        case .sender(let send):
+            send.complete(completion, loop: self)
         case .wakeUp:
             wakeArmed = false
             remoteMayHaveItems = true

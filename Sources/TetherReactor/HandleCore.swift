@@ -78,59 +78,18 @@ final class HandleCore: LoopHandle, @unsafe @unchecked Sendable {
     /// last completion: the kernel reads them in place, nothing is copied by us.
     nonisolated(nonsending) func writeAll(_ slices: [BufferSlice], loop: EventLoop, socket: Bool) async throws {
         try checkOpen(socket ? "sendmsg" : "writev")
-        var sliceIndex = 0
-        var offsetInSlice = 0
+        var cursor = SendCursor(slices)
         let maxIovecs = loop.configuration.maxIovecsPerSend
-        while sliceIndex < slices.count {
-            if slices[sliceIndex].count == offsetInSlice {
-                sliceIndex += 1
-                offsetInSlice = 0
-                continue
-            }
-            let iovecCount = countIovecs(slices, from: sliceIndex, offset: offsetInSlice, max: maxIovecs)
+        while !cursor.isDone {
+            let iovecCount = cursor.iovecCount(max: maxIovecs)
             let operation: Operation =
                 socket ? .sendMessage(fd: fd, iovecCount: iovecCount) : .writeVector(fd: fd, iovecCount: iovecCount)
-            let (firstSlice, firstOffset) = (sliceIndex, offsetInSlice)
+            let filling = cursor
             let completion = try await loop.run(operation) { index in
-                let iovecs = unsafe loop.table.iovecs(at: index)
-                var current = firstSlice
-                var skip = firstOffset
-                var filled = 0
-                while filled < iovecCount {
-                    let slice = slices[current]
-                    if slice.count > skip {
-                        unsafe iovecs[filled] = iovec(iov_base: slice.baseAddress + skip, iov_len: slice.count - skip)
-                        filled += 1
-                    }
-                    skip = 0
-                    current += 1
-                }
+                unsafe filling.fill(loop.table.iovecs(at: index), count: iovecCount)
             }
-            var sent = Int(completion.result)
-            precondition(sent > 0, "\(operation.name) of \(iovecCount) iovecs made no progress")
-            while sent > 0 {
-                let left = slices[sliceIndex].count - offsetInSlice
-                if sent >= left {
-                    sent -= left
-                    sliceIndex += 1
-                    offsetInSlice = 0
-                } else {
-                    offsetInSlice += sent
-                    sent = 0
-                }
-            }
+            precondition(completion.result > 0, "\(operation.name) of \(iovecCount) iovecs made no progress")
+            cursor.advance(by: Int(completion.result))
         }
-    }
-
-    private func countIovecs(_ slices: [BufferSlice], from index: Int, offset: Int, max: Int) -> Int {
-        var count = 0
-        var current = index
-        var skip = offset
-        while current < slices.count, count < max {
-            if slices[current].count > skip { count += 1 }
-            skip = 0
-            current += 1
-        }
-        return count
     }
 }

@@ -10,6 +10,8 @@ import CLibUring
     case receiver(ReceiveQueue)
     /// A listener's multishot accept feeding its queue.
     case acceptor(AcceptQueue)
+    /// A completion-driven gathered send (`StreamSocket.startSending`).
+    case sender(GatheredSend)
     /// The reactor's own wake-up read on its eventfd.
     case wakeUp
 }

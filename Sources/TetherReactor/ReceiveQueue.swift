@@ -15,7 +15,7 @@ import CLibUring
 /// once its reader has caught up, until the ring has buffers again. Waiting would deadlock a reader
 /// whose progress is what releases the buffers (a mux session must read the window update that
 /// lets its writers send, and drop, the slices they hold).
-@safe final class ReceiveQueue: ParkingQueue, @unsafe @unchecked Sendable {
+@safe final class ReceiveQueue: ParkingQueue, ReactorCallback, @unsafe @unchecked Sendable {
     // SAFETY: created and used on the reactor thread only; captured by cancellation handlers that
     // run elsewhere but only hand it back to the reactor thread (`onLoop`).
     enum Mode { case socket, pipe }
@@ -34,6 +34,10 @@ import CLibUring
     /// A fallback buffer whose bytes were copied out (short read), ready for the next one.
     private var spareFallbackStorage: ByteStorage?
     var waiter = ParkedWaiter<BufferSlice?>()
+    /// Told of every chunk, the end and a failure, instead of a parked reader (see
+    /// `StreamSocket.startReceiving`). Chunks are queued only while earlier ones await delivery.
+    private var handler: (any ReceiveHandler)?
+    private var handlerToldOfEnd = false
     private var disarmWaiter: UnsafeContinuation<Void, Never>?
     private(set) var closed = false
 
@@ -70,6 +74,7 @@ import CLibUring
     /// What a receive can return without waiting: a queued chunk, end of stream (`.some(nil)`), or
     /// the failure; nil when the caller must wait.
     func takeReady() throws -> BufferSlice?? {
+        if handler != nil { throw ReactorError(.concurrentReceive, operation: operationName) }
         if let chunk = chunks.popFirst() {
             keepReading()
             return .some(chunk)
@@ -157,9 +162,7 @@ import CLibUring
                 preconditionFailure("recv completion without a buffer")
             }
             // After close() the bytes have no reader: dropping the slice returns its buffer now.
-            if !closed, !waiter.resume(.success(slice)) {
-                chunks.append(slice)
-            }
+            if !closed { deliver(slice) }
         } else if result == 0 {
             endOfStream = true
             resumeWaiter(.success(nil))
@@ -176,7 +179,7 @@ import CLibUring
         } else if result != -EINTR && result != -EAGAIN {
             fail(ReactorError.system(mode == .socket ? "recv" : "read", -result))
         }
-        if final, unsafe waiter.isParked || chunks.count < loop.configuration.maxQueuedBuffersPerHandle / 2 {
+        if final, unsafe handler != nil || waiter.isParked || chunks.count < loop.configuration.maxQueuedBuffersPerHandle / 2 {
             keepReading()
         }
     }
@@ -194,7 +197,53 @@ import CLibUring
     }
 
     private func resumeWaiter(_ result: Result<BufferSlice?, any Error>) {
-        waiter.resume(result)
+        guard let handler else {
+            waiter.resume(result)
+            return
+        }
+        // With chunks still to deliver, `reactorCallback` reports the end after them.
+        if chunks.isEmpty, !handlerToldOfEnd {
+            handlerToldOfEnd = true
+            handler.received(result)
+        }
+    }
+
+    /// Hands `slice` to the handler or the parked reader, or queues it.
+    private func deliver(_ slice: BufferSlice) {
+        if let handler, chunks.isEmpty {
+            handler.received(.success(slice))
+        } else if !waiter.resume(.success(slice)) {
+            chunks.append(slice)
+        }
+    }
+
+    /// From now on every chunk, the end and a failure go to `handler`, on the reactor thread,
+    /// from the loop (outside any job). Chunks received earlier go first.
+    ///
+    /// - Throws: `concurrentReceive` when a reader waits or a handler is already set.
+    func setHandler(_ handler: any ReceiveHandler) throws {
+        guard self.handler == nil, !waiter.isParked else {
+            throw ReactorError(.concurrentReceive, operation: operationName)
+        }
+        self.handler = handler
+        // Delivered from the loop, not inside the job that set the handler.
+        unsafe loop.callbacks.append(self)
+    }
+
+    /// Delivers the chunks (then the end or failure) that arrived before the handler was set.
+    func reactorCallback() {
+        guard let handler else { return }
+        while let chunk = chunks.popFirst() {
+            handler.received(.success(chunk))
+            guard self.handler != nil else { return }
+        }
+        if !handlerToldOfEnd, let end: Result<BufferSlice?, any Error> =
+            failure.map({ .failure($0) }) ?? (endOfStream ? .success(nil) : nil)
+        {
+            handlerToldOfEnd = true
+            handler.received(end)
+        }
+        keepReading()
     }
 
     /// Returns once no operation of this queue is in the kernel (after ``close()``), so the fd can
@@ -213,5 +262,6 @@ import CLibUring
         spareFallbackStorage = nil
         if let armedUserData { unsafe loop.cancel(armedUserData) }
         resumeWaiter(.failure(ReactorError(.closed, operation: mode == .socket ? "recv" : "read")))
+        handler = nil
     }
 }

@@ -1,0 +1,91 @@
+import Glibc
+
+/// Told when a send started with ``StreamSocket/startSending(_:to:)`` has finished.
+public protocol SendHandler: AnyObject, Sendable {
+    /// Called once on the reactor thread, outside any job: `.success` when the kernel has taken
+    /// every byte (not when the peer has read them), or the failure (a socket error, `closed`,
+    /// `shutDown`), after which the socket is unusable for sending.
+    func sent(_ result: Result<Void, any Error>)
+}
+
+extension StreamSocket {
+    /// Starts sending all of `slices`, in order, gathered into as few `sendmsg` calls as
+    /// possible, and returns at once; `handler` is told when it is done. Reactor thread only.
+    ///
+    /// For a writer that otherwise would be a task awaiting ``send(_:)-([BufferSlice])`` in a
+    /// loop: the next batch can be started from the completion, with no task to resume. One
+    /// send at a time per socket: start the next from `handler`. The slices are held (and their
+    /// memory read in place by the kernel) until then.
+    ///
+    /// - Throws: `closed` after ``close()``, `shutDown`, `tooManyOperations` when every operation
+    ///   slot is in use; `handler` is not called then.
+    public func startSending(_ slices: [BufferSlice], to handler: some SendHandler) throws(ReactorError) {
+        guard reactor.isCurrentThread, let loop = reactor.loop, !loop.exited else {
+            precondition(reactor.hasStopped, "startSending off the reactor thread")
+            throw ReactorError(.shutDown, operation: "sendmsg")
+        }
+        let send = GatheredSend(core: core, slices: slices, handler: handler)
+        if send.cursor.isDone {
+            loop.callbacks.append(CompletedSend(handler: handler))
+            return
+        }
+        try send.submitNext(loop: loop)
+    }
+}
+
+/// One completion-driven gathered send: the slices, how far the kernel has taken them, and who
+/// to tell. Held by its operation's slot while a `sendmsg` is in flight. Reactor thread only.
+final class GatheredSend: @unsafe @unchecked Sendable {
+    // SAFETY: created, submitted and completed on the reactor thread only.
+    let core: HandleCore
+    var cursor: SendCursor
+    let handler: any SendHandler
+
+    init(core: HandleCore, slices: [BufferSlice], handler: any SendHandler) {
+        self.core = core
+        self.cursor = SendCursor(slices)
+        self.handler = handler
+    }
+
+    /// Submits the `sendmsg` for what is left.
+    func submitNext(loop: EventLoop) throws(ReactorError) {
+        // A closed fd's number may already name another file: never send on it again.
+        if core.isClosed { throw ReactorError(.closed, operation: "sendmsg", detail: "\(core.kind) fd \(core.fd) is closed") }
+        let iovecCount = cursor.iovecCount(max: loop.configuration.maxIovecsPerSend)
+        let operation = Operation.sendMessage(fd: core.fd, iovecCount: iovecCount)
+        let started = loop.start(operation, target: .sender(self)) { index in
+            unsafe cursor.fill(loop.table.iovecs(at: index), count: iovecCount)
+        }
+        guard started != nil else {
+            throw ReactorError(loop.stopping ? .shutDown : .tooManyOperations, operation: "sendmsg")
+        }
+    }
+
+    /// The kernel finished one `sendmsg`: go on with the rest, or tell the handler.
+    func complete(_ completion: Completion, loop: EventLoop) {
+        let operation = Operation.sendMessage(fd: core.fd, iovecCount: 0)
+        do {
+            if completion.result == -EBADF, core.isClosed {
+                throw ReactorError(.closed, operation: "sendmsg", detail: "\(core.kind) fd \(core.fd) was closed")
+            }
+            if let sent = try completion.value(for: operation, shuttingDown: loop.stopping) {
+                precondition(sent > 0, "sendmsg made no progress")
+                cursor.advance(by: Int(sent))
+                if cursor.isDone {
+                    handler.sent(.success(()))
+                    return
+                }
+            }
+            try submitNext(loop: loop)
+        } catch {
+            handler.sent(.failure(error))
+        }
+    }
+}
+
+/// Tells a handler that an empty send finished, from the loop like any other completion.
+private final class CompletedSend: ReactorCallback {
+    let handler: any SendHandler
+    init(handler: any SendHandler) { self.handler = handler }
+    func reactorCallback() { handler.sent(.success(())) }
+}
