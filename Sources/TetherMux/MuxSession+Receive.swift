@@ -1,30 +1,34 @@
 import TetherReactor
 
 extension MuxSession {
-    /// Feeds every received buffer to the state machine until the connection ends.
-    func readLoop() async {
-        defer { loopEnded() }
-        while failure == nil {
-            let chunk: BufferSlice?
-            do {
-                chunk = try await socket.receive()
-            } catch {
-                if failure == nil { fail(MuxError(.connectionClosed)) }
-                return
-            }
-            guard failure == nil else { return }
-            guard let chunk else {
-                state.connectionClosed()
-                drainActions()
-                if failure == nil { fail(MuxError(.connectionClosed)) }
-                return
-            }
+    /// Has the socket deliver every received buffer to `received` from the loop: one call per
+    /// buffer, where a reader task cost a job to resume it.
+    func startReceiving() async {
+        do {
+            try await socket.startReceiving(SessionEvents(session: self, work: .receive))
+        } catch {
+            if failure == nil { fail(MuxError(.connectionClosed)) }
+        }
+    }
+
+    /// Feeds one received buffer to the state machine; the end of the connection or its failure
+    /// ends the session.
+    func received(_ result: Result<BufferSlice?, any Error>) {
+        guard failure == nil else { return }
+        switch result {
+        case .success(let chunk?):
             var progress = state.receive(chunk, nowNanoseconds: nowNanoseconds)
             drainActions()
             while progress == .paused, failure == nil {
                 progress = state.resumeReceiving(nowNanoseconds: nowNanoseconds)
                 drainActions()
             }
+        case .success(nil):
+            state.connectionClosed()
+            drainActions()
+            if failure == nil { fail(MuxError(.connectionClosed)) }
+        case .failure:
+            fail(MuxError(.connectionClosed))
         }
     }
 
@@ -136,7 +140,10 @@ extension MuxSession {
         pingWaiters.removeAll()
         wakeWriter()
         // Stop reading and ticking now; the writer flushes what is queued (a GoAway) and ends.
-        readerTask?.cancel()
+        if receiving {
+            receiving = false
+            loopEnded()
+        }
         tickerTask?.cancel()
     }
 }

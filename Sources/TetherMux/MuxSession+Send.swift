@@ -1,38 +1,6 @@
 import TetherReactor
 
 extension MuxSession {
-    func wakeWriter() {
-        writerWaiter?.resume()
-        writerWaiter = nil
-    }
-
-    /// Sends every queued frame, control frames first, gathering all of them into one
-    /// `send` (one `sendmsg` of many iovecs), until the session ends.
-    func writeLoop() async {
-        defer { loopEnded() }
-        var batch: [BufferSlice] = []
-        while true {
-            if outboundControl.isEmpty && outboundData.isEmpty {
-                if failure != nil { return }
-                await withCheckedContinuation { writerWaiter = $0 }
-                continue
-            }
-            batch.removeAll(keepingCapacity: true)
-            batch.append(contentsOf: outboundControl)
-            batch.append(contentsOf: outboundData)
-            outboundControl.removeAll(keepingCapacity: true)
-            outboundData.removeAll(keepingCapacity: true)
-            counters.socketSends += 1
-            do {
-                // The writer task is never cancelled: a half-written frame would corrupt the stream.
-                try await socket.send(batch)
-            } catch {
-                if failure == nil { fail(MuxError(.connectionClosed)) }
-                return
-            }
-        }
-    }
-
     /// Queues one Data frame whose payload is the next `header.length` bytes of `slices`, starting
     /// at `slices[sliceIndex]` byte `offset` (both advanced); payload slices share the caller's.
     func enqueueData(header: FrameHeader, from slices: [BufferSlice], sliceIndex: inout Int, offset: inout Int) {
@@ -196,7 +164,7 @@ extension MuxSession {
             dropped.append(streamID)
             return dropped.count == 1
         }
-        if first { reactor.callSoon(self) }
+        if first { reactor.callSoon(SessionEvents(session: self, work: .releaseDropped)) }
     }
 
     func releaseDropped() {

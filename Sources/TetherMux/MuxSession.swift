@@ -5,9 +5,11 @@ import TetherReactor
 ///
 /// The session is an actor pinned to the socket's reactor, so the frame parser, the state machine
 /// (``SessionState``) and every stream's bookkeeping run on the reactor thread without locks;
-/// callers on the reactor (tasks preferring it, actors pinned to it) never change threads. One
-/// reader task feeds received buffers to the parser, one writer task sends whatever frames are
-/// queued in a single gathered `sendmsg`, control frames (pings, window updates, ACKs) ahead of data.
+/// callers on the reactor (tasks preferring it, actors pinned to it) never change threads. The
+/// socket hands each received buffer straight to the parser (no reader task between the kernel
+/// and the streams), and whatever frames are queued when the reactor's current jobs are done
+/// leave in one gathered `sendmsg`, control frames (pings, window updates, ACKs) ahead of data
+/// (no writer task either).
 ///
 /// Payloads are never copied: received frames are slices of the reactor's buffers, and written
 /// ``BufferSlice``s go to the kernel as they are (see ``MuxCounters/bytesCopied``).
@@ -30,7 +32,12 @@ public actor MuxSession {
     // Outbound frames: control frames go out before data frames queued earlier.
     var outboundControl: [BufferSlice] = []
     var outboundData: [BufferSlice] = []
-    var writerWaiter: CheckedContinuation<Void, Never>?
+    /// A gathered send is in the kernel; its completion schedules the next (see `flush`).
+    var sendInFlight = false
+    /// A flush is queued on the reactor (`callSoon`): frames queued until then go in one send.
+    var flushScheduled = false
+    /// The writer has not ended (it ends once the session failed and everything queued is sent).
+    var writerRunning = true
     var headerArena = HeaderArena()
     /// Queued, unread slices holding a receive buffer of the reactor, and how many may be held
     /// before they are copied out (half the reactor's buffer ring: the other half keeps the
@@ -43,7 +50,8 @@ public actor MuxSession {
     var pingWaiters: [UInt32: CheckedContinuation<Result<UInt64, MuxError>, Never>] = [:]
     /// Set once the session is over: why.
     var failure: MuxError?
-    var readerTask: Task<Void, Never>?
+    /// The socket hands received bytes to the session (`received`) until the session fails.
+    var receiving = true
     var tickerTask: Task<Void, Never>?
     var runningLoops = 3
     var finishedWaiters: [CheckedContinuation<Void, Never>] = []
@@ -70,8 +78,7 @@ public actor MuxSession {
 
     private func startTasks() {
         let reactor = self.reactor
-        readerTask = Task(executorPreference: reactor) { await self.readLoop() }
-        Task(executorPreference: reactor) { await self.writeLoop() }
+        Task(executorPreference: reactor) { await self.startReceiving() }
         tickerTask = Task(executorPreference: reactor) { await self.tickLoop() }
         drainActions()
     }
@@ -228,12 +235,5 @@ public actor MuxSession {
             + "acceptQueue=\(state.acceptQueueCount) outControl=\(outboundControl.count) "
             + "outData=\(outboundData.count) openWaiters=\(openWaiters.count) "
             + "acceptWaiters=\(acceptWaiters.count) pinned=\(pinnedSlices) failure=\(failure.map { "\($0)" } ?? "none")"
-    }
-}
-
-extension MuxSession: ReactorCallback {
-    /// Releases the streams whose handles were dropped (see `enqueueRelease`).
-    public nonisolated func reactorCallback() {
-        assumeIsolated { $0.releaseDropped() }
     }
 }
