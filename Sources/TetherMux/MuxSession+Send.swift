@@ -206,7 +206,7 @@ extension MuxSession {
 // MARK: Fast paths without an actor hop
 //
 // Code already on the reactor thread (the session's executor) can run session steps that need no
-// waiting synchronously through `assumeIsolated`: one actor hop and one job less per call. Each
+// waiting synchronously through `runIsolated`: one actor hop and one job less per call. Each
 // returns nil (or false) when it would have to wait, and the caller takes the async path.
 extension MuxSession {
     /// A queued slice of `streamID` if one is ready now.

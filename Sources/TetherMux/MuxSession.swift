@@ -105,7 +105,7 @@ public actor MuxSession {
     /// On the reactor thread, opens without an actor hop when no wait is needed.
     private nonisolated func openNowOnReactor() -> MuxStream? {
         guard reactor.isCurrentThread else { return nil }
-        return assumeIsolated { $0.openNow() }
+        return reactor.runIsolated(self, ()) { session, _ in session.openNow() }
     }
 
     private func openStreamWaiting() async throws(MuxError) -> MuxStream {
@@ -139,7 +139,7 @@ public actor MuxSession {
     /// On the reactor thread, takes a queued incoming stream without an actor hop.
     private nonisolated func acceptNowOnReactor() -> MuxStream? {
         guard reactor.isCurrentThread else { return nil }
-        return assumeIsolated { session -> MuxStream? in
+        return reactor.runIsolated(self, ()) { session, _ -> MuxStream? in
             guard let streamID = session.state.acceptStream(nowNanoseconds: session.nowNanoseconds) else { return nil }
             return session.accepted(streamID)
         }

@@ -25,26 +25,26 @@ public final class MuxStream: Sendable {
         session.enqueueRelease(streamID: id)
     }
 
-    // Synchronous fast paths: on the session's reactor thread, `assumeIsolated` runs the step
-    // without an actor hop (it is only available from synchronous code, hence these wrappers).
+    // Synchronous fast paths: on the session's reactor thread, `runIsolated` (an `assumeIsolated`
+    // that allocates nothing) runs the step without an actor hop; it is only available from
+    // synchronous code, hence these wrappers.
 
     private func readNow() -> BufferSlice? {
         guard session.reactor.isCurrentThread else { return nil }
-        let id = self.id
-        return session.assumeIsolated { $0.readNow(streamID: id) }
+        return session.reactor.runIsolated(session, id) { session, id in session.readNow(streamID: id) }
     }
 
     private func writeNow(_ slices: [BufferSlice], finishing: Bool) -> Bool {
         guard session.reactor.isCurrentThread else { return false }
-        let id = self.id
-        return session.assumeIsolated { $0.writeNow(slices, streamID: id, finishing: finishing) }
+        return session.reactor.runIsolated(session, (slices, id, finishing)) { session, write in
+            session.writeNow(write.0, streamID: write.1, finishing: write.2)
+        }
     }
 
     /// nil: not on the session thread; .some(nil): closed; .some(error): failed.
     private func closeWriteNow() -> MuxError?? {
         guard session.reactor.isCurrentThread else { return nil }
-        let id = self.id
-        return session.assumeIsolated { session -> MuxError? in
+        return session.reactor.runIsolated(session, id) { session, id -> MuxError? in
             do throws(MuxError) {
                 try session.closeWrite(streamID: id)
                 return nil
@@ -129,8 +129,9 @@ public final class MuxStream: Sendable {
 
     private func setFailureHandlerNow(_ handler: @escaping @Sendable (MuxError) -> Void) -> Bool {
         guard session.reactor.isCurrentThread else { return false }
-        let id = self.id
-        session.assumeIsolated { $0.setFailureHandler(handler, streamID: id) }
+        session.reactor.runIsolated(session, (handler, id)) { session, failure in
+            session.setFailureHandler(failure.0, streamID: failure.1)
+        }
         return true
     }
 

@@ -24,16 +24,15 @@ final class SessionEvents: ReceiveHandler, SendHandler, ReactorCallback {
     }
 
     func received(_ result: Result<BufferSlice?, any Error>) {
-        session.assumeIsolated { $0.received(result) }
+        session.reactor.runIsolated(session, result) { session, result in session.received(result) }
     }
 
     func sent(_ result: Result<Void, any Error>) {
-        session.assumeIsolated { $0.sent(result) }
+        session.reactor.runIsolated(session, result) { session, result in session.sent(result) }
     }
 
     func reactorCallback() {
-        let work = self.work
-        session.assumeIsolated { session in
+        session.reactor.runIsolated(session, work) { session, work in
             switch work {
             case .flush: session.flush()
             case .releaseDropped: session.releaseDropped()

@@ -53,8 +53,9 @@ extension Reactor: TaskExecutor {
         unsafe UnownedTaskExecutor(ordinary: self)
     }
 
-    /// True on the reactor thread, and after shutdown on the queue that stands in for it.
-    func isIsolatingCurrentContext() -> Bool {
+    /// True on the reactor thread, and after shutdown on the queue that stands in for it: where
+    /// actors pinned to this reactor may run synchronously.
+    public func isIsolatingCurrentContext() -> Bool {
         if isCurrentThread { return true }
         // dispatchPrecondition traps instead of answering; the queue carries a marker instead.
         return DispatchQueue.getSpecific(key: fallbackQueueKey) == ObjectIdentifier(self)

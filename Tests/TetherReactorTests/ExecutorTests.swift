@@ -67,6 +67,26 @@ extension ReactorSuite {
             await reactor.shutdown()
         }
 
+        /// `runIsolated` runs a step isolated to an actor pinned to the reactor, synchronously,
+        /// from nonisolated code on the reactor thread and from a reactor callback.
+        @Test func runIsolatedRunsAStepOfAPinnedActor() async throws {
+            let reactor = try Reactor.start()
+            let counter = PinnedCounter(reactor: reactor)
+            let total = await Task(executorPreference: reactor) {
+                var last = 0
+                for step in 1...10 {
+                    last = reactor.runIsolated(counter, step) { counter, step in
+                        counter.count += step
+                        return counter.count
+                    }
+                }
+                return last
+            }.value
+            #expect(total == 55)
+            #expect(await counter.count == 55)
+            await reactor.shutdown()
+        }
+
         /// `callSoon` from the reactor thread runs after the current job, not inside it; from
         /// another thread it runs on the reactor thread; after shutdown it still runs.
         @Test func callSoonRunsAfterTheCurrentJob() async throws {
