@@ -68,7 +68,7 @@ extension ReactorSuite {
         }
 
         /// `runIsolated` runs a step isolated to an actor pinned to the reactor, synchronously,
-        /// from nonisolated code on the reactor thread and from a reactor callback.
+        /// from nonisolated code on the reactor thread; the actor sees every step.
         @Test func runIsolatedRunsAStepOfAPinnedActor() async throws {
             let reactor = try Reactor.start()
             let counter = PinnedCounter(reactor: reactor)
