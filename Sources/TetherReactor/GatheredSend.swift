@@ -24,7 +24,8 @@ extension StreamSocket {
             precondition(reactor.hasStopped, "startSending off the reactor thread")
             throw ReactorError(.shutDown, operation: "sendmsg")
         }
-        let send = GatheredSend(core: core, slices: slices, handler: handler)
+        try core.checkOpen("sendmsg")
+        let send = GatheredSend(socket: self, slices: slices, handler: handler)
         if send.cursor.isDone {
             loop.callbacks.append(CompletedSend(handler: handler))
             return
@@ -37,12 +38,16 @@ extension StreamSocket {
 /// to tell. Held by its operation's slot while a `sendmsg` is in flight. Reactor thread only.
 final class GatheredSend: @unsafe @unchecked Sendable {
     // SAFETY: created, submitted and completed on the reactor thread only.
-    let core: HandleCore
+    /// Held, not just its core: a socket dropped meanwhile would close its fd at once, and the
+    /// number could name another file by the time the prepared `sendmsg` reaches the kernel.
+    let socket: StreamSocket
     var cursor: SendCursor
     let handler: any SendHandler
 
-    init(core: HandleCore, slices: [BufferSlice], handler: any SendHandler) {
-        self.core = core
+    var core: HandleCore { socket.core }
+
+    init(socket: StreamSocket, slices: [BufferSlice], handler: any SendHandler) {
+        self.socket = socket
         self.cursor = SendCursor(slices)
         self.handler = handler
     }

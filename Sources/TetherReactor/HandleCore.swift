@@ -25,7 +25,7 @@ final class HandleCore: LoopHandle, @unsafe @unchecked Sendable {
         }
     }
 
-    func checkOpen(_ operation: String) throws {
+    func checkOpen(_ operation: String) throws(ReactorError) {
         if isClosed { throw ReactorError(.closed, operation: operation, detail: "\(kind) fd \(fd) is closed") }
     }
 

@@ -6,8 +6,9 @@
 public protocol ReceiveHandler: AnyObject, Sendable {
     /// Called on the reactor thread, outside any job, with each chunk in order; then once with
     /// `.success(nil)` at end of stream or `.failure` (a socket error, `closed` after
-    /// ``StreamSocket/close()``, `shutDown`), after which it is not called again. Actors pinned
-    /// to the reactor may be entered with `assumeIsolated`.
+    /// ``StreamSocket/close()``, `shutDown`), after which it is not called again and the socket
+    /// lets go of the handler. Actors pinned to the reactor may be entered with
+    /// ``Reactor/runIsolated(_:_:_:)``.
     func received(_ result: Result<BufferSlice?, any Error>)
 }
 

@@ -197,25 +197,32 @@ import CLibUring
     }
 
     private func resumeWaiter(_ result: Result<BufferSlice?, any Error>) {
-        guard let handler else {
+        guard handler != nil else {
             waiter.resume(result)
             return
         }
-        // With chunks still to deliver, `reactorCallback` reports the end after them.
-        if chunks.isEmpty, !handlerToldOfEnd {
-            handlerToldOfEnd = true
-            handler.received(result)
-        }
+        // The end goes to a handler from the loop (`reactorCallback`), after any queued chunks:
+        // this may run inside a job (`close()`), where a handler must not be called.
+        if !handlerToldOfEnd { unsafe loop.callbacks.append(self) }
     }
 
     /// Hands `slice` to the handler or the parked reader, or queues it.
     private func deliver(_ slice: BufferSlice) {
-        if let handler, chunks.isEmpty {
-            handler.received(.success(slice))
+        if let handler {
+            // Nothing follows the end: a fallback receive completing after a failure is dropped.
+            guard !hasEnded else { return }
+            if chunks.isEmpty {
+                handler.received(.success(slice))
+            } else {
+                chunks.append(slice)
+            }
         } else if !waiter.resume(.success(slice)) {
             chunks.append(slice)
         }
     }
+
+    /// The stream has ended for its reader: end of stream, a failure, or closed.
+    private var hasEnded: Bool { endOfStream || failure != nil || closed }
 
     /// From now on every chunk, the end and a failure go to `handler`, on the reactor thread,
     /// from the loop (outside any job). Chunks received earlier go first.
@@ -230,20 +237,24 @@ import CLibUring
         unsafe loop.callbacks.append(self)
     }
 
-    /// Delivers the chunks (then the end or failure) that arrived before the handler was set.
+    /// Delivers the chunks that arrived before the handler was set, then the end (end of stream,
+    /// failure or close) once; after the end the queue lets go of the handler.
     func reactorCallback() {
-        guard let handler else { return }
+        guard let handler, !handlerToldOfEnd else { return }
         while let chunk = chunks.popFirst() {
             handler.received(.success(chunk))
-            guard self.handler != nil else { return }
         }
-        if !handlerToldOfEnd, let end: Result<BufferSlice?, any Error> =
-            failure.map({ .failure($0) }) ?? (endOfStream ? .success(nil) : nil)
-        {
-            handlerToldOfEnd = true
-            handler.received(end)
+        let end: Result<BufferSlice?, any Error>? =
+            if let failure { .failure(failure) } else if closed {
+                .failure(ReactorError(.closed, operation: operationName))
+            } else if endOfStream { .success(nil) } else { nil }
+        guard let end else {
+            keepReading()
+            return
         }
-        keepReading()
+        handlerToldOfEnd = true
+        self.handler = nil
+        handler.received(end)
     }
 
     /// Returns once no operation of this queue is in the kernel (after ``close()``), so the fd can
@@ -262,6 +273,5 @@ import CLibUring
         spareFallbackStorage = nil
         if let armedUserData { unsafe loop.cancel(armedUserData) }
         resumeWaiter(.failure(ReactorError(.closed, operation: mode == .socket ? "recv" : "read")))
-        handler = nil
     }
 }

@@ -22,7 +22,8 @@ struct SpinPolicy: Sendable, Equatable {
     mutating func slept(_ sleptNanoseconds: UInt64) {
         let gap = nanoseconds.addingReportingOverflow(sleptNanoseconds)
         if !gap.overflow, gap.partialValue <= maxNanoseconds {
-            nanoseconds = min(maxNanoseconds, gap.partialValue * 2)
+            let doubled = gap.partialValue.multipliedReportingOverflow(by: 2)
+            nanoseconds = doubled.overflow ? maxNanoseconds : min(maxNanoseconds, doubled.partialValue)
         } else {
             nanoseconds = max(minNanoseconds, nanoseconds / 2)
         }

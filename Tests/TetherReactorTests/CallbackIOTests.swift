@@ -141,6 +141,31 @@ extension ReactorSuite {
             }
         }
 
+        /// A socket dropped right after `startSending` stays open until the send is done: every
+        /// byte arrives, then the end of stream. (Holding only the fd's core, the drop closed the
+        /// fd before the prepared `sendmsg` reached the kernel.)
+        @Test func aSocketDroppedWhileSendingSendsEverythingFirst() async throws {
+            try await withReactor { reactor in
+                let pattern = ByteStreamPattern(seed: 9)
+                let outcome = SendOutcome()
+                let receiver = try await Task(executorPreference: reactor) { () throws -> StreamSocket in
+                    let (sender, receiver) = try StreamSocket.makePair(on: reactor)
+                    try sender.startSending(
+                        [pattern.slice(from: 0, count: 100_000), pattern.slice(from: 100_000, count: 100_000)],
+                        to: outcome)
+                    return receiver  // the sender's last reference goes here, its send queued
+                }.value
+                var received = 0
+                while let slice = try await receiver.receive() {
+                    #expect(pattern.firstMismatch(in: slice, at: received) == nil)
+                    received += slice.count
+                }
+                #expect(received == 200_000)
+                #expect(await outcome.outcomes.first { _ in true } == "sent")
+                try await receiver.close()
+            }
+        }
+
         /// A send to a peer that has gone fails in the handler; on a closed socket it is refused.
         @Test func startSendingReportsFailures() async throws {
             try await withReactor { reactor in
@@ -173,6 +198,19 @@ extension ReactorSuite {
                 }.value
                 #expect(refused == .closed)
             }
+        }
+    }
+}
+
+/// A send handler whose outcome is awaited as a sequence.
+final class SendOutcome: SendHandler {
+    let outcomes: AsyncStream<String>
+    private let continuation: AsyncStream<String>.Continuation
+    init() { (outcomes, continuation) = AsyncStream.makeStream(of: String.self) }
+    func sent(_ result: Result<Void, any Error>) {
+        switch result {
+        case .success: continuation.yield("sent")
+        case .failure(let error): continuation.yield("\((error as? ReactorError)?.code ?? .invalidArgument)")
         }
     }
 }
