@@ -67,8 +67,8 @@ extension MuxSession {
     }
 
     /// The next received slice of `streamID`, nil at end of stream. Gives the window back for it.
-    func read(streamID: UInt32) async throws(MuxError) -> BufferSlice? {
-        var woken = false
+    func read(streamID: UInt32, woken alreadyWoken: Bool = false) async throws(MuxError) -> BufferSlice? {
+        var woken = alreadyWoken
         while true {
             switch try readStep(streamID: streamID, woken: woken) {
             case .slice(let slice): return slice
@@ -101,10 +101,13 @@ extension MuxSession {
         return .wait
     }
 
-    /// Parks the stream's reader until data, its end or a failure arrives (at once if the stream
-    /// is already gone).
+    /// Parks the stream's reader until data, its end or a failure arrives — or wakes it at once
+    /// if one already has, or the stream is gone: whatever came between the reader's look and
+    /// this call is not slept past.
     func parkReader(_ continuation: CheckedContinuation<Void, Never>, streamID: UInt32) {
-        guard let entry = streams[streamID] else {
+        guard let entry = streams[streamID], failure == nil, entry.failure == nil, !entry.finished, !entry.closed,
+            !entry.hasQueuedData
+        else {
             continuation.resume()
             return
         }
@@ -135,18 +138,27 @@ extension MuxSession {
     func waitCancellably(streamID: UInt32, as waiter: Waiter) async throws(MuxError) {
         if Task.isCancelled { throw MuxError(.cancelled, streamID: streamID) }
         await withTaskCancellationHandler {
-            await withCheckedContinuation { continuation in
-                switch waiter {
-                case .reader: parkReader(continuation, streamID: streamID)
-                case .writer:
-                    if let entry = streams[streamID] { entry.writers.append(continuation) } else { continuation.resume() }
-                }
-            }
+            await withCheckedContinuation { continuation in park(continuation, streamID: streamID, as: waiter) }
         } onCancel: {
-            // Everyone parked on the stream looks again; the cancelled task then throws.
-            Task(executorPreference: reactor) { await self.wakeParked(streamID: streamID) }
+            wakeParkedSoon(streamID: streamID)
         }
         if Task.isCancelled { throw MuxError(.cancelled, streamID: streamID) }
+    }
+
+    /// Parks `continuation` as the reader or a writer of `streamID` (resumes it at once if the
+    /// stream is gone).
+    func park(_ continuation: CheckedContinuation<Void, Never>, streamID: UInt32, as waiter: Waiter) {
+        switch waiter {
+        case .reader: parkReader(continuation, streamID: streamID)
+        case .writer:
+            if let entry = streams[streamID] { entry.writers.append(continuation) } else { continuation.resume() }
+        }
+    }
+
+    /// From a cancellation handler (any thread): everyone parked on the stream looks again; the
+    /// cancelled task then throws.
+    nonisolated func wakeParkedSoon(streamID: UInt32) {
+        Task(executorPreference: reactor) { await self.wakeParked(streamID: streamID) }
     }
 
     private func wakeParked(streamID: UInt32) {

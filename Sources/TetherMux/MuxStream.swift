@@ -41,6 +41,20 @@ public final class MuxStream: Sendable {
         }
     }
 
+    /// What a reader finds now (see `MuxSession.readStep`). Reactor thread only.
+    private func readStepNow(woken: Bool) -> Result<ReadStep, MuxError> {
+        session.reactor.runIsolated(session, (id, woken)) { session, look in
+            Result { () throws(MuxError) in try session.readStep(streamID: look.0, woken: look.1) }
+        }
+    }
+
+    /// Parks `continuation` on the stream (or resumes it at once; see `MuxSession.parkReader`).
+    private func parkNow(_ continuation: CheckedContinuation<Void, Never>, as waiter: MuxSession.Waiter) {
+        session.reactor.runIsolated(session, (continuation, id, waiter)) { session, park in
+            session.park(park.0, streamID: park.1, as: park.2)
+        }
+    }
+
     /// nil: not on the session thread; .some(nil): closed; .some(error): failed.
     private func closeWriteNow() -> MuxError?? {
         guard session.reactor.isCurrentThread else { return nil }
@@ -61,8 +75,34 @@ public final class MuxStream: Sendable {
     ///   task is cancelled while waiting (the stream is unchanged).
     public func read() async throws(MuxError) -> BufferSlice? {
         if wasReset.load(ordering: .acquiring) { throw MuxError(.streamClosed, streamID: id) }
-        if let slice = readNow() { return slice }
-        return try await session.read(streamID: id)
+        var woken = false
+        // On the reactor thread (a task preferring the reactor), look and park without entering
+        // the actor: the wake-up then resumes this task directly — one job, where waiting inside
+        // the actor costs up to three (hop in, resume there, hop back out).
+        while session.reactor.isCurrentThread {
+            switch try readStepNow(woken: woken).get() {
+            case .slice(let slice): return slice
+            case .end: return nil
+            case .wait:
+                try await waitOnReactor(as: .reader)
+                woken = true
+            }
+        }
+        return try await session.read(streamID: id, woken: woken)
+    }
+
+    /// Parks this task as the stream's reader or a writer until the stream wakes it, or until the
+    /// task is cancelled (then throws `cancelled`, the stream unchanged). Reactor thread only.
+    private func waitOnReactor(as waiter: MuxSession.Waiter) async throws(MuxError) {
+        if Task.isCancelled { throw MuxError(.cancelled, streamID: id) }
+        let session = self.session
+        let id = self.id
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in self.parkNow(continuation, as: waiter) }
+        } onCancel: {
+            session.wakeParkedSoon(streamID: id)
+        }
+        if Task.isCancelled { throw MuxError(.cancelled, streamID: id) }
     }
 
     /// Writes `slices` in order. Returns once every byte is queued for the socket; suspends while

@@ -292,6 +292,25 @@ private func echo(_ stream: MuxStream) async throws {
         }
     }
 
+    /// A reader already parked (on the reactor thread, outside the actor) is woken by its task's
+    /// cancellation and throws; the stream keeps its later bytes for the next read.
+    @Test func cancellingAParkedReaderThrowsAndLeavesTheStreamUsable() async throws {
+        try await withMuxSessionPair { client, server, reactor in
+            let stream = try await client.openStream()
+            try await stream.write(BufferSlice(copying: [1]))
+            let accepted = try await server.acceptStream()
+            #expect(try await accepted.read()?.bytes == [1])
+            let reader = Task(executorPreference: reactor) { try await accepted.read() }
+            // Two trips through the loop: the reader's job has run and parked by then.
+            _ = await reactor.counters()
+            _ = await reactor.counters()
+            reader.cancel()
+            await #expect(throws: MuxError(.cancelled, streamID: accepted.id)) { _ = try await reader.value }
+            try await stream.write(BufferSlice(copying: [2]))
+            #expect(try await accepted.read()?.bytes == [2])
+        }
+    }
+
     @Test func readAfterLocalResetIsNotEndOfStream() async throws {
         try await withMuxSessionPair { client, server, _ in
             let stream = try await client.openStream()
