@@ -221,15 +221,6 @@ extension MuxSession {
 // waiting synchronously through `runIsolated`: one actor hop and one job less per call. Each
 // returns nil (or false) when it would have to wait, and the caller takes the async path.
 extension MuxSession {
-    /// A queued slice of `streamID` if one is ready now.
-    func readNow(streamID: UInt32) -> BufferSlice? {
-        guard let slice = streams[streamID]?.popReceived() else { return nil }
-        if slice.holdsReceiveBuffer { pinnedSlices -= 1 }
-        state.consumed(streamID: streamID, byteCount: slice.count, nowNanoseconds: nowNanoseconds)
-        drainActions()
-        return slice
-    }
-
     /// Queues all of `slices` if the peer's window takes them now; false (nothing queued) otherwise.
     func writeNow(_ slices: [BufferSlice], streamID: UInt32, finishing: Bool) -> Bool {
         guard failure == nil, streams[streamID]?.failure == nil,

@@ -29,11 +29,6 @@ public final class MuxStream: Sendable {
     // that allocates nothing) runs the step without an actor hop; it is only available from
     // synchronous code, hence these wrappers.
 
-    private func readNow() -> BufferSlice? {
-        guard session.reactor.isCurrentThread else { return nil }
-        return session.reactor.runIsolated(session, id) { session, id in session.readNow(streamID: id) }
-    }
-
     private func writeNow(_ slices: [BufferSlice], finishing: Bool) -> Bool {
         guard session.reactor.isCurrentThread else { return false }
         return session.reactor.runIsolated(session, (slices, id, finishing)) { session, write in

@@ -5,7 +5,7 @@
 /// created and nothing is allocated.
 public protocol ReactorCallback: AnyObject, Sendable {
     /// Runs on the reactor thread, outside any job; actors pinned to the reactor may be entered
-    /// with `assumeIsolated`.
+    /// with ``Reactor/runIsolated(_:_:_:)``.
     func reactorCallback()
 }
 

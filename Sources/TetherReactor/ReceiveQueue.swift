@@ -35,9 +35,9 @@ import CLibUring
     private var spareFallbackStorage: ByteStorage?
     var waiter = ParkedWaiter<BufferSlice?>()
     /// Told of every chunk, the end and a failure, instead of a parked reader (see
-    /// `StreamSocket.startReceiving`). Chunks are queued only while earlier ones await delivery.
+    /// `StreamSocket.startReceiving`); let go once told of the end. Chunks are queued only while
+    /// earlier ones await delivery.
     private var handler: (any ReceiveHandler)?
-    private var handlerToldOfEnd = false
     private var disarmWaiter: UnsafeContinuation<Void, Never>?
     private(set) var closed = false
 
@@ -175,9 +175,9 @@ import CLibUring
                 unsafe loop.starvedReceivers.append(self)
             }
         } else if result == -ECANCELED {
-            if unsafe loop.stopping { fail(ReactorError(.shutDown, operation: "recv")) }
+            if unsafe loop.stopping { fail(ReactorError(.shutDown, operation: operationName)) }
         } else if result != -EINTR && result != -EAGAIN {
-            fail(ReactorError.system(mode == .socket ? "recv" : "read", -result))
+            fail(ReactorError.system(operationName, -result))
         }
         if final, unsafe handler != nil || waiter.isParked || chunks.count < loop.configuration.maxQueuedBuffersPerHandle / 2 {
             keepReading()
@@ -203,7 +203,7 @@ import CLibUring
         }
         // The end goes to a handler from the loop (`reactorCallback`), after any queued chunks:
         // this may run inside a job (`close()`), where a handler must not be called.
-        if !handlerToldOfEnd { unsafe loop.callbacks.append(self) }
+        unsafe loop.callbacks.append(self)
     }
 
     /// Hands `slice` to the handler or the parked reader, or queues it.
@@ -240,7 +240,7 @@ import CLibUring
     /// Delivers the chunks that arrived before the handler was set, then the end (end of stream,
     /// failure or close) once; after the end the queue lets go of the handler.
     func reactorCallback() {
-        guard let handler, !handlerToldOfEnd else { return }
+        guard let handler else { return }
         while let chunk = chunks.popFirst() {
             handler.received(.success(chunk))
         }
@@ -252,7 +252,6 @@ import CLibUring
             keepReading()
             return
         }
-        handlerToldOfEnd = true
         self.handler = nil
         handler.received(end)
     }
@@ -272,6 +271,6 @@ import CLibUring
         chunks.removeAll()
         spareFallbackStorage = nil
         if let armedUserData { unsafe loop.cancel(armedUserData) }
-        resumeWaiter(.failure(ReactorError(.closed, operation: mode == .socket ? "recv" : "read")))
+        resumeWaiter(.failure(ReactorError(.closed, operation: operationName)))
     }
 }

@@ -81,8 +81,8 @@ public final class StreamSocket: Sendable {
     ///   are kept for the next call), ``ReactorError`` for a socket error, `closed` after
     ///   ``close()``, `shutDown` when the reactor stops, `concurrentReceive` if another
     ///   `receive()` is already waiting.
-    // `nonisolated(nonsending)`: called from the mux session's actor (pinned to the reactor), the
-    // receive runs on that actor without switching off it and back.
+    // `nonisolated(nonsending)`: called from an actor pinned to the reactor, the receive runs on
+    // that actor without switching off it and back.
     public nonisolated(nonsending) func receive() async throws -> BufferSlice? {
         try await reactor.withLoop { loop in
             try self.core.checkOpen("recv")
