@@ -85,9 +85,7 @@ public actor MuxSession {
 
     /// Nanoseconds since the session started: the state machine's clock.
     var nowNanoseconds: UInt64 {
-        let elapsed = clock.now - startInstant
-        let (seconds, attoseconds) = elapsed.components
-        return UInt64(max(0, seconds)) * 1_000_000_000 + UInt64(max(0, attoseconds) / 1_000_000_000)
+        (clock.now - startInstant).clampedNanoseconds
     }
 
     // MARK: Streams

@@ -145,7 +145,7 @@ public struct RPCChannel: Sendable {
         var encoder = RPCArgumentEncoder(encoder: builder.encoder)
         try arguments(&encoder)
         let request = try builder.call(
-            service: service, method: method, timeoutNanoseconds: timeout.map(Self.nanoseconds), arguments: encoder)
+            service: service, method: method, timeoutNanoseconds: timeout?.clampedNanoseconds, arguments: encoder)
         let stream = try await session.openStreamForCall()
         try await stream.writeForCall(request, finishing: finishing)
         return stream
@@ -214,13 +214,6 @@ public struct RPCChannel: Sendable {
             }
             throw error
         }
-    }
-
-    static func nanoseconds(_ duration: Duration) -> UInt64 {
-        let (seconds, attoseconds) = duration.components
-        guard seconds >= 0, attoseconds >= 0 else { return 0 }
-        let (whole, overflow) = UInt64(seconds).multipliedReportingOverflow(by: 1_000_000_000)
-        return overflow ? UInt64.max : whole &+ UInt64(attoseconds / 1_000_000_000)
     }
 }
 

@@ -67,8 +67,7 @@ import Glibc
             let result = ring.submit(wait: idle)
             if let sleepStart {
                 counters.sleeps += 1
-                let (seconds, attoseconds) = (ContinuousClock.now - sleepStart).components
-                spin.slept(UInt64(max(0, seconds)) &* 1_000_000_000 &+ UInt64(max(0, attoseconds) / 1_000_000_000))
+                spin.slept((ContinuousClock.now - sleepStart).clampedNanoseconds)
             }
             counters.enterCalls += 1
             if result > 0 { counters.submissions += UInt64(result) }

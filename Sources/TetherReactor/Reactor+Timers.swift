@@ -9,11 +9,11 @@ extension Reactor {
     /// - Throws: `CancellationError` when the task is cancelled first (the timer is removed from
     ///   the kernel before this returns), `shutDown` if the reactor stops.
     public func sleep(for duration: Duration) async throws {
-        let (seconds, attoseconds) = duration.components
-        guard seconds >= 0, attoseconds >= 0 else {
+        guard duration >= .zero else {
             throw ReactorError(.invalidArgument, operation: "timeout", detail: "negative duration \(duration)")
         }
-        let nanoseconds = UInt64(seconds) * 1_000_000_000 + UInt64(attoseconds / 1_000_000_000)
+        // Clamped: `.seconds(Int64.max)` is "practically forever", not an overflow trap.
+        let nanoseconds = duration.clampedNanoseconds
         try await withLoop { loop in
             let completion = try await loop.perform(.timeout(nanoseconds: nanoseconds))
             // A timeout that fires completes with ETIME: that is success here.

@@ -85,6 +85,25 @@ extension ReactorSuite {
                 #expect(error?.code == .invalidArgument)
             }
         }
+
+        /// A sleep longer than `UInt64` nanoseconds waits "forever" until cancelled (it trapped on
+        /// the overflow of seconds × 10⁹ before).
+        @Test func practicallyEndlessSleepWaitsUntilCancelled() async throws {
+            try await withReactor { reactor in
+                let sleeper = Task(executorPreference: reactor) { try await reactor.sleep(for: .seconds(Int64.max)) }
+                sleeper.cancel()
+                await #expect(throws: CancellationError.self) { try await sleeper.value }
+            }
+        }
+
+        @Test func durationsClampToWholeNanoseconds() {
+            #expect(Duration.nanoseconds(1_500).clampedNanoseconds == 1_500)
+            #expect((Duration.seconds(2) + .nanoseconds(7)).clampedNanoseconds == 2_000_000_007)
+            #expect(Duration.seconds(-1).clampedNanoseconds == 0)
+            #expect(Duration.seconds(Int64.max).clampedNanoseconds == UInt64.max)
+            #expect(Duration.seconds(18_446_744_073).clampedNanoseconds == 18_446_744_073_000_000_000)
+            #expect((Duration.seconds(18_446_744_073) + .nanoseconds(709_551_616)).clampedNanoseconds == UInt64.max)
+        }
     }
 }
 
