@@ -29,6 +29,17 @@ final class HandleCore: LoopHandle, @unsafe @unchecked Sendable {
         if isClosed { throw ReactorError(.closed, operation: operation, detail: "\(kind) fd \(fd) is closed") }
     }
 
+    /// The fd's receive queue, made at the first receive. Reactor thread only.
+    ///
+    /// - Throws: `closed` once the handle is closed.
+    func openReceiveQueue(loop: EventLoop, mode: ReceiveQueue.Mode) throws(ReactorError) -> ReceiveQueue {
+        try checkOpen(mode == .socket ? "recv" : "read")
+        if let receiveQueue { return receiveQueue }
+        let queue = ReceiveQueue(loop: loop, fd: fd, mode: mode)
+        receiveQueue = queue
+        return queue
+    }
+
     /// Closes through the ring once no receive is in flight on the fd. Reactor thread only.
     nonisolated(nonsending) func close(loop: EventLoop) async throws {
         guard !isClosed else { return }

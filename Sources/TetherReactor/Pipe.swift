@@ -24,10 +24,7 @@ public final class PipeReader: Sendable {
     /// The next bytes, or nil once every writer has closed.
     public func read() async throws -> BufferSlice? {
         try await reactor.withLoop { loop in
-            try self.core.checkOpen("read")
-            let queue = self.core.receiveQueue ?? ReceiveQueue(loop: loop, fd: self.core.fd, mode: .pipe)
-            self.core.receiveQueue = queue
-            return try await queue.receive()
+            try await self.core.openReceiveQueue(loop: loop, mode: .pipe).receive()
         }
     }
 

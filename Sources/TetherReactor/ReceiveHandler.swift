@@ -21,10 +21,7 @@ extension StreamSocket {
     ///   `closed` after ``close()``; `shutDown`.
     public func startReceiving(_ handler: some ReceiveHandler) async throws {
         try await reactor.withLoop { loop in
-            try self.core.checkOpen("recv")
-            let queue = self.core.receiveQueue ?? ReceiveQueue(loop: loop, fd: self.core.fd, mode: .socket)
-            self.core.receiveQueue = queue
-            try queue.setHandler(handler)
+            try self.core.openReceiveQueue(loop: loop, mode: .socket).setHandler(handler)
         }
     }
 }

@@ -85,10 +85,7 @@ public final class StreamSocket: Sendable {
     // that actor without switching off it and back.
     public nonisolated(nonsending) func receive() async throws -> BufferSlice? {
         try await reactor.withLoop { loop in
-            try self.core.checkOpen("recv")
-            let queue = self.core.receiveQueue ?? ReceiveQueue(loop: loop, fd: self.core.fd, mode: .socket)
-            self.core.receiveQueue = queue
-            return try await queue.receive()
+            try await self.core.openReceiveQueue(loop: loop, mode: .socket).receive()
         }
     }
 
