@@ -151,17 +151,13 @@ public struct RPCChannel: Sendable {
         return stream
     }
 
-    private func messages(on stream: MuxStream) -> RPCMessageReader {
-        RPCMessageReader(stream: stream, maxMessageBytes: configuration.maxMessageBytes, limits: context.decoder.limits)
-    }
-
     private func itemReader<Item: Decodable & Sendable>(for stream: MuxStream) -> RPCItemReader<Item> {
-        RPCItemReader(messages: messages(on: stream), end: .resultMessage, context: context)
+        RPCItemReader(messages: context.messages(on: stream), end: .resultMessage, context: context)
     }
 
     /// Reads the call's response: a reader at its result's value, or the failure it reports.
     private func awaitResult(on stream: MuxStream) async throws -> MessagePackReader {
-        var messages = messages(on: stream)
+        var messages = context.messages(on: stream)
         switch try await messages.next() {
         case .result(let value):
             return value

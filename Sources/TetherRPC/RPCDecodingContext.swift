@@ -1,13 +1,23 @@
-/// What decoding results, items and failures needs: the decoder and the known error types.
+import TetherMux
+
+/// What reading a call's messages needs: the message size limit, the decoder and the known
+/// error types.
 struct RPCDecodingContext: Sendable {
+    let maxMessageBytes: Int
     let decoder: MessagePackDecoder
     let knownErrors: [any (Error & Codable & Sendable).Type]
     let explainConnectionLoss: (@Sendable () async -> (any Error)?)?
 
     init(configuration: RPCConfiguration) {
+        self.maxMessageBytes = configuration.maxMessageBytes
         self.decoder = MessagePackDecoder(limits: configuration.decoderLimits)
         self.knownErrors = configuration.knownErrors
         self.explainConnectionLoss = configuration.explainConnectionLoss
+    }
+
+    /// A reader of the envelope messages arriving on `stream`.
+    func messages(on stream: MuxStream) -> RPCMessageReader {
+        RPCMessageReader(stream: stream, maxMessageBytes: maxMessageBytes, limits: decoder.limits)
     }
 
     /// `error`, or the configured explanation when it is a lost connection.

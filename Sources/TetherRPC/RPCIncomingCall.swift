@@ -28,10 +28,7 @@ public struct RPCIncomingCall: Sendable {
 
     /// The items the caller streams, ending at its FIN. Can be taken once.
     public func incomingStream<Item: Decodable & Sendable>(of: Item.Type) -> RPCStream<Item> {
-        let messages =
-            exchange.takeMessages()
-            ?? RPCMessageReader(
-                stream: stream, maxMessageBytes: exchange.builder.maxMessageBytes, limits: exchange.context.decoder.limits)
+        let messages = exchange.takeMessages() ?? exchange.context.messages(on: stream)
         return RPCStream(
             remote: RPCRemoteItems(reader: RPCItemReader(messages: messages, end: .fin, context: exchange.context)))
     }

@@ -73,8 +73,7 @@ public final class RPCServer: Sendable {
     }
 
     private func handle(_ stream: MuxStream, control: RPCCallControl) async {
-        var messages = RPCMessageReader(
-            stream: stream, maxMessageBytes: configuration.maxMessageBytes, limits: context.decoder.limits)
+        var messages = context.messages(on: stream)
         let header: RPCCallHeader
         do {
             switch try await messages.next() {
