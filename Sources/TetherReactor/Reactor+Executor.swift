@@ -78,14 +78,17 @@ extension ReactorJob {
 /// ``Reactor/unownedSerialExecutor``). A separate object from the ``Reactor`` (its task-executor
 /// role) so that the loop knows which role each job was enqueued for (see `ReactorJob`).
 final class ReactorSerialExecutor: SerialExecutor {
-    unowned let reactor: Reactor
+    // SAFETY: the reactor owns this object (and nothing else does), so the reactor outlives it.
+    // `unowned(unsafe)`: a checked `unowned` costs an atomic retain and release on every job an
+    // actor enqueues (`swift_unownedRetainStrong`, ~1 % of a reactor's time in the RPC profile).
+    unowned(unsafe) let reactor: Reactor
 
     init(reactor: Reactor) {
-        self.reactor = reactor
+        unsafe self.reactor = reactor
     }
 
     func enqueue(_ job: consuming ExecutorJob) {
-        reactor.schedule(ReactorJob(job: UnownedJob(job), isolated: true))
+        unsafe reactor.schedule(ReactorJob(job: UnownedJob(job), isolated: true))
     }
 
     func asUnownedSerialExecutor() -> UnownedSerialExecutor {
@@ -95,10 +98,10 @@ final class ReactorSerialExecutor: SerialExecutor {
     /// Lets `assumeIsolated` work for actors pinned to the reactor when called on its thread
     /// (for example from a completion callback or a task preferring the reactor).
     func checkIsolated() {
-        precondition(reactor.isIsolatingCurrentContext(), "not on the reactor thread")
+        precondition(unsafe reactor.isIsolatingCurrentContext(), "not on the reactor thread")
     }
 
     func isIsolatingCurrentContext() -> Bool? {
-        reactor.isIsolatingCurrentContext()
+        unsafe reactor.isIsolatingCurrentContext()
     }
 }
