@@ -226,12 +226,15 @@ public actor MuxSession {
     /// Streams the session still tracks.
     public var streamCount: Int { streams.count }
 
+    /// Streams whose reader is parked waiting for data (for diagnosing a stuck session).
+    public var waitingReaderCount: Int { streams.values.reduce(0) { $0 + ($1.reader == nil ? 0 : 1) } }
+
     /// One line of internal state for diagnosing a stuck session: tracked streams, un-ACKed
     /// opens, streams waiting to be accepted, queued frames, waiters, failure.
     public var diagnostics: String {
         "streams=\(streams.count) machine=\(state.streamCount) unacked=\(state.unacknowledgedCount) "
             + "acceptQueue=\(state.acceptQueueCount) outControl=\(outboundControl.count) "
             + "outData=\(outboundData.count) openWaiters=\(openWaiters.count) "
-            + "acceptWaiters=\(acceptWaiters.count) pinned=\(pinnedSlices) failure=\(failure.map { "\($0)" } ?? "none")"
+            + "acceptWaiters=\(acceptWaiters.count) waitingReaders=\(waitingReaderCount) pinned=\(pinnedSlices) failure=\(failure.map { "\($0)" } ?? "none")"
     }
 }

@@ -20,8 +20,8 @@ import TetherTesting
         let clientReader = Task(executorPreference: reactor) { try await stream.read() }
         let serverReader = Task(executorPreference: reactor) { try await accepted.read() }
         let acceptor = Task(executorPreference: reactor) { try await server.acceptStream() }
-        _ = await reactor.counters()
-        _ = await reactor.counters()
+        while await client.waitingReaderCount == 0 { await Task.yield() }
+        while await server.waitingReaderCount == 0 { await Task.yield() }
         await reactor.shutdown()
         // The connection is gone for both sessions: that is what every waiter hears.
         for reader in [clientReader, serverReader] {
