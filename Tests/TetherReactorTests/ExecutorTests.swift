@@ -40,7 +40,7 @@ final class CallbackProbe: ReactorCallback, @unchecked Sendable {
 }
 
 extension ReactorSuite {
-    @Suite struct ExecutorTests {
+    @Suite(.timeLimit(.minutes(1))) struct ExecutorTests {
         /// A task that prefers the reactor runs its nonisolated code as the reactor's task-executor
         /// job: calling nonisolated async functions must not re-enqueue it. (When every job ran as
         /// isolated to the serial executor, each such call was one more job: 1,000 here.)
