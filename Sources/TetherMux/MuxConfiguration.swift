@@ -10,6 +10,11 @@ public enum MuxRole: Hashable, Sendable {
         self == .client ? 1 : 2
     }
 
+    /// The first stream ID the other end opens.
+    var peerFirstStreamID: UInt32 {
+        self == .client ? 2 : 1
+    }
+
     /// Whether `streamID` is one this role opens.
     public func opens(_ streamID: UInt32) -> Bool {
         streamID % 2 == firstStreamID % 2
@@ -50,6 +55,32 @@ public struct MuxConfiguration: Hashable, Sendable {
     /// Actions a session queues before it stops parsing received frames until the caller drains them.
     /// This bounds the action queue even when a peer floods small frames such as pings.
     public var maxPendingActions = 1024
+    /// Reply frames — what the peer's own frames make this side send: ping replies and RSTs
+    /// refusing its SYNs or dropping its data — that may wait for the connection (queued, or in a
+    /// write the connection has not finished). Past it the session fails with
+    /// ``MuxError/Code-swift.struct/outboundQueueFull`` and GoAway(protocol error).
+    public var maxOutboundReplyFrames = 4096
+    /// Reply frames waiting for the connection at which the session stops reading the peer until
+    /// the connection takes them (``ReceiveProgress/outputBlocked``): a peer that floods pings or
+    /// SYNs and never reads then only fills its own socket, and the session ends by the write
+    /// timeout. At or above ``maxOutboundReplyFrames`` the session never stops reading and fails
+    /// at the limit instead.
+    public var pauseInputAtReplyFrames = 1024
+    /// Data payload bytes that may wait for the connection (queued or in a write it has not
+    /// finished). Writers wait beyond it, so a peer that grants credit but never reads holds at
+    /// most this much of the writers' memory.
+    public var maxOutboundDataBytes = 4 * 1024 * 1024
+    /// Payload bytes delivered to streams and not yet read, across all the session's streams.
+    /// Window updates that would take the session past it wait until reads bring it below; data
+    /// that arrives past it (credit granted earlier, the 256 KiB every new stream starts with)
+    /// resets its stream with ``MuxError/Code-swift.struct/receiveBudgetExceeded`` and is dropped,
+    /// and new incoming streams are refused with RST while it is reached.
+    public var maxBufferedBytes: UInt64 = 64 * 1024 * 1024
+    /// How long a write may wait for the connection to take any of it before the session fails
+    /// with ``MuxError/Code-swift.struct/writeTimeout`` and its socket is shut down (yamux
+    /// `ConnectionWriteTimeout`, 10 s). Also bounds ``MuxSession/close()``: queued frames are
+    /// written for at most this long.
+    public var writeTimeoutNanoseconds: UInt64 = 10_000_000_000
 
     /// The default configuration.
     public init() {}
@@ -71,5 +102,10 @@ public struct MuxConfiguration: Hashable, Sendable {
         try check(keepAliveTimeoutNanoseconds > 0, keepAliveTimeoutNanoseconds)
         try check(maxOutstandingPings > 0, maxOutstandingPings)
         try check(maxPendingActions >= 16, maxPendingActions)
+        try check(maxOutboundReplyFrames > 0, maxOutboundReplyFrames)
+        try check(pauseInputAtReplyFrames > 0, pauseInputAtReplyFrames)
+        try check(maxOutboundDataBytes > 0, maxOutboundDataBytes)
+        try check(maxBufferedBytes >= UInt64(streamWindowBytes), maxBufferedBytes)
+        try check(writeTimeoutNanoseconds > 0, writeTimeoutNanoseconds)
     }
 }

@@ -15,6 +15,7 @@ public struct MuxError: Error, Hashable, Sendable, CustomStringConvertible {
             case invalidStreamID
             case streamIDParity
             case duplicateStream
+            case streamIDReused
             case unexpectedFin
             case dataAfterFin
             case receiveWindowExceeded
@@ -31,6 +32,9 @@ public struct MuxError: Error, Hashable, Sendable, CustomStringConvertible {
             case sessionClosed
             case invalidConfiguration
             case cancelled
+            case outboundQueueFull
+            case writeTimeout
+            case receiveBudgetExceeded
         }
 
         fileprivate let base: Base
@@ -50,6 +54,10 @@ public struct MuxError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let streamIDParity = Code(base: .streamIDParity)
         /// The peer sent SYN for a stream that is already open.
         public static let duplicateStream = Code(base: .duplicateStream)
+        /// The peer sent SYN for a stream ID it used before (or skipped over more than 1,024
+        /// streams ago), so a handle still held for the old stream can never read the new one's
+        /// data. `value` is the highest ID the peer opened.
+        public static let streamIDReused = Code(base: .streamIDReused)
         /// The peer sent FIN twice on one stream.
         public static let unexpectedFin = Code(base: .unexpectedFin)
         /// The peer sent Data after its FIN.
@@ -83,6 +91,16 @@ public struct MuxError: Error, Hashable, Sendable, CustomStringConvertible {
         /// The waiting task was cancelled. The stream is unchanged: nothing was lost, a later call
         /// may continue (reset it to tell the peer).
         public static let cancelled = Code(base: .cancelled)
+        /// The peer made this side queue more reply frames (ping replies, RSTs refusing its SYNs)
+        /// than ``MuxConfiguration/maxOutboundReplyFrames`` without reading them. `value` is the count.
+        public static let outboundQueueFull = Code(base: .outboundQueueFull)
+        /// The connection took none of a write for ``MuxConfiguration/writeTimeoutNanoseconds``:
+        /// the peer stopped reading. The socket is shut down; queued writes fail.
+        public static let writeTimeout = Code(base: .writeTimeout)
+        /// Data arrived while the session already held ``MuxConfiguration/maxBufferedBytes`` unread
+        /// bytes across its streams: this side reset the stream and dropped the data. `value` is
+        /// the frame's length.
+        public static let receiveBudgetExceeded = Code(base: .receiveBudgetExceeded)
 
         public var description: String {
             switch base {
@@ -109,6 +127,10 @@ public struct MuxError: Error, Hashable, Sendable, CustomStringConvertible {
             case .streamReset: "stream reset by the peer"
             case .sessionClosed: "session closed"
             case .cancelled: "cancelled while waiting"
+            case .streamIDReused: "stream ID reused"
+            case .outboundQueueFull: "too many reply frames queued for a peer that does not read"
+            case .writeTimeout: "write timed out: the peer stopped reading"
+            case .receiveBudgetExceeded: "session receive budget exceeded"
             }
         }
     }
@@ -132,8 +154,8 @@ public struct MuxError: Error, Hashable, Sendable, CustomStringConvertible {
     public var goAwayCode: GoAwayCode? {
         switch code.base {
         case .unsupportedVersion, .unknownFrameType, .truncatedHeader, .frameTooLarge, .invalidStreamID,
-            .streamIDParity, .duplicateStream, .unexpectedFin, .dataAfterFin, .receiveWindowExceeded,
-            .sendWindowOverflow:
+            .streamIDParity, .duplicateStream, .streamIDReused, .unexpectedFin, .dataAfterFin, .receiveWindowExceeded,
+            .sendWindowOverflow, .outboundQueueFull:
             .protocolError
         default:
             nil

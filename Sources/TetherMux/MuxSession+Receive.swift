@@ -12,17 +12,18 @@ extension MuxSession {
     }
 
     /// Feeds one received buffer to the state machine; the end of the connection or its failure
-    /// ends the session.
+    /// ends the session. When the state machine stops parsing because the peer does not take
+    /// the frames waiting for it, the socket's receive is paused until a send completes.
     func received(_ result: Result<BufferSlice?, any Error>) {
         guard failure == nil else { return }
         switch result {
         case .success(let chunk?):
-            var progress = state.receive(chunk, nowNanoseconds: nowNanoseconds)
-            drainActions()
-            while progress == .paused, failure == nil {
-                progress = state.resumeReceiving(nowNanoseconds: nowNanoseconds)
-                drainActions()
+            if inputPaused {
+                // Received before the pause took effect: parsed after the held-back input.
+                heldChunks.append(chunk)
+                return
             }
+            parse(from: state.receive(chunk, nowNanoseconds: nowNanoseconds))
         case .success(nil):
             state.connectionClosed()
             drainActions()
@@ -32,24 +33,52 @@ extension MuxSession {
         }
     }
 
-    /// Carries out what the state machine decided. Called after every call into it.
+    /// Drains actions and goes on parsing while the state machine pauses for them; pauses the
+    /// socket's receive when it stops for the output.
+    private func parse(from progress: ReceiveProgress) {
+        var progress = progress
+        drainActions()
+        while progress == .paused, failure == nil {
+            progress = state.resumeReceiving(nowNanoseconds: nowNanoseconds)
+            drainActions()
+        }
+        guard failure == nil else { return }
+        if progress == .outputBlocked {
+            if !inputPaused {
+                inputPaused = true
+                socket.pauseReceiving()
+            }
+        } else if inputPaused, heldChunks.isEmpty {
+            inputPaused = false
+            socket.resumeReceiving()
+        }
+    }
+
+    /// After a send completed: parses what input was held back, and reads again if it all fits.
+    func resumeInput() {
+        guard inputPaused, failure == nil else { return }
+        var progress = state.resumeReceiving(nowNanoseconds: nowNanoseconds)
+        while progress == .needsInput, !heldChunks.isEmpty, failure == nil {
+            drainActions()
+            progress = state.receive(heldChunks.removeFirst(), nowNanoseconds: nowNanoseconds)
+        }
+        parse(from: progress)
+    }
+
+    /// Carries out what the state machine decided, and schedules a flush for the frames it
+    /// queued. Called after every call into it.
     func drainActions() {
         while let action = state.nextAction() {
             switch action {
-            case .sendControl(let header):
-                // FIN and RST end a stream's data, so they queue behind it; everything else
-                // (window updates, SYN/ACK, pings, GoAway) jumps ahead of bulk data.
-                if header.flags.contains(.fin) || header.flags.contains(.rst) {
-                    outboundData.append(headerArena.slice(for: header))
-                } else {
-                    outboundControl.append(headerArena.slice(for: header))
-                }
-                counters.framesSent += 1
-                wakeWriter()
             case .deliver(let streamID, let payload):
-                guard let entry = streams[streamID] else { continue }
+                guard let entry = streams[streamID] else {
+                    // Nobody holds the stream any more: the bytes are dropped as they come.
+                    let byteCount = payload.reduce(0) { $0 + $1.count }
+                    state.consumed(streamID: streamID, byteCount: byteCount, nowNanoseconds: nowNanoseconds)
+                    continue
+                }
                 for slice in payload {
-                    entry.received.append(slice)
+                    entry.append(slice)
                     if slice.holdsReceiveBuffer { pinnedSlices += 1 }
                     counters.payloadBytesReceived += UInt64(slice.count)
                 }
@@ -57,7 +86,7 @@ extension MuxSession {
                 entry.reader = nil
                 if pinnedSlices > pinnedSliceLimit { unpinQueuedSlices() }
             case .streamOpened(let streamID):
-                streams[streamID] = MuxStreamEntry()
+                streams[streamID] = MuxStreamEntry(hasHandle: false)
                 if !acceptWaiters.isEmpty, let accepted = state.acceptStream(nowNanoseconds: nowNanoseconds) {
                     acceptWaiters.removeFirst().resume(returning: .success(accepted))
                 }
@@ -72,12 +101,12 @@ extension MuxSession {
                 if let entry = streams[streamID] {
                     entry.closed = true
                     entry.wakeAll()
+                    if !entry.hasHandle { discard(streamID) }
                 }
             case .streamReset(let streamID):
-                if let entry = streams[streamID] {
-                    entry.failure = MuxError(.streamReset, streamID: streamID)
-                    entry.wakeAll()
-                }
+                streamFailed(streamID, MuxError(.streamReset, streamID: streamID))
+            case .streamDropped(let streamID, let reason):
+                streamFailed(streamID, reason)
             case .streamWritable(let streamID):
                 streams[streamID]?.wakeAll()
             case .openSlotAvailable:
@@ -95,6 +124,23 @@ extension MuxSession {
                 fail(error)
             }
         }
+        if state.hasOutbound { wakeWriter() }
+    }
+
+    /// The stream ended with `error`: its users are told; a stream nobody accepted yet is
+    /// forgotten with its unread bytes.
+    private func streamFailed(_ streamID: UInt32, _ error: MuxError) {
+        guard let entry = streams[streamID] else { return }
+        entry.failure = error
+        entry.wakeAll()
+        if !entry.hasHandle { discard(streamID) }
+    }
+
+    /// Forgets a stream that never got a handle (the peer reset or finished it before it was
+    /// accepted): otherwise its record would stay forever.
+    private func discard(_ streamID: UInt32) {
+        guard let entry = streams.removeValue(forKey: streamID) else { return }
+        forget(entry, streamID: streamID)
     }
 
     /// Copies every queued, unread slice that still holds a reactor receive buffer into memory of
@@ -105,28 +151,22 @@ extension MuxSession {
     /// readers of those streams are waiting for — and the session deadlocks. The windows bound how
     /// much is copied; a reader that keeps up never triggers this (see `MuxCounters.bytesCopied`).
     func unpinQueuedSlices() {
-        for streamID in Array(streams.keys) {
-            guard let entry = streams[streamID], entry.hasQueuedData else { continue }
-            for index in entry.receivedReadIndex..<entry.received.count where entry.received[index].holdsReceiveBuffer {
-                let slice = entry.received[index]
-                entry.received[index] = slice.copied()
-                counters.bytesCopied += UInt64(slice.count)
-            }
+        for entry in streams.values where entry.hasQueuedData {
+            counters.bytesCopied += UInt64(entry.copyPinnedSlices())
         }
         pinnedSlices = 0
     }
 
     /// Ends the session with `error`: every waiter and stream fails with it; queued frames (a
-    /// GoAway) are still written, then the loops end and the socket is closed.
+    /// GoAway) are still written — for at most the write timeout when the peer does not read —
+    /// then the socket is closed. A write timeout shuts the socket down at once.
     func fail(_ error: MuxError) {
         guard failure == nil else { return }
         failure = error
         if !state.isFailed {
             // A local close or a broken connection: the state machine drops its streams too.
             state.connectionClosed()
-            while let action = state.nextAction() {
-                if case .sendControl(let header) = action { outboundControl.append(headerArena.slice(for: header)) }
-            }
+            while state.nextAction() != nil {}
         }
         for entry in streams.values {
             if entry.failure == nil, !(entry.finished && entry.closed) { entry.failure = error }
@@ -138,6 +178,11 @@ extension MuxSession {
         openWaiters.removeAll()
         for (_, waiter) in pingWaiters { waiter.resume(returning: .failure(error)) }
         pingWaiters.removeAll()
+        if error.code == .writeTimeout {
+            abortConnection()
+        } else if sendInFlight || state.hasOutbound {
+            watchClosingWrites()
+        }
         wakeWriter()
         // Stop reading and ticking now; the writer flushes what is queued (a GoAway) and ends.
         if receiving {

@@ -1,50 +1,26 @@
 import TetherReactor
 
 extension MuxSession {
-    /// Queues one Data frame whose payload is the next `header.length` bytes of `slices`, starting
-    /// at `slices[sliceIndex]` byte `offset` (both advanced); payload slices share the caller's.
-    func enqueueData(header: FrameHeader, from slices: [BufferSlice], sliceIndex: inout Int, offset: inout Int) {
-        // Straight into the outbound queue: no payload array per frame.
-        outboundData.append(headerArena.slice(for: header))
-        var frameBytes = Int(header.length)
-        while frameBytes > 0 {
-            let slice = slices[sliceIndex]
-            let take = min(frameBytes, slice.count - offset)
-            outboundData.append(take == slice.count ? slice : slice.slice(offset..<(offset + take)))
-            frameBytes -= take
-            offset += take
-            if offset == slice.count {
-                sliceIndex += 1
-                offset = 0
-            }
-        }
-        counters.framesSent += 1
-        counters.payloadBytesSent += UInt64(header.length)
-        wakeWriter()
-    }
-
-    /// Sends `slices` on `streamID`, split into frames of at most the peer's window and
-    /// `maxFrameBytes`, waiting for window updates when the peer's window is exhausted.
+    /// Sends `slices` on `streamID`: the state machine queues them as frames of at most the
+    /// peer's window and `maxFrameBytes` (payload slices share the caller's), waiting for window
+    /// updates and for outbound room as needed.
     func write(_ slices: [BufferSlice], streamID: UInt32, finishing: Bool) async throws(MuxError) {
-        var sliceIndex = 0
-        var offset = 0
-        var remaining = slices.reduce(0) { $0 + $1.count }
-        if remaining == 0 {
+        var cursor = PayloadCursor(slices)
+        if cursor.isDone {
             if finishing { try closeWrite(streamID: streamID) }
             return
         }
-        while remaining > 0 {
+        while true {
             if let failure = streams[streamID]?.failure ?? failure { throw failure }
-            switch state.reserveSend(streamID: streamID, wantedBytes: remaining, finishing: finishing) {
-            case .send(let header):
-                enqueueData(header: header, from: slices, sliceIndex: &sliceIndex, offset: &offset)
-                remaining -= Int(header.length)
-                drainActions()
+            let progress = state.send(streamID: streamID, payload: slices, cursor: &cursor, finishing: finishing)
+            drainActions()
+            switch progress {
+            case .done:
+                return
             case .mustWait:
                 guard streams[streamID] != nil else { throw MuxError(.streamClosed, streamID: streamID) }
                 try await waitCancellably(streamID: streamID, as: .writer)
             case .failed(let error):
-                drainActions()
                 throw streams[streamID]?.failure ?? error
             }
         }
@@ -59,11 +35,19 @@ extension MuxSession {
     func reset(streamID: UInt32) {
         state.resetStream(streamID: streamID)
         if let entry = streams.removeValue(forKey: streamID) {
-            pinnedSlices -= entry.pinnedCount
+            forget(entry, streamID: streamID)
             entry.failure = MuxError(.streamClosed, streamID: streamID)
             entry.wakeAll()
         }
         drainActions()
+    }
+
+    /// An entry leaves the session: its unread bytes are dropped and reported consumed, so they
+    /// no longer count against the session's buffered-bytes budget.
+    func forget(_ entry: MuxStreamEntry, streamID: UInt32) {
+        pinnedSlices -= entry.pinnedCount
+        let dropped = entry.dropUnread()
+        if dropped > 0 { state.consumed(streamID: streamID, byteCount: dropped, nowNanoseconds: nowNanoseconds) }
     }
 
     /// The next received slice of `streamID`, nil at end of stream. Gives the window back for it.
@@ -190,8 +174,8 @@ extension MuxSession {
     /// Forgets a stream whose handle is gone: resets it if still open.
     func release(streamID: UInt32) {
         guard let entry = streams.removeValue(forKey: streamID) else { return }
-        pinnedSlices -= entry.pinnedCount
         if !(entry.closed || entry.failure != nil) { state.resetStream(streamID: streamID) }
+        forget(entry, streamID: streamID)
         if entry.failure == nil { entry.failure = MuxError(.streamClosed, streamID: streamID) }
         entry.wakeAll()
         drainActions()
@@ -221,21 +205,16 @@ extension MuxSession {
 // waiting synchronously through `runIsolated`: one actor hop and one job less per call. Each
 // returns nil (or false) when it would have to wait, and the caller takes the async path.
 extension MuxSession {
-    /// Queues all of `slices` if the peer's window takes them now; false (nothing queued) otherwise.
+    /// Queues all of `slices` if the peer's window and the outbound limit take them now; false
+    /// (nothing queued) otherwise.
     func writeNow(_ slices: [BufferSlice], streamID: UInt32, finishing: Bool) -> Bool {
-        guard failure == nil, streams[streamID]?.failure == nil,
-            let credit = state.stream(streamID)?.sendCreditBytes
-        else { return false }
-        let total = slices.reduce(0) { $0 + $1.count }
-        guard total > 0, total <= Int(credit) else { return false }
-        var sliceIndex = 0
-        var offset = 0
-        var remaining = total
-        while remaining > 0 {
-            guard case .send(let header) = state.reserveSend(streamID: streamID, wantedBytes: remaining, finishing: finishing)
-            else { preconditionFailure("credit was checked") }
-            enqueueData(header: header, from: slices, sliceIndex: &sliceIndex, offset: &offset)
-            remaining -= Int(header.length)
+        guard failure == nil, streams[streamID]?.failure == nil else { return false }
+        var cursor = PayloadCursor(slices)
+        guard !cursor.isDone, state.canSendNow(streamID: streamID, byteCount: cursor.remainingBytes) else {
+            return false
+        }
+        guard state.send(streamID: streamID, payload: slices, cursor: &cursor, finishing: finishing) == .done else {
+            preconditionFailure("credit and room were checked")
         }
         drainActions()
         return true
@@ -246,7 +225,7 @@ extension MuxSession {
         guard failure == nil, case .opened(let streamID) = state.openStream(nowNanoseconds: nowNanoseconds) else {
             return nil
         }
-        streams[streamID] = MuxStreamEntry()
+        streams[streamID] = MuxStreamEntry(hasHandle: true)
         counters.streamsOpened += 1
         drainActions()
         return MuxStream(id: streamID, session: self)

@@ -2,7 +2,7 @@ import TetherReactor
 
 // The writer: no task. Queuing a frame schedules a flush after the reactor's current jobs, so
 // every frame those jobs queue leaves in one gathered `sendmsg`; the send's completion schedules
-// the next flush. (A writer task cost a job to resume per batch, on every round trip.)
+// the next flush.
 extension MuxSession {
     /// Frames were queued: send them soon, unless a send is in flight (its completion will).
     func wakeWriter() {
@@ -11,18 +11,27 @@ extension MuxSession {
         reactor.callSoon(SessionEvents(session: self, work: .flush))
     }
 
-    /// Sends every queued frame, control frames first, in one gathered send; ends the writer
-    /// once the session has failed and nothing is left to send.
+    /// Sends every queued frame, in the state machine's wire order, in one gathered send; ends the
+    /// writer once the session has failed and nothing is left to send.
     func flush() {
         flushScheduled = false
         guard !sendInFlight, writerRunning else { return }
-        if outboundControl.isEmpty && outboundData.isEmpty {
+        guard state.hasOutbound else {
             if failure != nil { endWriter() }
             return
         }
-        let batch = outboundControl + outboundData
-        outboundControl.removeAll(keepingCapacity: true)
-        outboundData.removeAll(keepingCapacity: true)
+        var batch: [BufferSlice] = []
+        batch.reserveCapacity(state.outbound.queuedFrameCount + 8)
+        state.takeOutbound(nowNanoseconds: nowNanoseconds) { item in
+            switch item {
+            case .header(let header):
+                batch.append(headerArena.slice(for: header))
+                counters.framesSent += 1
+                if header.type == .data { counters.payloadBytesSent += UInt64(header.length) }
+            case .payload(let chunk):
+                batch.append(chunk)
+            }
+        }
         counters.socketSends += 1
         do {
             try socket.startSending(batch, to: SessionEvents(session: self, work: .send))
@@ -33,7 +42,8 @@ extension MuxSession {
         }
     }
 
-    /// A gathered send finished.
+    /// A gathered send finished: the state machine learns that the connection took the frames
+    /// (writers waiting for room, a paused input may go on), and the next batch goes out.
     func sent(_ result: Result<Void, any Error>) {
         sendInFlight = false
         if case .failure = result {
@@ -41,12 +51,60 @@ extension MuxSession {
             if failure == nil { fail(MuxError(.connectionClosed)) }
             return
         }
+        state.outboundWritten(nowNanoseconds: nowNanoseconds)
+        drainActions()
+        resumeInput()
         wakeWriter()
+    }
+
+    /// Part of the batch in flight went out: the write is slow, not stalled.
+    func sendProgressed() {
+        state.outboundProgressed(nowNanoseconds: nowNanoseconds)
     }
 
     private func endWriter() {
         guard writerRunning else { return }
         writerRunning = false
+        closeWatchdog?.cancel()
+        closeWatchdog = nil
         loopEnded()
+    }
+
+    /// After the session failed with writes still to make: shuts the socket down if the
+    /// connection takes none of them for the write timeout, so closing ends even when the peer
+    /// never reads. (While the session runs, `tick` enforces the same timeout.)
+    func watchClosingWrites() {
+        guard writerRunning, closeWatchdog == nil else { return }
+        let reactor = self.reactor
+        closeWatchdog = Task(executorPreference: reactor) { [weak self] in
+            while let self {
+                let wait = await self.closingWriteWaitNanoseconds()
+                guard let wait else { return }
+                do {
+                    try await reactor.sleep(for: .nanoseconds(Int64(clamping: wait)))
+                } catch {
+                    return
+                }
+            }
+        }
+    }
+
+    /// How long the close watchdog sleeps before it looks again; nil once it is done (the writer
+    /// ended, or it shut the socket down).
+    private func closingWriteWaitNanoseconds() -> UInt64? {
+        guard writerRunning else { return nil }
+        let now = nowNanoseconds
+        if state.isWriteStalled(nowNanoseconds: now) {
+            abortConnection()
+            return nil
+        }
+        let deadline = state.nextDeadlineNanoseconds ?? (now + state.configuration.writeTimeoutNanoseconds)
+        return max(deadline, now + 1_000_000) - now
+    }
+
+    /// The peer stopped reading: shut the socket down so the write in flight fails and the
+    /// session can end.
+    func abortConnection() {
+        socket.abort()
     }
 }

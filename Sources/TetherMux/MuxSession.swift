@@ -7,9 +7,16 @@ import TetherReactor
 /// (``SessionState``) and every stream's bookkeeping run on the reactor thread without locks;
 /// callers on the reactor (tasks preferring it, actors pinned to it) never change threads. The
 /// socket hands each received buffer straight to the parser (no reader task between the kernel
-/// and the streams), and whatever frames are queued when the reactor's current jobs are done
-/// leave in one gathered `sendmsg`, control frames (pings, window updates, ACKs) ahead of data
-/// (no writer task either).
+/// and the streams), and whatever frames the state machine queued (its ``OutboundFrameBuffer``:
+/// control frames ahead of data, FIN and RST behind it) leave in one gathered `sendmsg` when the
+/// reactor's current jobs are done (no writer task either).
+///
+/// A peer that misbehaves costs bounded memory and time: while too many reply frames wait for a
+/// peer that does not read, the session stops reading it; writers wait while
+/// ``MuxConfiguration/maxOutboundDataBytes`` wait; unread data is bounded per stream by its window
+/// and across streams by ``MuxConfiguration/maxBufferedBytes``; a write that makes no progress for
+/// ``MuxConfiguration/writeTimeoutNanoseconds`` ends the session and shuts the socket down, which
+/// also bounds ``close()``.
 ///
 /// Payloads are never copied: received frames are slices of the reactor's buffers, and written
 /// ``BufferSlice``s go to the kernel as they are (see ``MuxCounters/bytesCopied``).
@@ -29,9 +36,6 @@ public actor MuxSession {
     let clock = ContinuousClock()
     let startInstant: ContinuousClock.Instant
 
-    // Outbound frames: control frames go out before data frames queued earlier.
-    var outboundControl: [BufferSlice] = []
-    var outboundData: [BufferSlice] = []
     /// A gathered send is in the kernel; its completion schedules the next (see `flush`).
     var sendInFlight = false
     /// A flush is queued on the reactor (`callSoon`): frames queued until then go in one send.
@@ -39,6 +43,14 @@ public actor MuxSession {
     /// The writer has not ended (it ends once the session failed and everything queued is sent).
     var writerRunning = true
     var headerArena = HeaderArena()
+    /// The state machine stopped parsing until the peer takes the frames waiting for it; the
+    /// socket's receive is paused meanwhile.
+    var inputPaused = false
+    /// Chunks the socket delivered while the input was paused, in order (none, once the socket's
+    /// receive is paused; kept so nothing is lost or reordered either way).
+    var heldChunks: [BufferSlice] = []
+    /// After the session failed: shuts the socket down if the last writes stall (see `fail`).
+    var closeWatchdog: Task<Void, Never>?
     /// Queued, unread slices holding a receive buffer of the reactor, and how many may be held
     /// before they are copied out (half the reactor's buffer ring: the other half keeps the
     /// session socket readable).
@@ -60,7 +72,7 @@ public actor MuxSession {
     nonisolated let droppedStreams = Mutex<[UInt32]>([])
     var socketClosed = false
 
-    /// Starts a session over `socket` (which it now owns) and its reader, writer and timer tasks.
+    /// Starts a session over `socket` (which it now owns): its receive handler and its timer.
     ///
     /// - Throws: ``MuxError/Code-swift.struct/invalidConfiguration`` for a bad configuration.
     public init(socket: StreamSocket, role: MuxRole, configuration: MuxConfiguration = MuxConfiguration())
@@ -112,7 +124,7 @@ public actor MuxSession {
             if let failure { throw failure }
             switch state.openStream(nowNanoseconds: nowNanoseconds) {
             case .opened(let streamID):
-                streams[streamID] = MuxStreamEntry()
+                streams[streamID] = MuxStreamEntry(hasHandle: true)
                 counters.streamsOpened += 1
                 drainActions()
                 return MuxStream(id: streamID, session: self)
@@ -153,7 +165,11 @@ public actor MuxSession {
     }
 
     private func accepted(_ streamID: UInt32) -> MuxStream {
-        if streams[streamID] == nil { streams[streamID] = MuxStreamEntry() }
+        if let entry = streams[streamID] {
+            entry.hasHandle = true
+        } else {
+            streams[streamID] = MuxStreamEntry(hasHandle: true)
+        }
         counters.streamsAccepted += 1
         drainActions()
         return MuxStream(id: streamID, session: self)
@@ -187,8 +203,10 @@ public actor MuxSession {
         drainActions()
     }
 
-    /// Closes the session: queued frames are written, the socket is closed, every stream and
-    /// waiter fails with `sessionClosed`. Returns when the session's tasks have ended.
+    /// Closes the session: queued frames are written — for at most
+    /// ``MuxConfiguration/writeTimeoutNanoseconds`` without progress, after which the socket is
+    /// shut down and they are dropped — the socket is closed, every stream and waiter fails with
+    /// `sessionClosed`. Returns when the socket is closed.
     public func close() async {
         fail(MuxError(.sessionClosed))  // no-op if the session already ended
         await waitUntilFinished()
@@ -203,7 +221,7 @@ public actor MuxSession {
 
     var isFinished: Bool { runningLoops == 0 && socketClosed }
 
-    /// A reader, writer or ticker loop has returned.
+    /// The receiving, the writer or the ticker has ended.
     func loopEnded() {
         runningLoops -= 1
         if runningLoops == 0 { Task(executorPreference: reactor) { await self.closeSocket() } }
@@ -226,6 +244,14 @@ public actor MuxSession {
     /// Streams the session still tracks.
     public var streamCount: Int { streams.count }
 
+    /// Whether the session stopped reading its peer because the frames it owes that peer wait for
+    /// the connection (see ``MuxConfiguration/pauseInputAtReplyFrames``).
+    public var isReadingPaused: Bool { inputPaused }
+
+    /// Payload bytes received and not yet read, across all streams (bounded by
+    /// ``MuxConfiguration/maxBufferedBytes``).
+    public var bufferedBytes: UInt64 { state.bufferedBytes }
+
     /// Streams whose reader is parked waiting for data (for diagnosing a stuck session).
     public var waitingReaderCount: Int { streams.values.reduce(0) { $0 + ($1.reader == nil ? 0 : 1) } }
 
@@ -233,8 +259,10 @@ public actor MuxSession {
     /// opens, streams waiting to be accepted, queued frames, waiters, failure.
     public var diagnostics: String {
         "streams=\(streams.count) machine=\(state.streamCount) unacked=\(state.unacknowledgedCount) "
-            + "acceptQueue=\(state.acceptQueueCount) outControl=\(outboundControl.count) "
-            + "outData=\(outboundData.count) openWaiters=\(openWaiters.count) "
-            + "acceptWaiters=\(acceptWaiters.count) waitingReaders=\(waitingReaderCount) pinned=\(pinnedSlices) failure=\(failure.map { "\($0)" } ?? "none")"
+            + "acceptQueue=\(state.acceptQueueCount) outFrames=\(state.outbound.queuedFrameCount) "
+            + "outReplies=\(state.outbound.outstandingReplyFrames) outData=\(state.outbound.outstandingDataBytes) "
+            + "sending=\(sendInFlight) inputPaused=\(inputPaused) buffered=\(state.bufferedBytes) "
+            + "openWaiters=\(openWaiters.count) acceptWaiters=\(acceptWaiters.count) "
+            + "waitingReaders=\(waitingReaderCount) pinned=\(pinnedSlices) failure=\(failure.map { "\($0)" } ?? "none")"
     }
 }

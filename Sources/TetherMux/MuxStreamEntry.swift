@@ -4,36 +4,84 @@ import TetherReactor
 /// Lives inside the ``MuxSession`` actor.
 ///
 /// A class, not a struct: mutating a large struct in place through the dictionary's `_modify`
-/// accessor allocated the accessor's coroutine frame on the heap — about 30 `malloc`s per
-/// stream's life (measured with a `malloc` uprobe on `bench churn`) — and copied its arrays.
+/// accessor allocated the accessor's coroutine frame on the heap and copied its arrays.
 final class MuxStreamEntry {
-    var received: [BufferSlice] = []
-    var receivedReadIndex = 0
+    /// Delivered slices; those before `readIndex` were read and no longer held (nil).
+    private var received: [BufferSlice?] = []
+    private var readIndex = 0
+    /// Bytes delivered and not yet read.
+    private(set) var unreadBytes = 0
     /// The peer sent FIN: after the queued bytes, reads return end of stream.
     var finished = false
     /// Why the stream can no longer be used (reset by the peer, session failure), if it can't.
     var failure: MuxError?
     /// Both halves are closed in the state machine.
     var closed = false
+    /// A ``MuxStream`` handle exists (the stream was opened here or accepted). Until then the
+    /// entry belongs to the session alone, which forgets it when the stream ends.
+    var hasHandle: Bool
     var reader: CheckedContinuation<Void, Never>?
     var writers: [CheckedContinuation<Void, Never>] = []
     /// Told once when the stream fails (see `MuxStream.onFailure`).
     var failureHandler: (@Sendable (MuxError) -> Void)?
 
-    var hasQueuedData: Bool { receivedReadIndex < received.count }
+    init(hasHandle: Bool) {
+        self.hasHandle = hasHandle
+    }
+
+    var hasQueuedData: Bool { readIndex < received.count }
 
     /// Unread slices that hold a reactor receive buffer.
-    var pinnedCount: Int { received[receivedReadIndex...].reduce(0) { $0 + ($1.holdsReceiveBuffer ? 1 : 0) } }
+    var pinnedCount: Int {
+        var count = 0
+        for index in readIndex..<received.count where received[index]?.holdsReceiveBuffer == true { count += 1 }
+        return count
+    }
 
+    func append(_ slice: BufferSlice) {
+        received.append(slice)
+        unreadBytes += slice.count
+    }
+
+    /// The oldest unread slice. The queue lets go of it at once, and drops the emptied front of
+    /// its storage once that is half of it, so what a stream holds is what is unread (at most
+    /// its window), however far the reader lags behind the arrivals.
     func popReceived() -> BufferSlice? {
-        guard receivedReadIndex < received.count else { return nil }
-        let slice = received[receivedReadIndex]
-        receivedReadIndex += 1
-        if receivedReadIndex == received.count {
-            received.removeAll(keepingCapacity: true)
-            receivedReadIndex = 0
+        guard readIndex < received.count else { return nil }
+        let slice = received[readIndex]
+        received[readIndex] = nil
+        readIndex += 1
+        if readIndex == received.count {
+            received.removeAll(keepingCapacity: received.count <= 64)
+            readIndex = 0
+        } else if readIndex >= 64, readIndex * 2 >= received.count {
+            received.removeFirst(readIndex)
+            readIndex = 0
         }
+        guard let slice else { preconditionFailure("an unread slice was already taken") }
+        unreadBytes -= slice.count
         return slice
+    }
+
+    /// Replaces every unread slice that holds a reactor receive buffer with a copy in memory of
+    /// its own; returns the bytes copied.
+    func copyPinnedSlices() -> Int {
+        var copied = 0
+        for index in readIndex..<received.count {
+            guard let slice = received[index], slice.holdsReceiveBuffer else { continue }
+            received[index] = slice.copied()
+            copied += slice.count
+        }
+        return copied
+    }
+
+    /// Drops every unread slice; returns how many bytes they held.
+    func dropUnread() -> Int {
+        let dropped = unreadBytes
+        received.removeAll()
+        readIndex = 0
+        unreadBytes = 0
+        return dropped
     }
 
     func wakeAll() {

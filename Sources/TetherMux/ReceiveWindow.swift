@@ -68,18 +68,30 @@ public struct ReceiveWindow: Hashable, Sendable {
     ///   - nowNanoseconds: the current monotonic time.
     ///   - rttNanoseconds: the session's round-trip estimate, `nil` while unknown (no auto-tuning).
     ///   - budgetBytes: how much the session budget still allows this window to grow.
+    ///   - limitBytes: the most credit the update may grant; a due update that needs more is not
+    ///     granted now (``isUpdateDue`` stays true) and is granted by a later call.
     /// - Precondition: `byteCount <= bufferedBytes`.
     public mutating func consume(
         _ byteCount: UInt32,
         nowNanoseconds: UInt64,
         rttNanoseconds: UInt64?,
-        budgetBytes: UInt64
+        budgetBytes: UInt64,
+        limitBytes: UInt64 = .max
     ) -> Update? {
         precondition(byteCount <= bufferedBytes, "consumed more bytes than were received")
         bufferedBytes -= byteCount
+        guard isUpdateDue, UInt64(dueDeltaBytes) <= limitBytes else { return nil }
+        // Growth from auto-tuning counts against the limit too.
         return update(
-            forced: false, nowNanoseconds: nowNanoseconds, rttNanoseconds: rttNanoseconds, budgetBytes: budgetBytes)
+            forced: false, nowNanoseconds: nowNanoseconds, rttNanoseconds: rttNanoseconds,
+            budgetBytes: min(budgetBytes, limitBytes - UInt64(dueDeltaBytes)))
     }
+
+    /// The credit an update would give back now, before any auto-tuning growth.
+    private var dueDeltaBytes: UInt32 { maxWindowBytes - bufferedBytes - availableBytes }
+
+    /// Whether enough was consumed for a window update (at least half the window), granted or not.
+    public var isUpdateDue: Bool { dueDeltaBytes >= maxWindowBytes / 2 }
 
     /// The update that travels with SYN or ACK: `maxWindowBytes − 256 KiB`, sent even when 0
     /// because the flag must go out.

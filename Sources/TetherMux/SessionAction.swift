@@ -1,13 +1,8 @@
-/// Something the owner of a ``SessionState`` must do or learn about, in the order produced.
+/// Something the owner of a ``SessionState`` must learn about, in the order produced.
 ///
-/// Control frames (``sendControl(_:)``) are header-only and must be written **before** any queued
-/// Data: a ping reply or window update stuck behind megabytes of bulk data is what makes yamux
-/// keepalives time out under load. Data frames never appear here; they come from
-/// ``SessionState/reserveSend(streamID:wantedBytes:finishing:)`` so that the caller's payload
-/// buffers never pass through the state machine.
+/// Frames to write are not actions: they wait in the session's ``OutboundFrameBuffer``, in wire
+/// order, until the owner takes them (``SessionState/takeOutbound(nowNanoseconds:_:)``).
 public enum SessionAction<Chunk: FrameByteChunk>: Sendable {
-    /// Write this header-only frame (WindowUpdate, Ping, GoAway) ahead of any queued Data.
-    case sendControl(FrameHeader)
     /// Payload for a stream, in order. The slices share the received buffers.
     case deliver(streamID: UInt32, payload: [Chunk])
     /// The peer opened a stream; it is in the accept queue (``SessionState/acceptStream(nowNanoseconds:)``).
@@ -20,6 +15,9 @@ public enum SessionAction<Chunk: FrameByteChunk>: Sendable {
     case streamClosed(streamID: UInt32)
     /// The peer reset the stream (or refused it while it waited for an ACK); the stream is gone.
     case streamReset(streamID: UInt32)
+    /// This side reset the stream because a session limit was reached (its data would pass
+    /// ``MuxConfiguration/maxBufferedBytes``); the stream is gone and its users fail with `reason`.
+    case streamDropped(streamID: UInt32, reason: MuxError)
     /// A writer that was told to wait may send again.
     case streamWritable(streamID: UInt32)
     /// An ``SessionState/openStream(nowNanoseconds:)`` that had to wait may be retried.
@@ -30,8 +28,8 @@ public enum SessionAction<Chunk: FrameByteChunk>: Sendable {
     case pingAnswered(opaque: UInt32, rttNanoseconds: UInt64)
     /// A ping from ``SessionState/ping(nowNanoseconds:)`` got no reply within the keepalive timeout.
     case pingTimedOut(opaque: UInt32)
-    /// The session is over. Any preceding ``sendControl(_:)`` (a GoAway) should still be written,
-    /// then the connection closed; every stream fails with this error.
+    /// The session is over. What is still queued (a GoAway) should be written, then the
+    /// connection closed; every stream fails with this error.
     case sessionFailed(MuxError)
 }
 
@@ -45,14 +43,44 @@ public enum OpenStreamResult: Hashable, Sendable {
     case refused(MuxError)
 }
 
-/// The outcome of ``SessionState/reserveSend(streamID:wantedBytes:finishing:)``.
-public enum SendReservation: Hashable, Sendable {
-    /// Write this Data header followed by exactly `header.length` bytes of the payload.
+/// The outcome of `SessionState.reserveSend(streamID:wantedBytes:finishing:)`.
+enum SendReservation: Hashable, Sendable {
+    /// Queue this Data header followed by exactly `header.length` bytes of the payload.
     case send(FrameHeader)
-    /// The peer's window is exhausted: retry after ``SessionAction/streamWritable(streamID:)``.
+    /// The peer's window is exhausted, or the outbound buffer is full: retry after
+    /// ``SessionAction/streamWritable(streamID:)``.
     case mustWait
     /// The stream cannot send (closed, reset, unknown, or the session failed).
     case failed(MuxError)
+}
+
+/// How far ``SessionState/send(streamID:payload:cursor:finishing:)`` got.
+public enum SendProgress: Hashable, Sendable {
+    /// Every byte is queued.
+    case done
+    /// The peer's window is exhausted, or ``MuxConfiguration/maxOutboundDataBytes`` wait for the
+    /// connection: call again after ``SessionAction/streamWritable(streamID:)``.
+    case mustWait
+    /// The stream cannot send (closed, reset, unknown, or the session failed).
+    case failed(MuxError)
+}
+
+/// Where a send is in its payload: the chunk, the offset in it, the bytes still to queue.
+public struct PayloadCursor: Hashable, Sendable {
+    /// Index of the chunk the next frame starts in.
+    public internal(set) var chunkIndex = 0
+    /// Offset of the next byte in that chunk.
+    public internal(set) var offset = 0
+    /// Bytes not yet queued.
+    public internal(set) var remainingBytes: Int
+
+    /// A cursor at the start of `payload`.
+    public init<Chunk: FrameByteChunk>(_ payload: [Chunk]) {
+        remainingBytes = payload.reduce(0) { $0 + $1.count }
+    }
+
+    /// Whether every byte is queued.
+    public var isDone: Bool { remainingBytes == 0 }
 }
 
 /// Whether ``SessionState/receive(_:nowNanoseconds:)`` parsed the whole chunk.
@@ -62,4 +90,9 @@ public enum ReceiveProgress: Hashable, Sendable {
     /// The action queue is full: drain the actions, then call
     /// ``SessionState/resumeReceiving(nowNanoseconds:)`` before feeding more.
     case paused
+    /// ``MuxConfiguration/pauseInputAtReplyFrames`` reply frames wait for the connection:
+    /// stop reading it (feed nothing), write the outbound frames, and call
+    /// ``SessionState/resumeReceiving(nowNanoseconds:)`` after
+    /// ``SessionState/outboundWritten(nowNanoseconds:)``; read again once it returns `needsInput`.
+    case outputBlocked
 }

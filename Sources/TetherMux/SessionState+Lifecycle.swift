@@ -14,11 +14,17 @@ extension SessionState {
         return opaque
     }
 
-    /// Advances the session's timers: fails with ``MuxError/Code-swift.struct/keepAliveTimeout``
-    /// when a keepalive ping went unanswered, sends the next keepalive when it is due, and probes
+    /// Advances the session's timers: fails with ``MuxError/Code-swift.struct/writeTimeout`` when
+    /// a write made no progress for ``MuxConfiguration/writeTimeoutNanoseconds``, with
+    /// ``MuxError/Code-swift.struct/keepAliveTimeout`` when a keepalive ping went unanswered, sends the next keepalive when it is due, and probes
     /// the round-trip time once if auto-tuning needs it.
     public mutating func tick(nowNanoseconds: UInt64) {
         guard failure == nil else { return }
+        if isWriteStalled(nowNanoseconds: nowNanoseconds) {
+            // The peer stopped reading: a GoAway could not reach it either.
+            fail(MuxError(.writeTimeout), goAway: nil)
+            return
+        }
         let timeout = configuration.keepAliveTimeoutNanoseconds
         var index = 0
         while index < pings.count {
@@ -56,10 +62,11 @@ extension SessionState {
         }
     }
 
-    /// When ``tick(nowNanoseconds:)`` must next be called, or `nil` if no timer is needed.
+    /// When ``tick(nowNanoseconds:)`` must next be called, or `nil` if no timer is needed. After
+    /// the session failed, only the write timeout is left (see ``isWriteStalled(nowNanoseconds:)``).
     public var nextDeadlineNanoseconds: UInt64? {
-        guard failure == nil else { return nil }
-        var deadline = nextKeepAliveNanoseconds
+        guard failure == nil else { return writeDeadlineNanoseconds }
+        var deadline = writeDeadlineNanoseconds.map { min($0, nextKeepAliveNanoseconds ?? $0) } ?? nextKeepAliveNanoseconds
         for ping in pings {
             let expiry = ping.sentNanoseconds.addingReportingOverflow(configuration.keepAliveTimeoutNanoseconds)
                 .partialValue

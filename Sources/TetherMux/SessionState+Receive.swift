@@ -5,8 +5,10 @@ extension SessionState {
     ///
     /// Processing pauses when ``MuxConfiguration/maxPendingActions`` actions are queued, so a peer
     /// flooding pings cannot grow the queue: on ``ReceiveProgress/paused`` drain ``nextAction()``
-    /// and call ``resumeReceiving(nowNanoseconds:)`` before feeding the next chunk. After the
-    /// session failed, input is ignored.
+    /// and call ``resumeReceiving(nowNanoseconds:)`` before feeding the next chunk. It stops when
+    /// ``MuxConfiguration/pauseInputAtReplyFrames`` reply frames wait for the connection
+    /// (``ReceiveProgress/outputBlocked``): a peer that floods pings or SYNs and never reads then
+    /// only fills its own socket. After the session failed, input is ignored.
     @discardableResult
     public mutating func receive(_ chunk: Chunk, nowNanoseconds: UInt64) -> ReceiveProgress {
         guard failure == nil else { return .needsInput }
@@ -19,6 +21,11 @@ extension SessionState {
     public mutating func resumeReceiving(nowNanoseconds: UInt64) -> ReceiveProgress {
         while failure == nil {
             guard pendingActionCount < configuration.maxPendingActions else { return .paused }
+            if outbound.outstandingReplyFrames >= configuration.pauseInputAtReplyFrames,
+                configuration.pauseInputAtReplyFrames < configuration.maxOutboundReplyFrames
+            {
+                return .outputBlocked
+            }
             let frame: DecodedFrame<Chunk>
             do {
                 guard let next = try decoder.nextFrame() else { return .needsInput }
@@ -71,7 +78,29 @@ extension SessionState {
             events = try state.receiveWindowUpdate(deltaBytes: header.length, flags: header.flags, streamID: streamID)
         }
         streams[streamID] = state
+        if header.type == .data, header.length > 0, !events.contains(.reset) {
+            guard bufferedBytes + UInt64(header.length) <= configuration.maxBufferedBytes else {
+                dropOverBudget(streamID, events: events, byteCount: header.length)
+                return
+            }
+            bufferedBytes += UInt64(header.length)
+        }
         report(events, streamID: streamID, payload: events.contains(.reset) ? [] : frame.payload)
+    }
+
+    /// Data that would take the session past its unread-byte budget: the stream is reset and
+    /// its data dropped (never delivered, never buffered).
+    private mutating func dropOverBudget(_ streamID: UInt32, events: StreamEvents, byteCount: UInt32) {
+        if events.contains(.acknowledged) {
+            emit(.streamAcknowledged(streamID: streamID))
+            releaseAckSlot()
+        }
+        sendReply(.windowUpdate(streamID: streamID, flags: .rst, deltaBytes: 0))
+        removeStream(streamID)
+        emit(
+            .streamDropped(
+                streamID: streamID,
+                reason: MuxError(.receiveBudgetExceeded, streamID: streamID, value: UInt64(byteCount))))
     }
 
     private mutating func report(_ events: StreamEvents, streamID: UInt32, payload: [Chunk]) {
@@ -99,14 +128,54 @@ extension SessionState {
         // yamux does not check parity; a peer reusing our parity would collide with our own IDs.
         guard !role.opens(streamID) else { throw MuxError(.streamIDParity, streamID: streamID) }
         guard streams[streamID] == nil else { throw MuxError(.duplicateStream, streamID: streamID) }
-        guard !localGoAwaySent, !acceptQueue.isFull, streams.count < configuration.maxConcurrentStreams else {
-            sendControl(.windowUpdate(streamID: streamID, flags: .rst, deltaBytes: 0))
+        // A reused ID could be read through a handle still held for the old stream.
+        try claimIncomingStreamID(streamID)
+        guard !localGoAwaySent, !acceptQueue.isFull, streams.count < configuration.maxConcurrentStreams,
+            bufferedBytes < configuration.maxBufferedBytes
+        else {
+            sendReply(.windowUpdate(streamID: streamID, flags: .rst, deltaBytes: 0))
             return false
         }
         streams[streamID] = StreamState(receiveWindow: makeReceiveWindow(), openedLocally: false)
         acceptQueue.append(streamID)
         emit(.streamOpened(streamID: streamID))
         return true
+    }
+
+    /// Records the peer's use of `streamID`: higher than any before (the IDs it skipped may still
+    /// come, out of order), or one it skipped.
+    ///
+    /// - Throws: ``MuxError/Code-swift.struct/streamIDReused`` for an ID used before, or skipped
+    ///   more than `maxSkippedStreamIDs` streams ago.
+    private mutating func claimIncomingStreamID(_ streamID: UInt32) throws(MuxError) {
+        if streamID > highestIncomingStreamID {
+            let next = highestIncomingStreamID == 0 ? role.peerFirstStreamID : highestIncomingStreamID + 2
+            if streamID > next {
+                let skippedCount = Int((streamID - next) / 2)
+                let kept = min(skippedCount, Self.maxSkippedStreamIDs)
+                let firstKept = streamID - UInt32(2 * kept)
+                skippedIncomingStreamIDs.append(contentsOf: stride(from: firstKept, to: streamID, by: 2))
+                let excess = skippedIncomingStreamIDs.count - Self.maxSkippedStreamIDs
+                if excess > 0 { skippedIncomingStreamIDs.removeFirst(excess) }
+            }
+            highestIncomingStreamID = streamID
+            return
+        }
+        guard let index = skippedIndex(of: streamID) else {
+            throw MuxError(.streamIDReused, streamID: streamID, value: UInt64(highestIncomingStreamID))
+        }
+        skippedIncomingStreamIDs.remove(at: index)
+    }
+
+    /// Binary search in the ascending `skippedIncomingStreamIDs`.
+    private func skippedIndex(of streamID: UInt32) -> Int? {
+        var low = 0
+        var high = skippedIncomingStreamIDs.count
+        while low < high {
+            let middle = (low + high) / 2
+            if skippedIncomingStreamIDs[middle] < streamID { low = middle + 1 } else { high = middle }
+        }
+        return low < skippedIncomingStreamIDs.count && skippedIncomingStreamIDs[low] == streamID ? low : nil
     }
 
     func makeReceiveWindow() -> ReceiveWindow {
@@ -118,7 +187,7 @@ extension SessionState {
 
     private mutating func handlePing(_ header: FrameHeader, nowNanoseconds: UInt64) {
         if header.flags.contains(.syn) {
-            sendControl(.ping(opaque: header.length, reply: true))
+            sendReply(.ping(opaque: header.length, reply: true))
             return
         }
         // A reply nobody waits for (late, or duplicated) is ignored, as in yamux.

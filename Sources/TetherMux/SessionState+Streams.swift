@@ -45,18 +45,77 @@ extension SessionState {
         return nil
     }
 
-    /// Reserves the next Data frame for a stream: at most `wantedBytes`, at most
-    /// ``MuxConfiguration/maxFrameBytes``, never more than the peer's remaining window.
+    /// Queues Data frames carrying `payload` from `cursor` on, each at most
+    /// ``MuxConfiguration/maxFrameBytes`` and never more than the peer's remaining window, until
+    /// every byte is queued or the stream must wait (no credit, or
+    /// ``MuxConfiguration/maxOutboundDataBytes`` wait for the connection). The frames' payloads
+    /// are slices of `payload`'s chunks: nothing is copied.
     ///
-    /// The caller writes the returned header followed by that many payload bytes, then asks again
+    /// Call again with the same `payload` and `cursor` after
+    /// ``SessionAction/streamWritable(streamID:)``. With `finishing`, the frame carrying the last
+    /// byte also carries FIN and closes the write half.
+    ///
+    /// - Precondition: `payload` holds at least one byte; use ``closeWrite(streamID:)`` to close
+    ///   without data.
+    public mutating func send(streamID: UInt32, payload: [Chunk], cursor: inout PayloadCursor, finishing: Bool = false)
+        -> SendProgress
+    {
+        while cursor.remainingBytes > 0 {
+            switch reserveSend(streamID: streamID, wantedBytes: cursor.remainingBytes, finishing: finishing) {
+            case .send(let header):
+                outbound.appendDataHeader(header)
+                var frameBytes = Int(header.length)
+                while frameBytes > 0 {
+                    let chunk = payload[cursor.chunkIndex]
+                    let take = min(frameBytes, chunk.count - cursor.offset)
+                    outbound.appendPayload(
+                        take == chunk.count ? chunk : chunk.slice(cursor.offset..<(cursor.offset + take)))
+                    frameBytes -= take
+                    cursor.offset += take
+                    if cursor.offset == chunk.count {
+                        cursor.chunkIndex += 1
+                        cursor.offset = 0
+                    }
+                }
+                cursor.remainingBytes -= Int(header.length)
+            case .mustWait:
+                return .mustWait
+            case .failed(let error):
+                return .failed(error)
+            }
+        }
+        return .done
+    }
+
+    /// Whether `byteCount` bytes can be queued on the stream at once, without waiting.
+    public func canSendNow(streamID: UInt32, byteCount: Int) -> Bool {
+        guard failure == nil, let credit = streams[streamID]?.sendCreditBytes else { return false }
+        return byteCount <= Int(credit)
+            && outbound.outstandingDataBytes + byteCount <= configuration.maxOutboundDataBytes
+    }
+
+    /// Reserves the next Data frame for a stream: at most `wantedBytes`, at most
+    /// ``MuxConfiguration/maxFrameBytes``, never more than the peer's remaining window; `mustWait`
+    /// while ``MuxConfiguration/maxOutboundDataBytes`` wait for the connection.
+    ///
+    /// The caller queues the returned header followed by that many payload bytes, then asks again
     /// for the rest. With `finishing`, the frame that carries the last of `wantedBytes` also carries
     /// FIN and closes the write half.
     ///
     /// - Precondition: `wantedBytes > 0`; use ``closeWrite(streamID:)`` to close without data.
-    public mutating func reserveSend(streamID: UInt32, wantedBytes: Int, finishing: Bool = false) -> SendReservation {
+    mutating func reserveSend(streamID: UInt32, wantedBytes: Int, finishing: Bool = false) -> SendReservation {
         precondition(wantedBytes > 0, "reserveSend needs a positive byte count")
         if let failure { return .failed(failure) }
         guard var state = streams[streamID] else { return .failed(MuxError(.streamClosed, streamID: streamID)) }
+        guard outbound.outstandingDataBytes < configuration.maxOutboundDataBytes else {
+            guard state.sendCreditBytes != nil else { return .failed(MuxError(.streamClosed, streamID: streamID)) }
+            if !state.outputWaiting {
+                state.outputWaiting = true
+                streams[streamID] = state
+                outputWaiters.append(streamID)
+            }
+            return .mustWait
+        }
         let reservation = state.reserveSend(
             wantedBytes: wantedBytes, maxFrameBytes: configuration.maxFrameBytes, finishing: finishing)
         streams[streamID] = state
@@ -100,21 +159,66 @@ extension SessionState {
         removeStream(streamID)
     }
 
-    /// Reports that the application consumed `byteCount` delivered bytes of a stream, which may
-    /// queue a WindowUpdate (see ``ReceiveWindow``). Unknown streams are ignored: their remaining
-    /// buffered bytes no longer count against anything.
+    /// Reports that the application consumed — read, or dropped unread — `byteCount` delivered
+    /// bytes of a stream, which may queue a WindowUpdate (see ``ReceiveWindow``). Report every
+    /// delivered byte exactly once, also for streams that are gone: until then it counts against
+    /// ``MuxConfiguration/maxBufferedBytes``.
+    ///
+    /// A due update is sent only if its credit keeps the session's buffered bytes plus that credit
+    /// within the budget; otherwise it is sent once reads on any stream make room.
     public mutating func consumed(streamID: UInt32, byteCount: Int, nowNanoseconds: UInt64) {
-        guard failure == nil, byteCount > 0, var state = streams[streamID] else { return }
+        guard failure == nil, byteCount > 0 else { return }
         precondition(byteCount <= Int(UInt32.max), "consumed byte count out of range")
-        let update = state.consume(
-            UInt32(byteCount),
-            nowNanoseconds: nowNanoseconds,
-            rttNanoseconds: configuration.windowAutoTuning ? rttNanoseconds : nil,
-            budgetBytes: receiveBudgetRemainingBytes
-        )
-        streams[streamID] = state
-        guard let update else { return }
+        bufferedBytes -= min(bufferedBytes, UInt64(byteCount))
+        if var state = streams[streamID] {
+            let update = state.consume(
+                UInt32(byteCount),
+                nowNanoseconds: nowNanoseconds,
+                rttNanoseconds: configuration.windowAutoTuning ? rttNanoseconds : nil,
+                budgetBytes: receiveBudgetRemainingBytes,
+                limitBytes: bufferLimitRemainingBytes
+            )
+            if update != nil {
+                state.updateWithheld = false
+            } else if state.isUpdateDue, !state.updateWithheld {
+                state.updateWithheld = true
+                withheldUpdates.append(streamID)
+            }
+            streams[streamID] = state
+            if let update { sendUpdate(update, streamID: streamID) }
+        }
+        if !withheldUpdates.isEmpty { grantWithheldUpdates(nowNanoseconds: nowNanoseconds) }
+    }
+
+    /// Credit that may still be granted before the buffered bytes plus it pass the budget.
+    private var bufferLimitRemainingBytes: UInt64 {
+        configuration.maxBufferedBytes - min(configuration.maxBufferedBytes, bufferedBytes)
+    }
+
+    private mutating func sendUpdate(_ update: ReceiveWindow.Update, streamID: UInt32) {
         receiveBudgetRemainingBytes -= update.budgetTakenBytes
         sendControl(.windowUpdate(streamID: streamID, deltaBytes: update.deltaBytes))
+    }
+
+    /// Sends the withheld updates that fit now, oldest first; the rest keep waiting in order.
+    private mutating func grantWithheldUpdates(nowNanoseconds: UInt64) {
+        var granted = 0
+        for streamID in withheldUpdates {
+            guard var state = streams[streamID], state.updateWithheld else {
+                granted += 1
+                continue
+            }
+            let update = state.grantDueUpdate(
+                nowNanoseconds: nowNanoseconds,
+                rttNanoseconds: configuration.windowAutoTuning ? rttNanoseconds : nil,
+                budgetBytes: receiveBudgetRemainingBytes,
+                limitBytes: bufferLimitRemainingBytes)
+            if update == nil, state.isUpdateDue { break }  // still no room: the rest waits too
+            state.updateWithheld = false
+            streams[streamID] = state
+            if let update { sendUpdate(update, streamID: streamID) }
+            granted += 1
+        }
+        withheldUpdates.removeFirst(granted)
     }
 }

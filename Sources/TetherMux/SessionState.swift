@@ -2,16 +2,21 @@
 /// and clock ticks into ``SessionAction``s. It never performs I/O and never reads a clock.
 ///
 /// The owner (the reactor binding, or a test) drives it like this:
-/// - bytes from the connection go to ``receive(_:nowNanoseconds:)``;
+/// - bytes from the connection go to ``receive(_:nowNanoseconds:)``, unless the last call
+///   returned ``ReceiveProgress/outputBlocked``;
 /// - the application calls ``openStream(nowNanoseconds:)``, ``acceptStream(nowNanoseconds:)``,
-///   ``reserveSend(streamID:wantedBytes:finishing:)``, ``closeWrite(streamID:)``,
+///   ``send(streamID:payload:cursor:finishing:)``, ``closeWrite(streamID:)``,
 ///   ``resetStream(streamID:)`` and ``consumed(streamID:byteCount:nowNanoseconds:)``;
 /// - a timer calls ``tick(nowNanoseconds:)`` at ``nextDeadlineNanoseconds``;
-/// - after every call, ``nextAction()`` is drained and each action carried out.
+/// - after every call, ``nextAction()`` is drained and each action carried out, and the frames
+///   queued in ``outbound`` are taken (``takeOutbound(nowNanoseconds:_:)``) and written, one
+///   batch at a time, each reported with ``outboundWritten(nowNanoseconds:)``.
 ///
 /// Behaviour follows hashicorp/yamux (see `docs/wire-protocol.md`), plus: stream-ID parity is
-/// checked, credit overflow is a protocol error, Data is split into frames of at most
-/// ``MuxConfiguration/maxFrameBytes``, and receive windows auto-tune under a session budget.
+/// checked and IDs may not be reused, credit overflow is a protocol error, Data is split into
+/// frames of at most ``MuxConfiguration/maxFrameBytes``, receive windows auto-tune under a session
+/// budget, and every queue has a limit: outbound reply frames and data, unread bytes across
+/// streams, the accept backlog, pending actions.
 public struct SessionState<Chunk: FrameByteChunk>: Sendable {
     /// Which end this session is.
     public let role: MuxRole
@@ -28,6 +33,11 @@ public struct SessionState<Chunk: FrameByteChunk>: Sendable {
     public internal(set) var rttNanoseconds: UInt64?
     /// Window growth the session budget still allows across all streams.
     public internal(set) var receiveBudgetRemainingBytes: UInt64
+    /// Frames waiting for the connection, in wire order.
+    public internal(set) var outbound = OutboundFrameBuffer<Chunk>()
+    /// Payload bytes delivered to streams and not yet reported consumed, across all streams
+    /// (closed ones included, until their bytes are reported read or dropped).
+    public internal(set) var bufferedBytes: UInt64 = 0
 
     var streams: [UInt32: StreamState] = [:]
     var acceptQueue: BoundedQueue<UInt32>
@@ -40,6 +50,18 @@ public struct SessionState<Chunk: FrameByteChunk>: Sendable {
     var pings: [OutstandingPing] = []
     var nextPingOpaque: UInt32 = 0
     var nextKeepAliveNanoseconds: UInt64?
+    /// The highest stream ID the peer has opened (or tried to).
+    var highestIncomingStreamID: UInt32 = 0
+    /// IDs below the highest whose SYN has not arrived yet, ascending: a peer that opens streams
+    /// concurrently (Go's yamux does) may send their SYNs out of order. At most
+    /// `maxSkippedStreamIDs`; any other ID at or below the highest is a reused one.
+    var skippedIncomingStreamIDs: [UInt32] = []
+    /// How far out of order SYNs may arrive, in streams (Go opens at most 256 at a time).
+    static var maxSkippedStreamIDs: Int { 1024 }
+    /// Streams whose writers wait for outbound data to drain below `maxOutboundDataBytes`.
+    var outputWaiters: [UInt32] = []
+    /// Streams whose due window update waits for the buffered bytes to fall under the budget.
+    var withheldUpdates: [UInt32] = []
     private var outbox: [SessionAction<Chunk>] = []
     private var outboxReadIndex = 0
 
@@ -120,7 +142,66 @@ public struct SessionState<Chunk: FrameByteChunk>: Sendable {
     }
 
     mutating func sendControl(_ header: FrameHeader) {
-        emit(.sendControl(header))
+        outbound.appendControl(header)
+    }
+
+    /// Queues a frame that answers the peer's own frame; fails the session once more of them wait
+    /// than ``MuxConfiguration/maxOutboundReplyFrames`` (an owner that keeps feeding input while
+    /// the output is blocked).
+    mutating func sendReply(_ header: FrameHeader) {
+        outbound.appendControl(header, isReply: true)
+        if outbound.outstandingReplyFrames > configuration.maxOutboundReplyFrames {
+            fail(
+                MuxError(.outboundQueueFull, value: UInt64(outbound.outstandingReplyFrames)), goAway: .protocolError)
+        }
+    }
+
+    // MARK: Outbound frames
+
+    /// Whether frames wait to be taken.
+    public var hasOutbound: Bool { !outbound.isEmpty }
+
+    /// Hands every queued frame to `write` in wire order; they are in flight until
+    /// ``outboundWritten(nowNanoseconds:)``. Write one batch at a time.
+    public mutating func takeOutbound(nowNanoseconds: UInt64, _ write: (OutboundFrameBuffer<Chunk>.Item) -> Void) {
+        outbound.take(nowNanoseconds: nowNanoseconds, write)
+    }
+
+    /// The connection took part of the batch in flight: the write timeout starts again.
+    public mutating func outboundProgressed(nowNanoseconds: UInt64) {
+        outbound.progressed(nowNanoseconds: nowNanoseconds)
+    }
+
+    /// The connection took the whole batch in flight. Writers waiting for outbound room may go on
+    /// (``SessionAction/streamWritable(streamID:)``); after ``ReceiveProgress/outputBlocked``,
+    /// call ``resumeReceiving(nowNanoseconds:)``.
+    public mutating func outboundWritten(nowNanoseconds: UInt64) {
+        outbound.written(nowNanoseconds: nowNanoseconds)
+        guard !outputWaiters.isEmpty, failure == nil,
+            outbound.outstandingDataBytes < configuration.maxOutboundDataBytes
+        else { return }
+        for streamID in outputWaiters {
+            guard var state = streams[streamID], state.outputWaiting else { continue }
+            state.outputWaiting = false
+            streams[streamID] = state
+            emit(.streamWritable(streamID: streamID))
+        }
+        outputWaiters.removeAll(keepingCapacity: true)
+    }
+
+    /// Whether a write has been in flight for ``MuxConfiguration/writeTimeoutNanoseconds`` with no
+    /// progress: the peer stopped reading. Asked by the owner after the session failed too, so
+    /// that closing cannot wait for the connection forever.
+    public func isWriteStalled(nowNanoseconds: UInt64) -> Bool {
+        guard let since = outbound.writingSinceNanoseconds, nowNanoseconds >= since else { return false }
+        return nowNanoseconds - since >= configuration.writeTimeoutNanoseconds
+    }
+
+    /// When the write in flight times out, if one is.
+    var writeDeadlineNanoseconds: UInt64? {
+        outbound.writingSinceNanoseconds.map {
+            $0.addingReportingOverflow(configuration.writeTimeoutNanoseconds).partialValue
+        }
     }
 
     // MARK: Failure and stream removal
@@ -139,6 +220,9 @@ public struct SessionState<Chunk: FrameByteChunk>: Sendable {
         pings.removeAll()
         nextKeepAliveNanoseconds = nil
         receiveBudgetRemainingBytes = configuration.sessionReceiveBudgetBytes
+        bufferedBytes = 0
+        outputWaiters.removeAll()
+        withheldUpdates.removeAll()
         emit(.sessionFailed(error))
     }
 

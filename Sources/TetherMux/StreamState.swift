@@ -46,6 +46,10 @@ public struct StreamState: Hashable, Sendable {
     public internal(set) var awaitingAccept: Bool
     /// A writer was told to wait for credit; the next grant reports the stream writable.
     var writerWaiting = false
+    /// A writer was told to wait for outbound room; the next written batch reports it writable.
+    var outputWaiting = false
+    /// A window update came due while the session's buffered bytes were at their budget.
+    var updateWithheld = false
 
     init(receiveWindow: ReceiveWindow, openedLocally: Bool) {
         phase = .open(Open(send: SendWindow(), receive: receiveWindow))
@@ -245,28 +249,42 @@ extension StreamState {
         }
     }
 
-    /// Records consumed bytes; returns the window update to send, if due. Nothing is granted after
-    /// the peer's FIN, since it will not send again.
+    /// Records consumed bytes; returns the window update to send, if one is due and its credit
+    /// fits in `limitBytes` (else the update stays due: see ``isUpdateDue``). Nothing is granted
+    /// after the peer's FIN, since it will not send again.
     mutating func consume(
         _ byteCount: UInt32,
         nowNanoseconds: UInt64,
         rttNanoseconds: UInt64?,
-        budgetBytes: UInt64
+        budgetBytes: UInt64,
+        limitBytes: UInt64
     ) -> ReceiveWindow.Update? {
         switch phase {
         case .open(var state):
             let update = state.receive.consume(
-                byteCount, nowNanoseconds: nowNanoseconds, rttNanoseconds: rttNanoseconds, budgetBytes: budgetBytes)
+                byteCount, nowNanoseconds: nowNanoseconds, rttNanoseconds: rttNanoseconds, budgetBytes: budgetBytes,
+                limitBytes: limitBytes)
             phase = .open(state)
             return update
         case .halfClosedLocal(var state):
             let update = state.receive.consume(
-                byteCount, nowNanoseconds: nowNanoseconds, rttNanoseconds: rttNanoseconds, budgetBytes: budgetBytes)
+                byteCount, nowNanoseconds: nowNanoseconds, rttNanoseconds: rttNanoseconds, budgetBytes: budgetBytes,
+                limitBytes: limitBytes)
             phase = .halfClosedLocal(state)
             return update
         case .halfClosedRemote:
             return nil
         }
+    }
+
+    /// Whether a window update is due (enough consumed) but was not granted.
+    var isUpdateDue: Bool { receiveWindow?.isUpdateDue ?? false }
+
+    /// Grants the due window update if its credit fits in `limitBytes`.
+    mutating func grantDueUpdate(
+        nowNanoseconds: UInt64, rttNanoseconds: UInt64?, budgetBytes: UInt64, limitBytes: UInt64
+    ) -> ReceiveWindow.Update? {
+        consume(0, nowNanoseconds: nowNanoseconds, rttNanoseconds: rttNanoseconds, budgetBytes: budgetBytes, limitBytes: limitBytes)
     }
 
     /// The update for the SYN or ACK frame (`streamWindowBytes − 256 KiB`).

@@ -70,7 +70,8 @@ struct GoInteropTests {
                 }
             }
             let (status, output) = try await peer.finish()
-            #expect(status == .exited(code: 0), "\(output)")
+            let why = "\(await session.endReason.map { "\($0)" } ?? "-") \(await session.diagnostics)"
+            #expect(status == .exited(code: 0), "\(output) \(why)")
             #expect(output.contains("ok streams=100"), "\(output)")
             await session.close()
             _ = try? await server.value

@@ -178,27 +178,6 @@ struct SessionLimitTests {
         #expect(pair.client.session.openStream(nowNanoseconds: 0) == .refused(MuxError(.streamsExhausted)))
     }
 
-    @Test("a ping flood pauses parsing instead of growing the action queue")
-    func pingFlood() throws {
-        var configuration = MuxConfiguration.testDefault
-        configuration.maxPendingActions = 16
-        var session = try SessionState<ArrayChunk>(role: .server, configuration: configuration, nowNanoseconds: 0)
-        var flood: [UInt8] = []
-        for opaque in 0..<100 { FrameHeader.ping(opaque: UInt32(opaque), reply: false).encode(into: &flood) }
-        var progress = session.receive(ArrayChunk(flood), nowNanoseconds: 0)
-        var replies: [UInt32] = []
-        var pauses = 0
-        while true {
-            #expect(session.pendingActionCount <= 16)
-            while case .sendControl(let header)? = session.nextAction() { replies.append(header.length) }
-            guard progress == .paused else { break }
-            pauses += 1
-            progress = session.resumeReceiving(nowNanoseconds: 0)
-        }
-        #expect(pauses == 6)
-        #expect(replies == Array(0..<100))
-    }
-
     @Test("an invalid configuration is refused")
     func invalidConfiguration() {
         var configuration = MuxConfiguration()

@@ -51,6 +51,7 @@ enum Event: Hashable {
     case finished(UInt32)
     case closed(UInt32)
     case reset(UInt32)
+    case dropped(UInt32, MuxError)
     case writable(UInt32)
     case openSlotAvailable
     case remoteGoAway
@@ -72,6 +73,10 @@ struct Peer {
     var outgoing: [UInt8] = []
     /// Whether delivered bytes are reported consumed at once (a fast reader).
     var autoConsume = true
+    /// The other side does not read: one batch is taken and never finishes writing.
+    var wireBlocked = false
+    /// The session stopped reading until its output drains.
+    var inputBlocked = false
 
     func sent(_ type: FrameType) -> [FrameHeader] { sentControl.filter { $0.type == type } }
 }
@@ -118,45 +123,77 @@ struct SessionPair {
         return id
     }
 
-    /// Writes `bytes` through `reserveSend` until done or told to wait; returns the bytes written.
+    /// Queues `bytes` on a stream through the session's `send` until done or told to wait;
+    /// returns the bytes queued. They reach the wire, in the session's order, at the next `drain`.
     @discardableResult
     mutating func write(_ role: MuxRole, stream: UInt32, _ bytes: [UInt8], finishing: Bool = false) -> Int {
-        var offset = 0
-        while offset < bytes.count {
-            // Control frames (SYN, window updates) go on the wire before Data, as the binding must do.
-            drain(role)
-            let reservation = self[role].session.reserveSend(
-                streamID: stream, wantedBytes: bytes.count - offset, finishing: finishing)
-            guard case .send(let header) = reservation else { break }
-            let length = Int(header.length)
-            let maxFrame = self[role].session.configuration.maxFrameBytes
-            #expect(length > 0 && length <= maxFrame, "frame of \(length) bytes exceeds maxFrameBytes \(maxFrame)")
-            let credit = creditModel[role, default: [:]][stream, default: Int(ReceiveWindow.initialWindowBytes)]
-            #expect(length <= credit, "frame of \(length) bytes exceeds the granted window \(credit)")
-            creditModel[role, default: [:]][stream] = credit - length
-            self[role].sentData.append(header)
-            header.encode(into: &self[role].outgoing)
-            self[role].outgoing += bytes[offset..<(offset + length)]
-            offset += length
-            drain(role)
-        }
-        return offset
+        guard !bytes.isEmpty else { return 0 }
+        let chunks = [ArrayChunk(bytes)]
+        var cursor = PayloadCursor(chunks)
+        _ = self[role].session.send(streamID: stream, payload: chunks, cursor: &cursor, finishing: finishing)
+        drain(role)
+        return bytes.count - cursor.remainingBytes
     }
 
-    /// Takes every pending action of `role`, recording events and queueing control frames.
+    /// Takes every pending action of `role`, recording events, then writes what its session
+    /// queued — in the order of its outbound buffer, the order production writes — unless its
+    /// wire is blocked (a peer that does not read).
     mutating func drain(_ role: MuxRole) {
+        takeActions(role)
+        guard !self[role].wireBlocked else {
+            // The connection takes one batch and never finishes writing it.
+            if !self[role].session.outbound.isWriting { takeOutbound(role) }
+            return
+        }
+        if self[role].session.outbound.isWriting {
+            // Unblocked: the batch in flight is written at last.
+            self[role].session.outboundWritten(nowNanoseconds: nowNanoseconds)
+            takeActions(role)
+        }
+        while self[role].session.hasOutbound {
+            takeOutbound(role)
+            self[role].session.outboundWritten(nowNanoseconds: nowNanoseconds)
+            takeActions(role)
+        }
+    }
+
+    /// Encodes everything `role` queued into its outgoing bytes, checking every Data frame
+    /// against the credit model and `maxFrameBytes`.
+    private mutating func takeOutbound(_ role: MuxRole) {
+        var items: [OutboundFrameBuffer<ArrayChunk>.Item] = []
+        self[role].session.takeOutbound(nowNanoseconds: nowNanoseconds) { items.append($0) }
+        let sender: MuxRole = role == .client ? .server : .client
+        for item in items {
+            switch item {
+            case .header(let header):
+                header.encode(into: &self[role].outgoing)
+                if header.type == .data {
+                    self[role].sentData.append(header)
+                    let length = Int(header.length)
+                    let maxFrame = self[role].session.configuration.maxFrameBytes
+                    #expect(length <= maxFrame, "frame of \(length) bytes exceeds maxFrameBytes \(maxFrame)")
+                    let credit = creditModel[role, default: [:]][
+                        header.streamID, default: Int(ReceiveWindow.initialWindowBytes)]
+                    #expect(length <= credit, "frame of \(length) bytes exceeds the granted window \(credit)")
+                    creditModel[role, default: [:]][header.streamID] = credit - length
+                } else {
+                    self[role].sentControl.append(header)
+                    if header.type == .windowUpdate {
+                        // Credit granted by `role` is credit for the other side's sends.
+                        let credit = creditModel[sender, default: [:]][
+                            header.streamID, default: Int(ReceiveWindow.initialWindowBytes)]
+                        creditModel[sender, default: [:]][header.streamID] = credit + Int(header.length)
+                    }
+                }
+            case .payload(let chunk):
+                self[role].outgoing += chunk.bytes
+            }
+        }
+    }
+
+    private mutating func takeActions(_ role: MuxRole) {
         while let action = self[role].session.nextAction() {
             switch action {
-            case .sendControl(let header):
-                self[role].sentControl.append(header)
-                header.encode(into: &self[role].outgoing)
-                if header.type == .windowUpdate {
-                    // Credit granted by `role` is credit for the other side's sends.
-                    let sender: MuxRole = role == .client ? .server : .client
-                    let credit = creditModel[sender, default: [:]][
-                        header.streamID, default: Int(ReceiveWindow.initialWindowBytes)]
-                    creditModel[sender, default: [:]][header.streamID] = credit + Int(header.length)
-                }
             case .deliver(let stream, let parts):
                 let bytes = parts.flatMap(\.bytes)
                 self[role].received[stream, default: []] += bytes
@@ -169,6 +206,7 @@ struct SessionPair {
             case .streamFinished(let id): self[role].events.append(.finished(id))
             case .streamClosed(let id): self[role].events.append(.closed(id))
             case .streamReset(let id): self[role].events.append(.reset(id))
+            case .streamDropped(let id, let reason): self[role].events.append(.dropped(id, reason))
             case .streamWritable(let id): self[role].events.append(.writable(id))
             case .openSlotAvailable: self[role].events.append(.openSlotAvailable)
             case .remoteGoAway: self[role].events.append(.remoteGoAway)
@@ -184,29 +222,63 @@ struct SessionPair {
         for _ in 0..<10_000 {
             drain(.client)
             drain(.server)
-            if client.outgoing.isEmpty && server.outgoing.isEmpty { return }
+            if !canDeliver(to: .server) && !canDeliver(to: .client) { return }
             deliver(to: .server)
             deliver(to: .client)
         }
         Issue.record("pump did not settle")
     }
 
+    /// Whether bytes can move to `role`: some wait on a wire that is not blocked and `role` reads,
+    /// or `role` stopped reading and its output has drained.
+    private func canDeliver(to role: MuxRole) -> Bool {
+        let sender: MuxRole = role == .client ? .server : .client
+        let outputDrained = !self[role].session.outbound.isWriting
+        if self[role].inputBlocked { return outputDrained }
+        return !self[sender].outgoing.isEmpty && !self[sender].wireBlocked
+    }
+
     private mutating func deliver(to role: MuxRole) {
         let sender: MuxRole = role == .client ? .server : .client
+        guard !self[sender].wireBlocked else { return }
+        if self[role].inputBlocked {
+            // Stopped reading: the bytes wait on the wire until the output drains.
+            drain(role)
+            guard !self[role].session.outbound.isWriting else { return }
+            guard resume(role) else { return }
+        }
         let bytes = self[sender].outgoing
         self[sender].outgoing = []
         var offset = 0
         while offset < bytes.count {
             let end = min(bytes.count, offset + min(wireChunkBytes, bytes.count - offset))
-            var progress = self[role].session.receive(
+            let progress = self[role].session.receive(
                 ArrayChunk(Array(bytes[offset..<end])), nowNanoseconds: nowNanoseconds)
-            while progress == .paused {
-                drain(role)
-                progress = self[role].session.resumeReceiving(nowNanoseconds: nowNanoseconds)
-            }
-            drain(role)
             offset = end
+            if !settle(role, progress) {
+                // The rest stays on the wire, in order, until the session reads again.
+                self[sender].outgoing = Array(bytes[offset...]) + self[sender].outgoing
+                return
+            }
         }
+    }
+
+    /// Drains `role` while its session pauses for actions; false when it stopped reading for its
+    /// output (``ReceiveProgress/outputBlocked``).
+    private mutating func settle(_ role: MuxRole, _ progress: ReceiveProgress) -> Bool {
+        var progress = progress
+        while progress == .paused {
+            drain(role)
+            progress = self[role].session.resumeReceiving(nowNanoseconds: nowNanoseconds)
+        }
+        drain(role)
+        self[role].inputBlocked = progress == .outputBlocked
+        return !self[role].inputBlocked
+    }
+
+    /// Parses the input `role` held back; true when it reads again.
+    private mutating func resume(_ role: MuxRole) -> Bool {
+        settle(role, self[role].session.resumeReceiving(nowNanoseconds: nowNanoseconds))
     }
 
     /// Feeds raw bytes to `role` as if the other side had sent them.
