@@ -9,8 +9,10 @@ struct PeerLink {
     let child: ChildProcess
     let output: PipeReader
 
-    /// Starts `bench peer <arguments>` and connects to it over `transport`.
-    static func launch(_ arguments: [String], over transport: Transport, reactor: Reactor) async throws -> PeerLink {
+    /// Starts `bench <command> <arguments>` (`peer` by default) and connects to it over `transport`.
+    static func launch(
+        _ arguments: [String], over transport: Transport, reactor: Reactor, command: String = "peer"
+    ) async throws -> PeerLink {
         let (output, outputWriter) = try reactor.makePipe()
         var files = [ChildProcess.FileMapping(outputWriter.fileDescriptor, as: .standardOutput)]
         let environment = ["PATH=/usr/bin:/bin"]
@@ -21,7 +23,7 @@ struct PeerLink {
             let (mine, theirs) = try StreamSocket.makePair(on: reactor)
             files.append(.init(theirs.fileDescriptor, as: FileDescriptor(rawValue: 3)))
             child = try ChildProcess.spawn(
-                executable: selfExecutable, arguments: ["peer"] + arguments + ["--fd", "3"],
+                executable: selfExecutable, arguments: [command] + arguments + ["--fd", "3"],
                 environment: environment, files: files, on: reactor)
             try await theirs.close()
             socket = mine
@@ -33,7 +35,7 @@ struct PeerLink {
             let listener = try Listener.listen(on: address, reactor: reactor)
             child = try ChildProcess.spawn(
                 executable: selfExecutable,
-                arguments: ["peer"] + arguments + ["--connect", PeerCommand.encode(listener.address)],
+                arguments: [command] + arguments + ["--connect", PeerCommand.encode(listener.address)],
                 environment: environment, files: files, on: reactor)
             socket = try await listener.accept()
             try await listener.close()
