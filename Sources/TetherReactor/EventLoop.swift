@@ -222,6 +222,16 @@ import Glibc
         unsafe io_uring_sqe_set_data64(sqe, OperationTable.ignoredUserData)
     }
 
+    /// Asks the kernel to cancel every operation in flight on `fd` (sends, receives, a connect),
+    /// whichever task or queue started them.
+    func cancelOperations(onFileDescriptor fd: Int32) {
+        let sqe = unsafe ring.nextSubmission { counters.submissionQueueFull += 1 }
+        // The cancel reads nothing from a slot: slot 0's scratch and iovecs are passed only
+        // because `prepare` takes them.
+        unsafe Operation.cancelFileDescriptor(fd: fd).prepare(sqe, scratch: table.scratch(at: 0), iovecs: table.iovecs(at: 0))
+        unsafe io_uring_sqe_set_data64(sqe, OperationTable.ignoredUserData)
+    }
+
     // MARK: Buffers
 
     /// Puts a released buffer back into the ring. Starved receivers are woken later, from the
