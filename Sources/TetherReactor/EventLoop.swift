@@ -171,6 +171,8 @@ import Glibc
             queue.complete(completion, final: !completion.hasMore)
         case .sender(let send):
             send.complete(completion, loop: self)
+        case .callback(let callback):
+            callback.operationCompleted(completion, loop: self)
         case .wakeUp:
             wakeArmed = false
             remoteMayHaveItems = true
@@ -315,4 +317,10 @@ import Glibc
 /// A handle the reactor closes at shutdown if its user did not.
 protocol LoopHandle: AnyObject {
     func closeForShutdown()
+}
+
+/// An object the loop tells of the completion of an operation it started with target
+/// `.callback`. Reactor thread only, called from the loop outside any job.
+protocol OperationCallback: AnyObject {
+    func operationCompleted(_ completion: Completion, loop: EventLoop)
 }

@@ -16,6 +16,9 @@ final class HandleCore: LoopHandle, @unsafe @unchecked Sendable {
     private(set) var isAborted = false
     /// Runs after the fd is closed (a listener unlinks its socket path).
     var afterClose: (() -> Void)?
+    /// Runs with the fd just before ``closeForShutdown()`` closes it (a child process is killed
+    /// and reaped through its pidfd).
+    var beforeShutdownClose: ((Int32) -> Void)?
 
     init(reactor: Reactor, fd: Int32, kind: String) {
         self.reactor = reactor
@@ -88,8 +91,19 @@ final class HandleCore: LoopHandle, @unsafe @unchecked Sendable {
         isClosed = true
         receiveQueue?.close()
         acceptQueue?.close()
+        beforeShutdownClose?(fd)
         Glibc.close(fd)
         afterClose?()
+    }
+
+    /// Closes the handle without closing its fd, and returns the fd to its new owner (nil if
+    /// the handle was closed already). Nothing may be in flight on the fd for this handle.
+    /// Reactor thread only.
+    func releaseDescriptor(loop: EventLoop) -> Int32? {
+        guard !isClosed else { return nil }
+        isClosed = true
+        loop.openHandles[ObjectIdentifier(self)] = nil
+        return fd
     }
 
     /// Handle dropped by its user: close on the reactor (cancelling receives first), or right away
