@@ -200,7 +200,9 @@ public final class ChildProcess: Sendable {
                         try self.core.checkOpen("waitid")
                         do {
                             let completion = try await loop.run(.waitForExit(pidfd: self.core.fd))
-                            guard let status = completion.exit else { preconditionFailure("waitid completed without siginfo") }
+                            guard let status = completion.exit else {
+                                preconditionFailure("waitid completed without siginfo")
+                            }
                             return status
                         } catch let error as ReactorError where error.errno == .noChildProcess && self.core.isClosed {
                             // The handle was closed meanwhile and the reactor's own wait reaped it.

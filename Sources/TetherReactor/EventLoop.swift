@@ -230,7 +230,8 @@ import Glibc
         let sqe = unsafe ring.nextSubmission { counters.submissionQueueFull += 1 }
         // The cancel reads nothing from a slot: slot 0's scratch and iovecs are passed only
         // because `prepare` takes them.
-        unsafe Operation.cancelFileDescriptor(fd: fd).prepare(sqe, scratch: table.scratch(at: 0), iovecs: table.iovecs(at: 0))
+        unsafe Operation.cancelFileDescriptor(fd: fd).prepare(
+            sqe, scratch: table.scratch(at: 0), iovecs: table.iovecs(at: 0))
         unsafe io_uring_sqe_set_data64(sqe, OperationTable.ignoredUserData)
     }
 

@@ -22,7 +22,8 @@ final class RecordingSendHandler: SendHandler {
     func sent(_ result: Result<Void, any Error>) {
         switch result {
         case .success: outcome.items.withLock { $0.append("sent") }
-        case .failure(let error): outcome.items.withLock { $0.append("\((error as? ReactorError)?.code ?? .invalidArgument)") }
+        case .failure(let error):
+            outcome.items.withLock { $0.append("\((error as? ReactorError)?.code ?? .invalidArgument)") }
         }
         done.resume()
     }
@@ -73,7 +74,9 @@ extension ReactorSuite {
                 #expect(await reactor.counters().bytesOut < 8 * 1_048_576)
                 // The aborted socket's receive side sees its end; new sends are refused.
                 #expect(try await sender.receive() == nil)
-                let error = await #expect(throws: ReactorError.self) { try await sender.send(BufferSlice(copying: [1])) }
+                let error = await #expect(throws: ReactorError.self) {
+                    try await sender.send(BufferSlice(copying: [1]))
+                }
                 #expect(error?.code == .aborted)
                 try await sender.close()
                 try await silentPeer.close()

@@ -22,7 +22,9 @@ extension ReactorSuite {
                 // Nobody accepts yet: the connections complete into the listen backlog.
                 let clientCount = 3
                 var clients: [StreamSocket] = []
-                for _ in 0..<clientCount { clients.append(try await StreamSocket.connect(to: listener.address, on: reactor)) }
+                for _ in 0..<clientCount {
+                    clients.append(try await StreamSocket.connect(to: listener.address, on: reactor))
+                }
 
                 let original = try DescriptorLimit.current()
                 // Every descriptor below the lowest free one is in use: with that as the limit,
@@ -49,7 +51,9 @@ extension ReactorSuite {
                 }
                 for _ in 0..<10 { try await reactor.sleep(for: .milliseconds(30)) }
                 let during = await reactor.counters()
-                #expect(during.loopIterations - told.loopIterations < 300, "\(during.loopIterations - told.loopIterations) loop turns")
+                #expect(
+                    during.loopIterations - told.loopIterations < 300,
+                    "\(during.loopIterations - told.loopIterations) loop turns")
                 #expect(during.acceptResourceExhaustions == told.acceptResourceExhaustions, "one episode, one count")
 
                 try DescriptorLimit.setSoft(original.soft)
@@ -57,7 +61,9 @@ extension ReactorSuite {
                 let servers = try await accepting.value
                 #expect(servers.count == clientCount)
                 // Each connection works: every client's byte arrives on one of the servers.
-                for (index, client) in clients.enumerated() { try await client.send(BufferSlice(copying: [UInt8(index)])) }
+                for (index, client) in clients.enumerated() {
+                    try await client.send(BufferSlice(copying: [UInt8(index)]))
+                }
                 var seen: Set<UInt8> = []
                 for server in servers {
                     if let byte = try await server.receive()?.bytes.first { seen.insert(byte) }

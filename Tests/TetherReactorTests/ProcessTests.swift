@@ -111,7 +111,8 @@ extension ReactorSuite {
                 let pid: Int32
                 if closedFirst {
                     let child = try ChildProcess.spawn(
-                        executable: "/bin/sh", arguments: ["-c", "read line"], environment: [], files: stdin, on: reactor)
+                        executable: "/bin/sh", arguments: ["-c", "read line"], environment: [], files: stdin,
+                        on: reactor)
                     try await child.close()
                     pid = child.pid
                 } else {
@@ -120,7 +121,9 @@ extension ReactorSuite {
                 try await stdinReader.close()
                 for _ in 0..<10 { try await reactor.sleep(for: .milliseconds(2)) }
                 let state = ProcessResources.processState(pid)
-                #expect(state != nil && state != "Z", "dropping the handle must not end the child (state \(String(describing: state)))")
+                #expect(
+                    state != nil && state != "Z",
+                    "releasing the handle must not end the child (state \(String(describing: state)))")
                 // End of file on its stdin: `read` fails and the shell exits.
                 try await stdinWriter.close()
                 var turns = 0

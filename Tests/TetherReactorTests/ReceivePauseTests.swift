@@ -78,7 +78,9 @@ extension ReactorSuite {
                     try await writer.close()
                 }
                 var turns = 0
-                while await Task(executorPreference: reactor, operation: { receiver.paused }).value == false, turns < 5000 {
+                while await Task(executorPreference: reactor, operation: { receiver.paused }).value == false,
+                    turns < 5000
+                {
                     try await reactor.sleep(for: .milliseconds(1))
                     turns += 1
                 }
@@ -166,7 +168,9 @@ extension ReactorSuite {
                 try await reader.startReceiving(receiver)
                 try await writer.send(pattern.slice(from: 0, count: 300_000))
                 var turns = 0
-                while await Task(executorPreference: reactor, operation: { receiver.paused }).value == false, turns < 5000 {
+                while await Task(executorPreference: reactor, operation: { receiver.paused }).value == false,
+                    turns < 5000
+                {
                     try await reactor.sleep(for: .milliseconds(1))
                     turns += 1
                 }
