@@ -6,7 +6,13 @@ import Glibc
 ///
 /// When `acceptQueueLimit` connections wait unclaimed, the multishot is cancelled; pending
 /// connections then wait in the kernel's listen backlog until `accept()` drains the queue.
-@safe final class AcceptQueue: ParkingQueue, @unsafe @unchecked Sendable {
+///
+/// When the process runs out of descriptors or the kernel out of memory (`EMFILE`, `ENFILE`,
+/// `ENOBUFS`, `ENOMEM`) the listener stays usable: the connections wait in the backlog, the
+/// error is told once per episode (to the waiting `accept()`, or to the next one), and the
+/// multishot is armed again after a back-off timer (10 ms, doubling up to 1 s, reset by the next
+/// accepted connection), so an accept loop neither spins on the error nor stops for good.
+@safe final class AcceptQueue: ParkingQueue, OperationCallback, @unsafe @unchecked Sendable {
     // SAFETY: created and used on the reactor thread only; captured by cancellation handlers that
     // run elsewhere but only hand it back to the reactor thread (`onLoop`).
     unowned(unsafe) let loop: EventLoop
@@ -18,6 +24,16 @@ import Glibc
     var waiter = ParkedWaiter<Int32>()
     private var disarmWaiter: UnsafeContinuation<Void, Never>?
     private var closed = false
+    /// First and longest wait before accepting again after running out of descriptors or memory.
+    static let firstBackoffNanoseconds: UInt64 = 10_000_000
+    static let maxBackoffNanoseconds: UInt64 = 1_000_000_000
+    private var backoffNanoseconds = firstBackoffNanoseconds
+    /// The back-off timer in flight; no accept is armed meanwhile.
+    private var backoffUserData: UInt64?
+    /// From a resource error to the next accepted connection.
+    private var exhausted = false
+    /// The episode's error when no `accept()` was waiting as it began: told to the next one.
+    private var pendingError: ReactorError?
 
     init(loop: EventLoop, fd: Int32) {
         unsafe self.loop = loop
@@ -43,11 +59,15 @@ import Glibc
         }
         if let failure { throw failure }
         if closed { throw ReactorError(.closed, operation: "accept") }
+        if let pendingError {
+            self.pendingError = nil
+            throw pendingError
+        }
         return nil
     }
 
     private func keepAccepting() {
-        guard !closed, failure == nil else { return }
+        guard !closed, failure == nil, backoffUserData == nil else { return }
         if unsafe accepted.count >= loop.configuration.acceptQueueLimit {
             if let armedUserData, !cancelRequested {
                 cancelRequested = true
@@ -73,6 +93,11 @@ import Glibc
         }
         let result = completion.result
         if result >= 0 {
+            if exhausted {
+                exhausted = false
+                pendingError = nil
+                backoffNanoseconds = Self.firstBackoffNanoseconds
+            }
             if closed {
                 Glibc.close(result)
             } else if !waiter.resume(.success(result)) {
@@ -80,10 +105,43 @@ import Glibc
             }
         } else if result == -ECANCELED {
             if unsafe loop.stopping { fail(ReactorError(.shutDown, operation: "accept")) }
+        } else if [EMFILE, ENFILE, ENOBUFS, ENOMEM].contains(-result) {
+            runOutOfResources(errno: -result)
         } else if result != -EINTR && result != -EAGAIN && result != -ECONNABORTED {
             fail(ReactorError.system("accept", -result))
         }
         if final, unsafe waiter.isParked || accepted.count < loop.configuration.acceptQueueLimit / 2 { keepAccepting() }
+    }
+
+    /// The kernel could not accept for want of descriptors or memory: tell the first time in an
+    /// episode, and accept again after the back-off.
+    private func runOutOfResources(errno: Int32) {
+        guard !closed, failure == nil else { return }
+        let error = ReactorError.system(
+            "accept", errno,
+            detail: "out of descriptors or memory; accepting again in \(backoffNanoseconds / 1_000_000) ms")
+        if !exhausted {
+            exhausted = true
+            unsafe loop.counters.acceptResourceExhaustions += 1
+            if !waiter.resume(.failure(error)) { pendingError = error }
+        }
+        backoffUserData = unsafe loop.start(.timeout(nanoseconds: backoffNanoseconds), target: .callback(self))
+        if backoffUserData == nil {
+            unsafe fail(ReactorError(loop.stopping ? .shutDown : .tooManyOperations, operation: "accept"))
+        }
+        backoffNanoseconds = min(backoffNanoseconds * 2, Self.maxBackoffNanoseconds)
+    }
+
+    /// The back-off timer ended: accept again (if anyone may want a connection).
+    func operationCompleted(_ completion: Completion, loop: EventLoop) {
+        backoffUserData = nil
+        guard !closed else { return }
+        if completion.result == -ECANCELED, loop.stopping {
+            // Nothing else of this queue is in flight to tell a waiting accept of the shutdown.
+            fail(ReactorError(.shutDown, operation: "accept"))
+            return
+        }
+        if waiter.isParked || accepted.count < loop.configuration.acceptQueueLimit / 2 { keepAccepting() }
     }
 
     func fail(_ error: any Error) {
@@ -103,6 +161,7 @@ import Glibc
         closed = true
         while let fd = accepted.popFirst() { Glibc.close(fd) }
         if let armedUserData { unsafe loop.cancel(armedUserData) }
+        if let backoffUserData { unsafe loop.cancel(backoffUserData) }
         resumeWaiter(.failure(ReactorError(.closed, operation: "accept")))
     }
 }

@@ -8,6 +8,11 @@ import Synchronization
 /// Its exit is an io_uring completion (`IORING_OP_WAITID` on the pidfd), not a signal handler or a
 /// thread, and waiting for it reaps it. Signals go through the pidfd, so they can never reach a
 /// recycled pid.
+///
+/// A child is always reaped, never left a zombie: a handle dropped or closed while its child runs
+/// hands the child to the reactor, which keeps a `waitid` on its pidfd in flight and reaps it when
+/// it exits (it is not killed for that). ``Reactor/shutdown()`` kills and reaps every child
+/// spawned on the reactor that has not been reaped yet.
 public final class ChildProcess: Sendable {
     /// How the child's file descriptors are set up: `target` in the child is `source` in the parent.
     public struct FileMapping: Sendable, Hashable {
@@ -49,9 +54,27 @@ public final class ChildProcess: Sendable {
         self.pid = pid
         self.leadsProcessGroup = leadsProcessGroup
         self.core = HandleCore(reactor: reactor, fd: pidfd, kind: "pidfd")
+        // A reactor shutdown that finds the handle open ends the child before closing its pidfd.
+        core.beforeShutdownClose = { pidfd in
+            ChildReaping.killAndReap(pidfd: pidfd, pid: pid, leadsProcessGroup: leadsProcessGroup)
+        }
     }
 
-    deinit { core.dropped() }
+    deinit {
+        // No `waitid` of the handle is in flight here: one holds the handle until it completes.
+        if exitStatus != nil {
+            core.dropped()
+            return
+        }
+        let core = self.core
+        let pid = self.pid
+        let leadsProcessGroup = self.leadsProcessGroup
+        let posted = reactor.onLoop {
+            OrphanedChild.adopt(core, pid: pid, leadsProcessGroup: leadsProcessGroup, loop: core.reactor.currentLoop)
+        }
+        // The reactor has stopped: its shutdown killed and reaped the child already.
+        if !posted { core.closeForShutdown() }
+    }
 
     /// Starts `executable` with `arguments` (not including argv[0], which is the executable path).
     ///
@@ -61,7 +84,12 @@ public final class ChildProcess: Sendable {
     ///     process; every descriptor above the highest of 2 and the mapped targets is closed in the
     ///     child, even one another library left without close-on-exec.
     ///   - newProcessGroup: put the child in a process group of its own, so a signal to the group
-    ///     reaches its children too, and the terminal's Ctrl-C does not.
+    ///     reaches its children too, and the terminal's Ctrl-C does not. A reactor shutdown that
+    ///     finds the child unreaped sends `SIGKILL` to that group.
+    ///
+    /// The child belongs to `reactor` until it is reaped, whatever happens to the handle: dropping
+    /// or closing the handle leaves the child running and the reactor reaps it when it exits;
+    /// ``Reactor/shutdown()`` kills it (its group, if it leads one) and reaps it.
     /// - Throws: ``ReactorError/Code/spawnFailed`` with the errno (`ENOENT` missing, `EACCES` not
     ///   executable).
     public static func spawn(
@@ -170,9 +198,16 @@ public final class ChildProcess: Sendable {
                 result = .success(
                     try await reactor.withLoop { loop in
                         try self.core.checkOpen("waitid")
-                        let completion = try await loop.run(.waitForExit(pidfd: self.core.fd))
-                        guard let status = completion.exit else { preconditionFailure("waitid completed without siginfo") }
-                        return status
+                        do {
+                            let completion = try await loop.run(.waitForExit(pidfd: self.core.fd))
+                            guard let status = completion.exit else {
+                                preconditionFailure("waitid completed without siginfo")
+                            }
+                            return status
+                        } catch let error as ReactorError where error.errno == .noChildProcess && self.core.isClosed {
+                            // The handle was closed meanwhile and the reactor's own wait reaped it.
+                            throw ReactorError(.closed, operation: "waitid", detail: "pidfd of \(self.pid) was closed")
+                        }
                     })
             } catch {
                 result = .failure(error)
@@ -205,9 +240,17 @@ public final class ChildProcess: Sendable {
         _ = try syscall("kill process group") { kill(-pid, signal) }
     }
 
-    /// Closes the pidfd. A child that was not waited for stays a zombie until this process exits.
+    /// Closes the handle. A child already reaped (``exitStatus`` is known) has its pidfd closed
+    /// now; a child not yet reaped keeps running, and the reactor takes its pidfd over, reaps it
+    /// when it exits and closes the pidfd then (or kills and reaps it at ``Reactor/shutdown()``).
     public func close() async throws {
-        try await reactor.withLoop { loop in try await self.core.close(loop: loop) }
+        try await reactor.withLoop { loop in
+            if self.exitStatus != nil {
+                try await self.core.close(loop: loop)
+            } else {
+                OrphanedChild.adopt(self.core, pid: self.pid, leadsProcessGroup: self.leadsProcessGroup, loop: loop)
+            }
+        }
     }
 }
 

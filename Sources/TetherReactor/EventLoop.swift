@@ -171,6 +171,8 @@ import Glibc
             queue.complete(completion, final: !completion.hasMore)
         case .sender(let send):
             send.complete(completion, loop: self)
+        case .callback(let callback):
+            callback.operationCompleted(completion, loop: self)
         case .wakeUp:
             wakeArmed = false
             remoteMayHaveItems = true
@@ -219,6 +221,17 @@ import Glibc
         let sqe = unsafe ring.nextSubmission { counters.submissionQueueFull += 1 }
         unsafe Operation.cancel(target: userData, all: false).prepare(
             sqe, scratch: table.scratch(at: index), iovecs: table.iovecs(at: index))
+        unsafe io_uring_sqe_set_data64(sqe, OperationTable.ignoredUserData)
+    }
+
+    /// Asks the kernel to cancel every operation in flight on `fd` (sends, receives, a connect),
+    /// whichever task or queue started them.
+    func cancelOperations(onFileDescriptor fd: Int32) {
+        let sqe = unsafe ring.nextSubmission { counters.submissionQueueFull += 1 }
+        // The cancel reads nothing from a slot: slot 0's scratch and iovecs are passed only
+        // because `prepare` takes them.
+        unsafe Operation.cancelFileDescriptor(fd: fd).prepare(
+            sqe, scratch: table.scratch(at: 0), iovecs: table.iovecs(at: 0))
         unsafe io_uring_sqe_set_data64(sqe, OperationTable.ignoredUserData)
     }
 
@@ -305,4 +318,10 @@ import Glibc
 /// A handle the reactor closes at shutdown if its user did not.
 protocol LoopHandle: AnyObject {
     func closeForShutdown()
+}
+
+/// An object the loop tells of the completion of an operation it started with target
+/// `.callback`. Reactor thread only, called from the loop outside any job.
+protocol OperationCallback: AnyObject {
+    func operationCompleted(_ completion: Completion, loop: EventLoop)
 }

@@ -4,7 +4,8 @@ import Glibc
 public protocol SendHandler: AnyObject, Sendable {
     /// Called once on the reactor thread, outside any job: `.success` when the kernel has taken
     /// every byte (not when the peer has read them), or the failure (a socket error, `closed`,
-    /// `shutDown`), after which the socket is unusable for sending.
+    /// `aborted` after `StreamSocket.abort()`, `shutDown`), after which the socket is unusable
+    /// for sending. The slices are released right after this call.
     func sent(_ result: Result<Void, any Error>)
 }
 
@@ -17,14 +18,14 @@ extension StreamSocket {
     /// send at a time per socket: start the next from `handler`. The slices are held (and their
     /// memory read in place by the kernel) until then.
     ///
-    /// - Throws: `closed` after ``close()``, `shutDown`, `tooManyOperations` when every operation
-    ///   slot is in use; `handler` is not called then.
+    /// - Throws: `closed` after ``close()``, `aborted` after `abort()`, `shutDown`,
+    ///   `tooManyOperations` when every operation slot is in use; `handler` is not called then.
     public func startSending(_ slices: [BufferSlice], to handler: some SendHandler) throws(ReactorError) {
         guard reactor.isCurrentThread, let loop = reactor.loop, !loop.exited else {
             precondition(reactor.hasStopped, "startSending off the reactor thread")
             throw ReactorError(.shutDown, operation: "sendmsg")
         }
-        try core.checkOpen("sendmsg")
+        try core.checkSendable("sendmsg")
         let send = GatheredSend(socket: self, slices: slices, handler: handler)
         if send.cursor.isDone {
             loop.callbacks.append(CompletedSend(handler: handler))
@@ -72,6 +73,16 @@ final class GatheredSend: @unsafe @unchecked Sendable {
         do {
             if completion.result == -EBADF, core.isClosed {
                 throw ReactorError(.closed, operation: "sendmsg", detail: "\(core.kind) fd \(core.fd) was closed")
+            }
+            // Aborted: whatever the kernel says (cancelled, EPIPE, a last partial send), the rest
+            // is not sent, unless this completion happens to finish the send.
+            if core.isAborted, !loop.stopping {
+                if completion.result > 0 { cursor.advance(by: Int(completion.result)) }
+                if cursor.isDone {
+                    handler.sent(.success(()))
+                    return
+                }
+                throw core.abortedError("sendmsg")
             }
             if let sent = try completion.value(for: operation, shuttingDown: loop.stopping) {
                 precondition(sent > 0, "sendmsg made no progress")

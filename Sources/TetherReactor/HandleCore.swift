@@ -12,8 +12,13 @@ final class HandleCore: LoopHandle, @unsafe @unchecked Sendable {
     var acceptQueue: AcceptQueue?
     /// Set once closing began; every later operation fails with `closed`.
     private(set) var isClosed = false
+    /// Set by ``abort(loop:)``: sends end with `aborted`; receives go on to the end of stream.
+    private(set) var isAborted = false
     /// Runs after the fd is closed (a listener unlinks its socket path).
     var afterClose: (() -> Void)?
+    /// Runs with the fd just before ``closeForShutdown()`` closes it (a child process is killed
+    /// and reaped through its pidfd).
+    var beforeShutdownClose: ((Int32) -> Void)?
 
     init(reactor: Reactor, fd: Int32, kind: String) {
         self.reactor = reactor
@@ -27,6 +32,28 @@ final class HandleCore: LoopHandle, @unsafe @unchecked Sendable {
 
     func checkOpen(_ operation: String) throws(ReactorError) {
         if isClosed { throw ReactorError(.closed, operation: operation, detail: "\(kind) fd \(fd) is closed") }
+    }
+
+    /// Throws unless sends may start: `closed` once closed, `aborted` once aborted.
+    func checkSendable(_ operation: String) throws(ReactorError) {
+        try checkOpen(operation)
+        if isAborted { throw abortedError(operation) }
+    }
+
+    func abortedError(_ operation: String) -> ReactorError {
+        ReactorError(.aborted, operation: operation, detail: "\(kind) fd \(fd) was aborted")
+    }
+
+    /// Shuts the socket down both ways and cancels every operation in flight on it: sends fail
+    /// with `aborted` (see `GatheredSend` and ``writeAll(_:loop:socket:)``), receives are armed
+    /// again by their queues and then read what the kernel still holds, then the end of stream.
+    /// The fd stays open until ``close(loop:)``. Reactor thread only; no effect once closed.
+    func abort(loop: EventLoop) {
+        guard !isClosed, !isAborted else { return }
+        isAborted = true
+        // ENOTCONN (never connected) is fine: there is nothing to shut down, only to cancel.
+        _ = Glibc.shutdown(fd, Int32(SHUT_RDWR))
+        loop.cancelOperations(onFileDescriptor: fd)
     }
 
     /// The fd's receive queue, made at the first receive. Reactor thread only.
@@ -64,8 +91,19 @@ final class HandleCore: LoopHandle, @unsafe @unchecked Sendable {
         isClosed = true
         receiveQueue?.close()
         acceptQueue?.close()
+        beforeShutdownClose?(fd)
         Glibc.close(fd)
         afterClose?()
+    }
+
+    /// Closes the handle without closing its fd, and returns the fd to its new owner (nil if
+    /// the handle was closed already). Nothing may be in flight on the fd for this handle.
+    /// Reactor thread only.
+    func releaseDescriptor(loop: EventLoop) -> Int32? {
+        guard !isClosed else { return nil }
+        isClosed = true
+        loop.openHandles[ObjectIdentifier(self)] = nil
+        return fd
     }
 
     /// Handle dropped by its user: close on the reactor (cancelling receives first), or right away
@@ -87,17 +125,31 @@ final class HandleCore: LoopHandle, @unsafe @unchecked Sendable {
     ///
     /// The slices stay alive (and so their memory valid) until this returns, which is after the
     /// last completion: the kernel reads them in place, nothing is copied by us.
+    ///
+    /// - Throws: `aborted` when ``abort(loop:)`` ends the send before the kernel took every byte.
     nonisolated(nonsending) func writeAll(_ slices: [BufferSlice], loop: EventLoop, socket: Bool) async throws {
-        try checkOpen(socket ? "sendmsg" : "writev")
+        let name = socket ? "sendmsg" : "writev"
+        try checkSendable(name)
         var cursor = SendCursor(slices)
         let maxIovecs = loop.configuration.maxIovecsPerSend
         while !cursor.isDone {
+            // Aborted between two parts of a long send: the rest is not sent.
+            try checkSendable(name)
             let iovecCount = cursor.iovecCount(max: maxIovecs)
             let operation: Operation =
                 socket ? .sendMessage(fd: fd, iovecCount: iovecCount) : .writeVector(fd: fd, iovecCount: iovecCount)
             let filling = cursor
-            let completion = try await loop.run(operation) { index in
-                unsafe filling.fill(loop.table.iovecs(at: index), count: iovecCount)
+            let completion: Completion
+            do {
+                completion = try await loop.run(operation) { index in
+                    unsafe filling.fill(loop.table.iovecs(at: index), count: iovecCount)
+                }
+            } catch let error as ReactorError where error.code == .shutDown {
+                throw error
+            } catch {
+                // The abort's cancellation (or its shutdown's EPIPE) is reported as the abort.
+                if isAborted { throw abortedError(name) }
+                throw error
             }
             precondition(completion.result > 0, "\(operation.name) of \(iovecCount) iovecs made no progress")
             cursor.advance(by: Int(completion.result))

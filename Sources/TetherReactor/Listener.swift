@@ -60,7 +60,12 @@ public final class Listener: Sendable {
     /// The next connection. Several connections may be accepted ahead by the multishot accept.
     ///
     /// - Throws: `CancellationError` if the task is cancelled while waiting, `closed` after
-    ///   ``close()``, `shutDown` when the reactor stops.
+    ///   ``close()``, `shutDown` when the reactor stops. When the process runs out of descriptors
+    ///   or the kernel out of memory, a ``ReactorError`` with that errno (`EMFILE`, `ENFILE`,
+    ///   `ENOBUFS`, `ENOMEM`), once per episode: the listener stays usable, retries after a
+    ///   back-off (10 ms doubling to 1 s) and the connections wait in the backlog, so calling
+    ///   `accept()` again waits for them instead of spinning
+    ///   (``ReactorCounters/acceptResourceExhaustions`` counts the episodes).
     public func accept() async throws -> StreamSocket {
         let fd = try await reactor.withLoop { loop in
             try self.core.checkOpen("accept")

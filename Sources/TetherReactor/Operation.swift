@@ -34,6 +34,8 @@ enum Operation {
     case readEventCounter(fd: Int32)
     /// Cancel the operation whose user data is `target` (or every operation, if `all`).
     case cancel(target: UInt64, all: Bool)
+    /// Cancel every operation in flight on file descriptor `fd`.
+    case cancelFileDescriptor(fd: Int32)
 
     /// The name used in errors.
     var name: String {
@@ -50,7 +52,7 @@ enum Operation {
         case .poll: "poll"
         case .waitForExit: "waitid"
         case .readEventCounter: "eventfd read"
-        case .cancel: "cancel"
+        case .cancel, .cancelFileDescriptor: "cancel"
         }
     }
 
@@ -112,6 +114,8 @@ enum Operation {
             var flags: Int32 = 0
             if all { flags = Int32(IORING_ASYNC_CANCEL_ALL | IORING_ASYNC_CANCEL_ANY) }
             unsafe io_uring_prep_cancel64(sqe, target, flags)
+        case .cancelFileDescriptor(let fd):
+            unsafe io_uring_prep_cancel_fd(sqe, fd, UInt32(IORING_ASYNC_CANCEL_ALL))
         }
     }
 }

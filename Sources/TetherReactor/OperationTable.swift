@@ -12,6 +12,9 @@ import CLibUring
     case acceptor(AcceptQueue)
     /// A completion-driven gathered send (`StreamSocket.startSending`).
     case sender(GatheredSend)
+    /// Loop-owned bookkeeping told of its operation's completion (an orphaned child's `waitid`,
+    /// a listener's back-off timer).
+    case callback(any OperationCallback)
     /// The reactor's own wake-up read on its eventfd.
     case wakeUp
 }

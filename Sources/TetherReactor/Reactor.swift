@@ -143,6 +143,13 @@ public final class Reactor: @unsafe @unchecked Sendable {
     /// Stops the reactor: cancels in-flight operations (their waiters get
     /// ``ReactorError/Code/shutDown``), closes the handles it still owns, and joins its thread.
     /// Safe to call more than once and from any context, including a task running on the reactor.
+    ///
+    /// Every child process spawned on this reactor and not yet reaped — whether its
+    /// ``ChildProcess`` handle is still held, was dropped or was closed — is ended and reaped
+    /// before its pidfd is closed: `SIGKILL` to its process group if it leads one (its own
+    /// children die with it), and to the child, then a blocking `waitid` until it is gone. So no
+    /// child outlives the reactor or stays a zombie. A child in uninterruptible sleep delays the
+    /// return until it dies.
     public func shutdown() async {
         unsafe await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
             if !(unsafe post(.shutdown(continuation))) { unsafe continuation.resume() }

@@ -24,6 +24,10 @@ public struct ReactorCounters: Sendable, Hashable, CustomStringConvertible {
     public var fallbackReceives: UInt64 = 0
     /// Times the submission queue was full and had to be flushed before preparing an entry.
     public var submissionQueueFull: UInt64 = 0
+    /// Times a listener ran out of descriptors or memory to accept with (`EMFILE`, `ENFILE`,
+    /// `ENOBUFS`, `ENOMEM`). Counted once per episode: from the first such error to the next
+    /// accepted connection, however often the listener retried in between.
+    public var acceptResourceExhaustions: UInt64 = 0
     /// Operations currently in flight.
     public var operationsInFlight: Int = 0
     /// Provided buffers currently lent to users (not yet back in the ring).
@@ -35,6 +39,6 @@ public struct ReactorCounters: Sendable, Hashable, CustomStringConvertible {
         "submissions=\(submissions) completions=\(completions) enters=\(enterCalls) "
             + "iterations=\(loopIterations) sleeps=\(sleeps) jobs=\(jobsRun) wakeups=\(crossThreadWakeups) "
             + "in=\(bytesIn)B out=\(bytesOut)B ringEmpty=\(bufferRingExhaustions) fallback=\(fallbackReceives) "
-            + "sqFull=\(submissionQueueFull) inFlight=\(operationsInFlight) lent=\(buffersLent)"
+            + "sqFull=\(submissionQueueFull) acceptExhausted=\(acceptResourceExhaustions) inFlight=\(operationsInFlight) lent=\(buffersLent)"
     }
 }

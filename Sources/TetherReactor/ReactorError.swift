@@ -9,7 +9,7 @@ public struct ReactorError: Error, Hashable, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         fileprivate enum Base: Hashable, Sendable {
             case ringUnavailable, ringSetupFailed, shutDown, tooManyOperations, concurrentReceive
-            case closed, system, invalidArgument, spawnFailed, threadStartFailed
+            case closed, system, invalidArgument, spawnFailed, threadStartFailed, aborted, timedOut
         }
         fileprivate let base: Base
 
@@ -33,6 +33,10 @@ public struct ReactorError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let spawnFailed = Code(base: .spawnFailed)
         /// The reactor thread could not be started.
         public static let threadStartFailed = Code(base: .threadStartFailed)
+        /// The socket's sends were ended by `StreamSocket.abort()` before the kernel took every byte.
+        public static let aborted = Code(base: .aborted)
+        /// ``Reactor/withDeadline(_:_:)`` cancelled its body because the time ran out.
+        public static let timedOut = Code(base: .timedOut)
 
         public var description: String { "\(base)" }
     }

@@ -40,6 +40,9 @@ import CLibUring
     private var handler: (any ReceiveHandler)?
     private var disarmWaiter: UnsafeContinuation<Void, Never>?
     private(set) var closed = false
+    /// Set by ``pause()``: nothing is asked of the kernel and nothing is handed to the handler
+    /// until ``resume()``.
+    private(set) var paused = false
 
     init(loop: EventLoop, fd: Int32, mode: Mode) {
         unsafe self.loop = loop
@@ -50,7 +53,7 @@ import CLibUring
     /// Internal state in one line, for diagnosing a stuck receive.
     var diagnostics: String {
         "armed=\(armedUserData != nil) cancelRequested=\(cancelRequested) starved=\(starved) "
-            + "queued=\(chunks.count) eos=\(endOfStream) closed=\(closed) waiting=\(waiter.isParked) "
+            + "queued=\(chunks.count) eos=\(endOfStream) closed=\(closed) paused=\(paused) waiting=\(waiter.isParked) "
             + "failure=\(failure.map { "\($0)" } ?? "none")"
     }
 
@@ -87,7 +90,7 @@ import CLibUring
     /// Arms a receive if the reader may want more and none is in flight; cancels a multishot
     /// that has read far enough ahead.
     private func keepReading() {
-        guard !closed, !endOfStream, failure == nil else { return }
+        guard !closed, !endOfStream, failure == nil, !paused else { return }
         if starved {
             if armedUserData == nil, chunks.isEmpty { armFallbackReceive() }
             return
@@ -211,7 +214,7 @@ import CLibUring
         if let handler {
             // Nothing follows the end: a fallback receive completing after a failure is dropped.
             guard !hasEnded else { return }
-            if chunks.isEmpty {
+            if chunks.isEmpty, !paused {
                 handler.received(.success(slice))
             } else {
                 chunks.append(slice)
@@ -237,12 +240,18 @@ import CLibUring
         unsafe loop.callbacks.append(self)
     }
 
-    /// Delivers the chunks that arrived before the handler was set, then the end (end of stream,
-    /// failure or close) once; after the end the queue lets go of the handler.
+    /// Delivers the chunks that arrived before the handler was set (or while it was paused), then
+    /// the end (end of stream, failure or close) once; after the end the queue lets go of the
+    /// handler. While paused, only a close is reported (its chunks were dropped); the rest waits
+    /// for ``resume()``.
     func reactorCallback() {
         guard let handler else { return }
-        while let chunk = chunks.popFirst() {
-            handler.received(.success(chunk))
+        if !closed {
+            // The handler may pause from inside `received`: check before every chunk.
+            while !paused, let chunk = chunks.popFirst() {
+                handler.received(.success(chunk))
+            }
+            if paused { return }
         }
         let end: Result<BufferSlice?, any Error>? =
             if let failure { .failure(failure) } else if closed {
@@ -254,6 +263,35 @@ import CLibUring
         }
         self.handler = nil
         handler.received(end)
+    }
+
+    /// Stops asking the kernel for data and stops handing chunks to the handler. Reactor thread
+    /// only; idempotent; may be called from inside the handler.
+    ///
+    /// An armed receive is cancelled; chunks it still completes before the cancellation lands are
+    /// queued, not lost. Everything not yet received stays in the kernel, so the socket buffers
+    /// fill and the peer's sends block.
+    func pause() {
+        guard !paused else { return }
+        paused = true
+        if let armedUserData, !cancelRequested {
+            cancelRequested = true
+            unsafe loop.cancel(armedUserData)
+        }
+    }
+
+    /// Undoes ``pause()``: the queued chunks (and an end that arrived meanwhile) go to the handler
+    /// in order from the loop, never inside the caller, and the receive is armed again.
+    /// Reactor thread only; idempotent.
+    func resume() {
+        guard paused else { return }
+        paused = false
+        if handler != nil {
+            // `reactorCallback` delivers what is queued, then re-arms (or reports the end).
+            unsafe loop.callbacks.append(self)
+        } else {
+            keepReading()
+        }
     }
 
     /// Returns once no operation of this queue is in the kernel (after ``close()``), so the fd can

@@ -113,6 +113,23 @@ public final class StreamSocket: Sendable {
         _ = try syscall("shutdown") { Glibc.shutdown(core.fd, Int32(SHUT_WR)) }
     }
 
+    /// Ends this socket's conversation now, whatever its peer does: for a session that must close
+    /// by a deadline while its sends are stuck behind a peer that does not read.
+    ///
+    /// Shuts the socket down both ways (`shutdown(SHUT_RDWR)`) and cancels every operation in
+    /// flight on it. A send started with ``startSending(_:to:)`` tells its handler
+    /// ``ReactorError/Code/aborted`` and releases its slices; an awaited ``send(_:)-([BufferSlice])``
+    /// throws `aborted`; later sends are refused with `aborted`. The receive side goes on: it
+    /// reads what the kernel still holds, then sees the end of stream (a handler is told
+    /// `.success(nil)`, `receive()` returns nil; while paused, after ``resumeReceiving()``).
+    /// The descriptor stays open until ``close()``, which is still needed.
+    ///
+    /// Idempotent; no effect on a closed socket. On the reactor thread it takes effect before it
+    /// returns; from elsewhere it is posted to the reactor.
+    package func abort() {
+        reactor.onLoop { [core, reactor] in core.abort(loop: reactor.currentLoop) }
+    }
+
     /// Closes the socket: a waiting `receive()` fails with `closed`, unread bytes are dropped.
     public func close() async throws {
         try await reactor.withLoop { loop in try await self.core.close(loop: loop) }

@@ -9,6 +9,16 @@ public enum ProcessResources {
         (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count).map { $0 - 1 } ?? -1
     }
 
+    /// The state letter of process `pid` from `/proc/<pid>/stat` (`R`, `S`, `Z` for a zombie, …),
+    /// or nil when no such process exists.
+    public static func processState(_ pid: Int32) -> Character? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let afterName = text.lastIndex(of: ")")
+        else { return nil }
+        // "pid (comm) S ...": the state follows the command name, which may itself hold spaces.
+        return text[afterName...].dropFirst().first { $0 != " " }
+    }
+
     /// Direct children of this process that still exist (running or zombie), from
     /// `/proc/self/task/*/children`.
     public static func childProcessIDs() -> [Int32] {

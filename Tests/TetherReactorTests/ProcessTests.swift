@@ -95,3 +95,95 @@ private func shellOutput(_ script: String, on reactor: Reactor) async throws -> 
     try await child.close()
     return String(decoding: output, as: UTF8.self)
 }
+
+extension ReactorSuite {
+    /// Children are reaped whatever their handles' owners do: a dropped handle leaves the child
+    /// running and watched by the reactor; shutdown kills and reaps what is left.
+    @Suite(.timeLimit(.minutes(1))) struct ChildReapingTests {
+        /// A handle dropped (or closed) while its child runs: the child is not killed, and when it
+        /// exits later the reactor reaps it (no zombie) and closes its pidfd.
+        @Test(arguments: [false, true])
+        func aReleasedHandleLeavesTheChildRunningAndReapsItWhenItExits(closedFirst: Bool) async throws {
+            try await withReactor { reactor in
+                let descriptorsBefore = ProcessResources.openFileDescriptorCount()
+                let (stdinReader, stdinWriter) = try reactor.makePipe()
+                let stdin = [ChildProcess.FileMapping(stdinReader.fileDescriptor, as: .standardInput)]
+                let pid: Int32
+                if closedFirst {
+                    let child = try ChildProcess.spawn(
+                        executable: "/bin/sh", arguments: ["-c", "read line"], environment: [], files: stdin,
+                        on: reactor)
+                    try await child.close()
+                    pid = child.pid
+                } else {
+                    pid = try spawnAndDrop("/bin/sh", ["-c", "read line"], files: stdin, on: reactor)
+                }
+                try await stdinReader.close()
+                for _ in 0..<10 { try await reactor.sleep(for: .milliseconds(2)) }
+                let state = ProcessResources.processState(pid)
+                #expect(
+                    state != nil && state != "Z",
+                    "releasing the handle must not end the child (state \(String(describing: state)))")
+                // End of file on its stdin: `read` fails and the shell exits.
+                try await stdinWriter.close()
+                var turns = 0
+                while ProcessResources.childProcessIDs().contains(pid), turns < 2000 {
+                    try await reactor.sleep(for: .milliseconds(5))
+                    turns += 1
+                }
+                #expect(!ProcessResources.childProcessIDs().contains(pid), "the exited child must be reaped")
+                #expect(ProcessResources.processState(pid) == nil)
+                #expect(await reactor.counters().operationsInFlight == 0)
+                #expect(ProcessResources.openFileDescriptorCount() == descriptorsBefore)
+            }
+        }
+
+        /// Shutdown with a running child that leads a group holding a grandchild, and a running
+        /// child whose handle was dropped: all are killed, the children are reaped before
+        /// shutdown returns, and no descriptor is left.
+        @Test func shutdownKillsAndReapsRunningChildrenAndTheirGroups() async throws {
+            try await Task.sleep(for: .milliseconds(1))  // libdispatch's timerfd, opened once
+            let descriptorsBefore = ProcessResources.openFileDescriptorCount()
+            let reactor = try Reactor.start()
+            let (output, outputWriter) = try reactor.makePipe()
+            let leader = try ChildProcess.spawn(
+                executable: "/bin/sh", arguments: ["-c", "sleep 60 & echo $!; wait"], environment: [],
+                files: [.init(outputWriter.fileDescriptor, as: .standardOutput)], newProcessGroup: true, on: reactor)
+            try await outputWriter.close()
+            var text = ""
+            while !text.contains("\n"), let slice = try await output.read() {
+                text += String(decoding: slice.bytes, as: UTF8.self)
+            }
+            try await output.close()
+            let grandchild = try #require(Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)))
+            let dropped = try spawnAndDrop("/bin/sleep", ["60"], on: reactor)
+            #expect(ProcessResources.processState(grandchild).map { $0 != "Z" } == true)
+            #expect(ProcessResources.processState(dropped).map { $0 != "Z" } == true)
+
+            await reactor.shutdown()
+
+            let children = ProcessResources.childProcessIDs()
+            #expect(!children.contains(leader.pid), "the group leader must be reaped")
+            #expect(!children.contains(dropped), "the dropped child must be reaped")
+            // The grandchild's parent (the shell) is gone: it was re-parented and is reaped there.
+            // It only has to be dead: absent, or a zombie for its new parent to collect.
+            var turns = 0
+            while let state = ProcessResources.processState(grandchild), state != "Z", turns < 1000 {
+                try await Task.sleep(for: .milliseconds(5))
+                turns += 1
+            }
+            let state = ProcessResources.processState(grandchild)
+            #expect(state == nil || state == "Z", "the grandchild must be killed with its group")
+            #expect(ProcessResources.openFileDescriptorCount() == descriptorsBefore)
+        }
+    }
+}
+
+/// Spawns `executable` and drops the handle at once; returns the child's pid.
+private func spawnAndDrop(
+    _ executable: String, _ arguments: [String], files: [ChildProcess.FileMapping] = [], on reactor: Reactor
+) throws -> Int32 {
+    let child = try ChildProcess.spawn(
+        executable: executable, arguments: arguments, environment: [], files: files, on: reactor)
+    return child.pid
+}

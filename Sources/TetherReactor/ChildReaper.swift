@@ -1,0 +1,75 @@
+import CLibUring
+import Glibc
+
+/// The ends of a child process that its handle no longer covers.
+enum ChildReaping {
+    /// Ends the child behind `pidfd` and reaps it, blocking until it is gone: `SIGKILL` to its
+    /// process group when it leads one (so its own children die too), and to the child itself,
+    /// then `waitid(P_PIDFD, …, WEXITED)`. Nothing happens if it was reaped already: its pid, and
+    /// so its group ID, may name someone else's process by then.
+    static func killAndReap(pidfd: Int32, pid: Int32, leadsProcessGroup: Bool) {
+        var info = unsafe siginfo_t()
+        // WNOWAIT: look without reaping. 0 (running or a zombie) means the pid is still ours;
+        // ECHILD means it was reaped already.
+        guard unsafe waitid(P_PIDFD, id_t(pidfd), &info, WEXITED | WNOHANG | WNOWAIT) == 0 else { return }
+        if leadsProcessGroup { _ = kill(-pid, SIGKILL) }
+        _ = tether_pidfd_send_signal(pidfd, SIGKILL)
+        while unsafe waitid(P_PIDFD, id_t(pidfd), &info, WEXITED) != 0, errno == EINTR {}
+    }
+}
+
+/// A child whose handle was dropped or closed before the child was reaped: the loop owns its
+/// pidfd and keeps a `waitid` on it in flight, so the child is reaped when it exits (it is not
+/// killed for being let go). Registered as an open handle: a reactor shutdown kills and reaps
+/// it (``ChildReaping/killAndReap(pidfd:pid:leadsProcessGroup:)``). Reactor thread only.
+final class OrphanedChild: LoopHandle, OperationCallback {
+    let pidfd: Int32
+    let pid: Int32
+    let leadsProcessGroup: Bool
+    private var closed = false
+
+    private init(pidfd: Int32, pid: Int32, leadsProcessGroup: Bool) {
+        self.pidfd = pidfd
+        self.pid = pid
+        self.leadsProcessGroup = leadsProcessGroup
+    }
+
+    /// Takes the pidfd from `core` (a child's handle) and watches the child from the loop.
+    /// No effect if the handle was closed already.
+    static func adopt(_ core: HandleCore, pid: Int32, leadsProcessGroup: Bool, loop: EventLoop) {
+        guard let pidfd = core.releaseDescriptor(loop: loop) else { return }
+        OrphanedChild(pidfd: pidfd, pid: pid, leadsProcessGroup: leadsProcessGroup).watch(loop: loop)
+    }
+
+    private func watch(loop: EventLoop) {
+        loop.openHandles[ObjectIdentifier(self)] = self
+        // Nil while shutting down (`closeForShutdown` ends it) or with every slot in use: it then
+        // stays registered and is reaped at shutdown at the latest.
+        _ = loop.start(.waitForExit(pidfd: pidfd), target: .callback(self))
+    }
+
+    func operationCompleted(_ completion: Completion, loop: EventLoop) {
+        let result = completion.result
+        if result == -EINTR || result == -EAGAIN || (result == -ECANCELED && !loop.stopping) {
+            watch(loop: loop)
+        } else if result == -ECANCELED {
+            return  // shutdown: `closeForShutdown` kills and reaps it
+        } else {
+            // Reaped (0), or ECHILD: a waiter on the handle's own `waitid` reaped it first.
+            loop.openHandles[ObjectIdentifier(self)] = nil
+            closeDescriptor()
+        }
+    }
+
+    func closeForShutdown() {
+        guard !closed else { return }
+        ChildReaping.killAndReap(pidfd: pidfd, pid: pid, leadsProcessGroup: leadsProcessGroup)
+        closeDescriptor()
+    }
+
+    private func closeDescriptor() {
+        guard !closed else { return }
+        closed = true
+        Glibc.close(pidfd)
+    }
+}
