@@ -31,6 +31,10 @@ final class SessionEvents: ReceiveHandler, SendHandler, ReactorCallback {
         session.reactor.runIsolated(session, result) { session, result in session.sent(result) }
     }
 
+    func sendProgressed() {
+        session.reactor.runIsolated(session, ()) { session, _ in session.sendProgressed() }
+    }
+
     func reactorCallback() {
         session.reactor.runIsolated(session, work) { session, work in
             switch work {

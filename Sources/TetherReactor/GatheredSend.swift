@@ -7,6 +7,14 @@ public protocol SendHandler: AnyObject, Sendable {
     /// `aborted` after `StreamSocket.abort()`, `shutDown`), after which the socket is unusable
     /// for sending. The slices are released right after this call.
     func sent(_ result: Result<Void, any Error>)
+
+    /// Called on the reactor thread, outside any job, each time the kernel took part of the
+    /// slices but not all: the send is slow, not stalled. Does nothing unless implemented.
+    func sendProgressed()
+}
+
+extension SendHandler {
+    public func sendProgressed() {}
 }
 
 extension StreamSocket {
@@ -91,6 +99,7 @@ final class GatheredSend: @unsafe @unchecked Sendable {
                     handler.sent(.success(()))
                     return
                 }
+                handler.sendProgressed()
             }
             try submitNext(loop: loop)
         } catch {
