@@ -1,9 +1,24 @@
 /// Limits and options shared by ``RPCChannel`` (caller) and ``RPCServer`` (callee).
+///
+/// The `…PerSession` limits are the server's: they bound what the calls arriving on one
+/// ``TetherMux/MuxSession`` can make an ``RPCServer`` hold, whatever the peer does. A channel
+/// ignores them.
 public struct RPCConfiguration: Sendable {
     /// Largest envelope message accepted or sent (call, stream item, result, error), in bytes.
     /// A larger incoming message fails the call with ``RPCError/Code-swift.struct/messageTooLarge``
     /// before anything is allocated for it.
     public var maxMessageBytes = 64 * 1024 * 1024
+    /// Server: calls of one session that run at once (default 1,024). A call counts from when
+    /// its stream is taken from the session until its handler has returned and the call has
+    /// ended, long-lived streaming calls included.
+    ///
+    /// At the limit the server takes no more streams from the session until a call ends: new
+    /// streams wait in the mux's accept backlog (``TetherMux/MuxConfiguration/acceptBacklog``,
+    /// not acknowledged), and the peer's opens wait on its own backlog of unacknowledged streams
+    /// — backpressure, not failure. The default is four times those backlogs' default (256), so
+    /// a peer that fills its backlog is not held back by this limit in normal use, while a peer
+    /// that opens streams and never finishes its calls holds at most 1,024 tasks and streams.
+    public var maxConcurrentCallsPerSession = 1_024
     /// Limits applied while decoding payloads (nesting, collection and string sizes).
     public var decoderLimits = MessagePackLimits()
     /// Error types thrown by remote implementations that this side knows: an error of one of

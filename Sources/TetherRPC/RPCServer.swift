@@ -8,6 +8,10 @@ import TetherReactor
 /// stream (it was cancelled) cancels that task; so does the call's deadline, after which the
 /// caller gets ``RPCError/Code-swift.struct/deadlineExceeded``. A handler's error is sent to the
 /// caller (see ``RemoteError``).
+///
+/// Whatever the peer does, the calls of one session hold bounded resources: at most
+/// ``RPCConfiguration/maxConcurrentCallsPerSession`` calls run at once (more wait, unaccepted,
+/// in the mux). ``load(of:)`` shows what a session holds.
 public final class RPCServer: Sendable {
     public let configuration: RPCConfiguration
     private let services = Mutex<[String: any RPCService]>([:])
@@ -16,8 +20,15 @@ public final class RPCServer: Sendable {
     private let factories = Mutex<[String: @Sendable () -> any RPCService]>([:])
     private let builder: RPCMessageBuilder
     private let context: RPCDecodingContext
+    /// The load of each session served, kept as long as the session exists (an entry whose
+    /// session is gone is replaced or dropped when a new entry is made).
+    private let sessionLoads = Mutex<[ObjectIdentifier: SessionLoadEntry]>([:])
 
+    /// A server with `configuration`'s limits (see ``RPCConfiguration``).
+    ///
+    /// - Precondition: `maxConcurrentCallsPerSession` is positive.
     public init(configuration: RPCConfiguration = RPCConfiguration()) {
+        precondition(configuration.maxConcurrentCallsPerSession > 0, "maxConcurrentCallsPerSession must be positive")
         self.configuration = configuration
         self.builder = RPCMessageBuilder(encoder: MessagePackEncoder(), maxMessageBytes: configuration.maxMessageBytes)
         self.context = RPCDecodingContext(configuration: configuration)
@@ -49,24 +60,68 @@ public final class RPCServer: Sendable {
         }
     }
 
-    /// Accepts and serves calls until the session ends.
+    /// Accepts and serves calls until the session ends. Cancelling the task stops the loop
+    /// before it accepts another stream; calls already running go on.
+    ///
+    /// While the session has ``RPCConfiguration/maxConcurrentCallsPerSession`` calls running,
+    /// no stream is accepted until one ends: the peer's new streams wait in the mux's accept
+    /// backlog and its opens on its own backlog of unacknowledged streams.
     public func serve(_ session: MuxSession) async {
-        while true {
+        let load = sessionLoad(for: session)
+        while await load.waitForRoom() {
             let stream: MuxStream
             do {
                 stream = try await session.acceptStream()
             } catch {
                 return
             }
-            await serve(stream)
+            // Normally at once; a call started meanwhile by `serve(_ stream:)` can make it wait.
+            guard await load.startCall() else { return }
+            await start(stream, in: load)
         }
     }
 
-    /// Starts serving the call on `stream` (an accepted stream) in a task of its own.
+    /// Serves the call on `stream` (an accepted stream) in a task of its own.
+    ///
+    /// The call counts against its session's ``RPCConfiguration/maxConcurrentCallsPerSession``
+    /// together with the calls ``serve(_:)-(MuxSession)`` accepts: while the session has that
+    /// many, this waits for one to end before starting the call, which holds back a loop that
+    /// accepts streams and passes them here. Cancelling the waiting task returns without
+    /// serving: dropping `stream` then resets it.
     public func serve(_ stream: MuxStream) async {
+        let load = sessionLoad(for: stream.session)
+        guard await load.startCall() else { return }
+        await start(stream, in: load)
+    }
+
+    /// What the calls of `session` hold now in this server and the most they held since the
+    /// server first served the session; zeros for a session it has not served.
+    public func load(of session: MuxSession) -> RPCServerSessionLoad {
+        sessionLoads.withLock { loads in
+            guard let entry = loads[ObjectIdentifier(session)], entry.session === session else { return nil }
+            return entry.load.snapshot
+        } ?? RPCServerSessionLoad()
+    }
+
+    private func sessionLoad(for session: MuxSession) -> RPCSessionLoad {
+        sessionLoads.withLock { loads in
+            let key = ObjectIdentifier(session)
+            if let entry = loads[key], entry.session === session { return entry.load }
+            // A new session (or a new one at a freed address): forget sessions that are gone.
+            loads = loads.filter { $0.value.session != nil }
+            let load = RPCSessionLoad(configuration: configuration)
+            loads[key] = SessionLoadEntry(session: session, load: load)
+            return load
+        }
+    }
+
+    /// Runs the call on `stream` in a task of its own; it has taken a slot of `load`, which it
+    /// gives back when it ends.
+    private func start(_ stream: MuxStream, in load: RPCSessionLoad) async {
         let control = RPCCallControl()
         let task = Task(executorPreference: stream.session.reactor) {
             await self.handle(stream, control: control)
+            load.endCall()
         }
         control.attach(task)
         await stream.onFailure { _ in control.cancel() }
@@ -144,4 +199,10 @@ public final class RPCServer: Sendable {
             await stream.reset()
         }
     }
+}
+
+/// A session's load, kept without keeping the session alive.
+private struct SessionLoadEntry: Sendable {
+    weak var session: MuxSession?
+    let load: RPCSessionLoad
 }
