@@ -1,8 +1,8 @@
 /// Limits and options shared by ``RPCChannel`` (caller) and ``RPCServer`` (callee).
 ///
-/// The `…PerSession` limits are the server's: they bound what the calls arriving on one
-/// ``TetherMux/MuxSession`` can make an ``RPCServer`` hold, whatever the peer does. A channel
-/// ignores them.
+/// The `…PerSession` limits and ``callMessageTimeout`` are the server's: they bound what the
+/// calls arriving on one ``TetherMux/MuxSession`` can make an ``RPCServer`` hold, whatever the
+/// peer does (opens streams and never sends a call, say). A channel ignores them.
 public struct RPCConfiguration: Sendable {
     /// Largest envelope message accepted or sent (call, stream item, result, error), in bytes.
     /// A larger incoming message fails the call with ``RPCError/Code-swift.struct/messageTooLarge``
@@ -19,6 +19,16 @@ public struct RPCConfiguration: Sendable {
     /// a peer that fills its backlog is not held back by this limit in normal use, while a peer
     /// that opens streams and never finishes its calls holds at most 1,024 tasks and streams.
     public var maxConcurrentCallsPerSession = 1_024
+    /// Server: time a call's stream has, from when its call starts (the stream is taken and
+    /// counted in ``maxConcurrentCallsPerSession``), to deliver its complete call message;
+    /// `nil` waits without limit. Default 10 s.
+    ///
+    /// A caller sends the call message in the stream's first write, so it arrives within a round
+    /// trip plus the time its bytes take; a stream without it by then is failed: the caller gets
+    /// ``RPCError/Code-swift.struct/callMessageTimeout`` (then the stream is reset, as its
+    /// remaining bytes are not read), or a reset when the stream cannot carry that message any
+    /// more. The call's task, stream and buffered bytes are released.
+    public var callMessageTimeout: Duration? = .seconds(10)
     /// Limits applied while decoding payloads (nesting, collection and string sizes).
     public var decoderLimits = MessagePackLimits()
     /// Error types thrown by remote implementations that this side knows: an error of one of

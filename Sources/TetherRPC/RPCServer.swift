@@ -11,7 +11,8 @@ import TetherReactor
 ///
 /// Whatever the peer does, the calls of one session hold bounded resources: at most
 /// ``RPCConfiguration/maxConcurrentCallsPerSession`` calls run at once (more wait, unaccepted,
-/// in the mux). ``load(of:)`` shows what a session holds.
+/// in the mux) and a call's stream must deliver its call message within
+/// ``RPCConfiguration/callMessageTimeout``. ``load(of:)`` shows what a session holds.
 public final class RPCServer: Sendable {
     public let configuration: RPCConfiguration
     private let services = Mutex<[String: any RPCService]>([:])
@@ -26,9 +27,11 @@ public final class RPCServer: Sendable {
 
     /// A server with `configuration`'s limits (see ``RPCConfiguration``).
     ///
-    /// - Precondition: `maxConcurrentCallsPerSession` is positive.
+    /// - Precondition: `maxConcurrentCallsPerSession` is positive, `callMessageTimeout` (if
+    ///   set) is positive.
     public init(configuration: RPCConfiguration = RPCConfiguration()) {
         precondition(configuration.maxConcurrentCallsPerSession > 0, "maxConcurrentCallsPerSession must be positive")
+        precondition(configuration.callMessageTimeout.map { $0 > .zero } ?? true, "callMessageTimeout must be positive")
         self.configuration = configuration
         self.builder = RPCMessageBuilder(encoder: MessagePackEncoder(), maxMessageBytes: configuration.maxMessageBytes)
         self.context = RPCDecodingContext(configuration: configuration)
@@ -86,8 +89,9 @@ public final class RPCServer: Sendable {
     /// The call counts against its session's ``RPCConfiguration/maxConcurrentCallsPerSession``
     /// together with the calls ``serve(_:)-(MuxSession)`` accepts: while the session has that
     /// many, this waits for one to end before starting the call, which holds back a loop that
-    /// accepts streams and passes them here. Cancelling the waiting task returns without
-    /// serving: dropping `stream` then resets it.
+    /// accepts streams and passes them here. Its ``RPCConfiguration/callMessageTimeout`` starts
+    /// with the call. Cancelling the waiting task returns without serving: dropping `stream`
+    /// then resets it.
     public func serve(_ stream: MuxStream) async {
         let load = sessionLoad(for: stream.session)
         guard await load.startCall() else { return }
@@ -109,7 +113,7 @@ public final class RPCServer: Sendable {
             if let entry = loads[key], entry.session === session { return entry.load }
             // A new session (or a new one at a freed address): forget sessions that are gone.
             loads = loads.filter { $0.value.session != nil }
-            let load = RPCSessionLoad(configuration: configuration)
+            let load = RPCSessionLoad(configuration: configuration, reactor: session.reactor)
             loads[key] = SessionLoadEntry(session: session, load: load)
             return load
         }
@@ -120,22 +124,18 @@ public final class RPCServer: Sendable {
     private func start(_ stream: MuxStream, in load: RPCSessionLoad) async {
         let control = RPCCallControl()
         let task = Task(executorPreference: stream.session.reactor) {
-            await self.handle(stream, control: control)
+            await self.handle(stream, control: control, load: load)
             load.endCall()
         }
         control.attach(task)
         await stream.onFailure { _ in control.cancel() }
     }
 
-    private func handle(_ stream: MuxStream, control: RPCCallControl) async {
+    private func handle(_ stream: MuxStream, control: RPCCallControl, load: RPCSessionLoad) async {
         var messages = context.messages(on: stream)
         let header: RPCCallHeader
         do {
-            switch try await messages.next() {
-            case .call(let call): header = call
-            case nil: throw RPCError(.protocolViolation, "the stream ended before a call message")
-            default: throw RPCError(.protocolViolation, "a call's stream must start with a call message")
-            }
+            header = try await readCallMessage(from: &messages, control: control, load: load)
         } catch {
             await fail(stream, with: error)
             return
@@ -162,6 +162,36 @@ public final class RPCServer: Sendable {
                 await stream.reset()
             }
         }
+    }
+
+    /// Reads the call's first message, which must be a call message and arrive within the
+    /// session's call-message timeout.
+    private func readCallMessage(
+        from messages: inout RPCMessageReader, control: RPCCallControl, load: RPCSessionLoad
+    ) async throws -> RPCCallHeader {
+        let wait = load.awaitCallMessage(control)
+        defer { load.callMessageWaitEnded(wait) }
+        let message: RPCMessage?
+        do {
+            // The timeout cancels this read; the stream is not reset then, so that the caller
+            // can be told why on it.
+            message = try await messages.next(resettingOnCancellation: false)
+        } catch {
+            if control.hasCallMessageTimedOut { throw callMessageTimeout(in: load) }
+            throw error
+        }
+        guard control.callMessageArrived() else { throw callMessageTimeout(in: load) }
+        switch message {
+        case .call(let call): return call
+        case nil: throw RPCError(.protocolViolation, "the stream ended before a call message")
+        default: throw RPCError(.protocolViolation, "a call's stream must start with a call message")
+        }
+    }
+
+    private func callMessageTimeout(in load: RPCSessionLoad) -> RPCError {
+        load.countCallMessageTimeout()
+        let timeout = configuration.callMessageTimeout.map { "\($0)" } ?? "its timeout"
+        return RPCError(.callMessageTimeout, "no complete call message within \(timeout)")
     }
 
     private func service(for header: RPCCallHeader) -> (any RPCService)? {

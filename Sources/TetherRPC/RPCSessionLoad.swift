@@ -1,8 +1,11 @@
 import Synchronization
+import TetherReactor
 
-/// One session's calls in an ``RPCServer``: their slots, shared by the server's accept loop and
-/// its calls. The decisions are ``RPCSessionLoadState``'s; this class keeps it behind a mutex,
-/// parks and resumes the tasks waiting for a slot.
+/// One session's calls in an ``RPCServer``: their slots and the deadlines of their call
+/// messages, shared by the server's accept loop and its calls. The decisions are
+/// ``RPCSessionLoadState``'s; this class keeps it behind a mutex, parks and resumes the tasks
+/// waiting for a slot, and runs the one task per session that fails calls whose call message is
+/// overdue.
 final class RPCSessionLoad: Sendable {
     private struct Locked {
         var state: RPCSessionLoadState
@@ -16,11 +19,18 @@ final class RPCSessionLoad: Sendable {
     }
 
     private let locked: Mutex<Locked>
+    private let reactor: Reactor
+    private let callMessageTimeoutNanoseconds: UInt64?
+    private let clock = ContinuousClock()
+    private let startInstant: ContinuousClock.Instant
 
-    init(configuration: RPCConfiguration) {
+    init(configuration: RPCConfiguration, reactor: Reactor) {
         self.locked = Mutex(
             Locked(
                 state: RPCSessionLoadState(maxConcurrentCalls: configuration.maxConcurrentCallsPerSession)))
+        self.reactor = reactor
+        self.callMessageTimeoutNanoseconds = configuration.callMessageTimeout?.clampedNanoseconds
+        self.startInstant = clock.now
     }
 
     var snapshot: RPCServerSessionLoad { locked.withLock { $0.state.snapshot } }
@@ -76,5 +86,55 @@ final class RPCSessionLoad: Sendable {
             return ([handedTo].compactMap { $0 } + room).compactMap { locked.slotWaiters.removeValue(forKey: $0) }
         }
         for waiter in waiters { waiter.resume(returning: true) }
+    }
+
+    // MARK: Call-message deadlines
+
+    private var nowNanoseconds: UInt64 { (clock.now - startInstant).clampedNanoseconds }
+
+    /// Starts the call-message deadline of the call `control` controls: when it passes first,
+    /// the call is cancelled and reports ``RPCError/Code-swift.struct/callMessageTimeout``.
+    /// Returns the key to end the wait with, nil when no timeout is configured.
+    ///
+    /// Every call of the session has the same timeout and the clock is monotonic, so a new
+    /// deadline is never earlier than those the sweeping task already sleeps towards.
+    func awaitCallMessage(_ control: RPCCallControl) -> UInt64? {
+        guard let timeout = callMessageTimeoutNanoseconds else { return nil }
+        let deadline = nowNanoseconds &+ timeout
+        let (key, startSweeping) = locked.withLock { locked in
+            let key = locked.makeKey()
+            return (key, locked.state.awaitCallMessage(key: key, control: control, deadlineNanoseconds: deadline))
+        }
+        if startSweeping { Task(executorPreference: reactor) { await self.sweep() } }
+        return key
+    }
+
+    func callMessageWaitEnded(_ key: UInt64?) {
+        guard let key else { return }
+        locked.withLock { $0.state.callMessageWaitEnded(key: key) }
+    }
+
+    func countCallMessageTimeout() {
+        locked.withLock { $0.state.countCallMessageTimeout() }
+    }
+
+    /// Fails overdue calls, sleeping until the earliest deadline left; ends when no call waits.
+    /// One task per session instead of one timer per call: a call whose message arrives in its
+    /// first chunk (nearly all) costs two dictionary updates, not a task and two timer operations.
+    private func sweep() async {
+        while true {
+            let now = nowNanoseconds
+            let (overdue, nextDeadline) = locked.withLock { $0.state.takeOverdueCalls(nowNanoseconds: now) }
+            for control in overdue { control.expireCallMessageDeadline() }
+            guard let nextDeadline else { return }
+            do {
+                try await reactor.sleep(
+                    for: .nanoseconds(Int64(clamping: nextDeadline - min(nextDeadline, nowNanoseconds))))
+            } catch {
+                // The reactor is shutting down; its sessions' calls end with it.
+                locked.withLock { $0.state.sweepingStopped() }
+                return
+            }
+        }
     }
 }

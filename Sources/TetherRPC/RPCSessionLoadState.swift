@@ -1,8 +1,9 @@
 /// What the calls of one session hold in an ``RPCServer``, and the server's decisions about it:
-/// whether a call may start (``RPCConfiguration/maxConcurrentCallsPerSession``).
+/// whether a call may start (``RPCConfiguration/maxConcurrentCallsPerSession``) and which calls
+/// have waited too long for their call message (``RPCConfiguration/callMessageTimeout``).
 ///
 /// A value without I/O or locks: `RPCSessionLoad` keeps one behind a mutex and carries out what
-/// it decides (resumes the waiters it names).
+/// it decides (resumes the waiter it names, fails the calls it returns).
 struct RPCSessionLoadState {
     let maxConcurrentCalls: Int
 
@@ -13,6 +14,12 @@ struct RPCSessionLoadState {
     /// Who waits for a slot to be free without taking it (an accept loop, which takes one once
     /// it has a stream).
     private(set) var roomWaiters: [UInt64] = []
+    private(set) var callMessageTimeouts = 0
+    /// Calls whose call message has not arrived yet, by key: their deadline, in nanoseconds of
+    /// the owner's clock, and the control that fails them.
+    private var awaitingCallMessage: [UInt64: (deadlineNanoseconds: UInt64, control: RPCCallControl)] = [:]
+    /// Whether a task is sweeping `awaitingCallMessage` (one per session at most).
+    private(set) var isSweeping = false
 
     init(maxConcurrentCalls: Int) {
         self.maxConcurrentCalls = maxConcurrentCalls
@@ -73,8 +80,46 @@ struct RPCSessionLoadState {
         return (nil, roomWaiters)
     }
 
+    // MARK: Call-message deadlines
+
+    /// The call `key` waits for its call message until `deadlineNanoseconds`. True when the
+    /// caller must start the sweeping task (none runs).
+    mutating func awaitCallMessage(key: UInt64, control: RPCCallControl, deadlineNanoseconds: UInt64) -> Bool {
+        awaitingCallMessage[key] = (deadlineNanoseconds, control)
+        guard !isSweeping else { return false }
+        isSweeping = true
+        return true
+    }
+
+    /// The call `key` has its call message, or has ended.
+    mutating func callMessageWaitEnded(key: UInt64) {
+        awaitingCallMessage.removeValue(forKey: key)
+    }
+
+    /// Removes and returns the calls whose deadline is at or before `nowNanoseconds`, and the
+    /// earliest deadline left. When none is left the sweeping ends (``isSweeping`` is false):
+    /// the next ``awaitCallMessage(key:control:deadlineNanoseconds:)`` asks for a new sweeper.
+    mutating func takeOverdueCalls(nowNanoseconds: UInt64) -> (overdue: [RPCCallControl], nextDeadline: UInt64?) {
+        let overdueKeys = awaitingCallMessage.filter { $0.value.deadlineNanoseconds <= nowNanoseconds }.keys
+        let overdue = overdueKeys.compactMap { awaitingCallMessage.removeValue(forKey: $0)?.control }
+        let nextDeadline = awaitingCallMessage.values.map(\.deadlineNanoseconds).min()
+        if nextDeadline == nil { isSweeping = false }
+        return (overdue, nextDeadline)
+    }
+
+    /// The sweeping task stopped early (its reactor is shutting down).
+    mutating func sweepingStopped() {
+        isSweeping = false
+    }
+
+    /// A call was failed because its call message did not arrive in time.
+    mutating func countCallMessageTimeout() {
+        callMessageTimeouts += 1
+    }
+
     var snapshot: RPCServerSessionLoad {
-        RPCServerSessionLoad(activeCalls: activeCalls, peakActiveCalls: peakActiveCalls)
+        RPCServerSessionLoad(
+            activeCalls: activeCalls, peakActiveCalls: peakActiveCalls, callMessageTimeouts: callMessageTimeouts)
     }
 }
 
@@ -85,9 +130,13 @@ public struct RPCServerSessionLoad: Sendable, Hashable {
     public var activeCalls: Int
     /// The most calls that ran at once.
     public var peakActiveCalls: Int
+    /// Calls failed because their call message did not arrive in time
+    /// (``RPCError/Code-swift.struct/callMessageTimeout``).
+    public var callMessageTimeouts: Int
 
-    public init(activeCalls: Int = 0, peakActiveCalls: Int = 0) {
+    public init(activeCalls: Int = 0, peakActiveCalls: Int = 0, callMessageTimeouts: Int = 0) {
         self.activeCalls = activeCalls
         self.peakActiveCalls = peakActiveCalls
+        self.callMessageTimeouts = callMessageTimeouts
     }
 }

@@ -7,6 +7,118 @@ import TetherTesting
 
 @testable import TetherRPC
 
+/// What a hostile caller's stream got back from the server.
+private enum ServerAnswer: Hashable, Sendable, CustomStringConvertible {
+    /// A failure message carrying an ``RPCError`` with this code.
+    case failure(RPCError.Code)
+    /// A result message.
+    case result
+    /// Another message, or a failure that is not an ``RPCError``.
+    case unexpected
+    /// The stream ended, was reset or the read was cancelled before a whole message arrived.
+    case noMessage
+
+    var description: String {
+        switch self {
+        case .failure(let code): "failure(\(code))"
+        case .result: "result"
+        case .unexpected: "unexpected"
+        case .noMessage: "noMessage"
+        }
+    }
+}
+
+/// The first message the server sends on `stream`, read as raw envelope bytes.
+private func answer(on stream: MuxStream) async -> ServerAnswer {
+    var framer = RPCMessageFramer(maxMessageBytes: 1 << 20)
+    while true {
+        do {
+            if let body = try framer.next() {
+                switch try RPCMessage.decode(body, limits: MessagePackLimits()) {
+                case .failure(let failure):
+                    let error = failure.error(decoder: MessagePackDecoder(), knownErrors: [])
+                    return (error as? RPCError).map { .failure($0.code) } ?? .unexpected
+                case .result: return .result
+                default: return .unexpected
+                }
+            }
+            guard let slice = try await stream.read() else { return .noMessage }
+            framer.append(slice)
+        } catch {
+            return .noMessage
+        }
+    }
+}
+
+/// A length prefix announcing a `bodyBytes`-byte message, then the first `sentBytes - 4` bytes
+/// of a call message's body (`sentBytes` in all): a message that never completes.
+private func partialMessage(bodyBytes: Int, sentBytes: Int) -> BufferSlice {
+    precondition(sentBytes >= 4 && sentBytes - 4 < bodyBytes)
+    var bytes: [UInt8] = [
+        UInt8(truncatingIfNeeded: bodyBytes >> 24), UInt8(truncatingIfNeeded: bodyBytes >> 16),
+        UInt8(truncatingIfNeeded: bodyBytes >> 8), UInt8(truncatingIfNeeded: bodyBytes),
+    ]
+    // [1, nil, "KeyValue.put(_:value:)", nil, ["k", bin32 …]: a call whose value never ends.
+    bytes += [0x95, 0x01, 0xc0, 0xb6] + Array("KeyValue.put(_:value:)".utf8) + [0xc0, 0x92, 0xa1, 0x6b]
+    let binaryBytes = bodyBytes - (bytes.count - 4) - 5
+    bytes += [
+        0xc6, UInt8(truncatingIfNeeded: binaryBytes >> 24), UInt8(truncatingIfNeeded: binaryBytes >> 16),
+        UInt8(truncatingIfNeeded: binaryBytes >> 8), UInt8(truncatingIfNeeded: binaryBytes),
+    ]
+    bytes += [UInt8](repeating: 0x5a, count: max(0, sentBytes - bytes.count))
+    return BufferSlice(copying: bytes.prefix(sentBytes))
+}
+
+/// Opens `count` streams on `caller`, each writing `first` (if any), and returns what the server
+/// answered on each (bounded: a server that never answers gives `.noMessage`). Opens run
+/// concurrently, so that opens held back by the server's limits (the ACK backlog) do not keep
+/// the others from being answered.
+private func hostileStreams(
+    _ count: Int, on caller: MuxSession, reactor: Reactor, writing first: BufferSlice?
+) async throws -> [ServerAnswer] {
+    let answers = try await bounded(reactor: reactor) {
+        await withTaskGroup(of: ServerAnswer.self) { group in
+            for _ in 0..<count {
+                group.addTask(executorPreference: reactor) {
+                    guard let stream = try? await caller.openStream() else { return .noMessage }
+                    if let first { try? await stream.write(first) }
+                    return await answer(on: stream)
+                }
+            }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+    }
+    return answers ?? []
+}
+
+/// `body`'s result, or nil (and a recorded issue) when it takes more than `limit`: a server
+/// that never answers fails the test instead of hanging it. The limit is far above what the
+/// work needs; nothing is asserted about time.
+private func bounded<Value: Sendable>(
+    _ limit: Duration = .seconds(10), reactor: Reactor, _ body: @escaping @Sendable () async -> Value
+) async throws -> Value? {
+    await withTaskGroup(of: Value?.self) { group in
+        group.addTask(executorPreference: reactor) { await body() }
+        group.addTask(executorPreference: reactor) {
+            try? await reactor.sleep(for: limit)
+            return nil
+        }
+        let first = await group.next() ?? nil
+        group.cancelAll()
+        if first == nil { Issue.record("no answer within \(limit)") }
+        return first
+    }
+}
+
+/// Waits (bounded) until `condition` holds.
+private func waitUntil(_ what: Comment, _ condition: () async -> Bool) async throws {
+    for _ in 0..<2_000 {
+        if await condition() { return }
+        try await Task.sleep(for: .milliseconds(5))
+    }
+    Issue.record("never happened: \(what)")
+}
+
 /// A KeyValue store served with `configuration` on the server end of a real session pair; the
 /// test plays the caller on the client end.
 private func withServer(
@@ -23,7 +135,15 @@ private func withServer(
     }
 }
 
-/// Server limits per session: concurrent calls.
+/// A caller that behaves: its call must still be served.
+private func wellBehavedCallSucceeds(on caller: MuxSession) async throws {
+    let kv = KeyValueClient(channel: RPCChannel(session: caller).withTimeout(.seconds(20)))
+    try await kv.put("after", value: Data([1, 2, 3]))
+    #expect(try await kv.get("after") == Data([1, 2, 3]))
+}
+
+/// Server limits per session against a hostile caller writing raw envelope bytes: concurrent
+/// calls, the call-message timeout.
 @Suite(.timeLimit(.minutes(1)))
 struct RPCServerLimitTests {
     /// Well-behaved calls beyond the limit wait for a slot (in the mux's backlogs) and are all
@@ -42,6 +162,73 @@ struct RPCServerLimitTests {
             let load = server.load(of: served)
             #expect(load.peakActiveCalls <= 4)
             #expect(load.peakActiveCalls > 1, "calls ran side by side up to the limit")
+        }
+    }
+
+    /// Far more streams than the call limit, each sending 16 KiB of a 64 KiB call message and
+    /// nothing more; the mux backlogs are small so that the caller's opens are held back too.
+    @Test func incompleteCallMessagesAreBoundedThenTimedOut() async throws {
+        var configuration = RPCConfiguration()
+        configuration.maxConcurrentCallsPerSession = 8
+        configuration.callMessageTimeout = .milliseconds(100)
+        var client = MuxConfiguration()
+        client.maxUnacknowledgedStreams = 16
+        var serverMux = MuxConfiguration()
+        serverMux.acceptBacklog = 16
+        try await withServer(configuration, client: client, server: serverMux) { caller, served, server, reactor in
+            let streamCount = 64
+            let answers = try await hostileStreams(
+                streamCount, on: caller, reactor: reactor,
+                writing: partialMessage(bodyBytes: 64 * 1024, sentBytes: 16 * 1024))
+            #expect(answers == Array(repeating: .failure(.callMessageTimeout), count: streamCount))
+            try await waitUntil("every call ended") { server.load(of: served).activeCalls == 0 }
+            let load = server.load(of: served)
+            #expect(load.peakActiveCalls == 8, "the limit was reached and never exceeded")
+            #expect(load.callMessageTimeouts == streamCount)
+            try await waitUntil("the server released every stream") { await served.streamCount == 0 }
+            try await wellBehavedCallSucceeds(on: caller)
+        }
+    }
+
+    /// Streams that never send a byte: held to the limit, then failed by the timeout.
+    @Test func silentStreamsAreBoundedThenTimedOut() async throws {
+        var configuration = RPCConfiguration()
+        configuration.maxConcurrentCallsPerSession = 8
+        configuration.callMessageTimeout = .milliseconds(100)
+        var client = MuxConfiguration()
+        client.maxUnacknowledgedStreams = 16
+        var serverMux = MuxConfiguration()
+        serverMux.acceptBacklog = 16
+        try await withServer(configuration, client: client, server: serverMux) { caller, served, server, reactor in
+            let streamCount = 64
+            let answers = try await hostileStreams(streamCount, on: caller, reactor: reactor, writing: nil)
+            #expect(answers == Array(repeating: .failure(.callMessageTimeout), count: streamCount))
+            try await waitUntil("every call ended") { server.load(of: served).activeCalls == 0 }
+            let load = server.load(of: served)
+            #expect(load.peakActiveCalls == 8)
+            #expect(load.callMessageTimeouts == streamCount)
+            try await waitUntil("the server released every stream") { await served.streamCount == 0 }
+            try await wellBehavedCallSucceeds(on: caller)
+        }
+    }
+
+    /// `serve(_ stream:)` from the application's own accept loop counts against the same limit:
+    /// the loop is held back while the session's calls fill it.
+    @Test func servingSingleStreamsCountsAgainstTheSessionLimit() async throws {
+        var configuration = RPCConfiguration()
+        configuration.maxConcurrentCallsPerSession = 2
+        configuration.callMessageTimeout = .milliseconds(100)
+        try await withMuxSessionPair { [configuration] caller, served, reactor in
+            let server = RPCServer(configuration: configuration)
+            server.register(KeyValueService(Store()))
+            let accepting = Task(executorPreference: reactor) {
+                while let stream = try? await served.acceptStream() { await server.serve(stream) }
+            }
+            defer { accepting.cancel() }
+            let answers = try await hostileStreams(12, on: caller, reactor: reactor, writing: nil)
+            #expect(answers == Array(repeating: .failure(.callMessageTimeout), count: 12))
+            #expect(server.load(of: served).peakActiveCalls == 2)
+            try await wellBehavedCallSucceeds(on: caller)
         }
     }
 }
@@ -67,5 +254,27 @@ struct RPCServerLimitTests {
         let roomNow = state.hasRoom(waiter: 6)
         #expect(roomNow)
         #expect(state.peakActiveCalls == 2)
+    }
+
+    @Test func overdueCallsAreTakenOnceAndSweepingEndsWhenNoneWaits() {
+        var state = RPCSessionLoadState(maxConcurrentCalls: 4)
+        let (early, late, arrived) = (RPCCallControl(), RPCCallControl(), RPCCallControl())
+        let startsSweeper = [
+            state.awaitCallMessage(key: 1, control: early, deadlineNanoseconds: 100),
+            state.awaitCallMessage(key: 2, control: late, deadlineNanoseconds: 300),
+            state.awaitCallMessage(key: 3, control: arrived, deadlineNanoseconds: 50),
+        ]
+        #expect(startsSweeper == [true, false, false], "one sweeper at a time")
+        state.callMessageWaitEnded(key: 3)
+        var (overdue, next) = state.takeOverdueCalls(nowNanoseconds: 100)
+        #expect(overdue.map(ObjectIdentifier.init) == [ObjectIdentifier(early)])
+        #expect(next == 300)
+        #expect(state.isSweeping)
+        (overdue, next) = state.takeOverdueCalls(nowNanoseconds: 400)
+        #expect(overdue.map(ObjectIdentifier.init) == [ObjectIdentifier(late)])
+        #expect(next == nil)
+        #expect(!state.isSweeping)
+        let restarts = state.awaitCallMessage(key: 4, control: early, deadlineNanoseconds: 500)
+        #expect(restarts, "a new sweeper once the last one ended")
     }
 }
