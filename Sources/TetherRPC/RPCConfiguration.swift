@@ -2,7 +2,8 @@
 ///
 /// The `…PerSession` limits and ``callMessageTimeout`` are the server's: they bound what the
 /// calls arriving on one ``TetherMux/MuxSession`` can make an ``RPCServer`` hold, whatever the
-/// peer does (opens streams and never sends a call, say). A channel ignores them.
+/// peer does (opens streams and never sends a call, sends part of a message and stops). A channel
+/// ignores them.
 public struct RPCConfiguration: Sendable {
     /// Largest envelope message accepted or sent (call, stream item, result, error), in bytes.
     /// A larger incoming message fails the call with ``RPCError/Code-swift.struct/messageTooLarge``
@@ -29,6 +30,27 @@ public struct RPCConfiguration: Sendable {
     /// remaining bytes are not read), or a reset when the stream cannot carry that message any
     /// more. The call's task, stream and buffered bytes are released.
     public var callMessageTimeout: Duration? = .seconds(10)
+    /// Server: bytes that messages still arriving may hold, across all calls of one session
+    /// (default 128 MiB, twice the default ``maxMessageBytes``: one largest message always fits,
+    /// with as much again for the other calls). Also bounds the items of streamed arguments.
+    ///
+    /// A message that arrives whole in what the stream has delivered is not counted. One that
+    /// needs more of the stream's bytes is counted at its declared body length (the length
+    /// prefix, as ``maxMessageBytes`` counts it) from the moment the server knows that length
+    /// until the message is complete or its call ends; the bytes it holds never exceed that.
+    /// Besides these, a call holds at most the one chunk of stream data it has just read.
+    ///
+    /// A message that does not fit beside the messages already arriving fails its call at once
+    /// with ``RPCError/Code-swift.struct/resourceExhausted``, before its body is read: messages
+    /// admitted earlier are never cut short, and the outcome does not depend on how the
+    /// peer's bytes are split. Failing is chosen over waiting (not reading the stream until
+    /// room is made, which would stop the peer through the mux window) because waiting can
+    /// deadlock: when every arriving message waits for room that only the others can free, or
+    /// when the peer completes the admitted message only after the waiting one. The limit
+    /// applies per session, so only the peer that sends so much at once sees its calls fail.
+    /// A value below ``maxMessageBytes`` makes it the largest message that can arrive in more
+    /// than one chunk.
+    public var maxIncomingMessageBytesPerSession = 128 * 1024 * 1024
     /// Limits applied while decoding payloads (nesting, collection and string sizes).
     public var decoderLimits = MessagePackLimits()
     /// Error types thrown by remote implementations that this side knows: an error of one of

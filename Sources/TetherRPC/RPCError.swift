@@ -24,6 +24,9 @@ public struct RPCError: Error, Sendable, Equatable, CustomStringConvertible {
         /// The call's stream did not deliver its call message within the server's
         /// ``RPCConfiguration/callMessageTimeout``.
         public static let callMessageTimeout = Code(name: "callMessageTimeout")
+        /// A message did not fit in a limit the server sets per session: the bytes of incoming
+        /// messages still arriving (``RPCConfiguration/maxIncomingMessageBytesPerSession``).
+        public static let resourceExhausted = Code(name: "resourceExhausted")
         public var description: String { name }
     }
 

@@ -11,8 +11,10 @@ import TetherReactor
 ///
 /// Whatever the peer does, the calls of one session hold bounded resources: at most
 /// ``RPCConfiguration/maxConcurrentCallsPerSession`` calls run at once (more wait, unaccepted,
-/// in the mux) and a call's stream must deliver its call message within
-/// ``RPCConfiguration/callMessageTimeout``. ``load(of:)`` shows what a session holds.
+/// in the mux), a call's stream must deliver its call message within
+/// ``RPCConfiguration/callMessageTimeout``, and messages still arriving hold at most
+/// ``RPCConfiguration/maxIncomingMessageBytesPerSession`` bytes together. ``load(of:)`` shows
+/// what a session holds.
 public final class RPCServer: Sendable {
     public let configuration: RPCConfiguration
     private let services = Mutex<[String: any RPCService]>([:])
@@ -28,10 +30,11 @@ public final class RPCServer: Sendable {
     /// A server with `configuration`'s limits (see ``RPCConfiguration``).
     ///
     /// - Precondition: `maxConcurrentCallsPerSession` is positive, `callMessageTimeout` (if
-    ///   set) is positive.
+    ///   set) is positive, `maxIncomingMessageBytesPerSession` is not negative.
     public init(configuration: RPCConfiguration = RPCConfiguration()) {
         precondition(configuration.maxConcurrentCallsPerSession > 0, "maxConcurrentCallsPerSession must be positive")
         precondition(configuration.callMessageTimeout.map { $0 > .zero } ?? true, "callMessageTimeout must be positive")
+        precondition(configuration.maxIncomingMessageBytesPerSession >= 0, "maxIncomingMessageBytesPerSession < 0")
         self.configuration = configuration
         self.builder = RPCMessageBuilder(encoder: MessagePackEncoder(), maxMessageBytes: configuration.maxMessageBytes)
         self.context = RPCDecodingContext(configuration: configuration)
@@ -132,7 +135,10 @@ public final class RPCServer: Sendable {
     }
 
     private func handle(_ stream: MuxStream, control: RPCCallControl, load: RPCSessionLoad) async {
-        var messages = context.messages(on: stream)
+        let budget = RPCMessageBudget(load: load)
+        // Whatever ends the call, what its last message still held goes back to the session.
+        defer { budget.close() }
+        var messages = context.messages(on: stream, budget: budget)
         let header: RPCCallHeader
         do {
             header = try await readCallMessage(from: &messages, control: control, load: load)
@@ -141,7 +147,7 @@ public final class RPCServer: Sendable {
             return
         }
         // The reader may hold bytes past the call message: the first items of a streamed argument.
-        let exchange = RPCCallExchange(builder: builder, context: context, messages: messages)
+        let exchange = RPCCallExchange(builder: builder, context: context, budget: budget, messages: consume messages)
         let deadline = header.timeoutNanoseconds.map { startDeadline(after: $0, on: stream, control: control) }
         defer { deadline?.cancel() }
         do {

@@ -1,11 +1,11 @@
 import Synchronization
 import TetherReactor
 
-/// One session's calls in an ``RPCServer``: their slots and the deadlines of their call
-/// messages, shared by the server's accept loop and its calls. The decisions are
-/// ``RPCSessionLoadState``'s; this class keeps it behind a mutex, parks and resumes the tasks
-/// waiting for a slot, and runs the one task per session that fails calls whose call message is
-/// overdue.
+/// One session's calls in an ``RPCServer``: their slots, the budget of their arriving messages
+/// and the deadlines of their call messages, shared by the server's accept loop and its calls.
+/// The decisions are ``RPCSessionLoadState``'s; this class keeps it behind a mutex, parks and
+/// resumes the tasks waiting for a slot, and runs the one task per session that fails calls
+/// whose call message is overdue.
 final class RPCSessionLoad: Sendable {
     private struct Locked {
         var state: RPCSessionLoadState
@@ -27,7 +27,9 @@ final class RPCSessionLoad: Sendable {
     init(configuration: RPCConfiguration, reactor: Reactor) {
         self.locked = Mutex(
             Locked(
-                state: RPCSessionLoadState(maxConcurrentCalls: configuration.maxConcurrentCallsPerSession)))
+                state: RPCSessionLoadState(
+                    maxConcurrentCalls: configuration.maxConcurrentCallsPerSession,
+                    maxIncomingMessageBytes: configuration.maxIncomingMessageBytesPerSession)))
         self.reactor = reactor
         self.callMessageTimeoutNanoseconds = configuration.callMessageTimeout?.clampedNanoseconds
         self.startInstant = clock.now
@@ -136,5 +138,83 @@ final class RPCSessionLoad: Sendable {
                 return
             }
         }
+    }
+
+    // MARK: Incoming messages
+
+    /// Counts `bytes` for a message that is arriving, or throws
+    /// ``RPCError/Code-swift.struct/resourceExhausted`` when they do not fit.
+    func reserveIncoming(_ bytes: Int) throws(RPCError) {
+        let refusal = locked.withLock { locked -> (held: Int, limit: Int)? in
+            if locked.state.reserveIncoming(bytes) { return nil }
+            return (locked.state.incomingMessageBytes, locked.state.maxIncomingMessageBytes)
+        }
+        guard let refusal else { return }
+        throw RPCError(
+            .resourceExhausted,
+            "a \(bytes)-byte message does not fit beside the \(refusal.held) bytes of messages arriving on this "
+                + "session (maxIncomingMessageBytesPerSession: \(refusal.limit))")
+    }
+
+    func releaseIncoming(_ bytes: Int) {
+        locked.withLock { $0.state.releaseIncoming(bytes) }
+    }
+}
+
+/// One call's share of its session's budget for arriving messages: what the call's message
+/// reader has counted for the message it is receiving. The reader reserves when a message needs
+/// more bytes than it has read and releases when the message is complete; the server closes the
+/// budget when the call ends, releasing what a message cut short still held.
+final class RPCMessageBudget: Sendable {
+    private struct State {
+        var reservedBytes: Int?
+        var closed = false
+    }
+
+    private let load: RPCSessionLoad
+    private let state = Mutex(State())
+
+    init(load: RPCSessionLoad) {
+        self.load = load
+    }
+
+    /// Counts a message of `bodyBytes` that is arriving, unless it is counted already.
+    ///
+    /// - Throws: ``RPCError/Code-swift.struct/resourceExhausted`` when it does not fit (or the
+    ///   call has ended).
+    func reserve(forMessageOf bodyBytes: Int) throws(RPCError) {
+        let needed = try state.withLock { state throws(RPCError) -> Bool in
+            if state.closed { throw RPCError(.resourceExhausted, "the call has ended") }
+            return state.reservedBytes == nil
+        }
+        guard needed else { return }
+        try load.reserveIncoming(bodyBytes)
+        let late = state.withLock { state -> Bool in
+            if state.closed { return true }
+            state.reservedBytes = bodyBytes
+            return false
+        }
+        if late {
+            load.releaseIncoming(bodyBytes)
+            throw RPCError(.resourceExhausted, "the call has ended")
+        }
+    }
+
+    /// The message being received is complete (or there was none): its count is released.
+    func messageCompleted() {
+        if let bytes = state.withLock({ $0.reservedBytes.take() }) { load.releaseIncoming(bytes) }
+    }
+
+    /// The call ended: releases what its message still held; later reservations fail.
+    func close() {
+        let bytes = state.withLock { state in
+            state.closed = true
+            return state.reservedBytes.take()
+        }
+        if let bytes { load.releaseIncoming(bytes) }
+    }
+
+    deinit {
+        close()
     }
 }

@@ -1,11 +1,13 @@
 /// What the calls of one session hold in an ``RPCServer``, and the server's decisions about it:
-/// whether a call may start (``RPCConfiguration/maxConcurrentCallsPerSession``) and which calls
-/// have waited too long for their call message (``RPCConfiguration/callMessageTimeout``).
+/// whether a call may start (``RPCConfiguration/maxConcurrentCallsPerSession``), whether an
+/// arriving message may be buffered (``RPCConfiguration/maxIncomingMessageBytesPerSession``), and
+/// which calls have waited too long for their call message (``RPCConfiguration/callMessageTimeout``).
 ///
 /// A value without I/O or locks: `RPCSessionLoad` keeps one behind a mutex and carries out what
 /// it decides (resumes the waiter it names, fails the calls it returns).
 struct RPCSessionLoadState {
     let maxConcurrentCalls: Int
+    let maxIncomingMessageBytes: Int
 
     private(set) var activeCalls = 0
     private(set) var peakActiveCalls = 0
@@ -20,9 +22,13 @@ struct RPCSessionLoadState {
     private var awaitingCallMessage: [UInt64: (deadlineNanoseconds: UInt64, control: RPCCallControl)] = [:]
     /// Whether a task is sweeping `awaitingCallMessage` (one per session at most).
     private(set) var isSweeping = false
+    private(set) var incomingMessageBytes = 0
+    private(set) var peakIncomingMessageBytes = 0
+    private(set) var refusedMessages = 0
 
-    init(maxConcurrentCalls: Int) {
+    init(maxConcurrentCalls: Int, maxIncomingMessageBytes: Int) {
         self.maxConcurrentCalls = maxConcurrentCalls
+        self.maxIncomingMessageBytes = maxIncomingMessageBytes
     }
 
     // MARK: Calls
@@ -117,9 +123,31 @@ struct RPCSessionLoadState {
         callMessageTimeouts += 1
     }
 
+    // MARK: Incoming messages
+
+    /// Counts `bytes` of a message that is arriving, if they fit in the budget beside the
+    /// messages already arriving; false (nothing counted) if not.
+    mutating func reserveIncoming(_ bytes: Int) -> Bool {
+        guard bytes <= maxIncomingMessageBytes - incomingMessageBytes else {
+            refusedMessages += 1
+            return false
+        }
+        incomingMessageBytes += bytes
+        peakIncomingMessageBytes = max(peakIncomingMessageBytes, incomingMessageBytes)
+        return true
+    }
+
+    /// The message counted with ``reserveIncoming(_:)`` is complete, or its call ended.
+    mutating func releaseIncoming(_ bytes: Int) {
+        precondition(bytes <= incomingMessageBytes, "released more incoming bytes than reserved")
+        incomingMessageBytes -= bytes
+    }
+
     var snapshot: RPCServerSessionLoad {
         RPCServerSessionLoad(
-            activeCalls: activeCalls, peakActiveCalls: peakActiveCalls, callMessageTimeouts: callMessageTimeouts)
+            activeCalls: activeCalls, peakActiveCalls: peakActiveCalls, callMessageTimeouts: callMessageTimeouts,
+            incomingMessageBytes: incomingMessageBytes, peakIncomingMessageBytes: peakIncomingMessageBytes,
+            refusedMessages: refusedMessages)
     }
 }
 
@@ -133,10 +161,25 @@ public struct RPCServerSessionLoad: Sendable, Hashable {
     /// Calls failed because their call message did not arrive in time
     /// (``RPCError/Code-swift.struct/callMessageTimeout``).
     public var callMessageTimeouts: Int
+    /// Bytes counted now for messages still arriving (against
+    /// ``RPCConfiguration/maxIncomingMessageBytesPerSession``): the declared sizes of those
+    /// messages, which bound the bytes they hold.
+    public var incomingMessageBytes: Int
+    /// The most bytes counted at once for messages still arriving.
+    public var peakIncomingMessageBytes: Int
+    /// Messages refused because they did not fit in the budget (each failed its call with
+    /// ``RPCError/Code-swift.struct/resourceExhausted``).
+    public var refusedMessages: Int
 
-    public init(activeCalls: Int = 0, peakActiveCalls: Int = 0, callMessageTimeouts: Int = 0) {
+    public init(
+        activeCalls: Int = 0, peakActiveCalls: Int = 0, callMessageTimeouts: Int = 0,
+        incomingMessageBytes: Int = 0, peakIncomingMessageBytes: Int = 0, refusedMessages: Int = 0
+    ) {
         self.activeCalls = activeCalls
         self.peakActiveCalls = peakActiveCalls
         self.callMessageTimeouts = callMessageTimeouts
+        self.incomingMessageBytes = incomingMessageBytes
+        self.peakIncomingMessageBytes = peakIncomingMessageBytes
+        self.refusedMessages = refusedMessages
     }
 }

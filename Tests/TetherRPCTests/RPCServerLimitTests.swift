@@ -1,5 +1,6 @@
 import Foundation
 import RPCFixtures
+import Synchronization
 import Testing
 import TetherMux
 import TetherReactor
@@ -69,12 +70,18 @@ private func partialMessage(bodyBytes: Int, sentBytes: Int) -> BufferSlice {
     return BufferSlice(copying: bytes.prefix(sentBytes))
 }
 
+/// The rest of the message `partialMessage(bodyBytes:sentBytes:)` began.
+private func restOfMessage(bodyBytes: Int, sentBytes: Int) -> BufferSlice {
+    BufferSlice(copying: [UInt8](repeating: 0x5a, count: 4 + bodyBytes - sentBytes))
+}
+
 /// Opens `count` streams on `caller`, each writing `first` (if any), and returns what the server
 /// answered on each (bounded: a server that never answers gives `.noMessage`). Opens run
 /// concurrently, so that opens held back by the server's limits (the ACK backlog) do not keep
 /// the others from being answered.
 private func hostileStreams(
-    _ count: Int, on caller: MuxSession, reactor: Reactor, writing first: BufferSlice?
+    _ count: Int, on caller: MuxSession, reactor: Reactor, writing first: BufferSlice?,
+    onAnswer: @escaping @Sendable () -> Void = {}
 ) async throws -> [ServerAnswer] {
     let answers = try await bounded(reactor: reactor) {
         await withTaskGroup(of: ServerAnswer.self) { group in
@@ -82,7 +89,9 @@ private func hostileStreams(
                 group.addTask(executorPreference: reactor) {
                     guard let stream = try? await caller.openStream() else { return .noMessage }
                     if let first { try? await stream.write(first) }
-                    return await answer(on: stream)
+                    let result = await answer(on: stream)
+                    onAnswer()
+                    return result
                 }
             }
             return await group.reduce(into: []) { $0.append($1) }
@@ -143,7 +152,7 @@ private func wellBehavedCallSucceeds(on caller: MuxSession) async throws {
 }
 
 /// Server limits per session against a hostile caller writing raw envelope bytes: concurrent
-/// calls, the call-message timeout.
+/// calls, the call-message timeout, the budget of messages still arriving.
 @Suite(.timeLimit(.minutes(1)))
 struct RPCServerLimitTests {
     /// Well-behaved calls beyond the limit wait for a slot (in the mux's backlogs) and are all
@@ -171,6 +180,7 @@ struct RPCServerLimitTests {
         var configuration = RPCConfiguration()
         configuration.maxConcurrentCallsPerSession = 8
         configuration.callMessageTimeout = .milliseconds(100)
+        configuration.maxIncomingMessageBytesPerSession = 1 << 20
         var client = MuxConfiguration()
         client.maxUnacknowledgedStreams = 16
         var serverMux = MuxConfiguration()
@@ -184,7 +194,11 @@ struct RPCServerLimitTests {
             try await waitUntil("every call ended") { server.load(of: served).activeCalls == 0 }
             let load = server.load(of: served)
             #expect(load.peakActiveCalls == 8, "the limit was reached and never exceeded")
+            #expect(load.peakIncomingMessageBytes > 0)
+            #expect(load.peakIncomingMessageBytes <= 1 << 20)
+            #expect(load.incomingMessageBytes == 0, "every partial message was released")
             #expect(load.callMessageTimeouts == streamCount)
+            #expect(load.refusedMessages == 0)
             try await waitUntil("the server released every stream") { await served.streamCount == 0 }
             try await wellBehavedCallSucceeds(on: caller)
         }
@@ -206,6 +220,7 @@ struct RPCServerLimitTests {
             try await waitUntil("every call ended") { server.load(of: served).activeCalls == 0 }
             let load = server.load(of: served)
             #expect(load.peakActiveCalls == 8)
+            #expect(load.peakIncomingMessageBytes == 0)
             #expect(load.callMessageTimeouts == streamCount)
             try await waitUntil("the server released every stream") { await served.streamCount == 0 }
             try await wellBehavedCallSucceeds(on: caller)
@@ -231,12 +246,133 @@ struct RPCServerLimitTests {
             try await wellBehavedCallSucceeds(on: caller)
         }
     }
+
+    /// Messages still arriving share the session's budget: one that does not fit beside them is
+    /// refused at once with `resourceExhausted`; completing or resetting an admitted one gives
+    /// its bytes back.
+    @Test func messagesBeyondTheBudgetAreRefusedAndBytesComeBack() async throws {
+        var configuration = RPCConfiguration()
+        configuration.maxIncomingMessageBytesPerSession = 1 << 20
+        configuration.callMessageTimeout = nil  // only the budget decides here
+        let bodyBytes = 400 * 1024
+        let sentBytes = 100 * 1024
+        try await withServer(configuration) { caller, served, server, reactor in
+            let openPartial = { @Sendable () async throws -> MuxStream in
+                let stream = try await caller.openStream()
+                try await stream.write(partialMessage(bodyBytes: bodyBytes, sentBytes: sentBytes))
+                return stream
+            }
+            // Two 400 KiB messages fit in 1 MiB; each is counted once its length is known.
+            let first = try await openPartial()
+            try await waitUntil("the first message is counted") {
+                server.load(of: served).incomingMessageBytes == bodyBytes
+            }
+            let second = try await openPartial()
+            try await waitUntil("the second message is counted") {
+                server.load(of: served).incomingMessageBytes == 2 * bodyBytes
+            }
+            // A third does not fit: its call fails at once, the first two are untouched.
+            for _ in 0..<3 {
+                let refused = try await openPartial()
+                let refusal = try await bounded(reactor: reactor) { await answer(on: refused) }
+                #expect(refusal == .failure(.resourceExhausted))
+            }
+            var load = server.load(of: served)
+            #expect(load.refusedMessages == 3)
+            #expect(load.incomingMessageBytes == 2 * bodyBytes)
+            #expect(load.peakIncomingMessageBytes == 2 * bodyBytes)
+
+            // The first message completes: its call is served and its bytes are given back.
+            try await first.writeAndClose([restOfMessage(bodyBytes: bodyBytes, sentBytes: sentBytes)])
+            let served1 = try await bounded(reactor: reactor) { await answer(on: first) }
+            #expect(served1 == .result)
+            try await waitUntil("the completed message is released") {
+                server.load(of: served).incomingMessageBytes == bodyBytes
+            }
+            // The second is cut off by the caller's reset: its bytes are given back too.
+            await second.reset()
+            try await waitUntil("the reset message is released") {
+                let load = server.load(of: served)
+                return load.incomingMessageBytes == 0 && load.activeCalls == 0
+            }
+            // With the budget free again, a message of the same size is admitted.
+            let third = try await openPartial()
+            try await third.writeAndClose([restOfMessage(bodyBytes: bodyBytes, sentBytes: sentBytes)])
+            let served3 = try await bounded(reactor: reactor) { await answer(on: third) }
+            #expect(served3 == .result)
+            load = server.load(of: served)
+            #expect(load.refusedMessages == 3)
+            #expect(load.peakIncomingMessageBytes <= 1 << 20)
+            try await wellBehavedCallSucceeds(on: caller)
+        }
+    }
+
+    /// The budget covers the items of a streamed argument too: an item that does not fit fails
+    /// the call with `resourceExhausted`, which reaches a caller using the generated client.
+    @Test func streamedItemsBeyondTheBudgetFailTheCall() async throws {
+        var configuration = RPCConfiguration()
+        configuration.maxIncomingMessageBytesPerSession = 256 * 1024
+        try await withServer(configuration) { caller, _, _, _ in
+            let kv = KeyValueClient(channel: RPCChannel(session: caller).withTimeout(.seconds(20)))
+            // A first small row, then one of 1 MiB: it arrives in several chunks and cannot fit.
+            let rows = RPCStream(elements: [
+                Row(id: 0, name: "small"), Row(id: 1, name: String(repeating: "x", count: 1 << 20)),
+            ])
+            let error = await #expect(throws: RPCError.self) { _ = try await kv.load(rows) }
+            #expect(error?.code == .resourceExhausted)
+            let count = try await kv.load(RPCStream(elements: [Row(id: 0, name: "fine")]))
+            #expect(count == 1)
+        }
+    }
+
+    /// A flood of 256 KiB pieces of messages that never complete: the process heap stays
+    /// bounded while it goes on and comes back afterwards. (Heap figures are process-wide:
+    /// this expects no other test to run at the same time, as CI runs them.)
+    @Test func heapStaysBoundedUnderAFloodOfIncompleteMessages() async throws {
+        var configuration = RPCConfiguration()
+        configuration.maxConcurrentCallsPerSession = 16
+        configuration.callMessageTimeout = .milliseconds(100)
+        configuration.maxIncomingMessageBytesPerSession = 1 << 20
+        var client = MuxConfiguration()
+        client.maxUnacknowledgedStreams = 16
+        var serverMux = MuxConfiguration()
+        serverMux.acceptBacklog = 16
+        let piece = partialMessage(bodyBytes: 512 * 1024, sentBytes: 256 * 1024)
+        try await withServer(configuration, client: client, server: serverMux) { caller, served, server, reactor in
+            try await wellBehavedCallSucceeds(on: caller)  // warm up what a call allocates once
+            let before = ProcessMemory.heapBytesInUse()
+            let peak = Atomic<Int>(before)
+            let streamCount = 512
+            let answers = try await hostileStreams(streamCount, on: caller, reactor: reactor, writing: piece) {
+                let now = ProcessMemory.heapBytesInUse()
+                var seen = peak.load(ordering: .relaxed)
+                while now > seen, !peak.compareExchange(expected: seen, desired: now, ordering: .relaxed).exchanged {
+                    seen = peak.load(ordering: .relaxed)
+                }
+            }
+            let failed = answers.filter { $0 == .failure(.resourceExhausted) || $0 == .failure(.callMessageTimeout) }
+            #expect(failed.count == streamCount, "\(Set(answers))")
+            try await waitUntil("every call ended") {
+                let load = server.load(of: served)
+                return load.activeCalls == 0 && load.incomingMessageBytes == 0
+            }
+            try await waitUntil("the server released every stream") { await served.streamCount == 0 }
+            let after = ProcessMemory.heapBytesInUse()
+            let flood = streamCount * piece.count
+            let growth = peak.load(ordering: .relaxed) - before
+            // Bounded: the budget, a chunk per running call, the mux's backlogs of 256 KiB
+            // windows — a few MiB; the flood is 128 MiB, which an unbounded server keeps.
+            #expect(growth < 32 << 20, "heap grew by \(growth) bytes during a \(flood)-byte flood")
+            #expect(after - before < 8 << 20, "heap is \(after - before) bytes above where it was")
+            #expect(server.load(of: served).peakIncomingMessageBytes <= 1 << 20)
+        }
+    }
 }
 
 /// The server's bookkeeping per session, without I/O.
 @Suite struct RPCSessionLoadStateTests {
     @Test func slotsGoToWaitersInOrderAndRoomIsAnnouncedWhenOneIsFree() {
-        var state = RPCSessionLoadState(maxConcurrentCalls: 2)
+        var state = RPCSessionLoadState(maxConcurrentCalls: 2, maxIncomingMessageBytes: 0)
         let started = [1, 2, 3, 4].map { state.startCall(waiter: $0) }
         #expect(started == [true, true, false, false])
         let room = state.hasRoom(waiter: 5)
@@ -257,7 +393,7 @@ struct RPCServerLimitTests {
     }
 
     @Test func overdueCallsAreTakenOnceAndSweepingEndsWhenNoneWaits() {
-        var state = RPCSessionLoadState(maxConcurrentCalls: 4)
+        var state = RPCSessionLoadState(maxConcurrentCalls: 4, maxIncomingMessageBytes: 0)
         let (early, late, arrived) = (RPCCallControl(), RPCCallControl(), RPCCallControl())
         let startsSweeper = [
             state.awaitCallMessage(key: 1, control: early, deadlineNanoseconds: 100),
@@ -276,5 +412,15 @@ struct RPCServerLimitTests {
         #expect(!state.isSweeping)
         let restarts = state.awaitCallMessage(key: 4, control: early, deadlineNanoseconds: 500)
         #expect(restarts, "a new sweeper once the last one ended")
+    }
+
+    @Test func budgetAdmitsWhatFitsAndCountsRefusals() {
+        var state = RPCSessionLoadState(maxConcurrentCalls: 1, maxIncomingMessageBytes: 100)
+        let admitted = [60, 41, 40].map { state.reserveIncoming($0) }
+        #expect(admitted == [true, false, true])
+        state.releaseIncoming(60)
+        #expect(state.incomingMessageBytes == 40)
+        #expect(state.peakIncomingMessageBytes == 100)
+        #expect(state.refusedMessages == 1)
     }
 }
