@@ -41,13 +41,13 @@ public struct RPCConfiguration: Sendable {
     /// Besides these, a call holds at most the one chunk of stream data it has just read.
     ///
     /// A message that does not fit beside the messages already arriving fails its call at once
-    /// with ``RPCError/Code-swift.struct/resourceExhausted``, before its body is read: messages
-    /// admitted earlier are never cut short, and the outcome does not depend on how the
-    /// peer's bytes are split. Failing is chosen over waiting (not reading the stream until
-    /// room is made, which would stop the peer through the mux window) because waiting can
-    /// deadlock: when every arriving message waits for room that only the others can free, or
-    /// when the peer completes the admitted message only after the waiting one. The limit
-    /// applies per session, so only the peer that sends so much at once sees its calls fail.
+    /// with ``RPCError/Code-swift.struct/resourceExhausted``, before its body is read; messages
+    /// admitted earlier are never cut short. Failing is chosen over waiting (not reading the
+    /// stream until room is made, which would stop the peer through the mux window) because
+    /// waiting can deadlock: a peer may finish the messages that hold the budget only after the
+    /// one that waits (a task that writes its calls one after another does), and then nothing
+    /// moves. The limit applies per session, so only the peer that sends so much at once sees its
+    /// calls fail.
     /// A value below ``maxMessageBytes`` makes it the largest message that can arrive in more
     /// than one chunk.
     public var maxIncomingMessageBytesPerSession = 128 * 1024 * 1024
