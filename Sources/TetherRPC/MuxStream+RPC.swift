@@ -4,11 +4,13 @@ import TetherReactor
 // The RPC layer's view of a call's stream: a wait ended by task cancellation resets the stream
 // (the mux throws `cancelled` and leaves the stream as it was), and mux failures become RPC errors.
 extension MuxStream {
-    func readForCall() async throws -> BufferSlice? {
+    /// - Parameter resettingOnCancellation: false leaves a stream whose read was cancelled as it
+    ///   is, for a caller that still answers on it.
+    func readForCall(resettingOnCancellation: Bool = true) async throws -> BufferSlice? {
         do {
             return try await read()
         } catch {
-            throw rpcError(for: error)
+            throw rpcError(for: error, resettingOnCancellation: resettingOnCancellation)
         }
     }
 
@@ -40,10 +42,10 @@ extension MuxStream {
 
     /// The RPC error for a failed mux operation. A wait cancelled by the task's cancellation
     /// resets the stream: that is how the other side learns the call was cancelled.
-    private func rpcError(for error: any Error) -> any Error {
+    private func rpcError(for error: any Error, resettingOnCancellation: Bool = true) -> any Error {
         guard let muxError = error as? MuxError else { return error }
         if muxError.code == .cancelled || Task.isCancelled {
-            resetSoon()
+            if resettingOnCancellation { resetSoon() }
             return CancellationError()
         }
         switch muxError.code {

@@ -1,16 +1,23 @@
 import Synchronization
 
-/// Cancels a call's handler task from outside it: when the caller resets the stream or the
-/// call's deadline passes. The task is attached after it is created; a cancel that comes first
-/// is applied on attach.
+/// Cancels a call's handler task from outside it: when the caller resets the stream, the
+/// call's deadline passes, or its call message does not arrive in time. The task is attached
+/// after it is created; a cancel that comes first is applied on attach.
 final class RPCCallControl: Sendable {
     private struct State {
         var task: Task<Void, Never>?
         var cancelled = false
     }
 
+    /// Where the call is with its call message: the deadline and the message's arrival race,
+    /// and exactly one of them wins.
+    private enum CallMessagePhase: UInt8, AtomicRepresentable {
+        case awaited, arrived, timedOut
+    }
+
     private let state = Mutex(State())
     private let deadlineExpired = Atomic<Bool>(false)
+    private let callMessagePhase = Atomic<CallMessagePhase>(.awaited)
 
     func attach(_ task: Task<Void, Never>) {
         let cancelled = state.withLock { state in
@@ -34,4 +41,22 @@ final class RPCCallControl: Sendable {
     }
 
     var hasDeadlineExpired: Bool { deadlineExpired.load(ordering: .acquiring) }
+
+    /// The call message arrived. False when its deadline won: the call is failed instead.
+    func callMessageArrived() -> Bool {
+        callMessagePhase.compareExchange(expected: .awaited, desired: .arrived, ordering: .acquiringAndReleasing)
+            .exchanged
+    }
+
+    /// The call message's deadline passed: cancels the task (which is waiting for the message)
+    /// unless the message arrived first.
+    func expireCallMessageDeadline() {
+        guard
+            callMessagePhase.compareExchange(expected: .awaited, desired: .timedOut, ordering: .acquiringAndReleasing)
+                .exchanged
+        else { return }
+        cancel()
+    }
+
+    var hasCallMessageTimedOut: Bool { callMessagePhase.load(ordering: .acquiring) == .timedOut }
 }

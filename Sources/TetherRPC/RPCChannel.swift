@@ -95,17 +95,21 @@ public struct RPCChannel: Sendable {
             return try await withDeadline(resetting: stream) {
                 try await withThrowingTaskGroup(of: (any Error)?.self) { group in
                     group.addTask { await Self.send(items, on: stream, builder: builder) }
+                    let response: Result<MessagePackReader, any Error>
                     do {
-                        let result = try await awaitResult(on: stream)
-                        group.cancelAll()
-                        return result
+                        response = try await awaitResponse(on: stream)
                     } catch {
-                        // The producer's own failure is the better explanation of a reset stream.
+                        // No response: the producer's own failure (it resets the stream when it
+                        // fails) is the better explanation of a reset stream.
                         for try await producerError in group {
                             if let producerError, !(producerError is CancellationError) { throw producerError }
                         }
                         throw error
                     }
+                    // The callee answered, so its result or failure stands, whatever became of the
+                    // items still being sent (a callee that fails the call resets the stream).
+                    group.cancelAll()
+                    return try response.get()
                 }
             }
         }
@@ -155,14 +159,21 @@ public struct RPCChannel: Sendable {
         RPCItemReader(messages: context.messages(on: stream), end: .resultMessage, context: context)
     }
 
-    /// Reads the call's response: a reader at its result's value, or the failure it reports.
+    /// Reads the call's response: a reader at its result's value, or throws the failure it reports.
     private func awaitResult(on stream: MuxStream) async throws -> MessagePackReader {
+        try await awaitResponse(on: stream).get()
+    }
+
+    /// Reads the call's response: a reader at its result's value, or the error its failure
+    /// message reports. Throws when there is no response (the stream failed or ended without
+    /// one, or the response is malformed).
+    private func awaitResponse(on stream: MuxStream) async throws -> Result<MessagePackReader, any Error> {
         var messages = context.messages(on: stream)
         switch try await messages.next() {
         case .result(let value):
-            return value
+            return .success(value)
         case .failure(let failure):
-            throw context.error(for: failure)
+            return .failure(context.error(for: failure))
         case .call, .item:
             throw RPCError(.protocolViolation, "expected the call's result on stream \(stream.id)")
         case nil:

@@ -15,9 +15,10 @@ struct RPCDecodingContext: Sendable {
         self.explainConnectionLoss = configuration.explainConnectionLoss
     }
 
-    /// A reader of the envelope messages arriving on `stream`.
-    func messages(on stream: MuxStream) -> RPCMessageReader {
-        RPCMessageReader(stream: stream, maxMessageBytes: maxMessageBytes, limits: decoder.limits)
+    /// A reader of the envelope messages arriving on `stream`; on a server, counting arriving
+    /// messages against the call's `budget`.
+    func messages(on stream: MuxStream, budget: RPCMessageBudget? = nil) -> RPCMessageReader {
+        RPCMessageReader(stream: stream, maxMessageBytes: maxMessageBytes, limits: decoder.limits, budget: budget)
     }
 
     /// `error`, or the configured explanation when it is a lost connection.

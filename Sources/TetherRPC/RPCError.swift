@@ -21,6 +21,12 @@ public struct RPCError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let badResult = Code(name: "badResult")
         /// A stream was iterated a second time (a remote stream can be consumed once).
         public static let streamConsumed = Code(name: "streamConsumed")
+        /// The call's stream did not deliver its call message within the server's
+        /// ``RPCConfiguration/callMessageTimeout``.
+        public static let callMessageTimeout = Code(name: "callMessageTimeout")
+        /// A message did not fit in a limit the server sets per session: the bytes of incoming
+        /// messages still arriving (``RPCConfiguration/maxIncomingMessageBytesPerSession``).
+        public static let resourceExhausted = Code(name: "resourceExhausted")
         public var description: String { name }
     }
 

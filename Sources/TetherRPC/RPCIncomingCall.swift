@@ -28,7 +28,7 @@ public struct RPCIncomingCall: Sendable {
 
     /// The items the caller streams, ending at its FIN. Can be taken once.
     public func incomingStream<Item: Decodable & Sendable>(of: Item.Type) -> RPCStream<Item> {
-        let messages = exchange.takeMessages() ?? exchange.context.messages(on: stream)
+        let messages = exchange.takeMessages() ?? exchange.context.messages(on: stream, budget: exchange.budget)
         return RPCStream(
             remote: RPCRemoteItems(reader: RPCItemReader(messages: messages, end: .fin, context: exchange.context)))
     }
@@ -58,16 +58,22 @@ public struct RPCIncomingCall: Sendable {
 }
 
 /// The server's per-call state shared with the handler: encoding, the call's message reader
-/// (which may hold bytes read past the call message), whether a response was started.
+/// (which may hold bytes read past the call message) and its share of the session's budget for
+/// arriving messages, whether a response was started.
 final class RPCCallExchange: Sendable {
     let builder: RPCMessageBuilder
     let context: RPCDecodingContext
+    let budget: RPCMessageBudget
     private let messages: Mutex<RPCMessageReader?>
     private let responded = Atomic<Bool>(false)
 
-    init(builder: RPCMessageBuilder, context: RPCDecodingContext, messages: RPCMessageReader) {
+    init(
+        builder: RPCMessageBuilder, context: RPCDecodingContext, budget: RPCMessageBudget,
+        messages: consuming RPCMessageReader
+    ) {
         self.builder = builder
         self.context = context
+        self.budget = budget
         self.messages = Mutex(messages)
     }
 

@@ -14,6 +14,21 @@ struct RPCMessageFramer: Sendable {
     /// True when bytes of an incomplete message are buffered.
     var hasPartialMessage: Bool { start < pending.count }
 
+    /// The declared body length of the next message when its length prefix is buffered but not
+    /// all of its body: what the message will hold once complete. Meaningful after ``next()``
+    /// returned nil (then the buffered bytes are the start of this one message).
+    var incompleteMessageBodyBytes: Int? {
+        let available = pending.count - start
+        guard available >= 4 else { return nil }
+        let length = declaredLength(at: start)
+        return available - 4 < length ? length : nil
+    }
+
+    private func declaredLength(at index: Int) -> Int {
+        Int(pending[index]) << 24 | Int(pending[index + 1]) << 16 | Int(pending[index + 2]) << 8
+            | Int(pending[index + 3])
+    }
+
     mutating func append(_ slice: BufferSlice) {
         if start == pending.count {
             // The common case: nothing left over, the slice starts a message.
@@ -32,9 +47,7 @@ struct RPCMessageFramer: Sendable {
     mutating func next() throws(RPCError) -> ArraySlice<UInt8>? {
         let available = pending.count - start
         guard available >= 4 else { return nil }
-        let length =
-            Int(pending[start]) << 24 | Int(pending[start + 1]) << 16 | Int(pending[start + 2]) << 8
-            | Int(pending[start + 3])
+        let length = declaredLength(at: start)
         guard length <= maxMessageBytes else {
             throw RPCError(.messageTooLarge, "\(length)-byte message exceeds the \(maxMessageBytes)-byte limit")
         }

@@ -3,25 +3,42 @@ import TetherMux
 /// Reads the envelope messages of one call's stream, in order: the bytes of the stream cut into
 /// messages (``RPCMessageFramer``) and parsed (``RPCMessage``). Callers, callees and item readers
 /// all read their side of a call through one of these.
+///
+/// On a server the reader has the call's ``RPCMessageBudget``: a message that needs more of the
+/// stream than has been read is counted against the session's budget before more is read.
 struct RPCMessageReader: Sendable {
     let stream: MuxStream
     private var framer: RPCMessageFramer
     private let limits: MessagePackLimits
+    private let budget: RPCMessageBudget?
 
-    init(stream: MuxStream, maxMessageBytes: Int, limits: MessagePackLimits) {
+    init(stream: MuxStream, maxMessageBytes: Int, limits: MessagePackLimits, budget: RPCMessageBudget? = nil) {
         self.stream = stream
         self.framer = RPCMessageFramer(maxMessageBytes: maxMessageBytes)
         self.limits = limits
+        self.budget = budget
     }
 
     /// The next message, or nil when the stream ended (FIN) between two messages.
     ///
-    /// - Throws: ``RPCError`` — `connectionLost` when the stream ended inside a message, the
-    ///   framer's and the parser's errors, and the stream's own (see `readForCall`).
-    mutating func next() async throws -> RPCMessage? {
+    /// - Parameter resettingOnCancellation: whether a read ended by the task's cancellation
+    ///   resets the stream (see `readForCall`); false leaves that to the caller, which may still
+    ///   want to answer on the stream.
+    /// - Throws: ``RPCError`` — `connectionLost` when the stream ended inside a message,
+    ///   `resourceExhausted` when the message does not fit in the session's budget, the framer's
+    ///   and the parser's errors, and the stream's own (see `readForCall`).
+    mutating func next(resettingOnCancellation: Bool = true) async throws -> RPCMessage? {
         while true {
-            if let body = try framer.next() { return try RPCMessage.decode(body, limits: limits) }
-            guard let slice = try await stream.readForCall() else {
+            if let body = try framer.next() {
+                budget?.messageCompleted()
+                return try RPCMessage.decode(body, limits: limits)
+            }
+            // The buffered bytes are the start of one message; when its length is known and more
+            // bytes are needed, it must fit in the budget before they are read.
+            if let budget, let length = framer.incompleteMessageBodyBytes {
+                try budget.reserve(forMessageOf: length)
+            }
+            guard let slice = try await stream.readForCall(resettingOnCancellation: resettingOnCancellation) else {
                 if framer.hasPartialMessage {
                     throw RPCError(.connectionLost, "the call's stream \(stream.id) ended inside a message")
                 }

@@ -8,6 +8,13 @@ import TetherReactor
 /// stream (it was cancelled) cancels that task; so does the call's deadline, after which the
 /// caller gets ``RPCError/Code-swift.struct/deadlineExceeded``. A handler's error is sent to the
 /// caller (see ``RemoteError``).
+///
+/// Whatever the peer does, the calls of one session hold bounded resources: at most
+/// ``RPCConfiguration/maxConcurrentCallsPerSession`` calls run at once (more wait, unaccepted,
+/// in the mux), a call's stream must deliver its call message within
+/// ``RPCConfiguration/callMessageTimeout``, and messages still arriving hold at most
+/// ``RPCConfiguration/maxIncomingMessageBytesPerSession`` bytes together. ``load(of:)`` shows
+/// what a session holds.
 public final class RPCServer: Sendable {
     public let configuration: RPCConfiguration
     private let services = Mutex<[String: any RPCService]>([:])
@@ -16,8 +23,18 @@ public final class RPCServer: Sendable {
     private let factories = Mutex<[String: @Sendable () -> any RPCService]>([:])
     private let builder: RPCMessageBuilder
     private let context: RPCDecodingContext
+    /// The load of each session served, kept as long as the session exists (an entry whose
+    /// session is gone is replaced or dropped when a new entry is made).
+    private let sessionLoads = Mutex<[ObjectIdentifier: SessionLoadEntry]>([:])
 
+    /// A server with `configuration`'s limits (see ``RPCConfiguration``).
+    ///
+    /// - Precondition: `maxConcurrentCallsPerSession` is positive, `callMessageTimeout` (if
+    ///   set) is positive, `maxIncomingMessageBytesPerSession` is not negative.
     public init(configuration: RPCConfiguration = RPCConfiguration()) {
+        precondition(configuration.maxConcurrentCallsPerSession > 0, "maxConcurrentCallsPerSession must be positive")
+        precondition(configuration.callMessageTimeout.map { $0 > .zero } ?? true, "callMessageTimeout must be positive")
+        precondition(configuration.maxIncomingMessageBytesPerSession >= 0, "maxIncomingMessageBytesPerSession < 0")
         self.configuration = configuration
         self.builder = RPCMessageBuilder(encoder: MessagePackEncoder(), maxMessageBytes: configuration.maxMessageBytes)
         self.context = RPCDecodingContext(configuration: configuration)
@@ -49,44 +66,88 @@ public final class RPCServer: Sendable {
         }
     }
 
-    /// Accepts and serves calls until the session ends.
+    /// Accepts and serves calls until the session ends. Cancelling the task stops the loop
+    /// before it accepts another stream; calls already running go on.
+    ///
+    /// While the session has ``RPCConfiguration/maxConcurrentCallsPerSession`` calls running,
+    /// no stream is accepted until one ends: the peer's new streams wait in the mux's accept
+    /// backlog and its opens on its own backlog of unacknowledged streams.
     public func serve(_ session: MuxSession) async {
-        while true {
+        let load = sessionLoad(for: session)
+        while await load.waitForRoom() {
             let stream: MuxStream
             do {
                 stream = try await session.acceptStream()
             } catch {
                 return
             }
-            await serve(stream)
+            // Normally at once; a call started meanwhile by `serve(_ stream:)` can make it wait.
+            guard await load.startCall() else { return }
+            await start(stream, in: load)
         }
     }
 
-    /// Starts serving the call on `stream` (an accepted stream) in a task of its own.
+    /// Serves the call on `stream` (an accepted stream) in a task of its own.
+    ///
+    /// The call counts against its session's ``RPCConfiguration/maxConcurrentCallsPerSession``
+    /// together with the calls ``serve(_:)-(MuxSession)`` accepts: while the session has that
+    /// many, this waits for one to end before starting the call, which holds back a loop that
+    /// accepts streams and passes them here. Its ``RPCConfiguration/callMessageTimeout`` starts
+    /// with the call. Cancelling the waiting task returns without serving: dropping `stream`
+    /// then resets it.
     public func serve(_ stream: MuxStream) async {
+        let load = sessionLoad(for: stream.session)
+        guard await load.startCall() else { return }
+        await start(stream, in: load)
+    }
+
+    /// What the calls of `session` hold now in this server and the most they held since the
+    /// server first served the session; zeros for a session it has not served.
+    public func load(of session: MuxSession) -> RPCServerSessionLoad {
+        sessionLoads.withLock { loads in
+            guard let entry = loads[ObjectIdentifier(session)], entry.session === session else { return nil }
+            return entry.load.snapshot
+        } ?? RPCServerSessionLoad()
+    }
+
+    private func sessionLoad(for session: MuxSession) -> RPCSessionLoad {
+        sessionLoads.withLock { loads in
+            let key = ObjectIdentifier(session)
+            if let entry = loads[key], entry.session === session { return entry.load }
+            // A new session (or a new one at a freed address): forget sessions that are gone.
+            loads = loads.filter { $0.value.session != nil }
+            let load = RPCSessionLoad(configuration: configuration, reactor: session.reactor)
+            loads[key] = SessionLoadEntry(session: session, load: load)
+            return load
+        }
+    }
+
+    /// Runs the call on `stream` in a task of its own; it has taken a slot of `load`, which it
+    /// gives back when it ends.
+    private func start(_ stream: MuxStream, in load: RPCSessionLoad) async {
         let control = RPCCallControl()
         let task = Task(executorPreference: stream.session.reactor) {
-            await self.handle(stream, control: control)
+            await self.handle(stream, control: control, load: load)
+            load.endCall()
         }
         control.attach(task)
         await stream.onFailure { _ in control.cancel() }
     }
 
-    private func handle(_ stream: MuxStream, control: RPCCallControl) async {
-        var messages = context.messages(on: stream)
+    private func handle(_ stream: MuxStream, control: RPCCallControl, load: RPCSessionLoad) async {
+        let budget = RPCMessageBudget(load: load)
+        // Whatever ends the call, what its last message still held goes back to the session.
+        defer { budget.close() }
+        var messages = context.messages(on: stream, budget: budget)
         let header: RPCCallHeader
         do {
-            switch try await messages.next() {
-            case .call(let call): header = call
-            case nil: throw RPCError(.protocolViolation, "the stream ended before a call message")
-            default: throw RPCError(.protocolViolation, "a call's stream must start with a call message")
-            }
+            header = try await readCallMessage(from: &messages, control: control, load: load)
         } catch {
             await fail(stream, with: error)
             return
         }
         // The reader may hold bytes past the call message: the first items of a streamed argument.
-        let exchange = RPCCallExchange(builder: builder, context: context, messages: messages)
+        let exchange = RPCCallExchange(builder: builder, context: context, budget: budget, messages: consume messages)
         let deadline = header.timeoutNanoseconds.map { startDeadline(after: $0, on: stream, control: control) }
         defer { deadline?.cancel() }
         do {
@@ -107,6 +168,36 @@ public final class RPCServer: Sendable {
                 await stream.reset()
             }
         }
+    }
+
+    /// Reads the call's first message, which must be a call message and arrive within the
+    /// session's call-message timeout.
+    private func readCallMessage(
+        from messages: inout RPCMessageReader, control: RPCCallControl, load: RPCSessionLoad
+    ) async throws -> RPCCallHeader {
+        let wait = load.awaitCallMessage(control)
+        defer { load.callMessageWaitEnded(wait) }
+        let message: RPCMessage?
+        do {
+            // The timeout cancels this read; the stream is not reset then, so that the caller
+            // can be told why on it.
+            message = try await messages.next(resettingOnCancellation: false)
+        } catch {
+            if control.hasCallMessageTimedOut { throw callMessageTimeout(in: load) }
+            throw error
+        }
+        guard control.callMessageArrived() else { throw callMessageTimeout(in: load) }
+        switch message {
+        case .call(let call): return call
+        case nil: throw RPCError(.protocolViolation, "the stream ended before a call message")
+        default: throw RPCError(.protocolViolation, "a call's stream must start with a call message")
+        }
+    }
+
+    private func callMessageTimeout(in load: RPCSessionLoad) -> RPCError {
+        load.countCallMessageTimeout()
+        let timeout = configuration.callMessageTimeout.map { "\($0)" } ?? "its timeout"
+        return RPCError(.callMessageTimeout, "no complete call message within \(timeout)")
     }
 
     private func service(for header: RPCCallHeader) -> (any RPCService)? {
@@ -144,4 +235,10 @@ public final class RPCServer: Sendable {
             await stream.reset()
         }
     }
+}
+
+/// A session's load, kept without keeping the session alive.
+private struct SessionLoadEntry: Sendable {
+    weak var session: MuxSession?
+    let load: RPCSessionLoad
 }

@@ -84,6 +84,19 @@ struct RPCCallTests {
         }
     }
 
+    @Test func calleeFailureReachesACallerStillSendingItems() async throws {
+        var configuration = RPCConfiguration()
+        configuration.knownErrors = [StoreError.self]
+        try await withKeyValue(configuration: configuration) { kv, _, _ in
+            // The store fails at the first row (ids must start at 0) while the caller still has
+            // 2 MB to send, far beyond the stream's window: the callee's failure is the answer,
+            // not the reset that ends the caller's sending.
+            let name = String(repeating: "n", count: 1024)
+            let rows = RPCStream(elements: (5..<2_005).map { Row(id: $0, name: name) })
+            await #expect(throws: StoreError.notFound("row 0, got 5")) { _ = try await kv.load(rows) }
+        }
+    }
+
     @Test func bidirectionalStreamsFlowBothWays() async throws {
         try await withKeyValue { kv, _, _ in
             let rows = RPCStream(elements: (0..<500).map { Row(id: $0, name: "r\($0)") })

@@ -39,6 +39,19 @@ import TetherReactor
         }
     }
 
+    @Test func framerKnowsTheSizeOfTheMessageItIsWaitingFor() throws {
+        var framer = RPCMessageFramer(maxMessageBytes: 1024)
+        framer.append(BufferSlice(copying: [0, 0]))
+        #expect(framer.incompleteMessageBodyBytes == nil, "the length prefix is not all there")
+        framer.append(BufferSlice(copying: [1, 0, 0x92]))
+        #expect(try framer.next() == nil)
+        #expect(framer.incompleteMessageBodyBytes == 256)
+        framer.append(BufferSlice(copying: [UInt8](repeating: 0, count: 255) + [0, 0, 0, 1]))
+        #expect(framer.incompleteMessageBodyBytes == nil, "complete: nothing to wait for")
+        #expect(try framer.next()?.count == 256)
+        #expect(framer.incompleteMessageBodyBytes == 1, "the next message's prefix is there")
+    }
+
     @Test func oversizedMessageIsRefusedBeforeItArrives() {
         var framer = RPCMessageFramer(maxMessageBytes: 1024)
         framer.append(BufferSlice(copying: [0x7f, 0xff, 0xff, 0xff]))
