@@ -77,8 +77,9 @@ public final class PluginClient: Sendable {
             let ready = try await withDeadline(configuration.startTimeout, on: reactor) {
                 try await connect(launch, attempt)
             }
-            launch.watchExit(session: ready.session)
+            // Forwarding first: the exit watcher waits for stream 5's end when it reads the tail.
             launch.forwardOutputAfterHandshake(streams: ready.streams)
+            launch.watchExit(session: ready.session)
             launch.logger.debug(
                 "plugin started",
                 metadata: [
