@@ -9,7 +9,8 @@ struct Bench: AsyncParsableCommand {
         abstract: "Tether benchmarks: each figure beside a baseline measured in the same run.",
         subcommands: [
             RawCommand.self, ThroughputCommand.self, RoundTripCommand.self, ChurnCommand.self, StreamsCommand.self,
-            RPCCommand.self, LaunchCommand.self, FdsCommand.self, PeerCommand.self, PluginServeCommand.self, ExitNowCommand.self,
+            RPCCommand.self, LaunchCommand.self, FdsCommand.self, PeerCommand.self, PluginServeCommand.self,
+            ExitNowCommand.self,
         ]
     )
 }
