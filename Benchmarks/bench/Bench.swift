@@ -9,8 +9,8 @@ struct Bench: AsyncParsableCommand {
         abstract: "Tether benchmarks: each figure beside a baseline measured in the same run.",
         subcommands: [
             RawCommand.self, ThroughputCommand.self, RoundTripCommand.self, ChurnCommand.self, StreamsCommand.self,
-            RPCCommand.self, LaunchCommand.self, IsolationCommand.self, PeerCommand.self, PluginServeCommand.self,
-            ExitNowCommand.self, FloodPeerCommand.self,
+            RPCCommand.self, LaunchCommand.self, FdsCommand.self, IsolationCommand.self, PeerCommand.self,
+            PluginServeCommand.self, ExitNowCommand.self, FloodPeerCommand.self,
         ]
     )
 }

@@ -97,4 +97,112 @@ static inline void tether_line_buffer_standard_streams(void) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     setvbuf(stderr, NULL, _IONBF, 0);
 }
+// The crash text of a plugin process (ProcessControl.redirectStandardOutputAndError).
+//
+// A plugin points fd 2 at a pipe that its own reactor drains into a mux stream; when the plugin
+// dies, that reader dies with it and whatever the dying code wrote (Swift's "Fatal error: …", a
+// crash report) would stay in the pipe. So the plugin keeps a close-on-exec duplicate of its
+// original fd 2 (the host's pipe) and of the pipe's read end, and on a fatal signal or at exit
+// copies what is unread in the pipe to the original and points fd 2 back at it; a crash reporter
+// that runs after that (the Swift runtime's backtracer, chained to) writes to the host directly.
+//
+// Async-signal-safe: read, write, fcntl, dup2, sigaction and raise only. The state lives in a
+// function-local static, and each object file that calls a static inline function gets its own
+// copy of it: call these functions from one Swift source file only (ProcessControl.swift).
+struct tether_crash_text_state {
+    int original;   // duplicate of the original fd 2, or -1 before tether_crash_text_keep
+    int pipe_read;  // duplicate of the read end of the pipe fd 2 points at, or -1
+    struct sigaction previous[32];  // the handlers ours replaced, by signal number
+};
+static inline struct tether_crash_text_state *tether_crash_text(void) {
+    static struct tether_crash_text_state state = { .original = -1, .pipe_read = -1 };
+    return &state;
+}
+
+// Points fd 2 back at the original, then copies what is unread in the pipe to it (stragglers
+// written through the old fd 2 included: once fd 2 has moved, nothing new enters the pipe, so
+// the copy ends). Idempotent; keeps errno.
+static inline void tether_crash_text_restore(void) {
+    struct tether_crash_text_state *state = tether_crash_text();
+    if (state->original < 0) return;
+    int saved_errno = errno;
+    dup2(state->original, STDERR_FILENO);
+    if (state->pipe_read >= 0) {
+        // Non-blocking: the plugin's reactor may take the last bytes first, and a blocking read
+        // would then wait for ever inside a signal handler.
+        int flags = fcntl(state->pipe_read, F_GETFL);
+        if (flags >= 0) fcntl(state->pipe_read, F_SETFL, flags | O_NONBLOCK);
+        char buffer[4096];
+        for (;;) {
+            ssize_t count = read(state->pipe_read, buffer, sizeof buffer);
+            if (count < 0 && errno == EINTR) continue;
+            if (count <= 0) break;
+            ssize_t written = 0;
+            while (written < count) {
+                ssize_t result = write(state->original, buffer + written, (size_t)(count - written));
+                if (result < 0 && errno == EINTR) continue;
+                if (result <= 0) { errno = saved_errno; return; }
+                written += result;
+            }
+        }
+    }
+    errno = saved_errno;
+}
+
+static inline void tether_crash_text_at_exit(void) { tether_crash_text_restore(); }
+
+// The fatal-signal handler: restores fd 2 with the pipe's text, then hands the signal to the
+// handler it replaced (the Swift runtime's backtracer, say), or dies of it by the default action.
+static inline void tether_crash_text_on_signal(int number, siginfo_t *info, void *context) {
+    tether_crash_text_restore();
+    struct sigaction *previous = &tether_crash_text()->previous[number];
+    if (previous->sa_flags & SA_SIGINFO) {
+        if (previous->sa_sigaction) { previous->sa_sigaction(number, info, context); return; }
+    } else if (previous->sa_handler != SIG_DFL && previous->sa_handler != SIG_IGN) {
+        previous->sa_handler(number);
+        return;
+    }
+    struct sigaction fallback = { 0 };
+    fallback.sa_handler = SIG_DFL;
+    sigemptyset(&fallback.sa_mask);
+    sigaction(number, &fallback, NULL);
+    // Pending until this handler returns (a fault then re-executes with the default action).
+    raise(number);
+}
+
+extern int atexit(void (*function)(void));
+
+// Keeps `original` (a close-on-exec duplicate of the original fd 2) and `pipe_read` (one of the
+// read end of the pipe fd 2 now points at); both become this state's, closed here when replaced.
+// The first call installs the handler for SIGILL, SIGTRAP, SIGABRT, SIGSEGV, SIGBUS and SIGFPE
+// (keeping the handlers it replaces, and leaving an ignored signal ignored) and the exit hook;
+// a later call (a second redirection) keeps the first original and only takes the new pipe.
+// Returns 0, or -1 with errno when a handler could not be installed.
+static inline int tether_crash_text_keep(int original, int pipe_read) {
+    struct tether_crash_text_state *state = tether_crash_text();
+    int previous_pipe = state->pipe_read;
+    state->pipe_read = pipe_read;
+    if (previous_pipe >= 0) close(previous_pipe);
+    if (state->original >= 0) {
+        close(original);
+        return 0;
+    }
+    state->original = original;
+    const int signals[] = { SIGILL, SIGTRAP, SIGABRT, SIGSEGV, SIGBUS, SIGFPE };
+    for (unsigned index = 0; index < sizeof signals / sizeof signals[0]; index++) {
+        int number = signals[index];
+        struct sigaction current;
+        if (sigaction(number, NULL, &current) != 0) return -1;
+        if (!(current.sa_flags & SA_SIGINFO) && current.sa_handler == SIG_IGN) continue;
+        state->previous[number] = current;
+        struct sigaction ours = { 0 };
+        ours.sa_sigaction = tether_crash_text_on_signal;
+        sigemptyset(&ours.sa_mask);
+        // As the Swift runtime's own: on the alternate stack if the thread has one (a stack
+        // overflow), and not blocked while handled, so the handler chained to can re-raise it.
+        ours.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
+        if (sigaction(number, &ours, NULL) != 0) return -1;
+    }
+    return atexit(tether_crash_text_at_exit) == 0 ? 0 : -1;
+}
 #endif

@@ -1,17 +1,48 @@
 import Synchronization
 
 /// Opens once: tasks that wait before then resume when it opens, later ones at once. For "the
-/// first caller does the work, every caller returns when it is done" (kill, shutdown).
+/// first caller does the work, every caller returns when it is done" (kill, shutdown), and for
+/// waiting on work that ignores cancellation under a deadline (``waitUnlessCancelled()``).
 final class Latch: Sendable {
-    private let state = Mutex<(isOpen: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+    private struct State {
+        var isOpen = false
+        var waiters: [UInt64: CheckedContinuation<Bool, Never>] = [:]
+        var nextWaiter: UInt64 = 0
+    }
+    private let state = Mutex(State())
 
+    var isOpen: Bool { state.withLock { $0.isOpen } }
+
+    /// Returns once the latch is open, whatever happens to the waiting task.
     func wait() async {
-        await withCheckedContinuation { continuation in
-            let isOpen = state.withLock { state in
-                if !state.isOpen { state.waiters.append(continuation) }
-                return state.isOpen
+        _ = await waitForOpen(cancellable: false)
+    }
+
+    /// Returns once the latch is open; throws `CancellationError` if the task is cancelled first.
+    func waitUnlessCancelled() async throws {
+        guard await waitForOpen(cancellable: true) else { throw CancellationError() }
+    }
+
+    /// True once open, false when cancelled first (only when `cancellable`).
+    private func waitForOpen(cancellable: Bool) async -> Bool {
+        let id = state.withLock { state in
+            defer { state.nextWaiter += 1 }
+            return state.nextWaiter
+        }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let immediate = state.withLock { state -> Bool? in
+                    if state.isOpen { return true }
+                    // Cancelled before registering: the handler found nothing to resume.
+                    if cancellable && Task.isCancelled { return false }
+                    state.waiters[id] = continuation
+                    return nil
+                }
+                if let immediate { continuation.resume(returning: immediate) }
             }
-            if isOpen { continuation.resume() }
+        } onCancel: {
+            guard cancellable else { return }
+            state.withLock { $0.waiters.removeValue(forKey: id) }?.resume(returning: false)
         }
     }
 
@@ -19,8 +50,8 @@ final class Latch: Sendable {
         let waiters = state.withLock { state in
             state.isOpen = true
             defer { state.waiters.removeAll() }
-            return state.waiters
+            return Array(state.waiters.values)
         }
-        for waiter in waiters { waiter.resume() }
+        for waiter in waiters { waiter.resume(returning: true) }
     }
 }

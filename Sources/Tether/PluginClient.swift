@@ -7,7 +7,9 @@ import TetherRPC
 import TetherReactor
 
 /// The host's handle on one plugin process: started with ``start(_:on:)``, used through
-/// ``dispense(_:name:)``, stopped with ``kill()``.
+/// ``dispense(_:name:)``, stopped with ``kill()``. ``withPlugin(_:on:_:)`` does all three for a
+/// plugin used within one scope. A client released without `kill()` stops its plugin all the
+/// same (see `deinit`).
 ///
 /// `start` spawns the plugin in a process group of its own with the handshake environment and a
 /// private (0700) socket directory, reads its stdout on the reactor until the handshake line (lines
@@ -27,9 +29,6 @@ public final class PluginClient: Sendable {
     /// Streams 1, 3 and 5; held so that they stay open (dropping a stream handle resets it).
     private let streams: PluginStreams
     private let control: ControlChannel
-    /// Set by the first `kill()`; `killed` opens when it has finished.
-    private let killStarted = Mutex(false)
-    private let killed = Latch()
     private let nextInstance = Mutex(1)
 
     private init(
@@ -46,55 +45,98 @@ public final class PluginClient: Sendable {
         self.control = ControlChannel(stream: streams.control, reactor: launch.reactor)
     }
 
+    /// A client released without ``kill()`` still ends its plugin: the same escalation as `kill()`
+    /// runs in a task that holds the plugin's process, pipes and session but not the client, and
+    /// reaps it. The socket directory goes at once (the plugin has accepted; nothing uses it), so
+    /// it is gone even if the reactor is shut down before that task has finished.
+    deinit {
+        try? FileManager.default.removeItem(atPath: launch.socketDirectory)
+        launch.beginStopping(session: session)
+    }
+
     /// Starts the plugin and connects to it.
     ///
+    /// One deadline, ``PluginClientConfiguration/startTimeout``, covers the whole start: from the
+    /// spawn to the handshake line, the connect, the peer check, the session and its first
+    /// streams. When it passes, the plugin is killed and reaped and `start` throws `startTimeout`
+    /// naming the phase it was in. Whatever fails, nothing is left behind: no process, descriptor
+    /// or socket directory.
+    ///
+    /// Prefer ``withPlugin(_:on:_:)``, which also stops the plugin whatever its body does.
+    ///
     /// - Throws: ``PluginError`` — `executableNotFound`, `notExecutable`, `launchFailed`,
-    ///   `exitedBeforeHandshake`, `startTimeout`, `malformedHandshake`, `coreVersionMismatch`,
-    ///   `noCommonVersion`, `unsupportedNetwork`, `unsupportedProtocol`, `tlsUnsupported`,
-    ///   `peerMismatch`.
+    ///   `tooManyOpenFiles`, `exitedBeforeHandshake`, `startTimeout`, `malformedHandshake`,
+    ///   `coreVersionMismatch`, `noCommonVersion`, `unsupportedNetwork`, `unsupportedProtocol`,
+    ///   `tlsUnsupported`, `peerMismatch`.
     public static func start(_ configuration: PluginClientConfiguration, on reactor: Reactor) async throws
         -> PluginClient
     {
-        let launch = try PluginLaunch.spawn(configuration, on: reactor)
+        let launch = try await PluginLaunch.spawn(configuration, on: reactor)
+        let attempt = StartAttempt()
         do {
-            let line = try await launch.readHandshake()
-            let handshake = try HandshakeLine.parse(Substring(line))
-            let version = try handshake.agreedVersion(hostVersions: configuration.handshake.appVersions)
-            let socket = try await launch.connect(to: handshake)
-            let session: MuxSession
-            do {
-                session = try await MuxSession(socket: socket, role: .client, configuration: configuration.mux)
-            } catch {
-                try? await socket.close()
-                throw PluginError(.launchFailed, "session: \(error)")
+            let ready = try await withDeadline(configuration.startTimeout, on: reactor) {
+                try await connect(launch, attempt)
             }
-            // The host learns of the exit at once (a pidfd completion): calls in flight fail then.
-            let process = launch.process
-            let logger = launch.logger
-            Task(executorPreference: reactor) {
-                let status = try? await process.waitForExit()
-                logger.debug("plugin exited", metadata: ["plugin.exit": "\(status.map { "\($0)" } ?? "unknown")"])
-                await session.close()
-            }
-            let streams: PluginStreams
-            do {
-                streams = try await PluginStreams.open(on: session)
-            } catch {
-                await session.close()
-                throw error
-            }
-            launch.forwardOutputAfterHandshake(streams: streams)
+            // Forwarding first: the exit watcher waits for stream 5's end when it reads the tail.
+            launch.forwardOutputAfterHandshake(streams: ready.streams)
+            launch.watchExit(session: ready.session)
             launch.logger.debug(
                 "plugin started",
-                metadata: ["plugin.version": "\(version)", "plugin.address": "\(handshake.network):\(handshake.address)"])
+                metadata: [
+                    "plugin.version": "\(ready.version)",
+                    "plugin.address": "\(ready.handshake.network):\(ready.handshake.address)",
+                ])
             return PluginClient(
-                configuration: configuration, session: session, appVersion: version,
-                handshake: handshake,
-                launch: launch, streams: streams)
+                configuration: configuration, session: ready.session, appVersion: ready.version,
+                handshake: ready.handshake, launch: launch, streams: ready.streams)
         } catch {
-            await launch.abandon()
+            let phase = attempt.phase
+            // In a task of its own: the caller's may be cancelled, and the cleanup must not be.
+            await Task(executorPreference: reactor) {
+                await launch.abandon()
+                await attempt.release(on: reactor, within: configuration.shutdownGrace)
+            }.value
+            if error is DeadlinePassed {
+                throw PluginError(
+                    .startTimeout,
+                    "\(configuration.executable) was not ready within \(configuration.startTimeout) (still \(phase))")
+            }
             throw error
         }
+    }
+
+    /// A plugin's session with its first streams, as ``start(_:on:)`` makes it.
+    private struct Ready: Sendable {
+        let session: MuxSession
+        let streams: PluginStreams
+        let handshake: HandshakeLine
+        let version: Int
+    }
+
+    /// Handshake line → connect → peer check → session → streams 1, 3, 5, noting each phase and
+    /// what it made in `attempt` (which the caller releases if this throws).
+    private static func connect(_ launch: PluginLaunch, _ attempt: StartAttempt) async throws -> Ready {
+        let configuration = launch.configuration
+        attempt.phase = "reading the handshake line"
+        let line = try await launch.readHandshake()
+        let handshake = try HandshakeLine.parse(Substring(line))
+        let version = try handshake.agreedVersion(hostVersions: configuration.handshake.appVersions)
+        attempt.phase = "connecting to \(handshake.address)"
+        let socket = try await launch.connect(to: handshake)
+        attempt.socket = socket
+        attempt.phase = "checking that the plugin serves \(handshake.address)"
+        try await launch.checkPeer(of: socket, handshake: handshake)
+        attempt.phase = "starting the session"
+        let session: MuxSession
+        do {
+            session = try await MuxSession(socket: socket, role: .client, configuration: configuration.mux)
+        } catch {
+            throw PluginError(.launchFailed, "session: \(error)")
+        }
+        attempt.session = session
+        attempt.phase = "opening streams 1, 3 and 5"
+        let streams = try await PluginStreams.open(on: session)
+        return Ready(session: session, streams: streams, handshake: handshake, version: version)
     }
 
     /// Asks the plugin to answer on the control stream and returns the round trip.
@@ -111,14 +153,16 @@ public final class PluginClient: Sendable {
         return clock.now - start
     }
 
-    /// The private (0700) directory holding the plugin's socket; removed by ``kill()``.
+    /// The private (0700) directory holding the plugin's socket; removed by ``kill()``, or when
+    /// the client is released.
     public var socketDirectory: String { launch.socketDirectory }
 
     /// A client of the service the plugin registered as `name`. Every call makes a new client;
     /// clients are cheap (calls are streams of the one session).
     ///
     /// When the plugin process has exited, its calls fail with ``PluginError/Code-swift.struct/pluginExited``
-    /// (naming the exit status or signal) rather than a lost connection.
+    /// (naming the exit status or signal, with the tail of its stderr) rather than a lost
+    /// connection.
     ///
     /// - Throws: ``PluginError/Code-swift.struct/unknownPlugin`` when the configuration lists the
     ///   plugins it may dispense (``PluginClientConfiguration/plugins``) and `name` is not one.
@@ -166,38 +210,85 @@ public final class PluginClient: Sendable {
     /// The exit status, once the process has ended.
     public var exitStatus: ExitStatus? { process.exitStatus }
 
-    /// Stops the plugin: closes the session (the plugin's quit request), waits the grace period,
-    /// sends SIGTERM to its process group, waits again, then SIGKILL to the group. Reaps the
-    /// process, closes every descriptor and removes the socket directory. The escalation runs in
-    /// a task of its own, so cancelling the caller cannot cut the grace periods short or return
-    /// before the plugin is reaped. Calling it again waits for the first call's result.
+    /// Stops the plugin and reaps it, whatever it is doing.
+    ///
+    /// Closes the session (the plugin's quit request) and gives the plugin
+    /// ``PluginClientConfiguration/shutdownGrace`` to exit; then sends SIGTERM to its process
+    /// group and waits another grace; then SIGKILL to the group. The grace bounds the graceful
+    /// part as a whole, so a plugin that stopped reading (a send of the host's that never
+    /// finishes) is signalled like any other. Then it reaps the process, closes every descriptor
+    /// (waiting at most a grace each for the session's and the output's end) and removes the
+    /// socket directory: at most three graces and the kernel's SIGKILL in all. The escalation
+    /// runs in a task of its own, so cancelling the caller cannot cut the grace periods short or
+    /// return before the plugin is reaped. Calling it again waits for the first call's result.
     public func kill() async {
-        let first = killStarted.withLock { started in
-            defer { started = true }
-            return !started
-        }
-        if first {
-            Task(executorPreference: launch.reactor) { [self] in
-                await escalate()
-                killed.open()
-            }
-        }
-        // The first call's result: reaped, pipes closed, socket directory removed.
-        await killed.wait()
+        await launch.stop(session: session)
+    }
+}
+
+/// Starts a plugin, runs `body` with its client and stops the plugin (``PluginClient/kill()``)
+/// when `body` returns or throws: the way to use one plugin.
+///
+/// ```swift
+/// let answer = try await withPlugin(configuration, on: reactor) { plugin in
+///     try await plugin.dispense(KeyValueClient.self, name: "kv").get("answer")
+/// }
+/// ```
+///
+/// The plugin is reaped, its descriptors closed and its socket directory removed before this
+/// returns, whatever happened: `body` threw, the task was cancelled, the plugin crashed.
+///
+/// - Throws: what ``PluginClient/start(_:on:)`` throws, or what `body` throws.
+public nonisolated(nonsending) func withPlugin<Result>(
+    _ configuration: PluginClientConfiguration, on reactor: Reactor,
+    _ body: nonisolated(nonsending) (PluginClient) async throws -> Result
+) async throws -> Result {
+    let plugin = try await PluginClient.start(configuration, on: reactor)
+    let result: Swift.Result<Result, any Error>
+    do {
+        result = .success(try await body(plugin))
+    } catch {
+        result = .failure(error)
+    }
+    await plugin.kill()
+    return try result.get()
+}
+
+/// What a start has made so far, and the phase it is in, for the cleanup and the timeout's
+/// message.
+private final class StartAttempt: Sendable {
+    private struct State {
+        var phase = "spawning the plugin"
+        var socket: StreamSocket?
+        var session: MuxSession?
+    }
+    private let state = Mutex(State())
+
+    var phase: String {
+        get { state.withLock { $0.phase } }
+        set { state.withLock { $0.phase = newValue } }
+    }
+    var socket: StreamSocket? {
+        get { state.withLock { $0.socket } }
+        set { state.withLock { $0.socket = newValue } }
+    }
+    var session: MuxSession? {
+        get { state.withLock { $0.session } }
+        set { state.withLock { $0.session = newValue } }
     }
 
-    private func escalate() async {
-        await session.close()
-        let grace = configuration.shutdownGrace
-        if await launch.waitForExit(within: grace) == nil {
-            launch.logger.info("plugin did not quit within the grace period; sending SIGTERM to its process group")
-            try? process.sendToProcessGroup(signal: SIGTERM)
-            if await launch.waitForExit(within: grace) == nil {
-                launch.logger.info("plugin ignored SIGTERM; sending SIGKILL to its process group")
-                try? process.sendToProcessGroup(signal: SIGKILL)
-                _ = try? await process.waitForExit()
+    /// Closes the session (which owns the socket) or else the socket; the plugin is gone by then,
+    /// so a close ends at once unless another process holds the plugin's end: bounded.
+    func release(on reactor: Reactor, within bound: Duration) async {
+        if let session {
+            let closed = Latch()
+            Task(executorPreference: reactor) {
+                await session.close()
+                closed.open()
             }
+            _ = try? await withDeadline(bound, on: reactor) { try await closed.waitUnlessCancelled() }
+        } else if let socket {
+            try? await socket.close()
         }
-        await launch.release()
     }
 }

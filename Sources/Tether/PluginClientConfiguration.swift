@@ -20,9 +20,15 @@ public struct PluginClientConfiguration: Sendable {
     /// unix socket (0660): for a plugin that runs as another user of that group. An unknown
     /// group fails `start` with `invalidEnvironment`.
     public var unixSocketGroup: String?
-    /// Time from spawn to the handshake line; then the plugin is killed and `start` fails.
+    /// The one deadline of ``PluginClient/start(_:on:)``: from the spawn to a ready session (the
+    /// handshake line, the connect, the peer check, the session and its streams 1, 3 and 5).
+    /// When it passes, the plugin is killed and reaped and `start` throws `startTimeout` naming
+    /// the phase it was in.
     public var startTimeout: Duration = .seconds(10)
-    /// How long `kill()` waits for the plugin to exit after each step (quit, SIGTERM).
+    /// How long ``PluginClient/kill()`` gives the plugin to exit after each step: after the quit
+    /// (the session's close) and after SIGTERM; then SIGKILL. Also the most the host waits,
+    /// once the plugin has exited, for the end of its output and of its session (a process that
+    /// inherited the plugin's pipes or socket could hold them open).
     public var shutdownGrace: Duration = .seconds(2)
     /// Receives the plugin's stdout lines (before the handshake and after it).
     public var stdoutSink: @Sendable (String) -> Void = { _ in }
@@ -36,8 +42,11 @@ public struct PluginClientConfiguration: Sendable {
     /// Where the plugin's stderr records go instead of `logger`, e.g. `Logger(label: "kv-plugin")`
     /// for records labelled with the plugin (`plugin.name` and `plugin.pid` are added as metadata).
     public var pluginLogger: Logger?
-    /// Kept for the "exited before its handshake" error: the last bytes of stderr.
-    public var stderrTailBytes = 4 * 1024
+    /// How many of the last bytes of the plugin's stderr (from its pipe and from stream 5 alike)
+    /// are kept for the errors that explain an exit (`exitedBeforeHandshake`, `pluginExited`)
+    /// and for the error record logged when the plugin exits unexpectedly. 16 KiB holds a Swift
+    /// crash report (the fatal error's message, the runtime's backtrace: about 5 KB) whole.
+    public var stderrTailBytes = 16 * 1024
     public var mux = MuxConfiguration()
     /// Options of the RPC channels `dispense` makes.
     public var rpc = RPCConfiguration()

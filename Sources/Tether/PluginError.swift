@@ -1,3 +1,6 @@
+import SystemPackage
+import TetherReactor
+
 /// Why a plugin could not be started, reached or kept: each failure of the plugin system has its
 /// own code, so a host can tell "the binary is missing" from "it answered in another protocol".
 public struct PluginError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -26,10 +29,18 @@ public struct PluginError: Error, Sendable, Equatable, CustomStringConvertible {
         /// The plugin process ended before it printed its handshake (status and stderr's tail in
         /// the message).
         public static let exitedBeforeHandshake = Code(name: "exitedBeforeHandshake")
-        /// No handshake within the start timeout (the plugin was killed).
+        /// The plugin was not ready within ``PluginClientConfiguration/startTimeout`` — from spawn
+        /// to a session with its first streams open; the message names the phase it was in
+        /// (reading the handshake line, connecting, checking the peer, starting the session,
+        /// opening streams). The plugin was killed and reaped.
         public static let startTimeout = Code(name: "startTimeout")
-        /// The plugin process has exited (its status or signal in the message): its calls fail.
+        /// The plugin process has exited: its calls fail. The message has its exit status or
+        /// signal and the tail of what it wrote to stderr (a crash's message, say).
         public static let pluginExited = Code(name: "pluginExited")
+        /// The host ran out of file descriptors starting the plugin (`EMFILE`: this process's
+        /// `RLIMIT_NOFILE`, whose soft value the message names; or `ENFILE`: the system's table).
+        /// Nothing of the attempt is left behind; plugins already running are not affected.
+        public static let tooManyOpenFiles = Code(name: "tooManyOpenFiles")
         /// The process on the other end of the connection is not the expected one.
         public static let peerMismatch = Code(name: "peerMismatch")
         /// The plugin could not be started, listened on or connected to (the system's error in the
@@ -51,4 +62,25 @@ public struct PluginError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String { "plugin \(code): \(message)" }
+}
+
+extension PluginError {
+    /// `tooManyOpenFiles` when `error` (from the reactor) is `EMFILE` or `ENFILE`, naming what the
+    /// host was doing and its descriptor limit; nil for any other error.
+    static func descriptorsExhausted(_ error: any Error, while step: String) -> PluginError? {
+        guard let errno = (error as? ReactorError)?.errno else { return nil }
+        switch errno {
+        case .tooManyOpenFiles:
+            var limit = "its limit of open file descriptors (RLIMIT_NOFILE)"
+            if let values = try? ProcessControl.openFileLimit() {
+                let hard = values.hard == Int.max ? "" : "; hard limit \(values.hard)"
+                limit = "its limit of \(values.soft) open file descriptors (the soft RLIMIT_NOFILE\(hard))"
+            }
+            return PluginError(.tooManyOpenFiles, "\(step): the host has reached \(limit)")
+        case .tooManyOpenFilesInSystem:
+            return PluginError(.tooManyOpenFiles, "\(step): the system's table of open files is full (ENFILE)")
+        default:
+            return nil
+        }
+    }
 }

@@ -2,7 +2,14 @@ import Foundation
 import TetherReactor
 
 extension PluginLaunch {
-    /// Connects to the address of `handshake` and checks that the listener is our child.
+    /// Connects to the address of `handshake`.
+    ///
+    /// The connect runs in a task of its own, waited for in a way the caller's deadline can
+    /// cancel: a connect cancelled in its own task would close its socket in that cancelled
+    /// task, and such a close never reaches the kernel (the reactor starts no operation for a
+    /// cancelled task), which would leak the descriptor. A connect still running at the deadline
+    /// ends once ``abandon()`` has killed the plugin (a unix connect at once, a TCP one at its
+    /// next SYN, which the closed port answers with a reset); `abandon` waits for it.
     func connect(to handshake: HandshakeLine) async throws -> StreamSocket {
         let address: SocketAddress
         switch handshake.network {
@@ -14,28 +21,42 @@ extension PluginLaunch {
             else { throw PluginError(.malformedHandshake, "tcp address \"\(handshake.address)\" has no port") }
             address = .tcp(host: String(handshake.address[..<colon]), port: port)
         }
-        let socket: StreamSocket
+        let reactor = self.reactor
+        let finished = Latch()
+        let attempt = Task(executorPreference: reactor) { () async throws -> StreamSocket in
+            defer { finished.open() }
+            return try await StreamSocket.connect(to: address, on: reactor)
+        }
+        pendingConnect.withLock { $0 = PendingConnect(attempt: attempt, finished: finished) }
+        try await finished.waitUnlessCancelled()
+        pendingConnect.withLock { $0 = nil }
         do {
-            socket = try await StreamSocket.connect(to: address, on: reactor)
+            return try await attempt.value
         } catch {
+            if let exhausted = PluginError.descriptorsExhausted(error, while: "connecting to \(handshake.address)") {
+                throw exhausted
+            }
             throw PluginError(.launchFailed, "connecting to \(handshake.address): \(error)")
         }
+    }
+
+    /// Checks that the process at the other end of `socket` is the plugin: `peerMismatch` when
+    /// it is not. The socket stays the caller's, to close.
+    func checkPeer(of socket: StreamSocket, handshake: HandshakeLine) async throws {
         let peerProcessID: Int32
         do {
             peerProcessID = try await listeningProcess(of: socket, network: handshake.network)
         } catch {
-            try? await socket.close()
+            try Task.checkCancellation()
             throw PluginError(.launchFailed, "peer check: \(error)")
         }
         guard peerProcessID == process.pid else {
-            try? await socket.close()
             throw PluginError(
                 .peerMismatch,
                 peerProcessID < 0
                     ? "no socket of the plugin \(process.pid) serves \(handshake.address)"
                     : "\(handshake.address) is served by process \(peerProcessID), not the plugin \(process.pid)")
         }
-        return socket
     }
 
     /// The process at the other end of `socket`: `SO_PEERCRED` for unix sockets; for loopback TCP,

@@ -2,26 +2,56 @@ import Foundation
 import Logging
 import Synchronization
 import SystemPackage
+import TetherMux
 import TetherReactor
 
 /// One spawned plugin process and what the host holds for it (its output pipes, its socket
-/// directory), from spawn to release. Used by ``PluginClient``.
+/// directory), from spawn to release: reading its output, explaining its exit, stopping it.
+/// Used by ``PluginClient``.
+///
+/// Every wait here has a bound (`startTimeout` while starting, `shutdownGrace` afterwards), so
+/// a plugin that hangs, stops reading or leaves its pipes to a process of its own costs the host
+/// bounded time.
 final class PluginLaunch: Sendable {
     let configuration: PluginClientConfiguration
     let reactor: Reactor
     let process: ChildProcess
     let socketDirectory: String
-    private let stdout: PipeReader
-    private let stderr: PipeReader
-    private let stderrTail: StderrTail
-    private let stderrTask: Task<Void, Never>
-    /// Lines of stdout already read past the handshake, and the partial line after them.
-    private let stdoutState = Mutex<(lines: [String], splitter: LineSplitter)>(([], LineSplitter()))
-    private let stdoutTask = Mutex<Task<Void, Never>?>(nil)
     /// The configured logger with this plugin's name and pid as metadata.
     let logger: Logger
+    private let stdout: PipeReader
+    private let stderr: PipeReader
+    /// The last bytes of the plugin's stderr, from the pipe and from stream 5 alike.
+    private let stderrTail: StderrTail
     /// Where each stderr line goes: the sink, then the logger as a record.
     private let stderrLines: @Sendable (String) -> Void
+    /// Opens when the stderr pipe has reached its end (every process holding its write end is
+    /// gone) and is closed. The plugin holds it for its whole life (see
+    /// `ProcessControl.redirectStandardOutputAndError`), so its end comes with the exit.
+    private let stderrPipeEnded = Latch()
+    /// Lines of stdout already read past the handshake, and the partial line after them.
+    private let stdoutState = Mutex<(lines: [String], splitter: LineSplitter)>(([], LineSplitter()))
+    /// Once the session is up: the ends of the stdout pipe and of streams 3 and 5.
+    private let forwarding = Mutex<Forwarding?>(nil)
+    /// A connect still running when the start's deadline passed (see ``connect(to:)``).
+    let pendingConnect = Mutex<PendingConnect?>(nil)
+    /// Set when the host begins to stop the plugin (``stop(session:)``, ``abandon()``): its exit
+    /// is expected from then on.
+    private let stopRequested = Mutex(false)
+    /// Opens when the first ``stop(session:)`` has finished.
+    private let stopped = Latch()
+
+    /// The latches of the output the host forwards once the session is up.
+    private struct Forwarding: Sendable {
+        let stdoutPipe = Latch()
+        let standardOutputStream = Latch()
+        let standardErrorStream = Latch()
+    }
+
+    struct PendingConnect: Sendable {
+        let attempt: Task<StreamSocket, any Error>
+        let finished: Latch
+    }
 
     private init(
         configuration: PluginClientConfiguration, reactor: Reactor, process: ChildProcess, socketDirectory: String,
@@ -46,12 +76,22 @@ final class PluginLaunch: Sendable {
         let sink = Self.stderrLineHandler(
             sink: configuration.stderrSink, logger: named(configuration.pluginLogger ?? configuration.logger))
         self.stderrLines = sink
-        self.stderrTask = Task(executorPreference: reactor) {
+        let ended = stderrPipeEnded
+        // The stderr pipe, read to its end for the plugin's whole life: everything before the
+        // plugin moves fd 2 onto stream 5, what it writes while dying after that, and all of the
+        // stderr of a plugin that never moves it (a Go plugin).
+        Task(executorPreference: reactor) {
             var splitter = LineSplitter()
             await splitter.forward(from: { try await stderr.read() }, to: sink, observe: tail.append)
-            // The plugin moved its stderr to stream 5 (or exited): the pipe's fd is not needed.
             try? await stderr.close()
+            ended.open()
         }
+    }
+
+    /// Removes the socket directory if nothing did before (a client released without `kill()`
+    /// whose reactor stopped before the stop finished).
+    deinit {
+        try? FileManager.default.removeItem(atPath: socketDirectory)
     }
 
     /// Hands a stderr line to `sink` and logs it as a record (not parsed when the logger would
@@ -68,8 +108,8 @@ final class PluginLaunch: Sendable {
     }
 
     /// Checks the executable, makes the socket directory, spawns the plugin with its output on
-    /// pipes. Nothing is left behind when it throws.
-    static func spawn(_ configuration: PluginClientConfiguration, on reactor: Reactor) throws -> PluginLaunch {
+    /// pipes. Nothing is left behind when it throws (every descriptor it made is closed by then).
+    static func spawn(_ configuration: PluginClientConfiguration, on reactor: Reactor) async throws -> PluginLaunch {
         let executable = configuration.executable
         guard let attributes = try? FileManager.default.attributesOfItem(atPath: executable) else {
             throw PluginError(.executableNotFound, "\(executable) does not exist")
@@ -101,61 +141,64 @@ final class PluginLaunch: Sendable {
                 unixSocketGroup: configuration.unixSocketGroup)) {
             _, new in new
         }
+        var readers: [PipeReader] = []
+        var writers: [PipeWriter] = []
+        var step = "making the stdout pipe"
         do {
             let (stdout, stdoutWriter) = try reactor.makePipe()
+            readers.append(stdout)
+            writers.append(stdoutWriter)
+            step = "making the stderr pipe"
             let (stderr, stderrWriter) = try reactor.makePipe()
-            let process: ChildProcess
-            do {
-                process = try ChildProcess.spawn(
-                    executable: executable, arguments: configuration.arguments,
-                    environment: environment.map { "\($0.key)=\($0.value)" },
-                    files: [
-                        .init(stdoutWriter.fileDescriptor, as: .standardOutput),
-                        .init(stderrWriter.fileDescriptor, as: .standardError),
-                    ],
-                    newProcessGroup: true, on: reactor)
-            } catch {
-                Self.closeSoon([stdout, stderr], [stdoutWriter, stderrWriter], on: reactor)
-                throw error
-            }
-            Self.closeSoon([], [stdoutWriter, stderrWriter], on: reactor)
+            readers.append(stderr)
+            writers.append(stderrWriter)
+            step = "spawning the plugin"
+            let process = try ChildProcess.spawn(
+                executable: executable, arguments: configuration.arguments,
+                environment: environment.map { "\($0.key)=\($0.value)" },
+                files: [
+                    .init(stdoutWriter.fileDescriptor, as: .standardOutput),
+                    .init(stderrWriter.fileDescriptor, as: .standardError),
+                ],
+                newProcessGroup: true, on: reactor)
+            // The plugin has its copies of the write ends; ours would keep the pipes from ending.
+            await close(readers: [], writers: writers, on: reactor)
             return PluginLaunch(
                 configuration: configuration, reactor: reactor, process: process, socketDirectory: directory,
                 stdout: stdout, stderr: stderr)
         } catch {
+            await close(readers: readers, writers: writers, on: reactor)
             try? FileManager.default.removeItem(atPath: directory)
-            if let error = error as? PluginError { throw error }
+            if let exhausted = PluginError.descriptorsExhausted(error, while: step) { throw exhausted }
             throw PluginError(.launchFailed, "\(executable): \(error)")
         }
     }
 
-    private static func closeSoon(_ readers: [PipeReader], _ writers: [PipeWriter], on reactor: Reactor) {
-        Task(executorPreference: reactor) {
+    /// Closes pipe ends in a task of its own: a close in a cancelled task would not reach the
+    /// kernel, and the caller's task may be cancelled.
+    private static func close(readers: [PipeReader], writers: [PipeWriter], on reactor: Reactor) async {
+        await Task(executorPreference: reactor) {
             for reader in readers { try? await reader.close() }
             for writer in writers { try? await writer.close() }
-        }
+        }.value
     }
 
-    /// Reads stdout until the handshake line; earlier lines go to the stdout sink. Kills the
-    /// plugin when the start timeout passes first.
+    /// Reads stdout until the handshake line; earlier lines go to the stdout sink. When stdout
+    /// ends first, waits for the exit and throws `exitedBeforeHandshake` with the status and
+    /// the stderr tail. The caller's deadline bounds it (cancelling it throws
+    /// `CancellationError`).
     func readHandshake() async throws -> String {
-        let process = self.process
-        let reactor = self.reactor
-        let timeout = configuration.startTimeout
-        let timedOut = Mutex(false)
-        let watchdog = Task(executorPreference: reactor) {
-            do {
-                try await reactor.sleep(for: timeout)
-            } catch {
-                return
-            }
-            timedOut.withLock { $0 = true }
-            try? process.send(signal: SIGKILL)
-        }
-        defer { watchdog.cancel() }
         var splitter = LineSplitter()
         let sink = configuration.stdoutSink
-        while let slice = try? await stdout.read() {
+        while true {
+            let slice: BufferSlice?
+            do {
+                slice = try await stdout.read()
+            } catch {
+                try Task.checkCancellation()
+                slice = nil  // a read error: as good as the end
+            }
+            guard let slice else { break }
             var lines = splitter.append(slice.bytes)[...]
             while let line = lines.popFirst() {
                 guard HandshakeLine.looksLikeHandshake(Substring(line)) else {
@@ -171,15 +214,16 @@ final class PluginLaunch: Sendable {
             if HandshakeLine.looksLikeHandshake(Substring(last)) { return last }
             sink(last)
         }
-        if timedOut.withLock({ $0 }) {
-            throw PluginError(.startTimeout, "no handshake from \(configuration.executable) within \(timeout)")
-        }
-        let status = (try? await process.waitForExit()).map { "\($0)" } ?? "ended"
-        await stderrTask.value
-        let tail = stderrTail.text
+        let status = try await process.waitForExit()
+        try await stderrPipeEnded.waitUnlessCancelled()
         throw PluginError(
-            .exitedBeforeHandshake,
-            "\(configuration.executable) \(status) before its handshake" + (tail.isEmpty ? "" : "; stderr: \(tail)"))
+            .exitedBeforeHandshake, "\(configuration.executable) \(status) before its handshake" + stderrTailSuffix)
+    }
+
+    /// "; stderr: …" with the last stderr bytes, or nothing when the plugin wrote none.
+    private var stderrTailSuffix: String {
+        let tail = stderrTail.text
+        return tail.isEmpty ? "" : "; stderr: \(tail)"
     }
 
     /// After the handshake: the rest of the stdout pipe, then what the plugin writes to fds 1 and 2
@@ -188,61 +232,170 @@ final class PluginLaunch: Sendable {
         let (lines, splitter) = stdoutState.withLock { $0 }
         let stdoutSink = configuration.stdoutSink
         let stderrSink = self.stderrLines
+        let tail = stderrTail
         let stdout = self.stdout
         for line in lines { stdoutSink(line) }
-        let task = Task(executorPreference: reactor) {
-            await withTaskGroup(of: Void.self) { group in
-                group.addTask {
-                    var splitter = splitter
-                    await splitter.forward(from: { try await stdout.read() }, to: stdoutSink)
-                    try? await stdout.close()
-                }
-                for (stream, sink) in [(streams.standardOutput, stdoutSink), (streams.standardError, stderrSink)] {
-                    group.addTask {
-                        var splitter = LineSplitter()
-                        await splitter.forward(from: { try await stream.read() }, to: sink)
-                    }
-                }
+        let ends = Forwarding()
+        forwarding.withLock { $0 = ends }
+        Task(executorPreference: reactor) {
+            var splitter = splitter
+            await splitter.forward(from: { try await stdout.read() }, to: stdoutSink)
+            // The plugin moved its stdout to stream 3 (or exited): the pipe's fd is not needed.
+            try? await stdout.close()
+            ends.stdoutPipe.open()
+        }
+        let output = streams.standardOutput
+        Task(executorPreference: reactor) {
+            var splitter = LineSplitter()
+            await splitter.forward(from: { try await output.read() }, to: stdoutSink)
+            ends.standardOutputStream.open()
+        }
+        let error = streams.standardError
+        Task(executorPreference: reactor) {
+            var splitter = LineSplitter()
+            await splitter.forward(from: { try await error.read() }, to: stderrSink, observe: tail.append)
+            ends.standardErrorStream.open()
+        }
+    }
+
+    /// Waits at most `bound` for the plugin's stderr to end on both routes (the pipe, and
+    /// stream 5 once the session is up), so that its tail is complete.
+    private func waitForStderrEnd(within bound: Duration) async {
+        let pipe = stderrPipeEnded
+        let stream = forwarding.withLock { $0 }?.standardErrorStream
+        _ = try? await withDeadline(bound, on: reactor) {
+            try await pipe.waitUnlessCancelled()
+            try await stream?.waitUnlessCancelled()
+        }
+    }
+
+    /// Waits at most `bound` for every output route to end (pipes and streams).
+    private func waitForOutputEnd(within bound: Duration) async {
+        let stderrPipe = stderrPipeEnded
+        let ends = forwarding.withLock { $0 }
+        _ = try? await withDeadline(bound, on: reactor) {
+            try await stderrPipe.waitUnlessCancelled()
+            for latch in [ends?.stdoutPipe, ends?.standardOutputStream, ends?.standardErrorStream] {
+                try await latch?.waitUnlessCancelled()
             }
         }
-        stdoutTask.withLock { $0 = task }
     }
 
     /// The exit status if the process ends within `duration`, else nil (it keeps running).
     func waitForExit(within duration: Duration) async -> ExitStatus? {
         let process = self.process
-        let reactor = self.reactor
-        return await withTaskGroup(of: ExitStatus?.self) { group in
-            group.addTask(executorPreference: reactor) { try? await process.waitForExit() }
-            group.addTask(executorPreference: reactor) {
-                try? await reactor.sleep(for: duration)
-                return nil
+        return try? await withDeadline(duration, on: reactor) { try await process.waitForExit() }
+    }
+
+    /// Why calls fail once the plugin has exited (for ``RPCConfiguration/explainConnectionLoss``):
+    /// its exit status and the tail of its stderr (read to its end first, within
+    /// `shutdownGrace`).
+    func exitExplanation() async -> (any Error)? {
+        guard let status = await waitForExit(within: .milliseconds(200)) else { return nil }
+        await waitForStderrEnd(within: configuration.shutdownGrace)
+        return PluginError(.pluginExited, "the plugin \(status)" + stderrTailSuffix)
+    }
+
+    /// Watches for the exit while the plugin runs: logs it, and when nobody asked the plugin to
+    /// stop, one error record with the exit status and the stderr tail; then closes the session
+    /// (calls in flight fail at once even if another process keeps the plugin's socket open).
+    func watchExit(session: MuxSession) {
+        Task(executorPreference: reactor) { [self] in
+            let status = try? await process.waitForExit()
+            let expected = stopRequested.withLock { $0 }
+            logger.debug("plugin exited", metadata: ["plugin.exit": "\(status.map { "\($0)" } ?? "unknown")"])
+            if let status, !expected {
+                await waitForStderrEnd(within: configuration.shutdownGrace)
+                logger.error(
+                    "plugin exited unexpectedly: \(status)\(stderrTailSuffix)",
+                    metadata: ["plugin.exit": "\(status)"])
             }
-            let first = await group.next() ?? nil
-            group.cancelAll()
-            return first
+            Task(executorPreference: reactor) { await session.close() }
         }
     }
 
-    /// Why calls fail once the plugin has exited (for ``RPCConfiguration/explainConnectionLoss``).
-    func exitExplanation() async -> (any Error)? {
-        guard let status = await waitForExit(within: .milliseconds(200)) else { return nil }
-        return PluginError(.pluginExited, "the plugin \(status)")
+    // MARK: Stopping
+
+    /// Stops the plugin and releases everything; the first call does it (in a task of its own, so
+    /// cancelling a caller changes nothing), every call returns when it is done.
+    ///
+    /// The grace period bounds the graceful part: the session closes (the plugin's quit request)
+    /// and the plugin has `shutdownGrace` to exit; then SIGTERM to its process group and another
+    /// grace; then SIGKILL to the group, whatever the session is doing. Then the process is
+    /// reaped, the session's end and the output's end are waited for (each at most a grace: a
+    /// process outside the group could hold the socket or the pipes), and descriptors and the
+    /// socket directory are released.
+    func stop(session: MuxSession?) async {
+        beginStopping(session: session)
+        await stopped.wait()
     }
 
-    /// Kills the process (its whole group) and releases everything: for a failed start.
-    func abandon() async {
-        try? process.sendToProcessGroup(signal: SIGKILL)
-        _ = try? await process.waitForExit()
+    /// Starts ``stop(session:)`` without waiting for it: for a client released without `kill()`.
+    /// The task holds this launch and the session, nothing of the client.
+    func beginStopping(session: MuxSession?) {
+        let first = stopRequested.withLock { requested in
+            defer { requested = true }
+            return !requested
+        }
+        guard first else { return }
+        Task(executorPreference: reactor) { [self] in
+            await escalate(session: session)
+            stopped.open()
+        }
+    }
+
+    private func escalate(session: MuxSession?) async {
+        let grace = configuration.shutdownGrace
+        // The quit request. Not awaited before the grace starts: closing waits for a send in
+        // flight, which a plugin that stopped reading never lets finish.
+        let sessionClosed = Latch()
+        if let session {
+            Task(executorPreference: reactor) {
+                await session.close()
+                sessionClosed.open()
+            }
+        } else {
+            sessionClosed.open()
+        }
+        if await waitForExit(within: grace) == nil {
+            logger.info("plugin did not quit within the grace period; sending SIGTERM to its process group")
+            try? process.sendToProcessGroup(signal: SIGTERM)
+            if await waitForExit(within: grace) == nil {
+                logger.info("plugin ignored SIGTERM; sending SIGKILL to its process group")
+                try? process.sendToProcessGroup(signal: SIGKILL)
+                // SIGKILL cannot be caught or ignored: the kernel ends the process.
+                _ = try? await process.waitForExit()
+            }
+        }
+        // With the plugin gone its end of the socket is closed, so a send in flight fails and the
+        // session ends; a process that inherited the socket could keep it open.
+        _ = try? await withDeadline(grace, on: reactor) { try await sessionClosed.waitUnlessCancelled() }
         await release()
     }
 
-    /// Closes the output pipes (after reading them to the end), the process handle and removes
-    /// the socket directory. The process must have exited.
-    func release() async {
-        await stderrTask.value  // it closes the stderr pipe at its end
-        if let task = stdoutTask.withLock({ $0 }) { await task.value }
-        try? await stdout.close()  // not forwarded when the start failed
+    /// Kills the process (its whole group) and releases everything: for a failed start. Run it in
+    /// a task that is not cancelled (the caller's may be).
+    func abandon() async {
+        stopRequested.withLock { $0 = true }
+        try? process.sendToProcessGroup(signal: SIGKILL)
+        _ = try? await process.waitForExit()
+        if let pending = pendingConnect.withLock({ $0 }) {
+            // Ends now that the plugin is gone (see connect(to:)); a socket it made is closed here.
+            _ = try? await withDeadline(configuration.shutdownGrace, on: reactor) {
+                try await pending.finished.waitUnlessCancelled()
+            }
+            if pending.finished.isOpen, let socket = try? await pending.attempt.value { try? await socket.close() }
+        }
+        await release()
+    }
+
+    /// Waits (within a grace) for the output to end, then closes the pipes and the process
+    /// handle and removes the socket directory. The process must have been reaped.
+    private func release() async {
+        await waitForOutputEnd(within: configuration.shutdownGrace)
+        // Closing a pipe ends a read still waiting on it (another process held its write end).
+        try? await stdout.close()
+        try? await stderr.close()
         try? await process.close()
         try? FileManager.default.removeItem(atPath: socketDirectory)
     }

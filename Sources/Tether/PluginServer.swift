@@ -15,6 +15,10 @@ import TetherReactor
 /// ties this to the host *thread* that spawned it) and ignores SIGINT (a Ctrl-C in the host's
 /// terminal is the host's to handle). Then it serves the services of the chosen version over a multiplexed
 /// session until the host closes it (the host's quit), and returns 0.
+///
+/// Its stdout and stderr travel over streams 3 and 5 while it serves; what it writes to stderr
+/// while crashing (a `fatalError`'s message and the Swift runtime's backtrace, say) or just
+/// before `exit` still reaches the host, through the original stderr it keeps open.
 public enum PluginServer {
     /// Serves until the host closes the session.
     ///
@@ -86,9 +90,13 @@ public enum PluginServer {
             await server.serve(session)
             forwarding.cancel()
             control.cancel()
+            // Stream 5 is ending: what is still in the stderr pipe, and whatever the plugin
+            // writes from now on, goes to the host's stderr pipe directly.
+            ProcessControl.restoreStandardError()
             await session.close()
             return 0
         } catch {
+            ProcessControl.restoreStandardError()
             reportToStandardError("plugin: \(error)")
             try? FileManager.default.removeItem(atPath: path)
             return 1
@@ -171,6 +179,9 @@ public enum PluginServer {
     }
 
     /// From now on what this process writes to fds 1 and 2 goes to the host over streams 3 and 5.
+    /// The original stderr stays open: what the process writes to fd 2 while dying (a fatal
+    /// error's message, a crash report) or just before it exits goes there, and the host reads
+    /// it to the end (see ``ProcessControl/redirectStandardOutputAndError(on:)``).
     private static func forwardStandardOutputAndError(to streams: PluginStreams, reactor: Reactor) throws
         -> Task<Void, Never>
     {

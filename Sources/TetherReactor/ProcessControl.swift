@@ -35,18 +35,65 @@ extension ProcessControl {
     /// buffered and stderr unbuffered, so a `print` arrives when its line ends, not at exit.
     /// Each pipe holds up to ``standardStreamPipeBytes``: code on the reactor thread (RPC handlers
     /// are) must not write more than that in one go, or it blocks the thread that drains it.
+    ///
+    /// The original stderr stays open for the rest of the process's life (a close-on-exec
+    /// duplicate), so the text a dying process writes still reaches whoever reads it: on a fatal
+    /// signal (SIGILL, SIGTRAP, SIGABRT, SIGSEGV, SIGBUS, SIGFPE) and at `exit`, what is unread in
+    /// the stderr pipe is copied to the original stderr and fd 2 points back at it, before the
+    /// signal goes on to the handler that was installed before (the Swift runtime's backtracer,
+    /// which then writes its crash report to the original stderr too) or kills the process. See
+    /// also ``restoreStandardError()``.
     public static func redirectStandardOutputAndError(on reactor: Reactor) throws(ReactorError)
         -> (standardOutput: PipeReader, standardError: PipeReader)
     {
-        let output = try redirect(STDOUT_FILENO, on: reactor)
-        do {
-            let error = try redirect(STDERR_FILENO, on: reactor)
-            tether_line_buffer_standard_streams()
-            return (output, error)
+        let original = try syscall("fcntl F_DUPFD_CLOEXEC") { fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3) }
+        let outputPipe: PipeReader
+        let errorPipe: PipeReader
+        do throws(ReactorError) {
+            outputPipe = try redirect(STDOUT_FILENO, on: reactor)
         } catch {
-            Task { try? await output.close() }
+            Glibc.close(original)
             throw error
         }
+        do throws(ReactorError) {
+            errorPipe = try redirect(STDERR_FILENO, on: reactor)
+        } catch {
+            Glibc.close(original)
+            Task { try? await outputPipe.close() }
+            throw error
+        }
+        let pipeRead: Int32
+        do throws(ReactorError) {
+            pipeRead = try syscall("fcntl F_DUPFD_CLOEXEC") {
+                fcntl(errorPipe.fileDescriptor.rawValue, F_DUPFD_CLOEXEC, 3)
+            }
+        } catch {
+            Glibc.close(original)
+            Task {
+                try? await outputPipe.close()
+                try? await errorPipe.close()
+            }
+            throw error
+        }
+        // Both descriptors are the crash state's from here on, whatever the result.
+        guard tether_crash_text_keep(original, pipeRead) == 0 else {
+            Task {
+                try? await outputPipe.close()
+                try? await errorPipe.close()
+            }
+            throw ReactorError(
+                .system, operation: "sigaction",
+                detail: "the handler that keeps a crashing process's stderr text could not be installed")
+        }
+        tether_line_buffer_standard_streams()
+        return (outputPipe, errorPipe)
+    }
+
+    /// Points fd 2 back at the original stderr after copying to it what is still unread in the
+    /// pipe of ``redirectStandardOutputAndError(on:)``: for a plugin that stops forwarding its
+    /// stderr (its session is over) but keeps running. No effect before a redirection.
+    public static func restoreStandardError() {
+        tether_crash_text_restore()
     }
 
     /// Capacity asked for the stdout and stderr pipes of ``redirectStandardOutputAndError(on:)``.
@@ -72,5 +119,35 @@ extension ProcessControl {
             throw error
         }
         return PipeReader.adopting(FileDescriptor(rawValue: fds[0]), on: reactor)
+    }
+}
+
+extension ProcessControl {
+    /// This process's limit on open file descriptors (`RLIMIT_NOFILE`): `soft` is the one the
+    /// kernel enforces (a descriptor past it fails with `EMFILE`), `hard` the most an unprivileged
+    /// process may raise it to. `Int.max` stands for no limit.
+    public static func openFileLimit() throws(ReactorError) -> (soft: Int, hard: Int) {
+        var limit = rlimit()
+        _ = try syscall("getrlimit RLIMIT_NOFILE") { unsafe getrlimit(openFiles, &limit) }
+        return (Self.count(limit.rlim_cur), Self.count(limit.rlim_max))
+    }
+
+    /// Sets the soft limit on open file descriptors (see ``openFileLimit()``), keeping the hard
+    /// one. Children started afterwards inherit it.
+    ///
+    /// - Throws: `EINVAL` (in a ``ReactorError``) for a soft limit above the hard one.
+    public static func setOpenFileLimit(soft: Int) throws(ReactorError) {
+        var limit = rlimit()
+        _ = try syscall("getrlimit RLIMIT_NOFILE") { unsafe getrlimit(openFiles, &limit) }
+        limit.rlim_cur = soft == Int.max ? rlim_t.max : rlim_t(max(0, soft))
+        _ = try syscall("setrlimit RLIMIT_NOFILE") { unsafe setrlimit(openFiles, &limit) }
+    }
+
+    /// `RLIMIT_NOFILE` as the resource type glibc declares without `_GNU_SOURCE` (an `int`).
+    /// (`RLIM_INFINITY` is all ones: `rlim_t.max`.)
+    private static var openFiles: __rlimit_resource_t { __rlimit_resource_t(RLIMIT_NOFILE.rawValue) }
+
+    private static func count(_ value: rlim_t) -> Int {
+        value == rlim_t.max || value > rlim_t(Int.max) ? Int.max : Int(value)
     }
 }

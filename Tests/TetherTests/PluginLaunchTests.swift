@@ -9,36 +9,6 @@ import Tether
 import TetherReactor
 import TetherTesting
 
-private let pluginPath = TestExecutables.path("tether-test-plugin")
-
-private func configuration(
-    mode: String = "serve", pluginVersions: String = "1", hostVersions: [Int] = [1]
-) -> PluginClientConfiguration {
-    var configuration = PluginClientConfiguration(
-        executable: pluginPath,
-        handshake: HandshakeConfiguration(cookieKey: "TETHER_TEST_COOKIE", cookieValue: "plugin", appVersions: hostVersions))
-    configuration.environment = ["TETHER_TEST_PLUGIN_MODE": mode, "TETHER_TEST_PLUGIN_VERSIONS": pluginVersions]
-    configuration.startTimeout = .seconds(20)
-    return configuration
-}
-
-/// Runs `body` on a reactor and checks that it left no descriptor or child process behind.
-private func withoutLeaks(_ body: @Sendable (Reactor) async throws -> Void) async throws {
-    let descriptorsBefore = ProcessResources.openFileDescriptorCount()
-    try await withReactor { reactor in try await body(reactor) }
-    #expect(ProcessResources.childProcessIDs().isEmpty, "a plugin process was left behind")
-    #expect(ProcessResources.openFileDescriptorCount() == descriptorsBefore, "descriptors leaked")
-}
-
-/// Starts a plugin expecting `code`.
-private func expectStartFails(_ code: PluginError.Code, _ configuration: PluginClientConfiguration, on reactor: Reactor)
-    async -> PluginError?
-{
-    let error = await #expect(throws: PluginError.self) { _ = try await PluginClient.start(configuration, on: reactor) }
-    #expect(error?.code == code, "\(String(describing: error))")
-    return error
-}
-
 @Suite(.serialized, .timeLimit(.minutes(1)))
 struct PluginLaunchTests {
     @Test func startDispenseCallAndQuit() async throws {
@@ -187,7 +157,8 @@ struct PluginLaunchTests {
         try await withoutLeaks { reactor in
             var silent = configuration(mode: "silent")
             silent.startTimeout = .milliseconds(300)
-            _ = await expectStartFails(.startTimeout, silent, on: reactor)
+            let error = await expectStartFails(.startTimeout, silent, on: reactor)
+            #expect(error?.message.hasSuffix("was not ready within 0.3 seconds (still reading the handshake line)") == true)
         }
     }
 
@@ -278,24 +249,15 @@ struct PluginLaunchTests {
             while !text.contains("\n"), let slice = try await output.read() { text += String(decoding: slice.bytes, as: UTF8.self) }
             let words = text.split(whereSeparator: \.isWhitespace)
             let plugin = try #require(words.count >= 2 && words[0] == "child" ? Int32(words[1]) : nil, "host said \(text)")
-            #expect(Self.isRunning(plugin))
+            #expect(isRunning(plugin))
             try host.send(signal: SIGKILL)
             #expect(try await host.waitForExit() == .signaled(signal: SIGKILL, coreDumped: false))
             // PR_SET_PDEATHSIG: the kernel kills the orphaned plugin (init reaps it, or it stays a zombie).
-            for _ in 0..<2_000 where Self.isRunning(plugin) { try await reactor.sleep(for: .milliseconds(5)) }
-            #expect(!Self.isRunning(plugin), "the plugin outlived its host")
+            for _ in 0..<2_000 where isRunning(plugin) { try await reactor.sleep(for: .milliseconds(5)) }
+            #expect(!isRunning(plugin), "the plugin outlived its host")
             try await output.close()
             try await host.close()
         }
-    }
-
-    /// True while `pid` exists and is not a zombie.
-    private static func isRunning(_ pid: Int32) -> Bool {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-            let close = stat.lastIndex(of: ")")
-        else { return false }
-        let state = stat[stat.index(close, offsetBy: 2)]
-        return state != "Z" && state != "X"
     }
 
     /// hclog JSON lines on the plugin's stderr become records at their level with their keys as

@@ -37,14 +37,11 @@ struct PluginOptions: ParsableArguments {
             // Tether's I/O runs on the reactor's thread; running the work there too saves a hop
             // per call.
             let status = try await withTaskExecutorPreference(reactor) {
-                let client = try await PluginClient.start(configuration, on: reactor)
-                do {
+                // withPlugin stops the plugin when the body returns or throws.
+                let client = try await withPlugin(configuration, on: reactor) { client in
                     try await body(client.dispense(KeyValueStoreClient.self, name: KeyValuePlugin.serviceName))
-                } catch {
-                    await client.kill()
-                    throw error
+                    return client
                 }
-                await client.kill()
                 return client.exitStatus
             }
             await reactor.shutdown()

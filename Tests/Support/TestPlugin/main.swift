@@ -4,6 +4,14 @@
 // handshake (prints TETHER_TEST_HANDSHAKE as its handshake line), logging (every put writes an hclog JSON line, a plain `[ERROR]` line and a 70,000-byte line to stderr),
 // (never hands shake), bad-core / grpc (a handshake Tether must refuse). `TETHER_TEST_PLUGIN_VERSIONS`
 // lists the app versions it serves (default 1).
+//
+// Misbehaving plugins: never-reads (a valid handshake, then never accepts nor reads: the host's
+// connection waits in the listen queue), never-accepts (a valid handshake on a listener whose
+// queue it filled itself, so the host cannot even connect; over TCP when the host asks),
+// crash-fatal (a put writes a line to stderr, then calls fatalError), crash-exit (a put writes a
+// line to stderr, then exit(1)), crash-segv (a put raises SIGSEGV), host-drops-client (a host
+// that starts a serving plugin, prints `plugin PID DIRECTORY`, releases the client, shuts its
+// reactor down and exits).
 import Foundation
 import RPCFixtures
 import Tether
@@ -48,6 +56,45 @@ case "host-without-connecting":
         say("child \(child.pid)")
         try await Task.sleep(for: .seconds(3600))
     }
+case "host-drops-client":
+    // A host that lets go of its client without kill() and stops its reactor right after.
+    let reactor = try Reactor.start()
+    try await withTaskExecutorPreference(reactor) {
+        var configuration = PluginClientConfiguration(
+            executable: URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path, handshake: handshake)
+        configuration.environment = ["TETHER_TEST_PLUGIN_MODE": "serve"]
+        var client: PluginClient? = try await PluginClient.start(configuration, on: reactor)
+        say("plugin \(client!.process.pid) \(client!.socketDirectory)")
+        client = nil
+    }
+    await reactor.shutdown()
+    say("done")
+case "never-reads", "never-accepts":
+    // A valid handshake on a listener nobody accepts from. never-accepts first fills the listen
+    // queue with a connection of its own (backlog 0 admits one), so the host's connect waits:
+    // on a unix socket in the kernel, over TCP through SYN retransmissions.
+    let contract = try PluginEnvironment(environment, handshake: handshake)
+    let reactor = try Reactor.start()
+    try await withTaskExecutorPreference(reactor) {
+        let address: SocketAddress
+        switch contract.network {
+        case .unix:
+            address = .unix(path: "\(contract.unixSocketDirectory ?? NSTemporaryDirectory())/plugin-\(getpid()).sock")
+        case .tcp:
+            address = .tcp(host: "127.0.0.1", port: 0)
+        }
+        let fillQueue = environment["TETHER_TEST_PLUGIN_MODE"] == "never-accepts"
+        let listener = try Listener.listen(on: address, backlog: fillQueue ? 0 : 1, reactor: reactor)
+        let own = fillQueue ? try await StreamSocket.connect(to: listener.address, on: reactor) : nil
+        let line: HandshakeLine
+        switch listener.address {
+        case .unix(let path): line = HandshakeLine(appVersion: 1, network: .unix, address: path)
+        case .tcp(let host, let port): line = HandshakeLine(appVersion: 1, network: .tcp, address: "\(host):\(port)")
+        }
+        say(line.description)
+        try await Task.sleep(for: .seconds(3600))
+        withExtendedLifetime((listener, own)) {}
+    }
 case "bad-core":
     say("2|1|unix|/nonexistent.sock|tether|")
     try await Task.sleep(for: .seconds(3600))
@@ -71,6 +118,26 @@ case let mode:
         store = Store(onPut: { key in
             print("put \(key)")
             FileHandle.standardError.write(Data("stderr put \(key)\n".utf8))
+        })
+    case "crash-fatal":
+        store = Store(onPut: { key in
+            FileHandle.standardError.write(Data("about to fail on \(key)\n".utf8))
+            fatalError("boom: the store is corrupt")
+        })
+    case "crash-exit":
+        store = Store(onPut: { key in
+            FileHandle.standardError.write(Data("giving up on \(key): disk full\n".utf8))
+            exit(1)
+        })
+    case "crash-segv":
+        store = Store(onPut: { key in
+            FileHandle.standardError.write(Data("about to fault on \(key)\n".utf8))
+            // The signal a wild pointer would bring, made without one (no unsafe code here). A
+            // fault's instruction runs again once the handlers return, and faults again with the
+            // default action (the Swift runtime's handler restores it); a raised signal does not
+            // come back by itself, so it is raised a second time.
+            raise(SIGSEGV)
+            raise(SIGSEGV)
         })
     case "logging":
         store = Store(onPut: { key in

@@ -1,0 +1,152 @@
+import ArgumentParser
+import Foundation
+import Tether
+import TetherMux
+import TetherReactor
+import TetherTesting
+
+/// `bench fds`: the host's file descriptors per running plugin (1, 10, 100 and 500 plugins on
+/// one reactor, each the bench binary as `bench plugin-serve`) and per stream (100,000 streams
+/// opened and closed on one plugin's session), beside go-plugin's host, which holds three per
+/// plugin: the connection and the pipes of the plugin's stdout and stderr (`exec.Cmd`), read for
+/// the plugin's whole life.
+struct FdsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fds", abstract: "Host file descriptors per plugin and per stream, beside go-plugin's.")
+
+    @Option(help: "Plugins started at once, one row each.") var plugins: [Int] = [1, 10, 100, 500]
+    @Option(help: "Streams opened and closed on one plugin's session.") var streams = 100_000
+
+    /// go-plugin's host: the connection (yamux or gRPC) and the stdout and stderr pipes.
+    static let goPluginPerPlugin = 3
+
+    func run() async throws {
+        // 500 plugins hold 1,500 descriptors, and a start a few more for a moment.
+        let limit = try ProcessControl.openFileLimit()
+        if limit.soft < limit.hard { try ProcessControl.setOpenFileLimit(soft: limit.hard) }
+        let soft = try ProcessControl.openFileLimit().soft
+        let reactor = try Reactor.start(configuration: benchReactorConfiguration)
+        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+        try await withTaskExecutorPreference(reactor) {
+            print("## bench fds: host file descriptors per plugin and per stream (RLIMIT_NOFILE \(soft))\n")
+            print(
+                padded("plugins", 10) + padded("host fds", 10) + padded("per plugin", 12)
+                    + padded("sockets/pipes/pidfds per plugin", 33) + padded("go-plugin per plugin", 22)
+                    + "after stop: fds, children")
+            for count in plugins {
+                print(try await Self.pluginRow(count: count, executable: executable, reactor: reactor))
+            }
+            print("")
+            print(
+                padded("streams", 10) + padded("host fds before", 17) + padded("with streams open (max)", 25)
+                    + padded("after", 8) + "per stream")
+            print(try await Self.streamRow(count: streams, executable: executable, reactor: reactor))
+            print("")
+        }
+        await reactor.shutdown()
+    }
+
+    private static func pluginConfiguration(_ executable: String) -> PluginClientConfiguration {
+        var configuration = PluginClientConfiguration(executable: executable, handshake: benchPluginHandshake)
+        configuration.arguments = ["plugin-serve"]
+        configuration.startTimeout = .seconds(60)
+        return configuration
+    }
+
+    /// `count` plugins started at once, each called once (by then it forwards its output over
+    /// streams 3 and 5), their descriptors counted once the host has closed the stdout pipes it
+    /// read to the end; then all stopped.
+    private static func pluginRow(count: Int, executable: String, reactor: Reactor) async throws -> String {
+        let before = HostDescriptors.now()
+        let host = PluginHost(reactor: reactor)
+        let clients = try await withThrowingTaskGroup(of: PluginClient.self) { group in
+            for _ in 0..<count {
+                group.addTask(executorPreference: reactor) { try await host.start(pluginConfiguration(executable)) }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        let payload = Data(repeating: 7, count: 64)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for client in clients {
+                group.addTask(executorPreference: reactor) {
+                    guard try await client.dispense(BenchEchoClient.self, name: "echo").echo(payload) == payload else {
+                        throw BenchError("echo mismatch")
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        // The stdout pipes end as the plugins move fd 1 to stream 3; wait (at most 2 s) for it.
+        var during = HostDescriptors.now()
+        for _ in 0..<200 where during.total - before.total > 3 * count {
+            try await reactor.sleep(for: .milliseconds(10))
+            during = HostDescriptors.now()
+        }
+        await host.shutdown()
+        let after = HostDescriptors.now()
+        let perPlugin = Double(during.total - before.total) / Double(count)
+        let kinds = [during.sockets - before.sockets, during.pipes - before.pipes, during.pidfds - before.pidfds]
+            .map { format(Double($0) / Double(count), 2) }.joined(separator: "/")
+        return padded("\(count)", 10) + padded("\(during.total - before.total)", 10) + padded(format(perPlugin, 2), 12)
+            + padded(kinds, 33) + padded("\(goPluginPerPlugin)", 22)
+            + "\(after.total - before.total >= 0 ? "+" : "")\(after.total - before.total), \(ProcessResources.childProcessIDs().count)"
+    }
+
+    /// One plugin; `count` streams opened on its session a thousand at a time and closed; the
+    /// host's descriptors before, the most seen while streams were open, and after.
+    private static func streamRow(count: Int, executable: String, reactor: Reactor) async throws -> String {
+        let client = try await PluginClient.start(pluginConfiguration(executable), on: reactor)
+        _ = try await client.ping()
+        var before = HostDescriptors.now().total
+        for _ in 0..<200 {  // the stdout pipe closing, as above
+            try await reactor.sleep(for: .milliseconds(10))
+            let now = HostDescriptors.now().total
+            if now == before { break }
+            before = now
+        }
+        var most = before
+        var opened = 0
+        while opened < count {
+            var batch: [MuxStream] = []
+            for _ in 0..<min(1_000, count - opened) { batch.append(try await client.session.openStream()) }
+            opened += batch.count
+            most = max(most, HostDescriptors.now().total)
+            for stream in batch { await stream.close() }
+        }
+        let after = HostDescriptors.now().total
+        await client.kill()
+        return padded("\(count)", 10) + padded("\(before)", 17) + padded("\(most)", 25) + padded("\(after)", 8)
+            + format(Double(most - before) / Double(count), 6)
+    }
+}
+
+/// The descriptors a plugin can cost its host, by kind, from `/proc/self/fd`. The run loops of
+/// the runtime's worker threads (an epoll, a timerfd, an eventfd each, closed when an idle
+/// thread exits) are left out: they come and go with the thread pool, not with plugins.
+struct HostDescriptors {
+    var sockets = 0
+    var pipes = 0
+    var pidfds = 0
+    var others = 0
+    var total: Int { sockets + pipes + pidfds + others }
+
+    static func now() -> HostDescriptors {
+        var count = HostDescriptors()
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+        for name in names {
+            let path = "/proc/self/fd/\(name)"
+            // The directory's own descriptor is closed by now: it has no target.
+            guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: path) else { continue }
+            if target.hasPrefix("socket:") {
+                count.sockets += 1
+            } else if target.hasPrefix("pipe:") {
+                count.pipes += 1
+            } else if target == "anon_inode:[pidfd]" {
+                count.pidfds += 1
+            } else if !["anon_inode:[eventpoll]", "anon_inode:[timerfd]", "anon_inode:[eventfd]"].contains(target) {
+                count.others += 1
+            }
+        }
+        return count
+    }
+}

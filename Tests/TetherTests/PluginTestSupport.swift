@@ -1,0 +1,103 @@
+import Foundation
+import Synchronization
+import Testing
+import Tether
+import TetherReactor
+import TetherTesting
+
+// What the plugin-runtime tests share: the test plugin's configuration and the leak checks.
+
+let pluginPath = TestExecutables.path("tether-test-plugin")
+
+func configuration(
+    mode: String = "serve", pluginVersions: String = "1", hostVersions: [Int] = [1]
+) -> PluginClientConfiguration {
+    var configuration = PluginClientConfiguration(
+        executable: pluginPath,
+        handshake: HandshakeConfiguration(cookieKey: "TETHER_TEST_COOKIE", cookieValue: "plugin", appVersions: hostVersions))
+    configuration.environment = ["TETHER_TEST_PLUGIN_MODE": mode, "TETHER_TEST_PLUGIN_VERSIONS": pluginVersions]
+    configuration.startTimeout = .seconds(20)
+    return configuration
+}
+
+/// Runs `body` on a reactor and checks that it left no descriptor or child process behind.
+func withoutLeaks(_ body: @Sendable (Reactor) async throws -> Void) async throws {
+    let descriptorsBefore = descriptorCount()
+    try await withReactor { reactor in try await body(reactor) }
+    #expect(ProcessResources.childProcessIDs().isEmpty, "a plugin process was left behind")
+    #expect(descriptorCount() == descriptorsBefore, "descriptors leaked")
+}
+
+/// This process's open descriptors, but for the runtime's own: a thread's run loop (made by
+/// Foundation on a worker thread of the concurrency pool) holds an epoll, a timerfd and an
+/// eventfd, and closes them when the idle thread exits, seconds later, in the middle of another
+/// test. Sockets, pipes, pidfds and rings (a reactor's) are all counted.
+func descriptorCount() -> Int {
+    let runtimeKinds: Set<String> = ["anon_inode:[eventpoll]", "anon_inode:[timerfd]", "anon_inode:[eventfd]"]
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+    return names.count { name in
+        guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(name)") else {
+            return false  // the directory's own descriptor, closed by now
+        }
+        return !runtimeKinds.contains(target)
+    }
+}
+
+/// Starts a plugin expecting `code`.
+func expectStartFails(_ code: PluginError.Code, _ configuration: PluginClientConfiguration, on reactor: Reactor)
+    async -> PluginError?
+{
+    let error = await #expect(throws: PluginError.self) { _ = try await PluginClient.start(configuration, on: reactor) }
+    #expect(error?.code == code, "\(String(describing: error))")
+    return error
+}
+
+/// True while `pid` exists and is not a zombie.
+func isRunning(_ pid: Int32) -> Bool {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+        let close = stat.lastIndex(of: ")")
+    else { return false }
+    let state = stat[stat.index(close, offsetBy: 2)]
+    return state != "Z" && state != "X"
+}
+
+/// Checks `condition` every 5 ms, at most `attempts` times (10 s by default): true once it holds.
+/// A bound on every wait, so that a bug fails the test instead of hanging it.
+func eventually(
+    on reactor: Reactor, attempts: Int = 2_000, _ condition: @Sendable () async -> Bool
+) async throws -> Bool {
+    for _ in 0..<attempts {
+        if await condition() { return true }
+        try await reactor.sleep(for: .milliseconds(5))
+    }
+    return await condition()
+}
+
+/// Runs `work` in a task of its own and says whether it finished within `bound` (it is left
+/// running when it did not: the test fails rather than hangs).
+func finishes(within bound: Duration, on reactor: Reactor, _ work: @escaping @Sendable () async -> Void) async throws
+    -> Bool
+{
+    let done = Flag()
+    Task(executorPreference: reactor) {
+        await work()
+        done.set()
+    }
+    let attempts = Int(bound / .milliseconds(5))
+    return try await eventually(on: reactor, attempts: attempts) { done.isSet }
+}
+
+/// The socket directories this process made (`tether-PID-…` in the temporary directory).
+func socketDirectories() -> Set<String> {
+    let prefix = "tether-\(getpid())-"
+    let temporary = FileManager.default.temporaryDirectory.path
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: temporary)) ?? []
+    return Set(names.filter { $0.hasPrefix(prefix) })
+}
+
+/// Set once, read by a test's polling.
+final class Flag: Sendable {
+    private let value = Mutex(false)
+    var isSet: Bool { value.withLock { $0 } }
+    func set() { value.withLock { $0 = true } }
+}
