@@ -11,8 +11,6 @@ final class Latch: Sendable {
     }
     private let state = Mutex(State())
 
-    var isOpen: Bool { state.withLock { $0.isOpen } }
-
     /// Returns once the latch is open, whatever happens to the waiting task.
     func wait() async {
         _ = await waitForOpen(cancellable: false)

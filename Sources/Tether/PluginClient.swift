@@ -74,7 +74,7 @@ public final class PluginClient: Sendable {
         let launch = try await PluginLaunch.spawn(configuration, on: reactor)
         let attempt = StartAttempt()
         do {
-            let ready = try await withDeadline(configuration.startTimeout, on: reactor) {
+            let ready = try await reactor.withDeadline(configuration.startTimeout) {
                 try await connect(launch, attempt)
             }
             // Forwarding first: the exit watcher waits for stream 5's end when it reads the tail.
@@ -96,7 +96,7 @@ public final class PluginClient: Sendable {
                 await launch.abandon()
                 await attempt.release(on: reactor, within: configuration.shutdownGrace)
             }.value
-            if error is DeadlinePassed {
+            if let error = error as? ReactorError, error.code == .timedOut {
                 throw PluginError(
                     .startTimeout,
                     "\(configuration.executable) was not ready within \(configuration.startTimeout) (still \(phase))")
@@ -172,7 +172,7 @@ public final class PluginClient: Sendable {
     }
 
     /// A client of a new, independent instance of the plugin `name` (one the plugin serves
-    /// through a factory, see ``PluginServer/serve(handshake:services:instances:environment:)``):
+    /// through a factory, see ``PluginServer/serve(handshake:services:instances:rpc:mux:environment:)``):
     /// its state is its own, as with go-plugin's `Dispense`. The instance is made at its first
     /// call and lives as long as the plugin's session: there is no message to free one yet, so
     /// dispense instances per plugin, not per request.
@@ -286,7 +286,7 @@ private final class StartAttempt: Sendable {
                 await session.close()
                 closed.open()
             }
-            _ = try? await withDeadline(bound, on: reactor) { try await closed.waitUnlessCancelled() }
+            _ = try? await reactor.withDeadline(bound) { try await closed.waitUnlessCancelled() }
         } else if let socket {
             try? await socket.close()
         }

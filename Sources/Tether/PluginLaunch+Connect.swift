@@ -2,14 +2,8 @@ import Foundation
 import TetherReactor
 
 extension PluginLaunch {
-    /// Connects to the address of `handshake`.
-    ///
-    /// The connect runs in a task of its own, waited for in a way the caller's deadline can
-    /// cancel: a connect cancelled in its own task would close its socket in that cancelled
-    /// task, and such a close never reaches the kernel (the reactor starts no operation for a
-    /// cancelled task), which would leak the descriptor. A connect still running at the deadline
-    /// ends once ``abandon()`` has killed the plugin (a unix connect at once, a TCP one at its
-    /// next SYN, which the closed port answers with a reset); `abandon` waits for it.
+    /// Connects to the address of `handshake`. Cancelling the caller (the start's deadline)
+    /// cancels the connect, which closes its socket.
     func connect(to handshake: HandshakeLine) async throws -> StreamSocket {
         let address: SocketAddress
         switch handshake.network {
@@ -21,17 +15,10 @@ extension PluginLaunch {
             else { throw PluginError(.malformedHandshake, "tcp address \"\(handshake.address)\" has no port") }
             address = .tcp(host: String(handshake.address[..<colon]), port: port)
         }
-        let reactor = self.reactor
-        let finished = Latch()
-        let attempt = Task(executorPreference: reactor) { () async throws -> StreamSocket in
-            defer { finished.open() }
-            return try await StreamSocket.connect(to: address, on: reactor)
-        }
-        pendingConnect.withLock { $0 = PendingConnect(attempt: attempt, finished: finished) }
-        try await finished.waitUnlessCancelled()
-        pendingConnect.withLock { $0 = nil }
         do {
-            return try await attempt.value
+            return try await StreamSocket.connect(to: address, on: reactor)
+        } catch is CancellationError {
+            throw CancellationError()
         } catch {
             if let exhausted = PluginError.descriptorsExhausted(error, while: "connecting to \(handshake.address)") {
                 throw exhausted

@@ -33,8 +33,6 @@ final class PluginLaunch: Sendable {
     private let stdoutState = Mutex<(lines: [String], splitter: LineSplitter)>(([], LineSplitter()))
     /// Once the session is up: the ends of the stdout pipe and of streams 3 and 5.
     private let forwarding = Mutex<Forwarding?>(nil)
-    /// A connect still running when the start's deadline passed (see ``connect(to:)``).
-    let pendingConnect = Mutex<PendingConnect?>(nil)
     /// Set when the host begins to stop the plugin (``stop(session:)``, ``abandon()``): its exit
     /// is expected from then on.
     private let stopRequested = Mutex(false)
@@ -46,11 +44,6 @@ final class PluginLaunch: Sendable {
         let stdoutPipe = Latch()
         let standardOutputStream = Latch()
         let standardErrorStream = Latch()
-    }
-
-    struct PendingConnect: Sendable {
-        let attempt: Task<StreamSocket, any Error>
-        let finished: Latch
     }
 
     private init(
@@ -263,7 +256,7 @@ final class PluginLaunch: Sendable {
     private func waitForStderrEnd(within bound: Duration) async {
         let pipe = stderrPipeEnded
         let stream = forwarding.withLock { $0 }?.standardErrorStream
-        _ = try? await withDeadline(bound, on: reactor) {
+        _ = try? await reactor.withDeadline(bound) {
             try await pipe.waitUnlessCancelled()
             try await stream?.waitUnlessCancelled()
         }
@@ -273,7 +266,7 @@ final class PluginLaunch: Sendable {
     private func waitForOutputEnd(within bound: Duration) async {
         let stderrPipe = stderrPipeEnded
         let ends = forwarding.withLock { $0 }
-        _ = try? await withDeadline(bound, on: reactor) {
+        _ = try? await reactor.withDeadline(bound) {
             try await stderrPipe.waitUnlessCancelled()
             for latch in [ends?.stdoutPipe, ends?.standardOutputStream, ends?.standardErrorStream] {
                 try await latch?.waitUnlessCancelled()
@@ -284,7 +277,7 @@ final class PluginLaunch: Sendable {
     /// The exit status if the process ends within `duration`, else nil (it keeps running).
     func waitForExit(within duration: Duration) async -> ExitStatus? {
         let process = self.process
-        return try? await withDeadline(duration, on: reactor) { try await process.waitForExit() }
+        return try? await reactor.withDeadline(duration) { try await process.waitForExit() }
     }
 
     /// Why calls fail once the plugin has exited (for ``RPCConfiguration/explainConnectionLoss``):
@@ -369,7 +362,7 @@ final class PluginLaunch: Sendable {
         }
         // With the plugin gone its end of the socket is closed, so a send in flight fails and the
         // session ends; a process that inherited the socket could keep it open.
-        _ = try? await withDeadline(grace, on: reactor) { try await sessionClosed.waitUnlessCancelled() }
+        _ = try? await reactor.withDeadline(grace) { try await sessionClosed.waitUnlessCancelled() }
         await release()
     }
 
@@ -379,13 +372,6 @@ final class PluginLaunch: Sendable {
         stopRequested.withLock { $0 = true }
         try? process.sendToProcessGroup(signal: SIGKILL)
         _ = try? await process.waitForExit()
-        if let pending = pendingConnect.withLock({ $0 }) {
-            // Ends now that the plugin is gone (see connect(to:)); a socket it made is closed here.
-            _ = try? await withDeadline(configuration.shutdownGrace, on: reactor) {
-                try await pending.finished.waitUnlessCancelled()
-            }
-            if pending.finished.isOpen, let socket = try? await pending.attempt.value { try? await socket.close() }
-        }
         await release()
     }
 

@@ -4,7 +4,7 @@ import TetherMux
 import TetherRPC
 import TetherReactor
 
-/// The plugin side: call ``serve(handshake:services:instances:environment:)`` from a plugin's `main` and
+/// The plugin side: call ``serve(handshake:services:instances:rpc:mux:environment:)`` from a plugin's `main` and
 /// exit with what it returns.
 ///
 /// It checks the magic cookie (wrong or missing: an explanation on stderr, exit status 1), picks
@@ -27,12 +27,17 @@ public enum PluginServer {
     ///     name hosts dispense them under; every client of a name shares its one service.
     ///   - instances: per version, factories by name: each ``PluginClient/dispenseInstance(_:name:)``
     ///     of the host gets a service of its own, made at its first call.
+    ///   - rpc: the RPC server's options, among them the limits on what the host's calls may hold
+    ///     (concurrent calls, the call message's deadline, bytes of messages still arriving).
+    ///   - mux: the session's limits and timings (see ``MuxConfiguration``).
     /// - Returns: the exit status for `main`: 0 after the host quit, 1 when not started by a host
     ///   or the host could not be served.
     public static func serve(
         handshake: HandshakeConfiguration,
         services: [Int: [String: any RPCService]],
         instances: [Int: [String: @Sendable () -> any RPCService]] = [:],
+        rpc: RPCConfiguration = RPCConfiguration(),
+        mux: MuxConfiguration = MuxConfiguration(),
         environment: [String: String] = ProcessInfo.processInfo.environment
     ) async -> Int32 {
         precondition(!services.isEmpty || !instances.isEmpty, "a plugin serves at least one version")
@@ -54,7 +59,7 @@ public enum PluginServer {
         }
         let supported = Set(services.keys).union(instances.keys).sorted()
         let version = contract.chosenVersion(supported: supported)
-        let server = RPCServer()
+        let server = RPCServer(configuration: rpc)
         for (name, service) in services[version] ?? [:] { server.register(service, as: name) }
         for (name, factory) in instances[version] ?? [:] { server.register(factory: factory, as: name) }
         let reactor: Reactor
@@ -66,14 +71,16 @@ public enum PluginServer {
         }
         let status = await withTaskExecutorPreference(reactor) {
             await serve(
-                version: version, supported: supported, server: server, contract: contract, reactor: reactor)
+                version: version, supported: supported, server: server, mux: mux, contract: contract,
+                reactor: reactor)
         }
         await reactor.shutdown()
         return status
     }
 
     private static func serve(
-        version: Int, supported: [Int], server: RPCServer, contract: PluginEnvironment, reactor: Reactor
+        version: Int, supported: [Int], server: RPCServer, mux: MuxConfiguration, contract: PluginEnvironment,
+        reactor: Reactor
     ) async -> Int32 {
         let directory = contract.unixSocketDirectory ?? FileManager.default.temporaryDirectory.path
         let path = "\(directory)/plugin-\(ProcessInfo.processInfo.processIdentifier)-\(UInt32.random(in: 0...UInt32.max)).sock"
@@ -82,7 +89,7 @@ public enum PluginServer {
             let line = HandshakeLine(appVersion: version, network: network, address: address, supportedVersions: supported)
             FileHandle.standardOutput.write(Data((line.description + "\n").utf8))
             let socket = try await acceptHost(on: listener)
-            let session = try await MuxSession(socket: socket, role: .server)
+            let session = try await MuxSession(socket: socket, role: .server, configuration: mux)
             // The host opens the control stream and the stdout/stderr streams first (§10).
             let streams = try await PluginStreams.accept(on: session)
             let forwarding = try forwardStandardOutputAndError(to: streams, reactor: reactor)

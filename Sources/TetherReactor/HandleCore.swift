@@ -81,6 +81,10 @@ final class HandleCore: LoopHandle, @unsafe @unchecked Sendable {
             _ = try await loop.run(.close(fd: fd))
         } catch let error as ReactorError where error.code == .shutDown {
             Glibc.close(fd)
+        } catch is CancellationError {
+            // A cancelled task still closes what it owns: the close never reached the kernel (or
+            // the kernel cancelled it before it ran), so the fd is closed here.
+            Glibc.close(fd)
         }
     }
 

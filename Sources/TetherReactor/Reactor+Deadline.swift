@@ -4,11 +4,11 @@ extension Reactor {
     ///
     /// `body` runs as a child task that prefers this reactor (an actor-isolated `body` runs on its
     /// actor). The timer is a reactor timeout operation: no thread, no heap timer. When it fires,
-    /// `body` is cancelled, and once `body` has ended this throws ``ReactorError/Code/timedOut``,
-    /// whatever `body` ended with: `CancellationError`, another error, or even a value (the
-    /// deadline had passed; the value is dropped). When `body` ends first, the timer is cancelled
-    /// and its completion awaited, so no timer is left in flight when this returns; `body`'s
-    /// value is returned or its error thrown.
+    /// `body` is cancelled, and once `body` has ended this throws ``ReactorError/Code/timedOut``
+    /// if it threw (`CancellationError` or any other error). A value that `body` still produces
+    /// is returned: it may own resources (a connection, a process) that must not be lost. When
+    /// `body` ends first, the timer is cancelled and its completion awaited, so no timer is left
+    /// in flight when this returns; `body`'s value is returned or its error thrown.
     ///
     /// This returns only after `body` has ended: a `body` that ignores cancellation delays the
     /// return (reactor operations, `receive()`, `sleep(for:)`, `waitForExit()` all end promptly
@@ -51,7 +51,7 @@ extension Reactor {
                 case .finished(let result):
                     // Returning waits for the timer child, whose sleep ends with its completion.
                     group.cancelAll()
-                    if let cancelledBecause { return .failure(cancelledBecause) }
+                    if let cancelledBecause, case .failure = result { return .failure(cancelledBecause) }
                     return result
                 case .timerFired:
                     cancelledBecause = ReactorError(.timedOut, operation: "deadline", detail: "\(timeout) passed")

@@ -73,6 +73,25 @@ extension ReactorSuite {
             }
         }
 
+        /// A task that is cancelled still closes what it closes: its sockets (a plain close, and
+        /// the socket of a connect that fails in it) do not leak their descriptors.
+        @Test func closingInACancelledTaskReleasesTheDescriptor() async throws {
+            try await withReactor { reactor in
+                let before = ProcessResources.openFileDescriptorCount()
+                let (a, b) = try StreamSocket.makePair(on: reactor)
+                let closer = Task(executorPreference: reactor) {
+                    while !Task.isCancelled { await Task.yield() }
+                    try await a.close()
+                    try await b.close()
+                    _ = try? await StreamSocket.connect(to: .unix(path: "/nonexistent/tether.sock"), on: reactor)
+                }
+                closer.cancel()
+                try await closer.value
+                #expect(ProcessResources.openFileDescriptorCount() == before)
+                #expect(await reactor.counters().operationsInFlight == 0)
+            }
+        }
+
         /// Handles dropped without `close()` are closed by the reactor.
         @Test func droppedHandlesAreClosed() async throws {
             try await withReactor { reactor in
