@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Glibc
+import Synchronization
 import SystemPackage
 import TetherMux
 import TetherRPC
@@ -27,7 +28,7 @@ struct IsolationCommand: AsyncParsableCommand {
             print("## bench isolation: a quiet plugin's 64-byte RPC calls (\(callers) caller(s)) beside a flooding plugin on the same reactor, \(runs) runs\n")
             print(
                 padded("neighbour", 12) + padded("calls/s", 26) + padded("vs alone", 10) + padded("p99 µs", 9)
-                    + padded("host heap MiB (start → peak)", 30) + "host RSS MiB")
+                    + padded("host heap MiB (before → peak)", 31) + "host RSS MiB")
             let link = try await PeerLink.launch(["rpc-serve"], over: .unix, reactor: reactor)
             let session = try await MuxSession(socket: link.socket, role: .client, configuration: benchMuxConfiguration)
             let client = BenchEchoClient(channel: RPCChannel(session: session))
@@ -50,9 +51,9 @@ struct IsolationCommand: AsyncParsableCommand {
                 var rssStart = Int.max
                 var rssPeak = 0
                 for _ in 0..<runs {
-                    let flood = try await Flood.start(kind, reactor: reactor)
                     heapStart = min(heapStart, MemoryUsage.heapBytes())
                     rssStart = min(rssStart, MemoryUsage.residentBytes())
+                    let flood = try await Flood.start(kind, reactor: reactor)
                     let sampler = MemorySampler.start(reactor: reactor)
                     let (rate, p99) = try await Self.measure(client, calls: calls, callers: callers, reactor: reactor)
                     let (heap, rss) = await sampler.stop()
@@ -67,7 +68,7 @@ struct IsolationCommand: AsyncParsableCommand {
                     padded(kind.rawValue, 12) + padded(Summary(rates).formatted(0), 26)
                         + padded(format(Summary(rates).median / aloneMedian, 2) + "×", 10)
                         + padded(format(Summary(p99s).median, 1), 9)
-                        + padded("\(format(Double(heapStart) / mebibyte, 1)) → \(format(Double(heapPeak) / mebibyte, 1))", 30)
+                        + padded("\(format(Double(heapStart) / mebibyte, 1)) → \(format(Double(heapPeak) / mebibyte, 1))", 31)
                         + "\(format(Double(rssStart) / mebibyte, 1)) → \(format(Double(rssPeak) / mebibyte, 1))")
             }
             print("")
@@ -113,8 +114,18 @@ enum FloodKind: String, ExpressibleByArgument, CaseIterable, Sendable {
     case ping
     /// SYNs for new streams the host never accepts; never reads the RSTs refusing them.
     case syn
-    /// Eight streams of bulk data the host reads and drops.
+    /// New streams, each filled with the 256 KiB a new stream may carry before any window
+    /// update, that the host never accepts; never reads anything.
+    case data
+    /// A heavy but well-behaved neighbour: eight streams of bulk data the host reads and drops.
+    /// It keeps its own process and the host's reactor busy, so on two CPUs it takes CPU time
+    /// from the quiet plugin's process as much as reactor time from its session: compare with
+    /// `cpu`.
     case bulk
+    /// No traffic at all: two threads of the neighbour's process spin, the CPU that `bulk` takes
+    /// (its process and the host's reactor) without touching the reactor. The reference for
+    /// `bulk`.
+    case cpu
 }
 
 /// The flooding plugin: a peer process on its own socket, with the host's session for it on the
@@ -198,6 +209,21 @@ struct FloodPeerCommand: AsyncParsableCommand {
                 throw ValidationError("need --fd or --connect")
             }
             switch flood {
+            case .data:
+                // A new stream per 256 KiB: SYN on the first of four 64 KiB Data frames.
+                let payload = [UInt8](repeating: 0x33, count: 65_536)
+                var streamID: UInt32 = 2
+                while true {
+                    var bytes: [UInt8] = []
+                    bytes.reserveCapacity(4 * (65_536 + FrameHeader.byteCount))
+                    for part in 0..<4 {
+                        FrameHeader.data(streamID: streamID, flags: part == 0 ? .syn : [], payloadBytes: 65_536)
+                            .encode(into: &bytes)
+                        bytes += payload
+                    }
+                    try await socket.send(BufferSlice(copying: bytes))
+                    streamID &+= 2
+                }
             case .ping, .syn:
                 // Raw frames, 64 KiB per send, until the host stops reading (the send then waits)
                 // or the process is killed. Nothing is ever read.
@@ -215,6 +241,18 @@ struct FloodPeerCommand: AsyncParsableCommand {
                     }
                     try await socket.send(BufferSlice(copying: bytes))
                 }
+            case .cpu:
+                let sink = SpinSink()
+                for _ in 0..<2 {
+                    Task.detached {
+                        var counter: UInt64 = 0
+                        while true {
+                            counter = counter &* 6_364_136_223_846_793_005 &+ 1
+                            sink.value.store(counter, ordering: .relaxed)
+                        }
+                    }
+                }
+                try await reactor.sleep(for: .seconds(3600))
             case .bulk:
                 let session = try await MuxSession(socket: socket, role: .server, configuration: benchMuxConfiguration)
                 let block = BufferSlice(copying: [UInt8](repeating: 0x5a, count: 256 * 1024))
@@ -231,4 +269,10 @@ struct FloodPeerCommand: AsyncParsableCommand {
         }
         await reactor.shutdown()
     }
+}
+
+/// Where the spinning threads of `bench flood --flood cpu` store their work, so it is not
+/// optimized away.
+private final class SpinSink: Sendable {
+    let value = Atomic<UInt64>(0)
 }
