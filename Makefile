@@ -8,7 +8,7 @@ APT_PACKAGES := liburing-dev pkg-config
 TEST_APT_PACKAGES := golang-go golang-github-hashicorp-yamux-dev
 GO_PEER := .build/go/goyamux-peer
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-BENCH_SCENARIOS ?= raw throughput rtt churn rpc
+BENCH_SCENARIOS ?= raw throughput rtt churn rpc isolation fds
 
 .PHONY: all deps test-deps python-deps apt-install go-peer build test bench clean
 
