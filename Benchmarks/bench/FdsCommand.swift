@@ -46,13 +46,6 @@ struct FdsCommand: AsyncParsableCommand {
         await reactor.shutdown()
     }
 
-    private static func pluginConfiguration(_ executable: String) -> PluginClientConfiguration {
-        var configuration = PluginClientConfiguration(executable: executable, handshake: benchPluginHandshake)
-        configuration.arguments = ["plugin-serve"]
-        configuration.startTimeout = .seconds(60)
-        return configuration
-    }
-
     /// `count` plugins started at once, each called once (by then it forwards its output over
     /// streams 3 and 5), their descriptors counted once the host has closed the stdout pipes it
     /// read to the end; then all stopped.
@@ -61,7 +54,7 @@ struct FdsCommand: AsyncParsableCommand {
         let host = PluginHost(reactor: reactor)
         let clients = try await withThrowingTaskGroup(of: PluginClient.self) { group in
             for _ in 0..<count {
-                group.addTask(executorPreference: reactor) { try await host.start(pluginConfiguration(executable)) }
+                group.addTask(executorPreference: reactor) { try await host.start(benchPluginConfiguration(executable, startTimeout: .seconds(60))) }
             }
             return try await group.reduce(into: []) { $0.append($1) }
         }
@@ -95,7 +88,7 @@ struct FdsCommand: AsyncParsableCommand {
     /// One plugin; `count` streams opened on its session a thousand at a time and closed; the
     /// host's descriptors before, the most seen while streams were open, and after.
     private static func streamRow(count: Int, executable: String, reactor: Reactor) async throws -> String {
-        let client = try await PluginClient.start(pluginConfiguration(executable), on: reactor)
+        let client = try await PluginClient.start(benchPluginConfiguration(executable, startTimeout: .seconds(60)), on: reactor)
         _ = try await client.ping()
         var before = HostDescriptors.now().total
         for _ in 0..<200 {  // the stdout pipe closing, as above

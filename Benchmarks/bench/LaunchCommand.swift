@@ -9,6 +9,14 @@ import TetherTesting
 let benchPluginHandshake = HandshakeConfiguration(
     cookieKey: "TETHER_BENCH_PLUGIN", cookieValue: "9c2e5b7a41d06f38", appVersions: [1])
 
+/// How the launch benchmarks start the bench binary as a plugin (`bench plugin-serve`).
+func benchPluginConfiguration(_ executable: String, startTimeout: Duration) -> PluginClientConfiguration {
+    var configuration = PluginClientConfiguration(executable: executable, handshake: benchPluginHandshake)
+    configuration.arguments = ["plugin-serve"]
+    configuration.startTimeout = startTimeout
+    return configuration
+}
+
 /// `bench launch`: a plugin's whole life from the host — spawn → handshake → first call →
 /// shutdown — one at a time and 100 at once, beside the floor of the same run (spawning this
 /// executable and waiting for it to exit, no plugin work), with the host fds each plugin costs.
@@ -55,13 +63,6 @@ struct LaunchCommand: AsyncParsableCommand {
         await reactor.shutdown()
     }
 
-    private static func pluginConfiguration(_ executable: String) -> PluginClientConfiguration {
-        var configuration = PluginClientConfiguration(executable: executable, handshake: benchPluginHandshake)
-        configuration.arguments = ["plugin-serve"]
-        configuration.startTimeout = .seconds(30)
-        return configuration
-    }
-
     /// Milliseconds to spawn this executable doing nothing (`bench exit-now`) and reap it.
     private static func spawnFloor(executable: String, count: Int, reactor: Reactor) async throws -> [Double] {
         let clock = ContinuousClock()
@@ -83,7 +84,7 @@ struct LaunchCommand: AsyncParsableCommand {
         var phases: [String: [Double]] = [:]
         for _ in 0..<count {
             let start = clock.now
-            let client = try await PluginClient.start(pluginConfiguration(executable), on: reactor)
+            let client = try await PluginClient.start(benchPluginConfiguration(executable, startTimeout: .seconds(30)), on: reactor)
             let started = clock.now
             guard try await client.dispense(BenchEchoClient.self, name: "echo").echo(payload) == payload else {
                 throw BenchError("echo mismatch")
@@ -108,7 +109,7 @@ struct LaunchCommand: AsyncParsableCommand {
         let start = clock.now
         let clients = try await withThrowingTaskGroup(of: PluginClient.self) { group in
             for _ in 0..<count {
-                group.addTask(executorPreference: reactor) { try await host.start(pluginConfiguration(executable)) }
+                group.addTask(executorPreference: reactor) { try await host.start(benchPluginConfiguration(executable, startTimeout: .seconds(30))) }
             }
             return try await group.reduce(into: []) { $0.append($1) }
         }
