@@ -15,6 +15,7 @@ let package = Package(
     products: [
         .library(name: "TetherReactor", targets: ["TetherReactor"]),
         .library(name: "TetherMux", targets: ["TetherMux"]),
+        .library(name: "TetherMessagePack", targets: ["TetherMessagePack"]),
         .library(name: "TetherRPC", targets: ["TetherRPC"]),
         .library(name: "TetherPluginInterface", targets: ["TetherPluginInterface"]),
         .library(name: "Tether", targets: ["Tether"]),
@@ -51,9 +52,14 @@ let package = Package(
             dependencies: ["TetherReactor"],
             swiftSettings: strictSafe
         ),
+        // MessagePack reader, writer and Codable coders: pure, imports nothing of the project.
+        .target(
+            name: "TetherMessagePack",
+            swiftSettings: strictSafe
+        ),
         .target(
             name: "TetherRPC",
-            dependencies: ["TetherMux", "TetherReactor"],
+            dependencies: ["TetherMessagePack", "TetherMux", "TetherReactor"],
             swiftSettings: strictSafe
         ),
         // The plugin system: handshake, environment contract, launching and serving plugins.
@@ -164,9 +170,15 @@ let package = Package(
         .testTarget(
             name: "TetherRPCTests",
             dependencies: [
-                "TetherRPC", "TetherPluginInterface", "TetherMux", "TetherReactor", "TetherTesting", "RPCFixtures",
+                "TetherRPC", "TetherMessagePack", "TetherPluginInterface", "TetherMux", "TetherReactor", "TetherTesting",
+                "RPCFixtures",
                 "tether-rpc-test-plugin",
             ],
+            swiftSettings: strictSafe
+        ),
+        .testTarget(
+            name: "TetherMessagePackTests",
+            dependencies: ["TetherMessagePack"],
             // The msgpack-python script the MessagePack cross-check runs; not a resource.
             exclude: ["Python"],
             swiftSettings: strictSafe

@@ -1,5 +1,6 @@
 import TetherMux
 import TetherReactor
+import TetherMessagePack
 
 /// The caller's side of RPC over one ``MuxSession``: each call opens its own stream, sends the
 /// call and its arguments in the stream's first write, and reads the response.

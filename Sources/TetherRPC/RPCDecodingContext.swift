@@ -1,4 +1,5 @@
 import TetherMux
+import TetherMessagePack
 
 /// What reading a call's messages needs: the message size limit, the decoder and the known
 /// error types.

@@ -1,3 +1,4 @@
+import TetherMessagePack
 extension RPCFailure {
     static let rpcErrorTypeName = "TetherRPC.RPCError"
 

@@ -1,3 +1,4 @@
+import TetherMessagePack
 /// Builds length-prefixed envelope messages (see ``RPCMessageKind`` for their shapes).
 struct RPCMessageBuilder: Sendable {
     let encoder: MessagePackEncoder

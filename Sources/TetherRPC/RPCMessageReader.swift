@@ -1,4 +1,5 @@
 import TetherMux
+import TetherMessagePack
 
 /// Reads the envelope messages of one call's stream, in order: the bytes of the stream cut into
 /// messages (``RPCMessageFramer``) and parsed (``RPCMessage``). Callers, callees and item readers

@@ -1,6 +1,7 @@
 import Synchronization
 import TetherMux
 import TetherReactor
+import TetherMessagePack
 
 /// The callee's side of RPC: serves registered ``RPCService``s to the calls arriving on a session.
 ///

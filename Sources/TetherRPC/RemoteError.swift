@@ -1,3 +1,4 @@
+import TetherMessagePack
 /// An error thrown by the remote implementation whose type this side does not know.
 ///
 /// Carries the thrown type's name (`String(reflecting:)`, e.g. `"MyPlugin.StoreError"`), its

@@ -2,6 +2,7 @@ import Testing
 import TetherReactor
 
 @testable import TetherRPC
+import TetherMessagePack
 
 @Suite struct RPCEnvelopeTests {
     let builder = RPCMessageBuilder(encoder: MessagePackEncoder(), maxMessageBytes: 1024)

@@ -7,6 +7,7 @@ import TetherReactor
 import TetherTesting
 
 @testable import TetherRPC
+import TetherMessagePack
 
 /// What a hostile caller's stream got back from the server.
 private enum ServerAnswer: Hashable, Sendable, CustomStringConvertible {

@@ -1,5 +1,5 @@
 import Testing
-import TetherRPC
+import TetherMessagePack
 
 @Suite struct MessagePackReaderTests {
     @Test(arguments: MessagePackWriterTests.integers)

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import TetherRPC
+import TetherMessagePack
 
 /// Malformed, truncated, oversized and too-deep input: each is a specific MessagePackError,
 /// never a crash.

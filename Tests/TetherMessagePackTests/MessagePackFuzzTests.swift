@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import TetherRPC
+import TetherMessagePack
 
 /// SplitMix64: a small seeded generator, so every run fuzzes the same inputs.
 struct SeededGenerator: RandomNumberGenerator {

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import TetherRPC
+import TetherMessagePack
 
 /// MessagePackTimestamp, MessagePackExtension and MessagePackValue on their own and with other
 /// coders.

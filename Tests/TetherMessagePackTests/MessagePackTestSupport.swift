@@ -1,4 +1,4 @@
-import TetherRPC
+import TetherMessagePack
 
 /// Bytes from hex text; spaces are ignored ("cd 01 00").
 func bytes(_ hex: String) -> [UInt8] {

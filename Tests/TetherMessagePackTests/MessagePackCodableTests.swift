@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import TetherRPC
+import TetherMessagePack
 
 /// Round trips and exact encodings through MessagePackEncoder and MessagePackDecoder.
 @Suite struct MessagePackCodableTests {

@@ -1,5 +1,5 @@
 import Testing
-import TetherRPC
+import TetherMessagePack
 
 @Suite struct MessagePackWriterTests {
     static let integers: [(Int64, String)] = [

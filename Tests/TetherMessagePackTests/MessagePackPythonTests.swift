@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import TetherRPC
+import TetherMessagePack
 
 /// Runs `Python/msgpack_vectors.py` with the python3 on PATH and msgpack-python, the reference
 /// implementation (`make python-deps` installs it).
