@@ -1,7 +1,7 @@
 import Glibc
 
 /// Told when a send started with ``StreamSocket/startSending(_:to:)`` has finished.
-public protocol SendHandler: AnyObject, Sendable {
+package protocol SendHandler: AnyObject, Sendable {
     /// Called once on the reactor thread, outside any job: `.success` when the kernel has taken
     /// every byte (not when the peer has read them), or the failure (a socket error, `closed`,
     /// `aborted` after `StreamSocket.abort()`, `shutDown`), after which the socket is unusable
@@ -14,7 +14,7 @@ public protocol SendHandler: AnyObject, Sendable {
 }
 
 extension SendHandler {
-    public func sendProgressed() {}
+    package func sendProgressed() {}
 }
 
 extension StreamSocket {
@@ -28,7 +28,7 @@ extension StreamSocket {
     ///
     /// - Throws: `closed` after ``close()``, `aborted` after `abort()`, `shutDown`,
     ///   `tooManyOperations` when every operation slot is in use; `handler` is not called then.
-    public func startSending(_ slices: [BufferSlice], to handler: some SendHandler) throws(ReactorError) {
+    package func startSending(_ slices: [BufferSlice], to handler: some SendHandler) throws(ReactorError) {
         guard reactor.isCurrentThread, let loop = reactor.loop, !loop.exited else {
             precondition(reactor.hasStopped, "startSending off the reactor thread")
             throw ReactorError(.shutDown, operation: "sendmsg")

@@ -1,9 +1,9 @@
 import CLibUring
 
 /// Memory figures of this process, for benchmarks and leak checks.
-public enum ProcessMemory {
+package enum ProcessMemory {
     /// Bytes currently allocated with malloc and not freed (glibc `mallinfo2()`, small and mmap'd
     /// chunks): the
     /// Swift heap, without the allocator's slack or freed-but-retained pages.
-    public static func heapBytesInUse() -> Int { Int(tether_heap_bytes_in_use()) }
+    package static func heapBytesInUse() -> Int { Int(tether_heap_bytes_in_use()) }
 }

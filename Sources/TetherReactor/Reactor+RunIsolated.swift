@@ -9,7 +9,7 @@ extension Reactor {
     /// several such calls per frame. `step` must capture nothing (pass what it needs as
     /// `argument`), so that it has no context to allocate either.
     @inlinable
-    public func runIsolated<Isolation: Actor, Argument, Result>(
+    package func runIsolated<Isolation: Actor, Argument, Result>(
         _ actor: Isolation, _ argument: Argument, _ step: @escaping (isolated Isolation, Argument) -> Result
     ) -> Result {
         precondition(isIsolatingCurrentContext(), "runIsolated off the reactor thread")

@@ -3,7 +3,7 @@
 ///
 /// For a consumer that processes every chunk synchronously anyway (a protocol parser): each
 /// chunk costs a call from the loop, where a receiving task costs a job to resume it.
-public protocol ReceiveHandler: AnyObject, Sendable {
+package protocol ReceiveHandler: AnyObject, Sendable {
     /// Called on the reactor thread, outside any job, with each chunk in order; then once with
     /// `.success(nil)` at end of stream or `.failure` (a socket error, `closed` after
     /// ``StreamSocket/close()``, `shutDown`), after which it is not called again and the socket
@@ -19,7 +19,7 @@ extension StreamSocket {
     ///
     /// - Throws: `concurrentReceive` if a `receive()` is waiting or a handler is already set;
     ///   `closed` after ``close()``; `shutDown`.
-    public func startReceiving(_ handler: some ReceiveHandler) async throws {
+    package func startReceiving(_ handler: some ReceiveHandler) async throws {
         try await reactor.withLoop { loop in
             try self.core.openReceiveQueue(loop: loop, mode: .socket).setHandler(handler)
         }
