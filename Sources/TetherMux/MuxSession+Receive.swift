@@ -2,7 +2,7 @@ import TetherReactor
 
 extension MuxSession {
     /// Has the socket deliver every received buffer to `received` from the loop: one call per
-    /// buffer, where a reader task cost a job to resume it.
+    /// buffer, with no task to resume in between.
     func startReceiving() async {
         do {
             try await socket.startReceiving(SessionEvents(session: self, work: .receive))

@@ -6,10 +6,9 @@ import TetherReactor
 /// The session is an actor pinned to the socket's reactor, so the frame parser, the state machine
 /// (``SessionState``) and every stream's bookkeeping run on the reactor thread without locks;
 /// callers on the reactor (tasks preferring it, actors pinned to it) never change threads. The
-/// socket hands each received buffer straight to the parser (no reader task between the kernel
-/// and the streams), and whatever frames the state machine queued (its ``OutboundFrameBuffer``:
-/// control frames ahead of data, FIN and RST behind it) leave in one gathered `sendmsg` when the
-/// reactor's current jobs are done (no writer task either).
+/// socket hands each received buffer straight to the parser from the reactor's loop, and whatever
+/// frames the state machine queued (its ``OutboundFrameBuffer``: control frames ahead of data,
+/// FIN and RST behind it) leave in one gathered `sendmsg` when the reactor's current jobs are done.
 ///
 /// A peer that misbehaves costs bounded memory and time: while too many reply frames wait for a
 /// peer that does not read, the session stops reading it; writers wait while

@@ -121,8 +121,8 @@ final class RPCSessionLoad: Sendable {
     }
 
     /// Fails overdue calls, sleeping until the earliest deadline left; ends when no call waits.
-    /// One task per session instead of one timer per call: a call whose message arrives in its
-    /// first chunk (nearly all) costs two dictionary updates, not a task and two timer operations.
+    /// One task per session, not one timer per call: a call whose message arrives in its first
+    /// chunk (nearly all) costs two dictionary updates.
     private func sweep() async {
         while true {
             let now = nowNanoseconds

@@ -9,7 +9,7 @@ let fallbackQueueKey = DispatchSpecificKey<ObjectIdentifier>()
 /// The loop must run a job in the role it was enqueued for. A job run as isolated to the serial
 /// executor while its task is in nonisolated code makes the runtime believe the task is still on
 /// the actor: the next nonisolated async call then "switches" to the generic executor — another
-/// enqueue and another job. With one role for every job that was 25–30 jobs per RPC call.
+/// enqueue and another job, several per RPC call.
 struct ReactorJob {
     let job: UnownedJob
     /// Enqueued on ``ReactorSerialExecutor`` (an actor pinned to the reactor), not on the reactor

@@ -1,8 +1,8 @@
 /// How long the event loop polls the ring before it sleeps, adapted to the gaps it meets.
 ///
 /// Polling answers a peer that replies within the poll for a few cheap `io_uring_enter` calls;
-/// sleeping costs a wake-up and a context switch on each side (measured: 16 concurrent RPC
-/// callers went from 76 k to 108 k calls/s when the poll outlasted their ~60 µs gaps). But a
+/// sleeping costs a wake-up and a context switch on each side, which matters most when many
+/// callers leave gaps shorter than the poll (perf/README.md has the figures). But a
 /// poll that never finds anything only burns a core. So: poll up to the maximum while polls
 /// succeed; when a poll fails and the sleep after it ends soon enough that a longer poll would
 /// have caught the work, poll longer next time; when the sleep is long (idle, sparse traffic),
