@@ -208,7 +208,8 @@ final class PluginLaunch: Sendable {
             sink(last)
         }
         let status = try await process.waitForExit()
-        try await stderrPipeEnded.waitUnlessCancelled()
+        // A process the plugin started may hold stderr open: the tail is what came within a grace.
+        await waitForStderrEnd(within: configuration.shutdownGrace)
         throw PluginError(
             .exitedBeforeHandshake, "\(configuration.executable) \(status) before its handshake" + stderrTailSuffix)
     }
@@ -355,9 +356,7 @@ final class PluginLaunch: Sendable {
             try? process.sendToProcessGroup(signal: SIGTERM)
             if await waitForExit(within: grace) == nil {
                 logger.info("plugin ignored SIGTERM; sending SIGKILL to its process group")
-                try? process.sendToProcessGroup(signal: SIGKILL)
-                // SIGKILL cannot be caught or ignored: the kernel ends the process.
-                _ = try? await process.waitForExit()
+                await killAndWait()
             }
         }
         // With the plugin gone its end of the socket is closed, so a send in flight fails and the
@@ -370,9 +369,18 @@ final class PluginLaunch: Sendable {
     /// a task that is not cancelled (the caller's may be).
     func abandon() async {
         stopRequested.withLock { $0 = true }
-        try? process.sendToProcessGroup(signal: SIGKILL)
-        _ = try? await process.waitForExit()
+        await killAndWait()
         await release()
+    }
+
+    /// SIGKILL to the group and the process, then its exit. SIGKILL cannot be caught or ignored,
+    /// but a process in uninterruptible sleep dies only when the sleep ends: after a grace the
+    /// wait gives up, and the reactor reaps the process when it goes (see `ChildProcess.close`).
+    private func killAndWait() async {
+        try? process.sendToProcessGroup(signal: SIGKILL)
+        if await waitForExit(within: configuration.shutdownGrace) == nil {
+            logger.error("plugin did not exit within the grace period after SIGKILL; the reactor reaps it when it does")
+        }
     }
 
     /// Waits (within a grace) for the output to end, then closes the pipes and the process

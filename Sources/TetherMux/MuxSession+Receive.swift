@@ -88,6 +88,9 @@ extension MuxSession {
             case .streamOpened(let streamID):
                 streams[streamID] = MuxStreamEntry(hasHandle: false)
                 if !acceptWaiters.isEmpty, let accepted = state.acceptStream(nowNanoseconds: nowNanoseconds) {
+                    // The waiter makes the handle when its task runs, after the rest of this
+                    // input: a reset or FIN parsed meanwhile must be kept for it, not forgotten.
+                    streams[accepted]?.hasHandle = true
                     acceptWaiters.removeFirst().resume(returning: .success(accepted))
                 }
             case .streamAcknowledged:
@@ -172,6 +175,10 @@ extension MuxSession {
             if entry.failure == nil, !(entry.finished && entry.closed) { entry.failure = error }
             entry.wakeAll()
         }
+        // Streams nobody accepted and input never parsed hold reactor receive buffers that other
+        // sessions need; nothing can use them now.
+        for (streamID, entry) in streams where !entry.hasHandle { discard(streamID) }
+        heldChunks.removeAll()
         for waiter in acceptWaiters { waiter.resume(returning: .failure(error)) }
         acceptWaiters.removeAll()
         for waiter in openWaiters { waiter.resume() }

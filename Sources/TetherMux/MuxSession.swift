@@ -167,7 +167,11 @@ public actor MuxSession {
         if let entry = streams[streamID] {
             entry.hasHandle = true
         } else {
-            streams[streamID] = MuxStreamEntry(hasHandle: true)
+            // Unreachable while entries of streams handed out stay until their handles go; should
+            // one be missing, the handle fails at once rather than waiting for data that never comes.
+            let entry = MuxStreamEntry(hasHandle: true)
+            entry.failure = MuxError(.streamReset, streamID: streamID)
+            streams[streamID] = entry
         }
         counters.streamsAccepted += 1
         drainActions()

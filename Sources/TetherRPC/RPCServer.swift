@@ -67,8 +67,9 @@ public final class RPCServer: Sendable {
         }
     }
 
-    /// Accepts and serves calls until the session ends. Cancelling the task stops the loop
-    /// before it accepts another stream; calls already running go on.
+    /// Accepts and serves calls until the session ends. Cancelling the task stops the loop: it
+    /// returns once its accept ends (the next stream arrives or the session ends), and a stream
+    /// accepted after the cancellation is reset, not served. Calls already running go on.
     ///
     /// While the session has ``RPCConfiguration/maxConcurrentCallsPerSession`` calls running,
     /// no stream is accepted until one ends: the peer's new streams wait in the mux's accept
@@ -82,6 +83,8 @@ public final class RPCServer: Sendable {
             } catch {
                 return
             }
+            // Dropping the stream unserved resets it.
+            if Task.isCancelled { return }
             // Normally at once; a call started meanwhile by `serve(_ stream:)` can make it wait.
             guard await load.startCall() else { return }
             await start(stream, in: load)

@@ -231,13 +231,18 @@ public final class ChildProcess: Sendable {
         _ = try syscall("pidfd_send_signal") { tether_pidfd_send_signal(core.fd, signal) }
     }
 
-    /// Sends `signal` to the child's whole process group (it and the processes it started), or to
-    /// the child alone when it does not lead a group. No effect once the child has been reaped: its
-    /// group ID could name someone else's group by then.
+    /// Sends `signal` to the child's whole process group (it and the processes it started), and to
+    /// the child itself through its pidfd, which reaches it even after it moved to another group.
+    /// No effect once the child has been reaped: its group ID could name someone else's group by
+    /// then.
+    ///
+    /// - Throws: the failure of the signal to the child itself; the group's is ignored (the group
+    ///   is empty once the child left it and started nothing).
     public func sendToProcessGroup(signal: Int32) throws(ReactorError) {
         guard leadsProcessGroup else { return try send(signal: signal) }
         if exitStatus != nil { return }
-        _ = try syscall("kill process group") { kill(-pid, signal) }
+        _ = try? syscall("kill process group") { kill(-pid, signal) }
+        try send(signal: signal)
     }
 
     /// Closes the handle. A child already reaped (``exitStatus`` is known) has its pidfd closed

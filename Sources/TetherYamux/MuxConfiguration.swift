@@ -71,10 +71,12 @@ public struct MuxConfiguration: Hashable, Sendable {
     /// most this much of the writers' memory.
     public var maxOutboundDataBytes = 4 * 1024 * 1024
     /// Payload bytes delivered to streams and not yet read, across all the session's streams.
-    /// Window updates that would take the session past it wait until reads bring it below; data
-    /// that arrives past it (credit granted earlier, the 256 KiB every new stream starts with)
-    /// resets its stream with ``MuxError/Code-swift.struct/receiveBudgetExceeded`` and is dropped,
-    /// and new incoming streams are refused with RST while it is reached.
+    /// A window update is granted only while the unread bytes, the credit already granted and not
+    /// used yet, and its own credit stay within it; otherwise it waits, in order, until reads make
+    /// room. So a peer that keeps to its windows passes it only with the implicit 256 KiB every
+    /// new stream starts with: data that arrives past it resets its stream with
+    /// ``MuxError/Code-swift.struct/receiveBudgetExceeded`` and is dropped, and new incoming
+    /// streams are refused with RST while it is reached.
     public var maxBufferedBytes: UInt64 = 64 * 1024 * 1024
     /// How long a write may wait for the connection to take any of it before the session fails
     /// with ``MuxError/Code-swift.struct/writeTimeout`` and its socket is shut down (yamux

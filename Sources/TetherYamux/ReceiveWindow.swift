@@ -28,6 +28,8 @@ public struct ReceiveWindow: Hashable, Sendable {
     public private(set) var availableBytes: UInt32
     /// Bytes received but not yet consumed by the application.
     public private(set) var bufferedBytes: UInt32
+    /// What is left of the implicit 256 KiB every stream starts with; Data uses it up first.
+    public private(set) var initialCreditLeftBytes: UInt32 = initialWindowBytes
     /// Growth of `maxWindowBytes` taken from the session budget so far; the session gets it back
     /// when the stream goes away.
     public private(set) var grownBytes: UInt64 = 0
@@ -59,7 +61,12 @@ public struct ReceiveWindow: Hashable, Sendable {
         }
         availableBytes -= byteCount
         bufferedBytes += byteCount
+        initialCreditLeftBytes -= min(byteCount, initialCreditLeftBytes)
     }
+
+    /// Credit this side granted by window updates that the peer has not used yet: the part of
+    /// ``availableBytes`` beyond the implicit initial credit.
+    public var grantedCreditBytes: UInt32 { availableBytes - initialCreditLeftBytes }
 
     /// Records that the application consumed `byteCount` buffered bytes and returns the window
     /// update to send, if one is due.

@@ -77,7 +77,7 @@ extension SessionState {
         } else {
             events = try state.receiveWindowUpdate(deltaBytes: header.length, flags: header.flags, streamID: streamID)
         }
-        streams[streamID] = state
+        store(state, streamID: streamID)
         if header.type == .data, header.length > 0, !events.contains(.reset) {
             guard bufferedBytes + UInt64(header.length) <= configuration.maxBufferedBytes else {
                 dropOverBudget(streamID, events: events, byteCount: header.length)
@@ -136,7 +136,7 @@ extension SessionState {
             sendReply(.windowUpdate(streamID: streamID, flags: .rst, deltaBytes: 0))
             return false
         }
-        streams[streamID] = StreamState(receiveWindow: makeReceiveWindow(), openedLocally: false)
+        store(StreamState(receiveWindow: makeReceiveWindow(), openedLocally: false), streamID: streamID)
         acceptQueue.append(streamID)
         emit(.streamOpened(streamID: streamID))
         return true

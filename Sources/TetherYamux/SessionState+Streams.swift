@@ -22,7 +22,7 @@ extension SessionState {
         nextStreamID += 2
         var state = StreamState(receiveWindow: makeReceiveWindow(), openedLocally: true)
         let delta = state.openingUpdate(nowNanoseconds: nowNanoseconds)
-        streams[streamID] = state
+        store(state, streamID: streamID)
         unacknowledgedStreamCount += 1
         sendControl(.windowUpdate(streamID: streamID, flags: .syn, deltaBytes: delta))
         return .opened(streamID: streamID)
@@ -38,7 +38,7 @@ extension SessionState {
             guard var state = streams[streamID] else { continue }
             let delta = state.openingUpdate(nowNanoseconds: nowNanoseconds)
             state.awaitingAccept = false
-            streams[streamID] = state
+            store(state, streamID: streamID)
             sendControl(.windowUpdate(streamID: streamID, flags: .ack, deltaBytes: delta))
             return streamID
         }
@@ -111,14 +111,14 @@ extension SessionState {
             guard state.sendCreditBytes != nil else { return .failed(MuxError(.streamClosed, streamID: streamID)) }
             if !state.outputWaiting {
                 state.outputWaiting = true
-                streams[streamID] = state
+                store(state, streamID: streamID)
                 outputWaiters.append(streamID)
             }
             return .mustWait
         }
         let reservation = state.reserveSend(
             wantedBytes: wantedBytes, maxFrameBytes: configuration.maxFrameBytes, finishing: finishing)
-        streams[streamID] = state
+        store(state, streamID: streamID)
         switch reservation {
         case .frame(let byteCount, let fin, let closed):
             if closed {
@@ -138,7 +138,7 @@ extension SessionState {
     public mutating func closeWrite(streamID: UInt32) {
         guard failure == nil, var state = streams[streamID] else { return }
         let result = state.closeWrite()
-        streams[streamID] = state
+        store(state, streamID: streamID)
         switch result {
         case .sendFin:
             sendControl(.windowUpdate(streamID: streamID, flags: .fin, deltaBytes: 0))
@@ -164,19 +164,21 @@ extension SessionState {
     /// delivered byte exactly once, also for streams that are gone: until then it counts against
     /// ``MuxConfiguration/maxBufferedBytes``.
     ///
-    /// A due update is sent only if its credit keeps the session's buffered bytes plus that credit
-    /// within the budget; otherwise it is sent once reads on any stream make room.
+    /// A due update is sent only if the session's buffered bytes, the credit it granted and the
+    /// peer has not used yet, and this credit stay within the budget; otherwise it waits, behind
+    /// the updates already waiting, until reads on any stream make room.
     public mutating func consumed(streamID: UInt32, byteCount: Int, nowNanoseconds: UInt64) {
         guard failure == nil, byteCount > 0 else { return }
         precondition(byteCount <= Int(UInt32.max), "consumed byte count out of range")
         bufferedBytes -= min(bufferedBytes, UInt64(byteCount))
         if var state = streams[streamID] {
+            // Updates already waiting go first: this one may take the room now only if none waits.
             let update = state.consume(
                 UInt32(byteCount),
                 nowNanoseconds: nowNanoseconds,
                 rttNanoseconds: configuration.windowAutoTuning ? rttNanoseconds : nil,
                 budgetBytes: receiveBudgetRemainingBytes,
-                limitBytes: bufferLimitRemainingBytes
+                limitBytes: withheldUpdates.isEmpty ? bufferLimitRemainingBytes : 0
             )
             if update != nil {
                 state.updateWithheld = false
@@ -184,15 +186,17 @@ extension SessionState {
                 state.updateWithheld = true
                 withheldUpdates.append(streamID)
             }
-            streams[streamID] = state
+            store(state, streamID: streamID)
             if let update { sendUpdate(update, streamID: streamID) }
         }
         if !withheldUpdates.isEmpty { grantWithheldUpdates(nowNanoseconds: nowNanoseconds) }
     }
 
-    /// Credit that may still be granted before the buffered bytes plus it pass the budget.
+    /// Credit that may still be granted before the buffered bytes, the credit granted and not used
+    /// yet, and it pass the budget.
     private var bufferLimitRemainingBytes: UInt64 {
-        configuration.maxBufferedBytes - min(configuration.maxBufferedBytes, bufferedBytes)
+        let committed = bufferedBytes + grantedCreditBytes
+        return configuration.maxBufferedBytes - min(configuration.maxBufferedBytes, committed)
     }
 
     private mutating func sendUpdate(_ update: ReceiveWindow.Update, streamID: UInt32) {
@@ -200,25 +204,26 @@ extension SessionState {
         sendControl(.windowUpdate(streamID: streamID, deltaBytes: update.deltaBytes))
     }
 
-    /// Sends the withheld updates that fit now, oldest first; the rest keep waiting in order.
+    /// Sends the withheld updates that fit now, oldest first. One that still does not fit keeps
+    /// waiting without holding back smaller ones behind it; entries of streams that are gone or
+    /// were granted meanwhile are dropped, so each stream is listed at most once.
     private mutating func grantWithheldUpdates(nowNanoseconds: UInt64) {
-        var granted = 0
+        var waiting: [UInt32] = []
         for streamID in withheldUpdates {
-            guard var state = streams[streamID], state.updateWithheld else {
-                granted += 1
-                continue
-            }
+            guard var state = streams[streamID], state.updateWithheld else { continue }
             let update = state.grantDueUpdate(
                 nowNanoseconds: nowNanoseconds,
                 rttNanoseconds: configuration.windowAutoTuning ? rttNanoseconds : nil,
                 budgetBytes: receiveBudgetRemainingBytes,
                 limitBytes: bufferLimitRemainingBytes)
-            if update == nil, state.isUpdateDue { break }  // still no room: the rest waits too
+            if update == nil, state.isUpdateDue {
+                waiting.append(streamID)
+                continue
+            }
             state.updateWithheld = false
-            streams[streamID] = state
+            store(state, streamID: streamID)
             if let update { sendUpdate(update, streamID: streamID) }
-            granted += 1
         }
-        withheldUpdates.removeFirst(granted)
+        withheldUpdates = waiting
     }
 }

@@ -38,8 +38,14 @@ public struct SessionState<Chunk: FrameByteChunk>: Sendable {
     /// Payload bytes delivered to streams and not yet reported consumed, across all streams
     /// (closed ones included, until their bytes are reported read or dropped).
     public internal(set) var bufferedBytes: UInt64 = 0
+    /// Receive credit granted by window updates across all streams and not used by the peer yet:
+    /// bytes that may still arrive on top of ``bufferedBytes`` (besides each stream's implicit
+    /// first 256 KiB). Kept equal to the streams' sum by ``store(_:streamID:)``.
+    public internal(set) var grantedCreditBytes: UInt64 = 0
 
-    var streams: [UInt32: StreamState] = [:]
+    /// Every stream; changed only through ``store(_:streamID:)`` and ``removeStream(_:)``, which
+    /// keep ``grantedCreditBytes`` in step.
+    private(set) var streams: [UInt32: StreamState] = [:]
     var acceptQueue: BoundedQueue<UInt32>
     var unacknowledgedStreamCount = 0
     /// An opener was told to wait; the next free ACK slot reports ``SessionAction/openSlotAvailable``.
@@ -183,7 +189,7 @@ public struct SessionState<Chunk: FrameByteChunk>: Sendable {
         for streamID in outputWaiters {
             guard var state = streams[streamID], state.outputWaiting else { continue }
             state.outputWaiting = false
-            streams[streamID] = state
+            store(state, streamID: streamID)
             emit(.streamWritable(streamID: streamID))
         }
         outputWaiters.removeAll(keepingCapacity: true)
@@ -215,6 +221,7 @@ public struct SessionState<Chunk: FrameByteChunk>: Sendable {
         // Drop the unparsed input now: its chunks are receive buffers the reactor wants back.
         decoder = FrameDecoder(maxDataPayloadBytes: decoder.maxDataPayloadBytes)
         streams.removeAll()
+        grantedCreditBytes = 0
         acceptQueue.removeAll { _ in true }
         unacknowledgedStreamCount = 0
         pings.removeAll()
@@ -230,9 +237,16 @@ public struct SessionState<Chunk: FrameByteChunk>: Sendable {
     /// budget its window grew by.
     mutating func removeStream(_ streamID: UInt32) {
         guard let state = streams.removeValue(forKey: streamID) else { return }
+        grantedCreditBytes -= state.grantedReceiveCreditBytes
         receiveBudgetRemainingBytes += state.receiveGrownBytes
         if state.awaitingAck { releaseAckSlot() }
         if state.awaitingAccept { acceptQueue.removeAll { $0 == streamID } }
+    }
+
+    /// Stores a stream's new state, keeping ``grantedCreditBytes`` the sum of the streams' credit.
+    mutating func store(_ state: StreamState, streamID: UInt32) {
+        let before = streams.updateValue(state, forKey: streamID)?.grantedReceiveCreditBytes ?? 0
+        grantedCreditBytes = grantedCreditBytes - before + state.grantedReceiveCreditBytes
     }
 
     mutating func releaseAckSlot() {

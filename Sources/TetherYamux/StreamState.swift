@@ -75,6 +75,9 @@ public struct StreamState: Hashable, Sendable {
         }
     }
 
+    /// Receive credit granted by window updates and not used by the peer yet (0 after its FIN).
+    var grantedReceiveCreditBytes: UInt64 { receiveWindow.map { UInt64($0.grantedCreditBytes) } ?? 0 }
+
     /// Session budget held by the receive window's growth.
     var receiveGrownBytes: UInt64 {
         switch phase {

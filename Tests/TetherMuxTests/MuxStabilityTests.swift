@@ -107,6 +107,28 @@ import TetherTesting
         }
     }
 
+    /// A session that failed holds no reactor receive buffers for streams nobody accepted: other
+    /// sessions on the reactor need them, and nothing can read them any more.
+    @Test func aFailedSessionGivesBackTheBuffersOfUnacceptedStreams() async throws {
+        try await withHostilePeer { victim, raw, reactor in
+            var input: [UInt8] = []
+            for index in 0..<8 {
+                let streamID = UInt32(2 * index + 1)
+                FrameHeader.data(streamID: streamID, flags: .syn, payloadBytes: 32 * 1024).encode(into: &input)
+                input += [UInt8](repeating: UInt8(index), count: 32 * 1024)
+            }
+            try await raw.send(BufferSlice(copying: input))
+            #expect(try await eventually(on: reactor) { await victim.bufferedBytes == 8 * 32 * 1024 })
+            #expect(await reactor.counters().buffersLent > 0)
+            // Version 9: a protocol error that ends the session.
+            try await raw.send(BufferSlice(copying: [9] + [UInt8](repeating: 0, count: 11)))
+            await victim.waitUntilFinished()
+            #expect(await victim.endReason?.code == .unsupportedVersion)
+            #expect(try await eventually(on: reactor) { await reactor.counters().buffersLent == 0 })
+            #expect(await victim.bufferedBytes == 0)
+        }
+    }
+
     /// Streams the peer opens, fills and never finishes, that nobody reads: past
     /// `maxBufferedBytes` new streams are refused and data resets its stream.
     @Test func unreadBytesAcrossStreamsStayWithinTheBudget() async throws {

@@ -205,6 +205,24 @@ struct RPCServerLimitTests {
         }
     }
 
+    /// A cancelled `serve(_ session:)` serves no further call: the stream its accept returns is
+    /// reset, and the loop returns.
+    @Test func aCancelledServeLoopServesNoFurtherCall() async throws {
+        try await withMuxSessionPair { caller, served, reactor in
+            let server = RPCServer(configuration: RPCConfiguration())
+            server.register(KeyValueService(Store()))
+            let serving = Task(executorPreference: reactor) { await server.serve(served) }
+            try await waitUntil("the loop waits for a stream") {
+                await served.diagnostics.contains("acceptWaiters=1")
+            }
+            serving.cancel()
+            let kv = KeyValueClient(channel: RPCChannel(session: caller).withTimeout(.seconds(20)))
+            await #expect(throws: (any Error).self) { try await kv.put("k", value: Data([1])) }
+            await serving.value
+            #expect(server.load(of: served).peakActiveCalls == 0)
+        }
+    }
+
     /// Streams that never send a byte: held to the limit, then failed by the timeout.
     @Test func silentStreamsAreBoundedThenTimedOut() async throws {
         var configuration = RPCConfiguration()

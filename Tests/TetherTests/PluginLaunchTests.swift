@@ -153,6 +153,23 @@ struct PluginLaunchTests {
         }
     }
 
+    /// A plugin that exits before its handshake while a process it started keeps its stderr open:
+    /// the exit is reported (with the stderr read within the grace), not a start timeout.
+    @Test func exitBeforeHandshakeIsReportedWhileAHelperHoldsStderr() async throws {
+        try await withoutLeaks { reactor in
+            var leaving = configuration(mode: "exit-early-leaving-a-helper")
+            leaving.startTimeout = .seconds(20)
+            leaving.shutdownGrace = .milliseconds(300)
+            let error = await expectStartFails(.exitedBeforeHandshake, leaving, on: reactor)
+            #expect(error?.message.contains("exited with status 3") == true, "\(String(describing: error))")
+            #expect(error?.message.contains("boom: cannot open the database") == true)
+            let helper = error?.message.split(separator: "\n").first { $0.hasPrefix("helper ") }
+                .flatMap { Int32($0.dropFirst("helper ".count)) }
+            #expect(helper != nil, "no helper pid in \(String(describing: error))")
+            if let helper { kill(helper, SIGKILL) }
+        }
+    }
+
     @Test func silentPluginIsKilledAtTheStartTimeout() async throws {
         try await withoutLeaks { reactor in
             var silent = configuration(mode: "silent")

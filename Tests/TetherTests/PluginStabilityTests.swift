@@ -39,6 +39,21 @@ struct PluginStabilityTests {
         }
     }
 
+    /// A plugin that left the process group it was started in still gets SIGTERM and SIGKILL:
+    /// they go to the plugin itself (its pidfd) as well as to the group.
+    @Test func killReachesAPluginThatLeftItsProcessGroup() async throws {
+        try await withoutLeaks { reactor in
+            var stray = configuration(mode: "never-reads-other-group")
+            stray.shutdownGrace = .milliseconds(300)
+            let client = try await PluginClient.start(stray, on: reactor)
+            #expect(getpgid(client.process.pid) == getpgrp())
+            let killed = try await finishes(within: .seconds(20), on: reactor) { await client.kill() }
+            #expect(killed, "kill() did not return")
+            guard killed else { return }
+            #expect(client.exitStatus == .signaled(signal: SIGTERM, coreDumped: false))
+        }
+    }
+
     /// One deadline from spawn to a ready session: a plugin that prints a valid handshake but
     /// whose listener never takes the host's connection is killed and reaped at the start
     /// timeout, which names the phase.

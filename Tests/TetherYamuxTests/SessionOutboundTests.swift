@@ -288,4 +288,43 @@ struct SessionOutboundTests {
         #expect(pair.server.sentControl.contains(.windowUpdate(streamID: busy, deltaBytes: 150_000)))
         #expect(pair.server.session.stream(busy)?.isUpdateDue == false)
     }
+
+    @Test("credit granted and not used yet counts against maxBufferedBytes: a peer that keeps to its windows is not reset")
+    func grantedCreditCountsAgainstTheBudget() throws {
+        var configuration = MuxConfiguration.testDefault
+        configuration.maxBufferedBytes = 600_000
+        var pair = try SessionPair(server: configuration)
+        pair.server.autoConsume = false
+        let window = 256 * 1024
+        var streams: [UInt32] = []
+        for _ in 0..<3 { streams.append(try pair.mustOpen(.client)) }
+        pair.pump()
+        // Each stream's first 256 KiB is read at once, so its update of 256 KiB comes due. The
+        // third would promise more than the budget holds while the first two are unused: it waits.
+        for stream in streams {
+            #expect(pair.write(.client, stream: stream, payload(window)) == window)
+            pair.pump()
+            pair.server.session.consumed(streamID: stream, byteCount: window, nowNanoseconds: 0)
+            pair.pump()
+        }
+        #expect(pair.server.session.grantedCreditBytes == UInt64(2 * window))
+        #expect(pair.server.session.withheldUpdates == [streams[2]])
+        // The peer uses every byte of credit it has; nobody reads. Nothing is reset or dropped.
+        for stream in streams { _ = pair.write(.client, stream: stream, payload(window)) }
+        pair.pump()
+        #expect(pair.server.session.bufferedBytes == UInt64(2 * window))
+        #expect(pair.server.session.grantedCreditBytes == 0)
+        #expect(!pair.server.events.contains { if case .dropped = $0 { true } else { false } })
+        #expect(!pair.client.events.contains { if case .reset = $0 { true } else { false } })
+        // Reading makes room. The oldest waiting update goes out first, once; each stream read
+        // after it waits its turn: the first stream's update behind the third's, the second's
+        // behind the first's.
+        pair.server.session.consumed(streamID: streams[0], byteCount: window, nowNanoseconds: 0)
+        #expect(pair.server.session.withheldUpdates == [streams[0]])
+        pair.server.session.consumed(streamID: streams[1], byteCount: window, nowNanoseconds: 0)
+        pair.pump()
+        #expect(pair.server.sentControl.filter { $0.streamID == streams[2] && $0.type == .windowUpdate && $0.flags.isEmpty }.count == 1)
+        #expect(pair.server.session.withheldUpdates == [streams[1]])
+        #expect(pair.server.session.bufferedBytes + pair.server.session.grantedCreditBytes <= 600_000)
+    }
 }

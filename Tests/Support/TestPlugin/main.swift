@@ -1,12 +1,15 @@
 // A plugin executable for the plugin-runtime tests. `TETHER_TEST_PLUGIN_MODE` picks a behaviour:
-// serve (default), stray (prints a line before serving), exit-early (stderr, exit 3), silent,
+// serve (default), stray (prints a line before serving), exit-early (stderr, exit 3),
+// exit-early-leaving-a-helper (the same, leaving a `sleep 60` that holds its stderr and
+// printing `helper PID`), silent,
 // host (starts a serving plugin itself and prints `child PID`), host-without-connecting, stubborn, lingering, chatty,
 // handshake (prints TETHER_TEST_HANDSHAKE as its handshake line), logging (every put writes an hclog JSON line, a plain `[ERROR]` line and a 70,000-byte line to stderr),
 // (never hands shake), bad-core / grpc (a handshake Tether must refuse). `TETHER_TEST_PLUGIN_VERSIONS`
 // lists the app versions it serves (default 1).
 //
 // Misbehaving plugins: never-reads (a valid handshake, then never accepts nor reads: the host's
-// connection waits in the listen queue), never-accepts (a valid handshake on a listener whose
+// connection waits in the listen queue), never-reads-other-group (the same, after moving itself
+// out of the process group it was started in, into its host's), never-accepts (a valid handshake on a listener whose
 // queue it filled itself, so the host cannot even connect; over TCP when the host asks),
 // crash-fatal (a put writes a line to stderr, then calls fatalError), crash-exit (a put writes a
 // line to stderr, then exit(1)), crash-segv (a put raises SIGSEGV), host-drops-client (a host
@@ -26,8 +29,17 @@ func say(_ line: String) {
 }
 
 switch environment["TETHER_TEST_PLUGIN_MODE"] ?? "serve" {
-case "exit-early":
+case "exit-early", "exit-early-leaving-a-helper":
     FileHandle.standardError.write(Data("boom: cannot open the database\n".utf8))
+    if environment["TETHER_TEST_PLUGIN_MODE"] == "exit-early-leaving-a-helper" {
+        // A process of its own that outlives it and keeps its stderr (not its stdout) open.
+        let helper = Process()
+        helper.executableURL = URL(fileURLWithPath: "/bin/sleep")
+        helper.arguments = ["60"]
+        helper.standardOutput = FileHandle.nullDevice
+        try helper.run()
+        FileHandle.standardError.write(Data("helper \(helper.processIdentifier)\n".utf8))
+    }
     exit(3)
 case "silent":
     try await Task.sleep(for: .seconds(3600))
@@ -69,7 +81,7 @@ case "host-drops-client":
     }
     await reactor.shutdown()
     say("done")
-case "never-reads", "never-accepts":
+case "never-reads", "never-reads-other-group", "never-accepts":
     // A valid handshake on a listener nobody accepts from. never-accepts first fills the listen
     // queue with a connection of its own (backlog 0 admits one), so the host's connect waits:
     // on a unix socket in the kernel, over TCP through SYN retransmissions.
@@ -90,6 +102,10 @@ case "never-reads", "never-accepts":
         switch listener.address {
         case .unix(let path): line = HandshakeLine(appVersion: 1, network: .unix, address: path)
         case .tcp(let host, let port): line = HandshakeLine(appVersion: 1, network: .tcp, address: "\(host):\(port)")
+        }
+        if environment["TETHER_TEST_PLUGIN_MODE"] == "never-reads-other-group" {
+            // Signals to the group it was started in no longer reach it.
+            guard setpgid(0, getpgid(getppid())) == 0 else { fatalError("setpgid: \(errno)") }
         }
         say(line.description)
         try await Task.sleep(for: .seconds(3600))

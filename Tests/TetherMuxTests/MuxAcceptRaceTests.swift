@@ -1,0 +1,52 @@
+import Testing
+import TetherReactor
+import TetherTesting
+
+@testable import TetherMux
+
+/// Orderings the socket produces only sometimes, made certain by handing the session its input
+/// the way the reactor does: several receive completions in one loop turn, before any job runs.
+@Suite(.timeLimit(.minutes(1))) struct MuxAcceptRaceTests {
+    /// A stream is handed to a waiting `acceptStream()` by one completion and reset by the next
+    /// one of the same turn, before the waiter's task runs: the handle it gets must fail with the
+    /// reset, not wait for data that cannot come.
+    @Test func aStreamResetBeforeItsAcceptorRunsFailsItsHandle() async throws {
+        var quiet = MuxConfiguration()
+        quiet.keepAliveIntervalNanoseconds = nil
+        let configuration = quiet
+        try await withReactor { reactor in
+            let (victimSocket, raw) = try StreamSocket.makePair(on: reactor)
+            let victim = try await MuxSession(socket: victimSocket, role: .server, configuration: configuration)
+            let acceptor = Task(executorPreference: reactor) { try await victim.acceptStream() }
+            for _ in 0..<5_000 where !(await victim.diagnostics.contains("acceptWaiters=1")) {
+                try await reactor.sleep(for: .milliseconds(1))
+            }
+            #expect(await victim.diagnostics.contains("acceptWaiters=1"))
+            var opening: [UInt8] = []
+            FrameHeader.data(streamID: 1, flags: .syn, payloadBytes: 3).encode(into: &opening)
+            opening += Array("abc".utf8)
+            let reset = FrameHeader.windowUpdate(streamID: 1, flags: .rst, deltaBytes: 0).encoded()
+            await victim.receiveInOneTurn([BufferSlice(copying: opening), BufferSlice(copying: reset)])
+            let stream = try await acceptor.value
+            let outcome: Result<[UInt8], MuxError> = try await reactor.withDeadline(.seconds(10)) {
+                var read: [UInt8] = []
+                do {
+                    while let slice = try await stream.read() { read += slice.bytes }
+                    return .success(read)
+                } catch let error as MuxError {
+                    return .failure(error)
+                }
+            }
+            #expect(outcome == .failure(MuxError(.streamReset, streamID: 1)))
+            await victim.close()
+            try? await raw.close()
+        }
+    }
+}
+
+extension MuxSession {
+    /// Delivers `chunks` as consecutive receive completions with no job in between.
+    fileprivate func receiveInOneTurn(_ chunks: [BufferSlice]) {
+        for chunk in chunks { received(.success(chunk)) }
+    }
+}
