@@ -10,7 +10,7 @@ GO_PEER := .build/go/goyamux-peer
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BENCH_SCENARIOS ?= raw throughput rtt churn rpc isolation fds
 
-.PHONY: all deps test-deps python-deps apt-install go-peer build test bench clean
+.PHONY: all deps test-deps python-deps apt-install go-peer build lint format test bench clean
 
 all: build
 
@@ -39,6 +39,14 @@ apt-install:
 
 build: deps
 	$(SWIFT) build
+
+# The committed .swift-format, checked (lint, warnings are errors) or applied (format).
+SWIFT_FORMAT_PATHS := Sources Tests Benchmarks Examples Package.swift
+lint:
+	$(SWIFT) format lint --strict --recursive $(SWIFT_FORMAT_PATHS)
+
+format:
+	$(SWIFT) format format --in-place --recursive $(SWIFT_FORMAT_PATHS)
 
 # Tests run on the real kernel (io_uring, sockets, child processes); see docs/architecture.md.
 # --no-parallel: the leak tests count process-wide fds and children, which other tests would move.

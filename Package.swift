@@ -183,7 +183,8 @@ let package = Package(
         .testTarget(
             name: "TetherRPCTests",
             dependencies: [
-                "TetherRPC", "TetherMessagePack", "TetherPluginInterface", "TetherMux", "TetherReactor", "TetherTesting",
+                "TetherRPC", "TetherMessagePack", "TetherPluginInterface", "TetherMux", "TetherReactor",
+                "TetherTesting",
                 "RPCFixtures",
                 "tether-rpc-test-plugin",
             ],

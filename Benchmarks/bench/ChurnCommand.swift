@@ -41,7 +41,8 @@ struct ChurnCommand: AsyncParsableCommand {
                         let name = path == "stream" ? "mux stream" : "new connection"
                         print(
                             padded(transport.rawValue, 12) + padded(name, 18) + padded("\(parallel)", 10)
-                                + padded(summary.formatted(0), 26) + padded(format(summary.median / baseline, 2) + "×", 15)
+                                + padded(summary.formatted(0), 26)
+                                + padded(format(summary.median / baseline, 2) + "×", 15)
                                 + "\(fds[path]!.0)/\(fds[path]!.1)")
                     }
                 }
@@ -59,10 +60,16 @@ struct ChurnCommand: AsyncParsableCommand {
             var tether: [Double] = []
             var go: [Double] = []
             for _ in 0..<runs {
-                tether.append(try await Self.streamRun(transport: .socketpair, parallel: parallel, operations: operations, reactor: reactor).0)
+                tether.append(
+                    try await Self.streamRun(
+                        transport: .socketpair, parallel: parallel, operations: operations, reactor: reactor
+                    ).0)
                 let output = try await GoPair.run(
                     server: ["-scenario", "bench-echo", "-keepalive=false"],
-                    client: ["-scenario", "churn-client", "-keepalive=false", "-ops", "\(operations)", "-parallel", "\(parallel)"],
+                    client: [
+                        "-scenario", "churn-client", "-keepalive=false", "-ops", "\(operations)", "-parallel",
+                        "\(parallel)",
+                    ],
                     reactor: reactor)
                 guard let rate = GoPair.fields(output.client, line: "churn")["ops_per_second"] else {
                     throw BenchError("go churn-client said: \(output.client)")
@@ -70,8 +77,9 @@ struct ChurnCommand: AsyncParsableCommand {
                 go.append(rate)
             }
             let ratio = Summary(tether).median / Summary(go).median
-            print(padded("\(parallel)", 10) + padded(format(Summary(tether).median, 0), 16)
-                + padded(format(Summary(go).median, 0), 10) + format(ratio, 2) + "×")
+            print(
+                padded("\(parallel)", 10) + padded(format(Summary(tether).median, 0), 16)
+                    + padded(format(Summary(go).median, 0), 10) + format(ratio, 2) + "×")
         }
         print("")
     }
@@ -122,7 +130,8 @@ struct ChurnCommand: AsyncParsableCommand {
     {
         let address: SocketAddress =
             transport == .unix
-            ? .unix(path: "/tmp/tether-churn-\(UInt64.random(in: 0...UInt64.max)).sock") : .tcp(host: "127.0.0.1", port: 0)
+            ? .unix(path: "/tmp/tether-churn-\(UInt64.random(in: 0...UInt64.max)).sock")
+            : .tcp(host: "127.0.0.1", port: 0)
         let link = try await PeerLink.launch(
             ["connection-echo", "--listen", PeerCommand.encode(address)], over: transport, reactor: reactor)
         guard let ready = try await link.socket.receive(),

@@ -54,7 +54,9 @@ struct FdsCommand: AsyncParsableCommand {
         let host = PluginHost(reactor: reactor)
         let clients = try await withThrowingTaskGroup(of: PluginClient.self) { group in
             for _ in 0..<count {
-                group.addTask(executorPreference: reactor) { try await host.start(benchPluginConfiguration(executable, startTimeout: .seconds(60))) }
+                group.addTask(executorPreference: reactor) {
+                    try await host.start(benchPluginConfiguration(executable, startTimeout: .seconds(60)))
+                }
             }
             return try await group.reduce(into: []) { $0.append($1) }
         }
@@ -88,7 +90,8 @@ struct FdsCommand: AsyncParsableCommand {
     /// One plugin; `count` streams opened on its session a thousand at a time and closed; the
     /// host's descriptors before, the most seen while streams were open, and after.
     private static func streamRow(count: Int, executable: String, reactor: Reactor) async throws -> String {
-        let client = try await PluginClient.start(benchPluginConfiguration(executable, startTimeout: .seconds(60)), on: reactor)
+        let client = try await PluginClient.start(
+            benchPluginConfiguration(executable, startTimeout: .seconds(60)), on: reactor)
         _ = try await client.ping()
         var before = HostDescriptors.now().total
         for _ in 0..<200 {  // the stdout pipe closing, as above

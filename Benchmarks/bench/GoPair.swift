@@ -18,12 +18,18 @@ enum GoPair {
         let serverProcess = try ChildProcess.spawn(
             executable: GoYamuxPeer.executablePath, arguments: ["-role", "server", "-fd", "3"] + server,
             environment: ["PATH=/usr/bin:/bin"],
-            files: [.init(a.fileDescriptor, as: FileDescriptor(rawValue: 3)), .init(serverWriter.fileDescriptor, as: .standardOutput)],
+            files: [
+                .init(a.fileDescriptor, as: FileDescriptor(rawValue: 3)),
+                .init(serverWriter.fileDescriptor, as: .standardOutput),
+            ],
             on: reactor)
         let clientProcess = try ChildProcess.spawn(
             executable: GoYamuxPeer.executablePath, arguments: ["-role", "client", "-fd", "3"] + client,
             environment: ["PATH=/usr/bin:/bin"],
-            files: [.init(b.fileDescriptor, as: FileDescriptor(rawValue: 3)), .init(clientWriter.fileDescriptor, as: .standardOutput)],
+            files: [
+                .init(b.fileDescriptor, as: FileDescriptor(rawValue: 3)),
+                .init(clientWriter.fileDescriptor, as: .standardOutput),
+            ],
             on: reactor)
         try await a.close()
         try await b.close()
@@ -53,7 +59,9 @@ enum GoPair {
             bytes += slice.bytes
             if let marker {
                 let text = String(decoding: bytes, as: UTF8.self)
-                if text.split(separator: "\n", omittingEmptySubsequences: false).dropLast().contains(where: { $0.hasPrefix(marker) }) {
+                if text.split(separator: "\n", omittingEmptySubsequences: false).dropLast().contains(where: {
+                    $0.hasPrefix(marker)
+                }) {
                     break
                 }
             }

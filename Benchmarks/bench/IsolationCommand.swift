@@ -25,7 +25,9 @@ struct IsolationCommand: AsyncParsableCommand {
     func run() async throws {
         let reactor = try Reactor.start(configuration: benchReactorConfiguration)
         try await withTaskExecutorPreference(reactor) {
-            print("## bench isolation: a quiet plugin's 64-byte RPC calls (\(callers) caller(s)) beside a flooding plugin on the same reactor, \(runs) runs\n")
+            print(
+                "## bench isolation: a quiet plugin's 64-byte RPC calls (\(callers) caller(s)) beside a flooding plugin on the same reactor, \(runs) runs\n"
+            )
             print(
                 padded("neighbour", 12) + padded("calls/s", 26) + padded("vs alone", 10) + padded("p99 µs", 9)
                     + padded("host heap MiB (before → peak)", 31) + "host RSS MiB")
@@ -68,7 +70,9 @@ struct IsolationCommand: AsyncParsableCommand {
                     padded(kind.rawValue, 12) + padded(Summary(rates).formatted(0), 26)
                         + padded(format(Summary(rates).median / aloneMedian, 2) + "×", 10)
                         + padded(format(Summary(p99s).median, 1), 9)
-                        + padded("\(format(Double(heapStart) / mebibyte, 1)) → \(format(Double(heapPeak) / mebibyte, 1))", 31)
+                        + padded(
+                            "\(format(Double(heapStart) / mebibyte, 1)) → \(format(Double(heapPeak) / mebibyte, 1))", 31
+                        )
                         + "\(format(Double(rssStart) / mebibyte, 1)) → \(format(Double(rssPeak) / mebibyte, 1))")
             }
             print("")
@@ -136,7 +140,8 @@ struct Flood {
     let drain: Task<Void, Never>
 
     static func start(_ kind: FloodKind, reactor: Reactor) async throws -> Flood {
-        let link = try await PeerLink.launch(["--flood", kind.rawValue], over: .unix, reactor: reactor, command: "flood")
+        let link = try await PeerLink.launch(
+            ["--flood", kind.rawValue], over: .unix, reactor: reactor, command: "flood")
         let session = try await MuxSession(socket: link.socket, role: .client, configuration: benchMuxConfiguration)
         // The host application reads what the bulk neighbour sends (and accepts nothing else).
         let drain = Task(executorPreference: reactor) {

@@ -37,17 +37,22 @@ struct LaunchCommand: AsyncParsableCommand {
             var phases: [String: [Double]] = [:]
             for _ in 0..<runs {
                 floor += try await Self.spawnFloor(executable: executable, count: launches, reactor: reactor)
-                for (name, values) in try await Self.sequential(executable: executable, count: launches, reactor: reactor) {
+                for (name, values) in try await Self.sequential(
+                    executable: executable, count: launches, reactor: reactor)
+                {
                     phases[name, default: []] += values
                 }
             }
             let floorMedian = Summary(floor).median
             print(padded("one at a time", 38) + padded("p50 ms", 10) + padded("p99 ms", 10) + "p50 / spawn floor")
-            print(padded("spawn + exit (floor)", 38) + padded(format(floorMedian, 2), 10) + padded(format(Summary(floor).percentile(99), 2), 10) + "1.00×")
+            print(
+                padded("spawn + exit (floor)", 38) + padded(format(floorMedian, 2), 10)
+                    + padded(format(Summary(floor).percentile(99), 2), 10) + "1.00×")
             for name in ["start (spawn → handshake → session)", "first call", "shutdown (quit → reaped)", "total"] {
                 let summary = Summary(phases[name]!)
                 print(
-                    padded(name, 38) + padded(format(summary.median, 2), 10) + padded(format(summary.percentile(99), 2), 10)
+                    padded(name, 38) + padded(format(summary.median, 2), 10)
+                        + padded(format(summary.percentile(99), 2), 10)
                         + format(summary.median / floorMedian, 2) + "×")
             }
             print("")
@@ -69,7 +74,8 @@ struct LaunchCommand: AsyncParsableCommand {
         var samples: [Double] = []
         for _ in 0..<count {
             let start = clock.now
-            let child = try ChildProcess.spawn(executable: executable, arguments: ["exit-now"], environment: [], on: reactor)
+            let child = try ChildProcess.spawn(
+                executable: executable, arguments: ["exit-now"], environment: [], on: reactor)
             guard try await child.waitForExit() == .exited(code: 0) else { throw BenchError("exit-now failed") }
             try await child.close()
             samples.append((clock.now - start).seconds * 1e3)
@@ -78,20 +84,24 @@ struct LaunchCommand: AsyncParsableCommand {
     }
 
     /// Milliseconds of each phase of `count` plugin lives, one after another.
-    private static func sequential(executable: String, count: Int, reactor: Reactor) async throws -> [String: [Double]] {
+    private static func sequential(executable: String, count: Int, reactor: Reactor) async throws -> [String: [Double]]
+    {
         let clock = ContinuousClock()
         let payload = Data(repeating: 7, count: 64)
         var phases: [String: [Double]] = [:]
         for _ in 0..<count {
             let start = clock.now
-            let client = try await PluginClient.start(benchPluginConfiguration(executable, startTimeout: .seconds(30)), on: reactor)
+            let client = try await PluginClient.start(
+                benchPluginConfiguration(executable, startTimeout: .seconds(30)), on: reactor)
             let started = clock.now
             guard try await client.dispense(BenchEchoClient.self, name: "echo").echo(payload) == payload else {
                 throw BenchError("echo mismatch")
             }
             let called = clock.now
             await client.kill()
-            guard client.exitStatus == .exited(code: 0) else { throw BenchError("plugin ended \(String(describing: client.exitStatus))") }
+            guard client.exitStatus == .exited(code: 0) else {
+                throw BenchError("plugin ended \(String(describing: client.exitStatus))")
+            }
             let stopped = clock.now
             phases["start (spawn → handshake → session)", default: []].append((started - start).seconds * 1e3)
             phases["first call", default: []].append((called - started).seconds * 1e3)
@@ -109,7 +119,9 @@ struct LaunchCommand: AsyncParsableCommand {
         let start = clock.now
         let clients = try await withThrowingTaskGroup(of: PluginClient.self) { group in
             for _ in 0..<count {
-                group.addTask(executorPreference: reactor) { try await host.start(benchPluginConfiguration(executable, startTimeout: .seconds(30))) }
+                group.addTask(executorPreference: reactor) {
+                    try await host.start(benchPluginConfiguration(executable, startTimeout: .seconds(30)))
+                }
             }
             return try await group.reduce(into: []) { $0.append($1) }
         }
@@ -132,7 +144,8 @@ struct LaunchCommand: AsyncParsableCommand {
         let fdsAfter = ProcessResources.openFileDescriptorCount() - fdsBefore
         let children = ProcessResources.childProcessIDs().count
         return padded("", 16) + padded(format((started - start).seconds * 1e3, 1), 24)
-            + padded(format((called - start).seconds * 1e3, 1), 16) + padded(format((stopped - start).seconds * 1e3, 1), 16)
+            + padded(format((called - start).seconds * 1e3, 1), 16)
+            + padded(format((stopped - start).seconds * 1e3, 1), 16)
             + padded(format(fdsPerPlugin, 2), 17) + "\(fdsAfter >= 0 ? "+" : "")\(fdsAfter), \(children)"
     }
 }
@@ -142,7 +155,8 @@ struct PluginServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "plugin-serve", shouldDisplay: false)
 
     func run() async throws {
-        let status = await PluginServer.serve(handshake: benchPluginHandshake, services: [1: ["echo": BenchEchoService()]])
+        let status = await PluginServer.serve(
+            handshake: benchPluginHandshake, services: [1: ["echo": BenchEchoService()]])
         if status != 0 { throw ExitCode(status) }
     }
 }

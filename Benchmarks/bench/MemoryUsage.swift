@@ -1,6 +1,6 @@
 import Foundation
-import TetherReactor
 import Glibc
+import TetherReactor
 
 /// Memory figures of this process, from `/proc/self/statm`.
 enum MemoryUsage {

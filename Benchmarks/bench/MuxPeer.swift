@@ -20,7 +20,9 @@ enum MuxPeer {
                         var count: UInt64 = 0
                         while let slice = try? await stream.read() { count += UInt64(slice.count) }
                         let reply = BufferSlice(count: 8) { span in
-                            for index in 0..<8 { span[index] = UInt8(truncatingIfNeeded: count >> (56 - 8 * UInt64(index))) }
+                            for index in 0..<8 {
+                                span[index] = UInt8(truncatingIfNeeded: count >> (56 - 8 * UInt64(index)))
+                            }
                         }
                         try? await stream.writeAndClose([reply])
                     }

@@ -29,7 +29,8 @@ struct RPCCommand: AsyncParsableCommand {
             if peer == "go" { header += padded("Go net/rpc calls/s", 20) + padded("Go p50", 8) + "Tether/Go" }
             print(header)
             for transport in transports {
-                let (rtt, _) = try await RoundTripCommand.muxRun(transport: transport, roundTrips: calls, reactor: reactor)
+                let (rtt, _) = try await RoundTripCommand.muxRun(
+                    transport: transport, roundTrips: calls, reactor: reactor)
                 let rttMedian = Summary(rtt).median
                 for size in sizes {
                     for callers in parallel {
@@ -43,7 +44,8 @@ struct RPCCommand: AsyncParsableCommand {
                             rates.append(rate)
                             latencies += runLatencies
                             if peer == "go" {
-                                let (rate, p50) = try await Self.goRun(size: size, callers: callers, calls: calls, reactor: reactor)
+                                let (rate, p50) = try await Self.goRun(
+                                    size: size, callers: callers, calls: calls, reactor: reactor)
                                 goRates.append(rate)
                                 goP50.append(p50)
                             }

@@ -18,7 +18,9 @@ struct RoundTripCommand: AsyncParsableCommand {
         let reactor = try Reactor.start(configuration: benchReactorConfiguration)
         try await withTaskExecutorPreference(reactor) {
             print("## bench rtt: 64-byte request/response, \(roundTrips) per run, \(runs) runs, two processes\n")
-            print(padded("transport", 12) + padded("path", 14) + padded("p50 µs", 9) + padded("p99 µs", 9) + padded("ops/s", 10) + "p50 vs raw")
+            print(
+                padded("transport", 12) + padded("path", 14) + padded("p50 µs", 9) + padded("p99 µs", 9)
+                    + padded("ops/s", 10) + "p50 vs raw")
             for transport in transports {
                 var raw: [Double] = []
                 var rawRates: [Double] = []
@@ -29,16 +31,20 @@ struct RoundTripCommand: AsyncParsableCommand {
                         mode: .reactor, transport: transport, roundTrips: roundTrips, reactor: reactor)
                     raw += rawLatencies
                     rawRates.append(rawRate)
-                    let (muxLatencies, muxRate) = try await Self.muxRun(transport: transport, roundTrips: roundTrips, reactor: reactor)
+                    let (muxLatencies, muxRate) = try await Self.muxRun(
+                        transport: transport, roundTrips: roundTrips, reactor: reactor)
                     mux += muxLatencies
                     muxRates.append(muxRate)
                 }
                 let rawSummary = Summary(raw)
                 let muxSummary = Summary(mux)
-                for (name, summary, rates) in [("raw socket", rawSummary, rawRates), ("mux stream", muxSummary, muxRates)] {
+                for (name, summary, rates) in [
+                    ("raw socket", rawSummary, rawRates), ("mux stream", muxSummary, muxRates),
+                ] {
                     print(
                         padded(transport.rawValue, 12) + padded(name, 14) + padded(format(summary.median, 1), 9)
-                            + padded(format(summary.percentile(99), 1), 9) + padded(format(Summary(rates).median, 0), 10)
+                            + padded(format(summary.percentile(99), 1), 9)
+                            + padded(format(Summary(rates).median, 0), 10)
                             + format(summary.median / rawSummary.median, 2) + "×")
                 }
             }
@@ -49,13 +55,17 @@ struct RoundTripCommand: AsyncParsableCommand {
     }
 
     private func compareWithGo(_ reactor: Reactor) async throws {
-        print("## bench rtt --peer go: socketpair, 64 bytes, \(roundTrips) round trips per run, p50 µs median of \(runs) runs\n")
+        print(
+            "## bench rtt --peer go: socketpair, 64 bytes, \(roundTrips) round trips per run, p50 µs median of \(runs) runs\n"
+        )
         print(padded("Tether↔Tether", 16) + padded("Tether→Go", 14) + padded("Go↔Go", 10) + "Go↔Go / Tether↔Tether")
         var tether: [Double] = []
         var tetherToGo: [Double] = []
         var go: [Double] = []
         for _ in 0..<runs {
-            tether.append(Summary(try await Self.muxRun(transport: .socketpair, roundTrips: roundTrips, reactor: reactor).0).median)
+            tether.append(
+                Summary(try await Self.muxRun(transport: .socketpair, roundTrips: roundTrips, reactor: reactor).0)
+                    .median)
             tetherToGo.append(Summary(try await Self.goEchoRun(roundTrips: roundTrips, reactor: reactor)).median)
             let output = try await GoPair.run(
                 server: ["-scenario", "bench-echo", "-keepalive=false"],
@@ -73,7 +83,8 @@ struct RoundTripCommand: AsyncParsableCommand {
 
     /// Round trips from a Tether client to a Go echo server.
     static func goEchoRun(roundTrips: Int, reactor: Reactor) async throws -> [Double] {
-        let peer = try await GoYamuxPeer.start(["-role", "server", "-scenario", "bench-echo", "-keepalive=false"], on: reactor)
+        let peer = try await GoYamuxPeer.start(
+            ["-role", "server", "-scenario", "bench-echo", "-keepalive=false"], on: reactor)
         let session = try await MuxSession(socket: peer.socket, role: .client, configuration: benchMuxConfiguration)
         let stream = try await session.openStream()
         let message = BufferSlice(count: 64) { span in

@@ -31,10 +31,15 @@ struct StreamsCommand: AsyncParsableCommand {
             print("")
             if peer == "go" {
                 print("## bench streams --peer go: Go yamux on both ends, socketpair\n")
-                print(padded("streams", 10) + padded("client heap/RSS B", 20) + padded("server heap/RSS B", 20) + "fds client/server")
+                print(
+                    padded("streams", 10) + padded("client heap/RSS B", 20) + padded("server heap/RSS B", 20)
+                        + "fds client/server")
                 for count in counts {
                     let output = try await GoPair.run(
-                        server: ["-scenario", "idle-accept", "-keepalive=false", "-streams", "\(count)", "-backlog", "\(count)"],
+                        server: [
+                            "-scenario", "idle-accept", "-keepalive=false", "-streams", "\(count)", "-backlog",
+                            "\(count)",
+                        ],
                         client: ["-scenario", "idle-streams", "-keepalive=false", "-streams", "\(count)"],
                         until: "idle", reactor: reactor)
                     let client = GoPair.fields(output.client, line: "idle")
@@ -42,8 +47,9 @@ struct StreamsCommand: AsyncParsableCommand {
                     func pair(_ fields: [String: Double]) -> String {
                         "\(format(fields["heap_bytes_per_stream"] ?? -1, 0))/\(format(fields["rss_bytes_per_stream"] ?? -1, 0))"
                     }
-                    print(padded("\(count)", 10) + padded(pair(client), 20) + padded(pair(server), 20)
-                        + "\(format(client["fds"] ?? -1, 0))/\(format(server["fds"] ?? -1, 0))")
+                    print(
+                        padded("\(count)", 10) + padded(pair(client), 20) + padded(pair(server), 20)
+                            + "\(format(client["fds"] ?? -1, 0))/\(format(server["fds"] ?? -1, 0))")
                 }
                 print("")
             }

@@ -22,7 +22,9 @@ struct ThroughputCommand: AsyncParsableCommand {
         try await withTaskExecutorPreference(reactor) {
             print("## bench throughput: 64 KiB writes, \(mebibytes) MiB per run, host process → plugin process")
             print("median [min–max] of \(runs) runs; the raw row is one socket, both ends on reactors\n")
-            print(padded("transport", 12) + padded("path", 16) + padded("GB/s", 22) + padded("vs raw", 9) + "bytes copied")
+            print(
+                padded("transport", 12) + padded("path", 16) + padded("GB/s", 22) + padded("vs raw", 9) + "bytes copied"
+            )
             for transport in transports {
                 var raw: [Double] = []
                 var mux: [Int: [Double]] = [:]
@@ -40,12 +42,15 @@ struct ThroughputCommand: AsyncParsableCommand {
                     }
                 }
                 let rawSummary = Summary(raw)
-                print(padded(transport.rawValue, 12) + padded("raw socket", 16) + padded(rawSummary.formatted(2), 22) + "1.00×")
+                print(
+                    padded(transport.rawValue, 12) + padded("raw socket", 16) + padded(rawSummary.formatted(2), 22)
+                        + "1.00×")
                 for count in streams {
                     let summary = Summary(mux[count]!)
                     print(
                         padded(transport.rawValue, 12) + padded("mux \(count) stream\(count == 1 ? "" : "s")", 16)
-                            + padded(summary.formatted(2), 22) + padded(format(summary.median / rawSummary.median, 2) + "×", 9)
+                            + padded(summary.formatted(2), 22)
+                            + padded(format(summary.median / rawSummary.median, 2) + "×", 9)
                             + "\(copied[count]!)")
                 }
             }
@@ -70,13 +75,15 @@ struct ThroughputCommand: AsyncParsableCommand {
             var tetherToGo: [Double] = []
             var go: [Double] = []
             for _ in 0..<runs {
-                tether.append(try await Self.muxRun(streams: count, transport: .socketpair, bytes: bytes, reactor: reactor).0)
+                tether.append(
+                    try await Self.muxRun(streams: count, transport: .socketpair, bytes: bytes, reactor: reactor).0)
                 tetherToGo.append(try await Self.tetherToGo(streams: count, bytes: bytes, reactor: reactor))
                 go.append(try await Self.goToGo(streams: count, bytes: bytes, reactor: reactor))
             }
             let ratio = Summary(tether).median / Summary(go).median
             print(
-                padded("\(count)", 9) + padded(Summary(tether).formatted(2), 22) + padded(Summary(tetherToGo).formatted(2), 22)
+                padded("\(count)", 9) + padded(Summary(tether).formatted(2), 22)
+                    + padded(Summary(tetherToGo).formatted(2), 22)
                     + padded(Summary(go).formatted(2), 22) + format(ratio, 2) + "×")
         }
         print("")
@@ -128,7 +135,9 @@ struct ThroughputCommand: AsyncParsableCommand {
     }
 
     /// One run: `streams` streams each write their share, the peer sinks them and reports counts.
-    static func muxRun(streams: Int, transport: Transport, bytes: Int, reactor: Reactor) async throws -> (Double, UInt64) {
+    static func muxRun(streams: Int, transport: Transport, bytes: Int, reactor: Reactor) async throws -> (
+        Double, UInt64
+    ) {
         let link = try await PeerLink.launch(["mux-sink"], over: transport, reactor: reactor)
         let session = try await MuxSession(socket: link.socket, role: .client, configuration: benchMuxConfiguration)
         let elapsed = try await send(streams: streams, bytes: bytes, session: session, reactor: reactor)

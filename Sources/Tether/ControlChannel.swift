@@ -106,7 +106,8 @@ final class ControlChannel: Sendable {
             return state.nextSequence
         }
         guard let sequence else { return false }
-        guard (try? await stream.write(ControlRecord.encode(type: ControlRecord.ping, sequence: sequence))) != nil else {
+        guard (try? await stream.write(ControlRecord.encode(type: ControlRecord.ping, sequence: sequence))) != nil
+        else {
             state.withLock { $0.pongs[sequence] = nil }
             return false
         }

@@ -3,8 +3,9 @@
 // plugin's process and exit status. The rest of the reactor (sockets, pipes, buffers) stays in
 // `TetherReactor` for code that uses it directly.
 @_exported import TetherRPC
+
+@_exported import class TetherReactor.ChildProcess
+@_exported import enum TetherReactor.ExitStatus
 @_exported import class TetherReactor.Reactor
 @_exported import struct TetherReactor.ReactorConfiguration
 @_exported import struct TetherReactor.ReactorError
-@_exported import class TetherReactor.ChildProcess
-@_exported import enum TetherReactor.ExitStatus

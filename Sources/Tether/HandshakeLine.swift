@@ -62,14 +62,16 @@ public struct HandshakeLine: Sendable, Equatable, CustomStringConvertible {
             throw PluginError(.malformedHandshake, "\"\(text)\" has \(fields.count) fields, a handshake has 5 or 6")
         }
         guard let core = Int(fields[0]), fields[0].allSatisfy(\.isASCIIDigit) else {
-            throw PluginError(.malformedHandshake, "core protocol version \"\(fields[0])\" in \"\(text)\" is not a number")
+            throw PluginError(
+                .malformedHandshake, "core protocol version \"\(fields[0])\" in \"\(text)\" is not a number")
         }
         guard core == coreProtocolVersion else {
             throw PluginError(
                 .coreVersionMismatch, "the plugin speaks core protocol \(core), this host \(coreProtocolVersion)")
         }
         guard let app = Int(fields[1]), fields[1].allSatisfy(\.isASCIIDigit) else {
-            throw PluginError(.malformedHandshake, "app protocol version \"\(fields[1])\" in \"\(text)\" is not a number")
+            throw PluginError(
+                .malformedHandshake, "app protocol version \"\(fields[1])\" in \"\(text)\" is not a number")
         }
         guard let network = Network(rawValue: String(fields[2])) else {
             throw PluginError(.unsupportedNetwork, "network \"\(fields[2])\" (Tether speaks unix and tcp)")

@@ -59,7 +59,9 @@ enum LoopbackConnectionOwner {
             return false
         }
         let target = "socket:[\(inode)]"
-        return fds.contains { (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\($0)")) == target }
+        return fds.contains {
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\($0)")) == target
+        }
     }
 
     /// `0100007F:1F90` → ("127.0.0.1", 8080). The address is the kernel's 32-bit word in host
@@ -69,7 +71,8 @@ enum LoopbackConnectionOwner {
         guard parts.count == 2, parts[0].count == 8, let word = UInt32(parts[0], radix: 16),
             let port = UInt16(parts[1], radix: 16)
         else { return nil }
-        let host = [word & 0xff, (word >> 8) & 0xff, (word >> 16) & 0xff, word >> 24].map(String.init).joined(separator: ".")
+        let host = [word & 0xff, (word >> 8) & 0xff, (word >> 16) & 0xff, word >> 24].map(String.init).joined(
+            separator: ".")
         return (host, port)
     }
 }

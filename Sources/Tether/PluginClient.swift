@@ -178,7 +178,8 @@ public final class PluginClient: Sendable {
     /// dispense instances per plugin, not per request.
     ///
     /// - Throws: ``PluginError/Code-swift.struct/unknownPlugin`` as ``dispense(_:name:)``.
-    public func dispenseInstance<Client: RPCClientStub>(_ type: Client.Type, name: String) throws(PluginError) -> Client {
+    public func dispenseInstance<Client: RPCClientStub>(_ type: Client.Type, name: String) throws(PluginError) -> Client
+    {
         try checkListed(name)
         let instance = nextInstance.withLock { next in
             defer { next += 1 }
@@ -190,7 +191,8 @@ public final class PluginClient: Sendable {
     private func checkListed(_ name: String) throws(PluginError) {
         guard configuration.plugins.isEmpty || configuration.plugins.contains(name) else {
             throw PluginError(
-                .unknownPlugin, "\(name) is not among the plugins this host may dispense: \(configuration.plugins.sorted())")
+                .unknownPlugin,
+                "\(name) is not among the plugins this host may dispense: \(configuration.plugins.sorted())")
         }
     }
 

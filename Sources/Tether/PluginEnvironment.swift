@@ -62,7 +62,8 @@ public struct PluginEnvironment: Sendable, Equatable {
         switch environment[Self.networkVariable] {
         case nil, "", "unix": network = .unix
         case "tcp": network = .tcp(ports: portRange ?? PluginNetwork.defaultPorts)
-        case let other?: throw PluginError(.invalidEnvironment, "\(Self.networkVariable) is \"\(other)\", not unix or tcp")
+        case let other?:
+            throw PluginError(.invalidEnvironment, "\(Self.networkVariable) is \"\(other)\", not unix or tcp")
         }
     }
 

@@ -24,7 +24,9 @@ public final class PluginHost: Service, Sendable {
 
     /// - Parameter logger: where the host reports shutting down; each plugin logs through its own
     ///   configuration's logger.
-    public init(reactor: Reactor, logger: Logger = Logger(label: "tether.host", factory: { _ in SwiftLogNoOpLogHandler() })) {
+    public init(
+        reactor: Reactor, logger: Logger = Logger(label: "tether.host", factory: { _ in SwiftLogNoOpLogHandler() })
+    ) {
         self.reactor = reactor
         self.logger = logger
     }

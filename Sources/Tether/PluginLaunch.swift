@@ -112,7 +112,9 @@ final class PluginLaunch: Sendable {
             throw PluginError(.notExecutable, "\(executable) is not an executable file")
         }
         let directory = FileManager.default.temporaryDirectory
-            .appendingPathComponent("tether-\(ProcessInfo.processInfo.processIdentifier)-\(UInt64.random(in: 0...UInt64.max))")
+            .appendingPathComponent(
+                "tether-\(ProcessInfo.processInfo.processIdentifier)-\(UInt64.random(in: 0...UInt64.max))"
+            )
             .path
         do {
             try FileManager.default.createDirectory(
@@ -128,10 +130,12 @@ final class PluginLaunch: Sendable {
         }
         var environment = configuration.inheritEnvironment ? ProcessInfo.processInfo.environment : [:]
         environment.merge(configuration.environment) { _, new in new }
-        environment.merge(PluginEnvironment.hostVariables(
+        environment.merge(
+            PluginEnvironment.hostVariables(
                 handshake: configuration.handshake, unixSocketDirectory: directory,
                 hostProcessID: ProcessInfo.processInfo.processIdentifier, network: configuration.network,
-                unixSocketGroup: configuration.unixSocketGroup)) {
+                unixSocketGroup: configuration.unixSocketGroup)
+        ) {
             _, new in new
         }
         var readers: [PipeReader] = []

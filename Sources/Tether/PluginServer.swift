@@ -83,10 +83,12 @@ public enum PluginServer {
         reactor: Reactor
     ) async -> Int32 {
         let directory = contract.unixSocketDirectory ?? FileManager.default.temporaryDirectory.path
-        let path = "\(directory)/plugin-\(ProcessInfo.processInfo.processIdentifier)-\(UInt32.random(in: 0...UInt32.max)).sock"
+        let path =
+            "\(directory)/plugin-\(ProcessInfo.processInfo.processIdentifier)-\(UInt32.random(in: 0...UInt32.max)).sock"
         do {
             let (listener, network, address) = try listen(contract: contract, unixPath: path, reactor: reactor)
-            let line = HandshakeLine(appVersion: version, network: network, address: address, supportedVersions: supported)
+            let line = HandshakeLine(
+                appVersion: version, network: network, address: address, supportedVersions: supported)
             FileHandle.standardOutput.write(Data((line.description + "\n").utf8))
             let socket = try await acceptHost(on: listener)
             let session = try await MuxSession(socket: socket, role: .server, configuration: mux)

@@ -19,7 +19,8 @@ struct PluginStreams: Sendable {
 
     /// Plugin side: accepts them.
     static func accept(on session: MuxSession) async throws -> PluginStreams {
-        try checked(try await session.acceptStream(), try await session.acceptStream(), try await session.acceptStream())
+        try checked(
+            try await session.acceptStream(), try await session.acceptStream(), try await session.acceptStream())
     }
 
     private static func checked(_ control: MuxStream, _ output: MuxStream, _ error: MuxStream) throws -> PluginStreams {

@@ -11,7 +11,8 @@ public enum ProtocolVersions {
         for entry in text.split(separator: ",", omittingEmptySubsequences: false) {
             let trimmed = entry.trimmingSpaces
             guard !trimmed.isEmpty, trimmed.allSatisfy(\.isASCIIDigit), let version = Int(trimmed) else {
-                throw PluginError(.invalidEnvironment, "protocol version list \"\(text)\": \"\(entry)\" is not a version")
+                throw PluginError(
+                    .invalidEnvironment, "protocol version list \"\(text)\": \"\(entry)\" is not a version")
             }
             versions.insert(version)
         }

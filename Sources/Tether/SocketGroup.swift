@@ -20,16 +20,18 @@ enum SocketGroup {
         if let numeric = Int(group) {
             gid = numeric
         } else {
-            guard let entry = try? String(contentsOfFile: "/etc/group", encoding: .utf8)
-                .split(separator: "\n").map({ $0.split(separator: ":", omittingEmptySubsequences: false) })
-                .first(where: { $0.count >= 3 && $0[0] == group }),
+            guard
+                let entry = try? String(contentsOfFile: "/etc/group", encoding: .utf8)
+                    .split(separator: "\n").map({ $0.split(separator: ":", omittingEmptySubsequences: false) })
+                    .first(where: { $0.count >= 3 && $0[0] == group }),
                 let number = Int(entry[2])
             else { throw PluginError(.invalidEnvironment, "no group named \(group)") }
             gid = number
         }
         do {
             try FileManager.default.setAttributes(
-                [.groupOwnerAccountID: NSNumber(value: gid), .posixPermissions: NSNumber(value: mode)], ofItemAtPath: path)
+                [.groupOwnerAccountID: NSNumber(value: gid), .posixPermissions: NSNumber(value: mode)],
+                ofItemAtPath: path)
         } catch {
             throw PluginError(.launchFailed, "giving \(path) to group \(group): \(error)")
         }

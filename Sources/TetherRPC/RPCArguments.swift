@@ -1,4 +1,5 @@
 import TetherMessagePack
+
 /// Collects a call's arguments, in declaration order, as the elements of one MessagePack array.
 /// Generated clients call ``encode(_:)`` once per argument.
 public struct RPCArgumentEncoder {

@@ -1,6 +1,6 @@
+import TetherMessagePack
 import TetherMux
 import TetherReactor
-import TetherMessagePack
 
 /// The caller's side of RPC over one ``MuxSession``: each call opens its own stream, sends the
 /// call and its arguments in the stream's first write, and reads the response.
@@ -200,7 +200,9 @@ public struct RPCChannel: Sendable {
 
     /// Runs `body`; when the channel has a timeout and it passes first, resets `stream` (which
     /// ends `body`'s wait) and throws ``RPCError/Code-swift.struct/deadlineExceeded``.
-    private func withDeadline<Value>(resetting stream: MuxStream, _ body: () async throws -> Value) async throws -> Value {
+    private func withDeadline<Value>(resetting stream: MuxStream, _ body: () async throws -> Value) async throws
+        -> Value
+    {
         guard let timeout else { return try await body() }
         let reactor = session.reactor
         let timer = RPCDeadlineTimer()
@@ -224,4 +226,3 @@ public struct RPCChannel: Sendable {
         }
     }
 }
-

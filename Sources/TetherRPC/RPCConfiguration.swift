@@ -1,4 +1,5 @@
 import TetherMessagePack
+
 /// Limits and options shared by ``RPCChannel`` (caller) and ``RPCServer`` (callee).
 ///
 /// The `…PerSession` limits and ``callMessageTimeout`` are the server's: they bound what the

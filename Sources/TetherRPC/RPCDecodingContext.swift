@@ -1,5 +1,5 @@
-import TetherMux
 import TetherMessagePack
+import TetherMux
 
 /// What reading a call's messages needs: the message size limit, the decoder and the known
 /// error types.

@@ -1,4 +1,5 @@
 import TetherMessagePack
+
 extension RPCFailure {
     static let rpcErrorTypeName = "TetherRPC.RPCError"
 
@@ -11,7 +12,8 @@ extension RPCFailure {
             self.init(RPCError(.cancelled, "the handler was cancelled"), encoder: encoder)
         } else {
             let payload = (error as? any Encodable).flatMap { try? encoder.encode($0) }
-            self.init(typeName: String(reflecting: type(of: error)), message: String(describing: error), payload: payload)
+            self.init(
+                typeName: String(reflecting: type(of: error)), message: String(describing: error), payload: payload)
         }
     }
 

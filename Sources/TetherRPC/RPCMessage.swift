@@ -1,4 +1,5 @@
 import TetherMessagePack
+
 /// One message of the call envelope. On a call's mux stream every message is a 4-byte
 /// big-endian length followed by that many bytes of one MessagePack array whose first element is
 /// the kind (see docs/wire-protocol.md, "RPC envelope").

@@ -1,4 +1,5 @@
 import TetherMessagePack
+
 /// Builds length-prefixed envelope messages (see ``RPCMessageKind`` for their shapes).
 struct RPCMessageBuilder: Sendable {
     let encoder: MessagePackEncoder

@@ -1,5 +1,5 @@
-import TetherMux
 import TetherMessagePack
+import TetherMux
 
 /// Reads the envelope messages of one call's stream, in order: the bytes of the stream cut into
 /// messages (``RPCMessageFramer``) and parsed (``RPCMessage``). Callers, callees and item readers

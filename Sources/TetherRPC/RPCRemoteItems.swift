@@ -1,6 +1,6 @@
 import Synchronization
-import TetherMux
 import TetherMessagePack
+import TetherMux
 
 /// A stream of items arriving on a call's mux stream, not yet iterated.
 ///

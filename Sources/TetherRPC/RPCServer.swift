@@ -1,7 +1,7 @@
 import Synchronization
+import TetherMessagePack
 import TetherMux
 import TetherReactor
-import TetherMessagePack
 
 /// The callee's side of RPC: serves registered ``RPCService``s to the calls arriving on a session.
 ///
@@ -156,7 +156,8 @@ public final class RPCServer: Sendable {
         defer { deadline?.cancel() }
         do {
             guard let service = service(for: header) else {
-                throw RPCError(.unknownMethod, "no service \(header.service ?? String(header.interfaceName)) for \(header.method)")
+                throw RPCError(
+                    .unknownMethod, "no service \(header.service ?? String(header.interfaceName)) for \(header.method)")
             }
             try await service.handle(RPCIncomingCall(header: header, stream: stream, exchange: exchange))
             if !exchange.hasResponded {
@@ -218,7 +219,9 @@ public final class RPCServer: Sendable {
         }
     }
 
-    private func startDeadline(after nanoseconds: UInt64, on stream: MuxStream, control: RPCCallControl) -> Task<Void, Never> {
+    private func startDeadline(after nanoseconds: UInt64, on stream: MuxStream, control: RPCCallControl) -> Task<
+        Void, Never
+    > {
         let reactor = stream.session.reactor
         return Task(executorPreference: reactor) {
             do {

@@ -1,4 +1,5 @@
 import TetherMessagePack
+
 /// An error thrown by the remote implementation whose type this side does not know.
 ///
 /// Carries the thrown type's name (`String(reflecting:)`, e.g. `"MyPlugin.StoreError"`), its

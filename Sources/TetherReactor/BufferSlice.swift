@@ -22,7 +22,9 @@ public struct BufferSlice: Sendable {
         let count = bytes.count
         let storage = ByteStorage(heapCapacity: count)
         let copied: Void? = bytes.withContiguousStorageIfAvailable { source in
-            if let sourceBase = source.baseAddress { unsafe storage.base.copyMemory(from: sourceBase, byteCount: count) }
+            if let sourceBase = source.baseAddress {
+                unsafe storage.base.copyMemory(from: sourceBase, byteCount: count)
+            }
         }
         if copied == nil {
             var index = 0
@@ -38,7 +40,8 @@ public struct BufferSlice: Sendable {
     public init(count: Int, initializingWith initializer: (inout MutableSpan<UInt8>) throws -> Void) rethrows {
         precondition(count >= 0, "negative byte count")
         let storage = ByteStorage(heapCapacity: count)
-        let buffer = unsafe UnsafeMutableBufferPointer(start: storage.base.assumingMemoryBound(to: UInt8.self), count: count)
+        let buffer = unsafe UnsafeMutableBufferPointer(
+            start: storage.base.assumingMemoryBound(to: UInt8.self), count: count)
         var span = unsafe MutableSpan(_unsafeElements: buffer)
         try initializer(&span)
         self.init(storage: storage, offset: 0, count: count)

@@ -1,7 +1,7 @@
 import CLibUring
 import Glibc
-import SystemPackage
 import Synchronization
+import SystemPackage
 
 /// A child process started with `posix_spawn` and watched through a pidfd.
 ///
@@ -141,7 +141,8 @@ public final class ChildProcess: Sendable {
             }
         }
         guard result == 0 else {
-            throw ReactorError(.spawnFailed, operation: "posix_spawn", errno: Errno(rawValue: result), detail: executable)
+            throw ReactorError(
+                .spawnFailed, operation: "posix_spawn", errno: Errno(rawValue: result), detail: executable)
         }
         let pidfd = tether_pidfd_open(pid)
         guard pidfd >= 0 else {
@@ -262,6 +263,6 @@ public final class ChildProcess: Sendable {
 /// Calls `body` with a NULL-terminated `char *[]` of `strings`, valid during the call.
 private func withCStringArray<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R) -> R {
     let pointers: [UnsafeMutablePointer<CChar>?] = unsafe strings.map { unsafe strdup($0) } + [nil]
-    defer { for unsafe pointer in unsafe pointers { unsafe free(pointer) } }
+    defer { for unsafepointer in unsafe pointers { unsafe free(pointer) } }
     return unsafe pointers.withUnsafeBufferPointer { unsafe body($0.baseAddress!) }
 }

@@ -64,7 +64,9 @@ final class GatheredSend: @unsafe @unchecked Sendable {
     /// Submits the `sendmsg` for what is left.
     func submitNext(loop: EventLoop) throws(ReactorError) {
         // A closed fd's number may already name another file: never send on it again.
-        if core.isClosed { throw ReactorError(.closed, operation: "sendmsg", detail: "\(core.kind) fd \(core.fd) is closed") }
+        if core.isClosed {
+            throw ReactorError(.closed, operation: "sendmsg", detail: "\(core.kind) fd \(core.fd) is closed")
+        }
         let iovecCount = cursor.iovecCount(max: loop.configuration.maxIovecsPerSend)
         let operation = Operation.sendMessage(fd: core.fd, iovecCount: iovecCount)
         let started = loop.start(operation, target: .sender(self)) { index in

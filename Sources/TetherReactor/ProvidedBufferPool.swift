@@ -38,8 +38,9 @@ import Synchronization
         guard let ringMemory = unsafe mmap(nil, ringBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
             unsafe ringMemory != MAP_FAILED
         else { throw ReactorError.system("mmap buffer ring", errno) }
-        guard let bufferMemory = unsafe mmap(
-            nil, count * bufferBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+        guard
+            let bufferMemory = unsafe mmap(
+                nil, count * bufferBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
             unsafe bufferMemory != MAP_FAILED
         else {
             unsafe munmap(ringMemory, ringBytes)

@@ -182,7 +182,9 @@ import CLibUring
         } else if result != -EINTR && result != -EAGAIN {
             fail(ReactorError.system(operationName, -result))
         }
-        if final, unsafe handler != nil || waiter.isParked || chunks.count < loop.configuration.maxQueuedBuffersPerHandle / 2 {
+        if final,
+            unsafe handler != nil || waiter.isParked || chunks.count < loop.configuration.maxQueuedBuffersPerHandle / 2
+        {
             keepReading()
         }
     }

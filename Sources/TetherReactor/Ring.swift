@@ -18,7 +18,8 @@ import CLibUring
         let ring = UnsafeMutablePointer<io_uring>.allocate(capacity: 1)
         unsafe ring.initialize(to: io_uring())
         var params = io_uring_params()
-        params.flags = UInt32(IORING_SETUP_SINGLE_ISSUER) | UInt32(IORING_SETUP_DEFER_TASKRUN)
+        params.flags =
+            UInt32(IORING_SETUP_SINGLE_ISSUER) | UInt32(IORING_SETUP_DEFER_TASKRUN)
             | UInt32(IORING_SETUP_SUBMIT_ALL) | UInt32(IORING_SETUP_CQSIZE)
         params.cq_entries = entries * 4
         let result = unsafe io_uring_queue_init_params(entries, ring, &params)

@@ -49,7 +49,8 @@ public enum SocketAddress: Sendable, Hashable, CustomStringConvertible {
                     unsafe address.pointee.sin_family = sa_family_t(AF_INET)
                     unsafe address.pointee.sin_port = port.bigEndian
                     guard unsafe inet_pton(AF_INET, host, &address.pointee.sin_addr) == 1 else {
-                        throw ReactorError(.invalidArgument, operation: "tcp address", detail: "not an IPv4 address: \(host)")
+                        throw ReactorError(
+                            .invalidArgument, operation: "tcp address", detail: "not an IPv4 address: \(host)")
                     }
                     return socklen_t(MemoryLayout<sockaddr_in>.size)
                 }
@@ -59,7 +60,8 @@ public enum SocketAddress: Sendable, Hashable, CustomStringConvertible {
                 unsafe address.pointee.sin6_family = sa_family_t(AF_INET6)
                 unsafe address.pointee.sin6_port = port.bigEndian
                 guard unsafe inet_pton(AF_INET6, host, &address.pointee.sin6_addr) == 1 else {
-                    throw ReactorError(.invalidArgument, operation: "tcp address", detail: "not an IPv6 address: \(host)")
+                    throw ReactorError(
+                        .invalidArgument, operation: "tcp address", detail: "not an IPv6 address: \(host)")
                 }
                 return socklen_t(MemoryLayout<sockaddr_in6>.size)
             }
@@ -99,14 +101,18 @@ public enum SocketAddress: Sendable, Hashable, CustomStringConvertible {
                 var text = [CChar](repeating: 0, count: Int(INET_ADDRSTRLEN))
                 var raw = unsafe address.pointee.sin_addr
                 unsafe inet_ntop(AF_INET, &raw, &text, socklen_t(text.count))
-                return unsafe .tcp(host: String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self), port: UInt16(bigEndian: address.pointee.sin_port))
+                return unsafe .tcp(
+                    host: String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self),
+                    port: UInt16(bigEndian: address.pointee.sin_port))
             }
         case AF_INET6:
             return unsafe storage.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { address in
                 var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
                 var raw = unsafe address.pointee.sin6_addr
                 unsafe inet_ntop(AF_INET6, &raw, &text, socklen_t(text.count))
-                return unsafe .tcp(host: String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self), port: UInt16(bigEndian: address.pointee.sin6_port))
+                return unsafe .tcp(
+                    host: String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self),
+                    port: UInt16(bigEndian: address.pointee.sin6_port))
             }
         default:
             return nil

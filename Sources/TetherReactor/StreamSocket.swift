@@ -32,7 +32,8 @@ public final class StreamSocket: Sendable {
         var fds: (Int32, Int32) = (-1, -1)
         _ = try syscall("socketpair") {
             unsafe withUnsafeMutableBytes(of: &fds) { raw in
-                unsafe socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0,
+                unsafe socketpair(
+                    AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0,
                     raw.baseAddress!.assumingMemoryBound(to: Int32.self))
             }
         }
@@ -105,7 +106,8 @@ public final class StreamSocket: Sendable {
     /// The receive side's internal state in one line (armed, queued buffers, end of stream,
     /// a waiting reader), for diagnosing a stuck connection.
     public func receiveDiagnostics() async -> String {
-        (try? await reactor.withLoop { _ in self.core.receiveQueue?.diagnostics ?? "no receive yet" }) ?? "reactor stopped"
+        (try? await reactor.withLoop { _ in self.core.receiveQueue?.diagnostics ?? "no receive yet" })
+            ?? "reactor stopped"
     }
 
     /// Half-closes: the peer sees end of stream, this side can still receive.

@@ -5,7 +5,9 @@ import Glibc
 /// `EINTR` is retried; `EBADF`/`EFAULT` are bugs and trap; anything else is a ``ReactorError``
 /// naming `operation`. Not inlined so nothing runs between the call and the read of `errno`.
 @inline(never)
-func syscall<T: FixedWidthInteger>(_ operation: String, detail: @autoclosure () -> String = "", _ body: () -> T) throws(ReactorError) -> T {
+func syscall<T: FixedWidthInteger>(_ operation: String, detail: @autoclosure () -> String = "", _ body: () -> T)
+    throws(ReactorError) -> T
+{
     while true {
         let result = body()
         if result >= 0 { return result }

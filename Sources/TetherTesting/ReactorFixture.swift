@@ -37,7 +37,8 @@ public enum Transport: String, CaseIterable, Sendable, CustomStringConvertible {
         }
     }
 
-    private func pair(listeningOn address: SocketAddress, reactor: Reactor) async throws -> (StreamSocket, StreamSocket) {
+    private func pair(listeningOn address: SocketAddress, reactor: Reactor) async throws -> (StreamSocket, StreamSocket)
+    {
         let listener = try Listener.listen(on: address, reactor: reactor)
         async let accepted = listener.accept()
         let client = try await StreamSocket.connect(to: listener.address, on: reactor)

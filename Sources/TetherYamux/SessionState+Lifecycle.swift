@@ -66,7 +66,8 @@ extension SessionState {
     /// the session failed, only the write timeout is left (see ``isWriteStalled(nowNanoseconds:)``).
     public var nextDeadlineNanoseconds: UInt64? {
         guard failure == nil else { return writeDeadlineNanoseconds }
-        var deadline = writeDeadlineNanoseconds.map { min($0, nextKeepAliveNanoseconds ?? $0) } ?? nextKeepAliveNanoseconds
+        var deadline =
+            writeDeadlineNanoseconds.map { min($0, nextKeepAliveNanoseconds ?? $0) } ?? nextKeepAliveNanoseconds
         for ping in pings {
             let expiry = ping.sentNanoseconds.addingReportingOverflow(configuration.keepAliveTimeoutNanoseconds)
                 .partialValue

@@ -287,7 +287,9 @@ extension StreamState {
     mutating func grantDueUpdate(
         nowNanoseconds: UInt64, rttNanoseconds: UInt64?, budgetBytes: UInt64, limitBytes: UInt64
     ) -> ReceiveWindow.Update? {
-        consume(0, nowNanoseconds: nowNanoseconds, rttNanoseconds: rttNanoseconds, budgetBytes: budgetBytes, limitBytes: limitBytes)
+        consume(
+            0, nowNanoseconds: nowNanoseconds, rttNanoseconds: rttNanoseconds, budgetBytes: budgetBytes,
+            limitBytes: limitBytes)
     }
 
     /// The update for the SYN or ACK frame (`streamWindowBytes − 256 KiB`).

@@ -55,7 +55,10 @@ struct GoInteropTests {
     @Test func goClientHundredStreamsThroughTetherEcho() async throws {
         try await withReactor { reactor in
             let peer = try await GoYamuxPeer.start(
-                ["-role", "client", "-scenario", "echo-client", "-streams", "100", "-min", "1048576", "-max", "4194304"],
+                [
+                    "-role", "client", "-scenario", "echo-client", "-streams", "100", "-min", "1048576", "-max",
+                    "4194304",
+                ],
                 on: reactor)
             let session = try await MuxSession(socket: peer.socket, role: .server)
             let server = Task(executorPreference: reactor) {
@@ -87,7 +90,8 @@ struct GoInteropTests {
             await client.close()
             #expect(try await goServer.finish().0 == .exited(code: 0))
             // A Go client pings Tether.
-            let goClient = try await GoYamuxPeer.start(["-role", "client", "-scenario", "ping", "-count", "3"], on: reactor)
+            let goClient = try await GoYamuxPeer.start(
+                ["-role", "client", "-scenario", "ping", "-count", "3"], on: reactor)
             let server = try await MuxSession(socket: goClient.socket, role: .server)
             let (status, output) = try await goClient.finish()
             #expect(status == .exited(code: 0), "\(output)")
@@ -145,7 +149,10 @@ struct GoInteropTests {
             var configuration = MuxConfiguration()
             configuration.maxStreamWindowBytes = 16 * 1024 * 1024
             let peer = try await GoYamuxPeer.start(
-                ["-role", "client", "-scenario", "source", "-streams", "4", "-bytes", "33554432", "-window", "16777216"],
+                [
+                    "-role", "client", "-scenario", "source", "-streams", "4", "-bytes", "33554432", "-window",
+                    "16777216",
+                ],
                 on: reactor)
             let session = try await MuxSession(socket: peer.socket, role: .server, configuration: configuration)
             let sink = Task(executorPreference: reactor) {
@@ -155,7 +162,9 @@ struct GoInteropTests {
                             var count: UInt64 = 0
                             while let slice = try await stream.read() { count += UInt64(slice.count) }
                             let reply = BufferSlice(count: 8) { span in
-                                for index in 0..<8 { span[index] = UInt8(truncatingIfNeeded: count >> (56 - 8 * UInt64(index))) }
+                                for index in 0..<8 {
+                                    span[index] = UInt8(truncatingIfNeeded: count >> (56 - 8 * UInt64(index)))
+                                }
                             }
                             try await stream.writeAndClose([reply])
                         }

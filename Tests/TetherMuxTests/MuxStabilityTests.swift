@@ -150,7 +150,9 @@ import TetherTesting
             let reader = Task(executorPreference: reactor) {
                 while let slice = try await raw.receive() { received.withLock { $0 += slice.bytes } }
             }
-            let refusals = (5..<10).map { FrameHeader.windowUpdate(streamID: UInt32(2 * $0 + 1), flags: .rst, deltaBytes: 0) }
+            let refusals = (5..<10).map {
+                FrameHeader.windowUpdate(streamID: UInt32(2 * $0 + 1), flags: .rst, deltaBytes: 0)
+            }
             let allRefused = try await eventually(on: reactor) {
                 let bytes = received.withLock { $0 }
                 let headers = stride(from: 0, to: bytes.count - bytes.count % 12, by: 12).compactMap {

@@ -1,7 +1,7 @@
 import Foundation
+import RPCFixtures
 import Testing
 import TetherMux
-import RPCFixtures
 import TetherPluginInterface
 import TetherReactor
 import TetherTesting

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import RPCFixtures
+import Testing
 import TetherMux
 import TetherReactor
 import TetherTesting

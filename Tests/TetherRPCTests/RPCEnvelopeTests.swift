@@ -1,8 +1,8 @@
 import Testing
+import TetherMessagePack
 import TetherReactor
 
 @testable import TetherRPC
-import TetherMessagePack
 
 @Suite struct RPCEnvelopeTests {
     let builder = RPCMessageBuilder(encoder: MessagePackEncoder(), maxMessageBytes: 1024)
@@ -11,7 +11,8 @@ import TetherMessagePack
         var arguments = RPCArgumentEncoder(encoder: MessagePackEncoder())
         try arguments.encode("key")
         try arguments.encode(42)
-        return try builder.call(service: nil, method: "KeyValue.get(_:)", timeoutNanoseconds: 5_000, arguments: arguments)
+        return try builder.call(
+            service: nil, method: "KeyValue.get(_:)", timeoutNanoseconds: 5_000, arguments: arguments)
     }
 
     @Test func callMessageHasTheSpecifiedBytes() throws {

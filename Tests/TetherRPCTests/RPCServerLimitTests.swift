@@ -2,12 +2,12 @@ import Foundation
 import RPCFixtures
 import Synchronization
 import Testing
+import TetherMessagePack
 import TetherMux
 import TetherReactor
 import TetherTesting
 
 @testable import TetherRPC
-import TetherMessagePack
 
 /// What a hostile caller's stream got back from the server.
 private enum ServerAnswer: Hashable, Sendable, CustomStringConvertible {

@@ -1,6 +1,6 @@
 import Foundation
-import Synchronization
 import RPCFixtures
+import Synchronization
 import Testing
 import TetherMux
 import TetherPluginInterface
@@ -14,7 +14,10 @@ struct RPCServiceInstanceTests {
         try await withMuxSessionPair { client, server, reactor in
             let rpcServer = RPCServer()
             let made = Mutex(0)
-            rpcServer.register(factory: { made.withLock { $0 += 1 }; return KeyValueService(Store()) }, as: "kv")
+            rpcServer.register(
+                factory: {
+                    made.withLock { $0 += 1 }; return KeyValueService(Store())
+                }, as: "kv")
             let serving = Task(executorPreference: reactor) { await rpcServer.serve(server) }
             defer { serving.cancel() }
             let first = KeyValueClient(channel: RPCChannel(session: client, service: "kv#1"))

@@ -165,7 +165,8 @@ extension ReactorSuite {
                     for (index, (_, writer)) in pipes.enumerated() {
                         group.addTask(executorPreference: reactor) {
                             for chunk in 0..<chunksPerPipe {
-                                try await writer.write(BufferSlice(copying: Array("pipe \(index) chunk \(chunk);".utf8)))
+                                try await writer.write(
+                                    BufferSlice(copying: Array("pipe \(index) chunk \(chunk);".utf8)))
                                 await Task.yield()
                             }
                             try await writer.close()

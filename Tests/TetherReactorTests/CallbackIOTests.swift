@@ -116,7 +116,7 @@ extension ReactorSuite {
                 let total = position
                 let batch = slices
                 let box = Mutex<SendLog?>(nil)
-                async let sending: Void = withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+                async let sent: Void = withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
                     let log = SendLog(done)
                     box.withLock { $0 = log }
                     Task(executorPreference: reactor) {
@@ -133,7 +133,7 @@ extension ReactorSuite {
                     #expect(pattern.firstMismatch(in: slice, at: received) == nil)
                     received += slice.count
                 }
-                await sending
+                await sent
                 #expect(received == total)
                 #expect(box.withLock { $0?.outcomes.withLock { $0 } } == ["sent"])
                 try await a.close()

@@ -101,7 +101,8 @@ extension ReactorSuite {
             await Task.detached { reactor.callSoon(probe) }.value
             // A round trip through the loop after the posts: the callbacks ran before it returns.
             _ = await reactor.counters()
-            let (calls, onThread) = await Task(executorPreference: reactor) { (probe.calls, probe.onReactorThread) }.value
+            let (calls, onThread) = await Task(executorPreference: reactor) { (probe.calls, probe.onReactorThread) }
+                .value
             #expect(calls == 3)
             #expect(onThread)
             await reactor.shutdown()

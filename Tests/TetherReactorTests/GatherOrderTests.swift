@@ -21,7 +21,8 @@ private enum PlainSender {
     static func send(
         _ batches: Int, slicesPerBatch: Int, sliceBytes: Int, pattern: ByteStreamPattern, on socket: StreamSocket
     ) async throws {
-        try await sendPattern(batches, slicesPerBatch: slicesPerBatch, sliceBytes: sliceBytes, pattern: pattern, on: socket)
+        try await sendPattern(
+            batches, slicesPerBatch: slicesPerBatch, sliceBytes: sliceBytes, pattern: pattern, on: socket)
     }
 }
 
@@ -37,7 +38,8 @@ private actor PinnedSender {
     func send(_ batches: Int, slicesPerBatch: Int, sliceBytes: Int, pattern: ByteStreamPattern, on socket: StreamSocket)
         async throws
     {
-        try await sendPattern(batches, slicesPerBatch: slicesPerBatch, sliceBytes: sliceBytes, pattern: pattern, on: socket)
+        try await sendPattern(
+            batches, slicesPerBatch: slicesPerBatch, sliceBytes: sliceBytes, pattern: pattern, on: socket)
     }
 }
 
@@ -60,11 +62,13 @@ extension ReactorSuite {
                             group.addTask(executorPreference: reactor) {
                                 if index == 0 {
                                     try await PlainSender.send(
-                                        batches, slicesPerBatch: slicesPerBatch, sliceBytes: sliceBytes, pattern: pattern,
+                                        batches, slicesPerBatch: slicesPerBatch, sliceBytes: sliceBytes,
+                                        pattern: pattern,
                                         on: sender)
                                 } else {
                                     try await PinnedSender(reactor: reactor).send(
-                                        batches, slicesPerBatch: slicesPerBatch, sliceBytes: sliceBytes, pattern: pattern,
+                                        batches, slicesPerBatch: slicesPerBatch, sliceBytes: sliceBytes,
+                                        pattern: pattern,
                                         on: sender)
                                 }
                                 return 0

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import TetherReactor
 import TetherTesting
@@ -19,7 +20,9 @@ extension ReactorSuite {
             }
         }
 
-        static func transfer(from sender: StreamSocket, to receiver: StreamSocket, bytes: Int, seed: UInt64) async throws {
+        static func transfer(from sender: StreamSocket, to receiver: StreamSocket, bytes: Int, seed: UInt64)
+            async throws
+        {
             let pattern = ByteStreamPattern(seed: seed)
             async let sent: Void = {
                 var position = 0
@@ -85,7 +88,9 @@ extension ReactorSuite {
 
         @Test func malformedAddressesAreInvalidArguments() async throws {
             try await withReactor { reactor in
-                for address in [SocketAddress.tcp(host: "not-an-ip", port: 1), .unix(path: String(repeating: "x", count: 200))] {
+                for address in [
+                    SocketAddress.tcp(host: "not-an-ip", port: 1), .unix(path: String(repeating: "x", count: 200)),
+                ] {
                     let error = await #expect(throws: ReactorError.self) {
                         _ = try await StreamSocket.connect(to: address, on: reactor)
                     }
@@ -105,7 +110,5 @@ extension ReactorSuite {
         }
     }
 }
-
-import Foundation
 
 private func access(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }

@@ -5,10 +5,12 @@ import Testing
 
 @Suite struct HandshakeLineTests {
     @Test func formatsGoPluginsLineWithTethersVersionsField() {
-        let line = HandshakeLine(appVersion: 4, network: .unix, address: "/tmp/p/plugin.sock", supportedVersions: [2, 4])
+        let line = HandshakeLine(
+            appVersion: 4, network: .unix, address: "/tmp/p/plugin.sock", supportedVersions: [2, 4])
         #expect(line.description == "1|4|unix|/tmp/p/plugin.sock|tether||versions=2,4")
-        #expect(HandshakeLine(appVersion: 1, network: .tcp, address: "127.0.0.1:10001").description
-            == "1|1|tcp|127.0.0.1:10001|tether|")
+        #expect(
+            HandshakeLine(appVersion: 1, network: .tcp, address: "127.0.0.1:10001").description
+                == "1|1|tcp|127.0.0.1:10001|tether|")
     }
 
     @Test func parsesWhatItFormats() throws {
@@ -78,7 +80,8 @@ import Testing
 
     @Test func hostVariablesAreWhatThePluginReads() throws {
         let variables = PluginEnvironment.hostVariables(handshake: handshake, unixSocketDirectory: "/tmp/d")
-        #expect(variables == ["KV_PLUGIN": "hello", "PLUGIN_PROTOCOL_VERSIONS": "2,3", "PLUGIN_UNIX_SOCKET_DIR": "/tmp/d"])
+        #expect(
+            variables == ["KV_PLUGIN": "hello", "PLUGIN_PROTOCOL_VERSIONS": "2,3", "PLUGIN_UNIX_SOCKET_DIR": "/tmp/d"])
         let environment = try PluginEnvironment(variables, handshake: handshake)
         #expect(environment.hostVersions == [2, 3])
         #expect(environment.unixSocketDirectory == "/tmp/d")
@@ -87,14 +90,17 @@ import Testing
 
     @Test func missingOrWrongCookieExplainsWhatTheBinaryIs() {
         for environment in [[:], ["KV_PLUGIN": "other"]] as [[String: String]] {
-            let error = #expect(throws: PluginError.self) { _ = try PluginEnvironment(environment, handshake: handshake) }
+            let error = #expect(throws: PluginError.self) {
+                _ = try PluginEnvironment(environment, handshake: handshake)
+            }
             #expect(error?.code == .cookieMismatch)
             #expect(error?.message.hasPrefix("This binary is a plugin") == true)
         }
     }
 
     @Test func versionNegotiationPicksTheHighestSharedEitherWay() throws {
-        let host = try PluginEnvironment(["KV_PLUGIN": "hello", "PLUGIN_PROTOCOL_VERSIONS": "1,2,3"], handshake: handshake)
+        let host = try PluginEnvironment(
+            ["KV_PLUGIN": "hello", "PLUGIN_PROTOCOL_VERSIONS": "1,2,3"], handshake: handshake)
         #expect(host.chosenVersion(supported: [2, 3, 4]) == 3)
         #expect(host.chosenVersion(supported: [1]) == 1)
         // Nothing shared: the plugin offers its highest; the host's check names both lists.
@@ -107,8 +113,10 @@ import Testing
         let range = try PluginEnvironment(
             ["KV_PLUGIN": "hello", "PLUGIN_MIN_PORT": "10000", "PLUGIN_MAX_PORT": "25000"], handshake: handshake)
         #expect(range.portRange == 10000...25000)
-        for bad in [["PLUGIN_MIN_PORT": "10"], ["PLUGIN_MIN_PORT": "30", "PLUGIN_MAX_PORT": "20"],
-                    ["PLUGIN_MIN_PORT": "0", "PLUGIN_MAX_PORT": "20"], ["PLUGIN_MIN_PORT": "1", "PLUGIN_MAX_PORT": "70000"]] {
+        for bad in [
+            ["PLUGIN_MIN_PORT": "10"], ["PLUGIN_MIN_PORT": "30", "PLUGIN_MAX_PORT": "20"],
+            ["PLUGIN_MIN_PORT": "0", "PLUGIN_MAX_PORT": "20"], ["PLUGIN_MIN_PORT": "1", "PLUGIN_MAX_PORT": "70000"],
+        ] {
             let error = #expect(throws: PluginError.self) {
                 _ = try PluginEnvironment(bad.merging(["KV_PLUGIN": "hello"]) { a, _ in a }, handshake: handshake)
             }
@@ -122,7 +130,8 @@ import Testing
 
 @Suite struct ControlRecordTests {
     @Test func recordsSplitAnywhereDecodeInOrder() {
-        let bytes = ControlRecord.encode(type: 1, sequence: 0x0102_0304_0506_0708).bytes
+        let bytes =
+            ControlRecord.encode(type: 1, sequence: 0x0102_0304_0506_0708).bytes
             + ControlRecord.encode(type: 2, sequence: 7).bytes
         #expect(Array(bytes.prefix(9)) == [1, 1, 2, 3, 4, 5, 6, 7, 8])
         for split in 0...bytes.count {
@@ -172,7 +181,9 @@ import Testing
 
     /// PLUGIN_UNIX_SOCKET_GROUP: the socket file goes to that group, read-write for it.
     @Test func socketGroupGivesTheSocketToTheGroup() throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("tether-group-\(UInt32.random(in: 0...UInt32.max))").path
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "tether-group-\(UInt32.random(in: 0...UInt32.max))"
+        ).path
         try Data().write(to: URL(fileURLWithPath: path))
         defer { try? FileManager.default.removeItem(atPath: path) }
         let gid = getgid()

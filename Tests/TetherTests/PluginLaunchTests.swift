@@ -87,7 +87,9 @@ struct PluginLaunchTests {
         try await withoutLeaks { reactor in
             let clients = try await withThrowingTaskGroup(of: PluginClient.self) { group in
                 for _ in 0..<pluginCount {
-                    group.addTask(executorPreference: reactor) { try await PluginClient.start(configuration(), on: reactor) }
+                    group.addTask(executorPreference: reactor) {
+                        try await PluginClient.start(configuration(), on: reactor)
+                    }
                 }
                 return try await group.reduce(into: []) { $0.append($1) }
             }
@@ -122,7 +124,8 @@ struct PluginLaunchTests {
 
     @Test func versionNegotiationPicksTheHighestSharedVersion() async throws {
         try await withoutLeaks { reactor in
-            let both = try await PluginClient.start(configuration(pluginVersions: "1,2,3", hostVersions: [1, 2]), on: reactor)
+            let both = try await PluginClient.start(
+                configuration(pluginVersions: "1,2,3", hostVersions: [1, 2]), on: reactor)
             #expect(both.appVersion == 2)
             await both.kill()
             let error = await expectStartFails(
@@ -136,7 +139,8 @@ struct PluginLaunchTests {
             var missing = configuration()
             missing.executable = "/nonexistent/plugin"
             _ = await expectStartFails(.executableNotFound, missing, on: reactor)
-            let file = FileManager.default.temporaryDirectory.appendingPathComponent("tether-not-exec-\(UInt32.random(in: 0...UInt32.max))")
+            let file = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "tether-not-exec-\(UInt32.random(in: 0...UInt32.max))")
             try Data("#!/bin/sh\n".utf8).write(to: file)
             defer { try? FileManager.default.removeItem(at: file) }
             var notExecutable = configuration()
@@ -175,7 +179,8 @@ struct PluginLaunchTests {
             var silent = configuration(mode: "silent")
             silent.startTimeout = .milliseconds(300)
             let error = await expectStartFails(.startTimeout, silent, on: reactor)
-            #expect(error?.message.hasSuffix("was not ready within 0.3 seconds (still reading the handshake line)") == true)
+            #expect(
+                error?.message.hasSuffix("was not ready within 0.3 seconds (still reading the handshake line)") == true)
         }
     }
 
@@ -263,9 +268,12 @@ struct PluginLaunchTests {
                 files: [.init(outputWriter.fileDescriptor, as: .standardOutput)], on: reactor)
             try await outputWriter.close()
             var text = ""
-            while !text.contains("\n"), let slice = try await output.read() { text += String(decoding: slice.bytes, as: UTF8.self) }
+            while !text.contains("\n"), let slice = try await output.read() {
+                text += String(decoding: slice.bytes, as: UTF8.self)
+            }
             let words = text.split(whereSeparator: \.isWhitespace)
-            let plugin = try #require(words.count >= 2 && words[0] == "child" ? Int32(words[1]) : nil, "host said \(text)")
+            let plugin = try #require(
+                words.count >= 2 && words[0] == "child" ? Int32(words[1]) : nil, "host said \(text)")
             #expect(isRunning(plugin))
             try host.send(signal: SIGKILL)
             #expect(try await host.waitForExit() == .signaled(signal: SIGKILL, coreDumped: false))
@@ -311,7 +319,9 @@ struct PluginLaunchTests {
             #expect(json.metadata["key"] == "k1")
             #expect(json.metadata["bytes"] == .stringConvertible(3))
             #expect(json.metadata["fresh"] == .stringConvertible(true))
-            #expect(json.metadata["where"] == .dictionary(["shard": .array([.stringConvertible(1), .stringConvertible(2)])]))
+            #expect(
+                json.metadata["where"]
+                    == .dictionary(["shard": .array([.stringConvertible(1), .stringConvertible(2)])]))
             #expect(records[1].message == "[ERROR] plain failure for k1")
         }
     }
@@ -381,16 +391,22 @@ struct PluginLaunchTests {
     @Test(arguments: ["unix", "tcp"])
     func aListenerNotHeldByThePluginIsRefused(network: String) async throws {
         try await withoutLeaks { reactor in
-            let path = FileManager.default.temporaryDirectory.appendingPathComponent("tether-impostor-\(UInt32.random(in: 0...UInt32.max)).sock").path
-            let listener = try Listener.listen(on: network == "unix" ? .unix(path: path) : .tcp(host: "127.0.0.1", port: 0), reactor: reactor)
+            let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "tether-impostor-\(UInt32.random(in: 0...UInt32.max)).sock"
+            ).path
+            let listener = try Listener.listen(
+                on: network == "unix" ? .unix(path: path) : .tcp(host: "127.0.0.1", port: 0), reactor: reactor)
             defer { try? FileManager.default.removeItem(atPath: path) }
             var impostor = configuration(mode: "handshake")
             switch listener.address {
             case .unix(let path): impostor.environment["TETHER_TEST_HANDSHAKE"] = "1|1|unix|\(path)|tether|"
-            case .tcp(let host, let port): impostor.environment["TETHER_TEST_HANDSHAKE"] = "1|1|tcp|\(host):\(port)|tether|"
+            case .tcp(let host, let port):
+                impostor.environment["TETHER_TEST_HANDSHAKE"] = "1|1|tcp|\(host):\(port)|tether|"
             }
             let error = await expectStartFails(.peerMismatch, impostor, on: reactor)
-            #expect(error?.message.contains("not the plugin") == true || error?.message.contains("no socket of the plugin") == true)
+            #expect(
+                error?.message.contains("not the plugin") == true
+                    || error?.message.contains("no socket of the plugin") == true)
             try await listener.close()
         }
     }

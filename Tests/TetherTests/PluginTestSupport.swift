@@ -14,7 +14,8 @@ func configuration(
 ) -> PluginClientConfiguration {
     var configuration = PluginClientConfiguration(
         executable: pluginPath,
-        handshake: HandshakeConfiguration(cookieKey: "TETHER_TEST_COOKIE", cookieValue: "plugin", appVersions: hostVersions))
+        handshake: HandshakeConfiguration(
+            cookieKey: "TETHER_TEST_COOKIE", cookieValue: "plugin", appVersions: hostVersions))
     configuration.environment = ["TETHER_TEST_PLUGIN_MODE": mode, "TETHER_TEST_PLUGIN_VERSIONS": pluginVersions]
     configuration.startTimeout = .seconds(20)
     return configuration

@@ -33,6 +33,9 @@ struct RecordingLogHandler: LogHandler {
     }
 
     func log(event: LogEvent) {
-        recorder.append(.init(level: event.level, message: "\(event.message)", metadata: metadata.merging(event.metadata ?? [:]) { _, new in new }))
+        recorder.append(
+            .init(
+                level: event.level, message: "\(event.message)",
+                metadata: metadata.merging(event.metadata ?? [:]) { _, new in new }))
     }
 }

@@ -9,7 +9,9 @@ struct SessionOutboundTests {
     /// `count` pings from the peer, encoded back to back.
     private func pings(_ count: Int, from first: Int = 0) -> [UInt8] {
         var bytes: [UInt8] = []
-        for opaque in first..<(first + count) { FrameHeader.ping(opaque: UInt32(opaque), reply: false).encode(into: &bytes) }
+        for opaque in first..<(first + count) {
+            FrameHeader.ping(opaque: UInt32(opaque), reply: false).encode(into: &bytes)
+        }
         return bytes
     }
 
@@ -254,7 +256,9 @@ struct SessionOutboundTests {
         // Data past the budget resets its stream and is dropped, never delivered.
         #expect(pair.write(.client, stream: fifth, payload(250_000)) == 250_000)
         pair.pump()
-        #expect(pair.server.events.contains(.dropped(fifth, MuxError(.receiveBudgetExceeded, streamID: fifth, value: 250_000))))
+        #expect(
+            pair.server.events.contains(
+                .dropped(fifth, MuxError(.receiveBudgetExceeded, streamID: fifth, value: 250_000))))
         #expect(pair.server.received[fifth] == nil)
         #expect(pair.client.events.contains(.reset(fifth)))
         #expect(pair.server.session.bufferedBytes == 400_000)
@@ -281,7 +285,8 @@ struct SessionOutboundTests {
             pair.pump()
         }
         #expect(pair.server.session.stream(busy)?.isUpdateDue == true)
-        #expect(!pair.server.sentControl.contains { $0.streamID == busy && $0.type == .windowUpdate && $0.flags.isEmpty })
+        #expect(
+            !pair.server.sentControl.contains { $0.streamID == busy && $0.type == .windowUpdate && $0.flags.isEmpty })
         // Reading `idle` makes room: `busy` gets its update.
         pair.server.session.consumed(streamID: idle, byteCount: 256 * 1024, nowNanoseconds: 0)
         pair.pump()
@@ -289,7 +294,9 @@ struct SessionOutboundTests {
         #expect(pair.server.session.stream(busy)?.isUpdateDue == false)
     }
 
-    @Test("credit granted and not used yet counts against maxBufferedBytes: a peer that keeps to its windows is not reset")
+    @Test(
+        "credit granted and not used yet counts against maxBufferedBytes: a peer that keeps to its windows is not reset"
+    )
     func grantedCreditCountsAgainstTheBudget() throws {
         var configuration = MuxConfiguration.testDefault
         configuration.maxBufferedBytes = 600_000
@@ -323,7 +330,9 @@ struct SessionOutboundTests {
         #expect(pair.server.session.withheldUpdates == [streams[0]])
         pair.server.session.consumed(streamID: streams[1], byteCount: window, nowNanoseconds: 0)
         pair.pump()
-        #expect(pair.server.sentControl.filter { $0.streamID == streams[2] && $0.type == .windowUpdate && $0.flags.isEmpty }.count == 1)
+        #expect(
+            pair.server.sentControl.filter { $0.streamID == streams[2] && $0.type == .windowUpdate && $0.flags.isEmpty }
+                .count == 1)
         #expect(pair.server.session.withheldUpdates == [streams[1]])
         #expect(pair.server.session.bufferedBytes + pair.server.session.grantedCreditBytes <= 600_000)
     }

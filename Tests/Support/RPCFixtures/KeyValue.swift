@@ -78,7 +78,8 @@ public final class Store: KeyValue, Sendable {
     public func watch(prefix: String, count: Int) async throws -> RPCStream<Change> {
         RPCStream { writer in
             for index in 0..<count {
-                try await writer.yield(Change(key: "\(prefix)\(index)", value: Data([UInt8(truncatingIfNeeded: index)])))
+                try await writer.yield(
+                    Change(key: "\(prefix)\(index)", value: Data([UInt8(truncatingIfNeeded: index)])))
             }
         }
     }

@@ -60,8 +60,9 @@ case "host-without-connecting":
     let reactor = try Reactor.start()
     try await withTaskExecutorPreference(reactor) {
         let variables = PluginEnvironment.hostVariables(
-            handshake: handshake, unixSocketDirectory: nil, hostProcessID: ProcessInfo.processInfo.processIdentifier)
-            .merging(["TETHER_TEST_PLUGIN_MODE": "serve", "PATH": "/usr/bin:/bin"]) { old, _ in old }
+            handshake: handshake, unixSocketDirectory: nil, hostProcessID: ProcessInfo.processInfo.processIdentifier
+        )
+        .merging(["TETHER_TEST_PLUGIN_MODE": "serve", "PATH": "/usr/bin:/bin"]) { old, _ in old }
         let child = try ChildProcess.spawn(
             executable: URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path,
             environment: variables.map { "\($0.key)=\($0.value)" }, on: reactor)
@@ -157,7 +158,8 @@ case let mode:
         })
     case "logging":
         store = Store(onPut: { key in
-            let json = #"{"@level":"warn","@message":"put \#(key)","@timestamp":"2026-11-26T01:02:03.000000Z","#
+            let json =
+                #"{"@level":"warn","@message":"put \#(key)","@timestamp":"2026-11-26T01:02:03.000000Z","#
                 + #""@module":"kv","key":"\#(key)","bytes":3,"fresh":true,"where":{"shard":[1,2]}}"#
             let long = String(repeating: "x", count: 70_000)
             FileHandle.standardError.write(Data("\(json)\n[ERROR] plain failure for \(key)\n\(long)\n".utf8))
