@@ -9,6 +9,26 @@ public enum ProcessResources {
         (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count).map { $0 - 1 } ?? -1
     }
 
+    /// Kinds of descriptor that Foundation's run loop holds on a worker thread of the concurrency
+    /// pool (an epoll, a timerfd, an eventfd) and closes when the idle thread exits, seconds later,
+    /// in the middle of another test.
+    public static let runLoopDescriptorKinds: Set<String> = [
+        "anon_inode:[eventpoll]", "anon_inode:[timerfd]", "anon_inode:[eventfd]",
+    ]
+
+    /// Open file descriptors whose `/proc/self/fd` link target is not in `kinds` (e.g.
+    /// ``runLoopDescriptorKinds``, for checks that run while Foundation's run loops come and go).
+    public static func openFileDescriptorCount(excluding kinds: Set<String>) -> Int {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+        return names.count { name in
+            guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(name)")
+            else {
+                return false  // the directory's own descriptor, closed by now
+            }
+            return !kinds.contains(target)
+        }
+    }
+
     /// The state letter of process `pid` from `/proc/<pid>/stat` (`R`, `S`, `Z` for a zombie, …),
     /// or nil when no such process exists.
     public static func processState(_ pid: Int32) -> Character? {

@@ -18,10 +18,7 @@ import TetherTesting
             let (victimSocket, raw) = try StreamSocket.makePair(on: reactor)
             let victim = try await MuxSession(socket: victimSocket, role: .server, configuration: configuration)
             let acceptor = Task(executorPreference: reactor) { try await victim.acceptStream() }
-            for _ in 0..<5_000 where !(await victim.diagnostics.contains("acceptWaiters=1")) {
-                try await reactor.sleep(for: .milliseconds(1))
-            }
-            #expect(await victim.diagnostics.contains("acceptWaiters=1"))
+            #expect(try await eventually(on: reactor) { await victim.diagnostics.contains("acceptWaiters=1") })
             var opening: [UInt8] = []
             FrameHeader.data(streamID: 1, flags: .syn, payloadBytes: 3).encode(into: &opening)
             opening += Array("abc".utf8)

@@ -29,17 +29,6 @@ import TetherTesting
         return BufferSlice(copying: bytes)
     }
 
-    /// Polls `condition` on the reactor every millisecond, up to `limit` times; true once it held.
-    private func eventually(
-        _ limit: Int = 5_000, on reactor: Reactor, _ condition: @Sendable () async -> Bool
-    ) async throws -> Bool {
-        for _ in 0..<limit {
-            if await condition() { return true }
-            try await reactor.sleep(for: .milliseconds(1))
-        }
-        return await condition()
-    }
-
     /// The most the heap grew over `baseline` in `samples` samples a few milliseconds apart.
     private func heapGrowth(over baseline: Int, samples: Int = 20, on reactor: Reactor) async throws -> Int {
         var most = 0

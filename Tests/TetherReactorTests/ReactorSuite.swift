@@ -1,5 +1,6 @@
 import Testing
 
 /// Every reactor test runs in this serialized suite: the fd and child-process leak checks count
-/// process-wide resources, which a concurrently running test would disturb.
-@Suite(.serialized) struct ReactorSuite {}
+/// process-wide resources, which a concurrently running test would disturb. Each test has two
+/// minutes: a hang fails that test instead of the run.
+@Suite(.serialized, .timeLimit(.minutes(2))) struct ReactorSuite {}

@@ -29,19 +29,10 @@ func withoutLeaks(_ body: @Sendable (Reactor) async throws -> Void) async throws
     #expect(descriptorCount() == descriptorsBefore, "descriptors leaked")
 }
 
-/// This process's open descriptors, but for the runtime's own: a thread's run loop (made by
-/// Foundation on a worker thread of the concurrency pool) holds an epoll, a timerfd and an
-/// eventfd, and closes them when the idle thread exits, seconds later, in the middle of another
-/// test. Sockets, pipes, pidfds and rings (a reactor's) are all counted.
+/// This process's open descriptors but for those of Foundation's run loops, which come and go
+/// with the concurrency pool's threads. Sockets, pipes, pidfds and rings are all counted.
 func descriptorCount() -> Int {
-    let runtimeKinds: Set<String> = ["anon_inode:[eventpoll]", "anon_inode:[timerfd]", "anon_inode:[eventfd]"]
-    let names = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
-    return names.count { name in
-        guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(name)") else {
-            return false  // the directory's own descriptor, closed by now
-        }
-        return !runtimeKinds.contains(target)
-    }
+    ProcessResources.openFileDescriptorCount(excluding: ProcessResources.runLoopDescriptorKinds)
 }
 
 /// Starts a plugin expecting `code`.
@@ -60,18 +51,6 @@ func isRunning(_ pid: Int32) -> Bool {
     else { return false }
     let state = stat[stat.index(close, offsetBy: 2)]
     return state != "Z" && state != "X"
-}
-
-/// Checks `condition` every 5 ms, at most `attempts` times (10 s by default): true once it holds.
-/// A bound on every wait, so that a bug fails the test instead of hanging it.
-func eventually(
-    on reactor: Reactor, attempts: Int = 2_000, _ condition: @Sendable () async -> Bool
-) async throws -> Bool {
-    for _ in 0..<attempts {
-        if await condition() { return true }
-        try await reactor.sleep(for: .milliseconds(5))
-    }
-    return await condition()
 }
 
 /// Runs `work` in a task of its own and says whether it finished within `bound` (it is left
