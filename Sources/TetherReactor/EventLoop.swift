@@ -310,7 +310,7 @@ import Glibc
         // Release the kernel side now: the ring fd must be gone when `shutdown()` returns, even
         // if something still references this object.
         ring.exit()
-        for unsafewaiter in unsafe shutdownWaiters { unsafe waiter.resume() }
+        unsafe shutdownWaiters.forEach { unsafe $0.resume() }
         unsafe shutdownWaiters.removeAll()
     }
 }
