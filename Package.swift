@@ -14,7 +14,6 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "TetherReactor", targets: ["TetherReactor"]),
-        .library(name: "TetherYamux", targets: ["TetherYamux"]),
         .library(name: "TetherMux", targets: ["TetherMux"]),
         .library(name: "TetherMessagePack", targets: ["TetherMessagePack"]),
         .library(name: "TetherRPC", targets: ["TetherRPC"]),
@@ -50,16 +49,9 @@ let package = Package(
             // and justified, so the build stays free of warnings.
             swiftSettings: [.strictMemorySafety()]
         ),
-        // The yamux protocol as values: frames, session and stream state machines, windows, the
-        // outbound frame buffer, limits and errors. Imports nothing else of the project.
-        .target(
-            name: "TetherYamux",
-            swiftSettings: strictSafe
-        ),
-        // The binding of the protocol to a reactor socket: MuxSession, MuxStream.
         .target(
             name: "TetherMux",
-            dependencies: ["TetherYamux", "TetherReactor"],
+            dependencies: ["TetherReactor"],
             swiftSettings: strictSafe
         ),
         // MessagePack reader, writer and Codable coders: pure, imports nothing of the project.
@@ -153,11 +145,6 @@ let package = Package(
                 "TetherTesting",
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
-            swiftSettings: strictSafe
-        ),
-        .testTarget(
-            name: "TetherYamuxTests",
-            dependencies: ["TetherYamux"],
             swiftSettings: strictSafe
         ),
         .testTarget(

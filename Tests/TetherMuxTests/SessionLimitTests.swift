@@ -1,6 +1,6 @@
 import Testing
 
-@testable import TetherYamux
+@testable import TetherMux
 
 /// Client against server: backlogs, stream-ID rules, malformed or hostile input.
 @Suite("Session limits and protocol errors")

@@ -1,6 +1,6 @@
 import Testing
 
-@testable import TetherYamux
+@testable import TetherMux
 
 @Suite("Frame header")
 struct FrameHeaderTests {

@@ -1,6 +1,6 @@
 import Testing
 
-@testable import TetherYamux
+@testable import TetherMux
 
 private let kib: UInt32 = 1024
 private let millisecond: UInt64 = 1_000_000

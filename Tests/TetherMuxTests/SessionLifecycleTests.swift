@@ -1,6 +1,6 @@
 import Testing
 
-@testable import TetherYamux
+@testable import TetherMux
 
 private let second: UInt64 = 1_000_000_000
 

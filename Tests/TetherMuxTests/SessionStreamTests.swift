@@ -1,6 +1,6 @@
 import Testing
 
-@testable import TetherYamux
+@testable import TetherMux
 
 /// Client against server: opening, data, half-close, reset, flow control.
 @Suite("Session streams")

@@ -1,6 +1,6 @@
 import Testing
 
-@testable import TetherYamux
+@testable import TetherMux
 
 /// A frame reduced to comparable values.
 private struct FlatFrame: Hashable {
