@@ -237,8 +237,8 @@ public final class PluginClient: Sendable {
 /// }
 /// ```
 ///
-/// The plugin is reaped, its descriptors closed and its socket directory removed before this
-/// returns, whatever happened: `body` threw, the task was cancelled, the plugin crashed.
+/// When this returns, the plugin has been reaped, its descriptors closed and its socket directory
+/// removed, whatever happened: `body` threw, the task was cancelled, the plugin crashed.
 ///
 /// - Throws: what ``PluginClient/start(_:on:)`` throws, or what `body` throws.
 public nonisolated(nonsending) func withPlugin<Result>(

@@ -42,8 +42,8 @@ extension MuxSession {
         drainActions()
     }
 
-    /// An entry leaves the session: its unread bytes are dropped and reported consumed, so they
-    /// no longer count against the session's buffered-bytes budget.
+    /// An entry leaves the session: its unread bytes are dropped and reported consumed, which
+    /// takes them out of the session's buffered-bytes budget.
     func forget(_ entry: MuxStreamEntry, streamID: UInt32) {
         pinnedSlices -= entry.pinnedCount
         let dropped = entry.dropUnread()

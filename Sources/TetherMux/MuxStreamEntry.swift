@@ -6,7 +6,7 @@ import TetherReactor
 /// A class, not a struct: mutating a large struct in place through the dictionary's `_modify`
 /// accessor allocated the accessor's coroutine frame on the heap and copied its arrays.
 final class MuxStreamEntry {
-    /// Delivered slices; those before `readIndex` were read and no longer held (nil).
+    /// Delivered slices: from `readIndex` on unread, before it nil (read and released).
     private var received: [BufferSlice?] = []
     private var readIndex = 0
     /// Bytes delivered and not yet read.

@@ -62,8 +62,8 @@ final class RPCSessionLoad: Sendable {
         return await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
                 let answer = locked.withLock { locked -> Bool? in
-                    // Checked under the lock: a cancellation handler that ran before this found
-                    // nothing to resume, and one that runs after finds the waiter.
+                    // Checked under the lock, like the cancellation handler: either it sees the
+                    // waiter stored here, or this sees the cancellation.
                     if Task.isCancelled { return false }
                     if ask(&locked.state, key) { return true }
                     locked.slotWaiters[key] = continuation

@@ -64,7 +64,7 @@ public final class Listener: Sendable {
     ///   or the kernel out of memory, a ``ReactorError`` with that errno (`EMFILE`, `ENFILE`,
     ///   `ENOBUFS`, `ENOMEM`), once per episode: the listener stays usable, retries after a
     ///   back-off (10 ms doubling to 1 s) and the connections wait in the backlog, so calling
-    ///   `accept()` again waits for them instead of spinning
+    ///   `accept()` again waits for them without spinning
     ///   (``ReactorCounters/acceptResourceExhaustions`` counts the episodes).
     public func accept() async throws -> StreamSocket {
         let fd = try await reactor.withLoop { loop in
