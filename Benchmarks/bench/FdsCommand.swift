@@ -52,25 +52,9 @@ struct FdsCommand: AsyncParsableCommand {
     private static func pluginRow(count: Int, executable: String, reactor: Reactor) async throws -> String {
         let before = HostDescriptors.now()
         let host = PluginHost(reactor: reactor)
-        let clients = try await withThrowingTaskGroup(of: PluginClient.self) { group in
-            for _ in 0..<count {
-                group.addTask(executorPreference: reactor) {
-                    try await host.start(benchPluginConfiguration(executable, startTimeout: .seconds(60)))
-                }
-            }
-            return try await group.reduce(into: []) { $0.append($1) }
-        }
-        let payload = Data(repeating: 7, count: 64)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for client in clients {
-                group.addTask(executorPreference: reactor) {
-                    guard try await client.dispense(BenchEchoClient.self, name: "echo").echo(payload) == payload else {
-                        throw BenchError("echo mismatch")
-                    }
-                }
-            }
-            try await group.waitForAll()
-        }
+        let clients = try await startBenchPlugins(
+            count, executable: executable, startTimeout: .seconds(60), host: host, reactor: reactor)
+        try await echoOnceEach(clients, reactor: reactor)
         // The stdout pipes end as the plugins move fd 1 to stream 3; wait (at most 2 s) for it.
         var during = HostDescriptors.now()
         for _ in 0..<200 where during.total - before.total > 3 * count {

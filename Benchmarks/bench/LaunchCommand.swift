@@ -17,6 +17,35 @@ func benchPluginConfiguration(_ executable: String, startTimeout: Duration) -> P
     return configuration
 }
 
+/// `count` bench plugins started at once by `host`.
+func startBenchPlugins(
+    _ count: Int, executable: String, startTimeout: Duration, host: PluginHost, reactor: Reactor
+) async throws -> [PluginClient] {
+    try await withThrowingTaskGroup(of: PluginClient.self) { group in
+        for _ in 0..<count {
+            group.addTask(executorPreference: reactor) {
+                try await host.start(benchPluginConfiguration(executable, startTimeout: startTimeout))
+            }
+        }
+        return try await group.reduce(into: []) { $0.append($1) }
+    }
+}
+
+/// One 64-byte echo call on each of `clients`, all at once.
+func echoOnceEach(_ clients: [PluginClient], reactor: Reactor) async throws {
+    let payload = Data(repeating: 7, count: 64)
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        for client in clients {
+            group.addTask(executorPreference: reactor) {
+                guard try await client.dispense(BenchEchoClient.self, name: "echo").echo(payload) == payload else {
+                    throw BenchError("echo mismatch")
+                }
+            }
+        }
+        try await group.waitForAll()
+    }
+}
+
 /// `bench launch`: a plugin's whole life from the host — spawn → handshake → first call →
 /// shutdown — one at a time and 100 at once, beside the floor of the same run (spawning this
 /// executable and waiting for it to exit, no plugin work), with the host fds each plugin costs.
@@ -117,27 +146,11 @@ struct LaunchCommand: AsyncParsableCommand {
         let clock = ContinuousClock()
         let host = PluginHost(reactor: reactor)
         let start = clock.now
-        let clients = try await withThrowingTaskGroup(of: PluginClient.self) { group in
-            for _ in 0..<count {
-                group.addTask(executorPreference: reactor) {
-                    try await host.start(benchPluginConfiguration(executable, startTimeout: .seconds(30)))
-                }
-            }
-            return try await group.reduce(into: []) { $0.append($1) }
-        }
+        let clients = try await startBenchPlugins(
+            count, executable: executable, startTimeout: .seconds(30), host: host, reactor: reactor)
         let started = clock.now
         let fdsPerPlugin = Double(ProcessResources.openFileDescriptorCount() - fdsBefore) / Double(count)
-        let payload = Data(repeating: 7, count: 64)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for client in clients {
-                group.addTask(executorPreference: reactor) {
-                    guard try await client.dispense(BenchEchoClient.self, name: "echo").echo(payload) == payload else {
-                        throw BenchError("echo mismatch")
-                    }
-                }
-            }
-            try await group.waitForAll()
-        }
+        try await echoOnceEach(clients, reactor: reactor)
         let called = clock.now
         await host.shutdown()
         let stopped = clock.now

@@ -131,11 +131,19 @@ private func waitUntil(_ what: Comment, _ condition: () async -> Bool) async thr
 
 /// A KeyValue store served with `configuration` on the server end of a real session pair; the
 /// test plays the caller on the client end.
+///
+/// `muxBacklog` sets both sides' stream backlogs (the caller's unacknowledged opens, the server's
+/// accept backlog), so that a flood of streams is held back in the mux rather than in the server.
 private func withServer(
-    _ configuration: RPCConfiguration, client: MuxConfiguration = MuxConfiguration(),
-    server serverMux: MuxConfiguration = MuxConfiguration(),
+    _ configuration: RPCConfiguration, muxBacklog: Int? = nil,
     _ body: @Sendable (_ caller: MuxSession, _ served: MuxSession, RPCServer, Reactor) async throws -> Void
 ) async throws {
+    var client = MuxConfiguration()
+    var serverMux = MuxConfiguration()
+    if let muxBacklog {
+        client.maxUnacknowledgedStreams = muxBacklog
+        serverMux.acceptBacklog = muxBacklog
+    }
     try await withMuxSessionPair(client: client, server: serverMux) { caller, served, reactor in
         let server = RPCServer(configuration: configuration)
         server.register(KeyValueService(Store()))
@@ -182,11 +190,7 @@ struct RPCServerLimitTests {
         configuration.maxConcurrentCallsPerSession = 8
         configuration.callMessageTimeout = .milliseconds(100)
         configuration.maxIncomingMessageBytesPerSession = 1 << 20
-        var client = MuxConfiguration()
-        client.maxUnacknowledgedStreams = 16
-        var serverMux = MuxConfiguration()
-        serverMux.acceptBacklog = 16
-        try await withServer(configuration, client: client, server: serverMux) { caller, served, server, reactor in
+        try await withServer(configuration, muxBacklog: 16) { caller, served, server, reactor in
             let streamCount = 64
             let answers = try await hostileStreams(
                 streamCount, on: caller, reactor: reactor,
@@ -228,11 +232,7 @@ struct RPCServerLimitTests {
         var configuration = RPCConfiguration()
         configuration.maxConcurrentCallsPerSession = 8
         configuration.callMessageTimeout = .milliseconds(100)
-        var client = MuxConfiguration()
-        client.maxUnacknowledgedStreams = 16
-        var serverMux = MuxConfiguration()
-        serverMux.acceptBacklog = 16
-        try await withServer(configuration, client: client, server: serverMux) { caller, served, server, reactor in
+        try await withServer(configuration, muxBacklog: 16) { caller, served, server, reactor in
             let streamCount = 64
             let answers = try await hostileStreams(streamCount, on: caller, reactor: reactor, writing: nil)
             #expect(answers == Array(repeating: .failure(.callMessageTimeout), count: streamCount))
@@ -352,12 +352,8 @@ struct RPCServerLimitTests {
         configuration.maxConcurrentCallsPerSession = 16
         configuration.callMessageTimeout = .milliseconds(100)
         configuration.maxIncomingMessageBytesPerSession = 1 << 20
-        var client = MuxConfiguration()
-        client.maxUnacknowledgedStreams = 16
-        var serverMux = MuxConfiguration()
-        serverMux.acceptBacklog = 16
         let piece = partialMessage(bodyBytes: 512 * 1024, sentBytes: 256 * 1024)
-        try await withServer(configuration, client: client, server: serverMux) { caller, served, server, reactor in
+        try await withServer(configuration, muxBacklog: 16) { caller, served, server, reactor in
             try await wellBehavedCallSucceeds(on: caller)  // warm up what a call allocates once
             let before = ProcessMemory.heapBytesInUse()
             let peak = Atomic<Int>(before)
