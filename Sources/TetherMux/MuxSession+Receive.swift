@@ -18,11 +18,8 @@ extension MuxSession {
         guard failure == nil else { return }
         switch result {
         case .success(let chunk?):
-            if inputPaused {
-                // Received before the pause took effect: parsed after the held-back input.
-                heldChunks.append(chunk)
-                return
-            }
+            // The socket holds what arrives while its receive is paused: nothing comes here then.
+            assert(!inputPaused, "a chunk delivered while the socket's receive is paused")
             parse(from: state.receive(chunk, nowNanoseconds: nowNanoseconds))
         case .success(nil):
             state.connectionClosed()
@@ -48,21 +45,17 @@ extension MuxSession {
                 inputPaused = true
                 socket.pauseReceiving()
             }
-        } else if inputPaused, heldChunks.isEmpty {
+        } else if inputPaused {
             inputPaused = false
             socket.resumeReceiving()
         }
     }
 
-    /// After a send completed: parses what input was held back, and reads again if it all fits.
+    /// After a send completed: parses the input the state machine held back, and has the socket
+    /// deliver again once all of it was parsed.
     func resumeInput() {
         guard inputPaused, failure == nil else { return }
-        var progress = state.resumeReceiving(nowNanoseconds: nowNanoseconds)
-        while progress == .needsInput, !heldChunks.isEmpty, failure == nil {
-            drainActions()
-            progress = state.receive(heldChunks.removeFirst(), nowNanoseconds: nowNanoseconds)
-        }
-        parse(from: progress)
+        parse(from: state.resumeReceiving(nowNanoseconds: nowNanoseconds))
     }
 
     /// Carries out what the state machine decided, and schedules a flush for the frames it
@@ -175,10 +168,9 @@ extension MuxSession {
             if entry.failure == nil, !(entry.finished && entry.closed) { entry.failure = error }
             entry.wakeAll()
         }
-        // Streams nobody accepted and input never parsed hold reactor receive buffers that other
-        // sessions need; nothing can use them now.
+        // Streams nobody accepted hold reactor receive buffers that other sessions need; nothing
+        // can use them now.
         for (streamID, entry) in streams where !entry.hasHandle { discard(streamID) }
-        heldChunks.removeAll()
         for waiter in acceptWaiters { waiter.resume(returning: .failure(error)) }
         acceptWaiters.removeAll()
         for waiter in openWaiters { waiter.resume() }

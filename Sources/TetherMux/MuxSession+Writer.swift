@@ -21,7 +21,7 @@ extension MuxSession {
             return
         }
         var batch: [BufferSlice] = []
-        batch.reserveCapacity(state.outbound.queuedFrameCount + 8)
+        batch.reserveCapacity(state.outbound.queuedItemCount)
         state.takeOutbound(nowNanoseconds: nowNanoseconds) { item in
             switch item {
             case .header(let header):

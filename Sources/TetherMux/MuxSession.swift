@@ -45,9 +45,6 @@ public actor MuxSession {
     /// The state machine stopped parsing until the peer takes the frames waiting for it; the
     /// socket's receive is paused meanwhile.
     var inputPaused = false
-    /// Chunks the socket delivered while the input was paused, in order (none, once the socket's
-    /// receive is paused; kept so nothing is lost or reordered either way).
-    var heldChunks: [BufferSlice] = []
     /// After the session failed: shuts the socket down if the last writes stall (see `fail`).
     var closeWatchdog: Task<Void, Never>?
     /// Queued, unread slices holding a receive buffer of the reactor, and how many may be held

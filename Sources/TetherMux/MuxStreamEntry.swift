@@ -4,7 +4,7 @@ import TetherReactor
 /// Lives inside the ``MuxSession`` actor.
 ///
 /// A class, not a struct: mutating a large struct in place through the dictionary's `_modify`
-/// accessor allocated the accessor's coroutine frame on the heap and copied its arrays.
+/// accessor would allocate the accessor's coroutine frame on the heap and copy its arrays.
 final class MuxStreamEntry {
     /// Delivered slices: from `readIndex` on unread, before it nil (read and released).
     private var received: [BufferSlice?] = []

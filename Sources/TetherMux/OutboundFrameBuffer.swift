@@ -8,7 +8,7 @@
 /// - **data**: Data frames (a header, then its payload chunks) and the FIN and RST headers, which
 ///   end a stream's data and so must follow it.
 ///
-/// The owner takes everything queued with ``take(_:)`` and reports ``written(nowNanoseconds:)``
+/// The owner takes everything queued with ``take(nowNanoseconds:_:)`` and reports ``written()``
 /// once the connection has taken it. Until then those frames are *in flight*: they still count
 /// against the limits, because a write the connection has not finished means the peer is not
 /// reading. The session (``SessionState``) bounds what is outstanding: reply frames (what the
@@ -36,10 +36,14 @@ public struct OutboundFrameBuffer<Chunk: FrameByteChunk>: Sendable {
     /// Whether nothing is queued (frames in flight do not count).
     public var isEmpty: Bool { control.isEmpty && data.isEmpty }
 
-    /// Frames queued and not yet taken.
+    /// Frames queued and not yet taken (O(queued items): for diagnostics).
     public var queuedFrameCount: Int { control.count + data.reduce(0) { $1.isHeader ? $0 + 1 : $0 } }
 
-    /// Whether taken frames wait for ``written(nowNanoseconds:)``.
+    /// Items queued and not yet taken: what ``take(nowNanoseconds:_:)`` hands out, one per
+    /// header and one per payload chunk.
+    public var queuedItemCount: Int { control.count + data.count }
+
+    /// Whether taken frames wait for ``written()``.
     public var isWriting: Bool { writingSinceNanoseconds != nil }
 
     /// Reply frames (ping replies, RSTs refusing streams) queued or in flight.
@@ -73,7 +77,7 @@ public struct OutboundFrameBuffer<Chunk: FrameByteChunk>: Sendable {
     }
 
     /// Hands every queued item to `write` in wire order (control frames, then data) and empties
-    /// the queues; the items are in flight until ``written(nowNanoseconds:)``.
+    /// the queues; the items are in flight until ``written()``.
     public mutating func take(nowNanoseconds: UInt64, _ write: (Item) -> Void) {
         guard !isEmpty else { return }
         for header in control { write(.header(header)) }
@@ -93,7 +97,7 @@ public struct OutboundFrameBuffer<Chunk: FrameByteChunk>: Sendable {
     }
 
     /// The connection took everything in flight.
-    public mutating func written(nowNanoseconds: UInt64) {
+    public mutating func written() {
         inFlightReplyFrames = 0
         inFlightDataBytes = 0
         writingSinceNanoseconds = nil

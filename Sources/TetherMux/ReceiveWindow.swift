@@ -94,7 +94,8 @@ public struct ReceiveWindow: Hashable, Sendable {
             budgetBytes: min(budgetBytes, limitBytes - UInt64(dueDeltaBytes)))
     }
 
-    /// The credit an update would give back now, before any auto-tuning growth.
+    /// The credit an update would give back now, before any auto-tuning growth. Never negative:
+    /// buffered plus available bytes never exceed the window.
     private var dueDeltaBytes: UInt32 { maxWindowBytes - bufferedBytes - availableBytes }
 
     /// Whether enough was consumed for a window update (at least half the window), granted or not.
@@ -114,9 +115,8 @@ public struct ReceiveWindow: Hashable, Sendable {
         rttNanoseconds: UInt64?,
         budgetBytes: UInt64
     ) -> Update? {
-        // buffered + available never exceeds max, so the delta is never negative.
-        var delta = UInt64(maxWindowBytes) - UInt64(bufferedBytes) - UInt64(availableBytes)
-        guard forced || delta >= UInt64(maxWindowBytes / 2) else { return nil }
+        guard forced || isUpdateDue else { return nil }
+        var delta = UInt64(dueDeltaBytes)
         var taken: UInt64 = 0
         if let rttNanoseconds, let last = lastUpdateNanoseconds, nowNanoseconds >= last,
             nowNanoseconds - last < rttNanoseconds.multipliedReportingOverflow(by: 2).partialValue

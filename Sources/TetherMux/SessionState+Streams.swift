@@ -180,9 +180,7 @@ extension SessionState {
                 budgetBytes: receiveBudgetRemainingBytes,
                 limitBytes: withheldUpdates.isEmpty ? bufferLimitRemainingBytes : 0
             )
-            if update != nil {
-                state.updateWithheld = false
-            } else if state.isUpdateDue, !state.updateWithheld {
+            if update == nil, state.isUpdateDue, !state.updateWithheld {
                 state.updateWithheld = true
                 withheldUpdates.append(streamID)
             }

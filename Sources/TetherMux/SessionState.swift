@@ -182,7 +182,7 @@ public struct SessionState<Chunk: FrameByteChunk>: Sendable {
     /// (``SessionAction/streamWritable(streamID:)``); after ``ReceiveProgress/outputBlocked``,
     /// call ``resumeReceiving(nowNanoseconds:)``.
     public mutating func outboundWritten(nowNanoseconds: UInt64) {
-        outbound.written(nowNanoseconds: nowNanoseconds)
+        outbound.written()
         guard !outputWaiters.isEmpty, failure == nil,
             outbound.outstandingDataBytes < configuration.maxOutboundDataBytes
         else { return }
