@@ -12,6 +12,9 @@ struct RPCMessageReader: Sendable {
     private var framer: RPCMessageFramer
     private let limits: MessagePackLimits
     private let budget: RPCMessageBudget?
+    /// Whether the message being read is counted in `budget`: the budget's lock is taken only to
+    /// count a message that must wait for more of the stream, and to release it.
+    private var counted = false
 
     init(stream: MuxStream, maxMessageBytes: Int, limits: MessagePackLimits, budget: RPCMessageBudget? = nil) {
         self.stream = stream
@@ -31,13 +34,17 @@ struct RPCMessageReader: Sendable {
     mutating func next(resettingOnCancellation: Bool = true) async throws -> RPCMessage? {
         while true {
             if let body = try framer.next() {
-                budget?.messageCompleted()
+                if counted {
+                    budget?.messageCompleted()
+                    counted = false
+                }
                 return try RPCMessage.decode(body, limits: limits)
             }
             // The buffered bytes are the start of one message; when its length is known and more
             // bytes are needed, it must fit in the budget before they are read.
-            if let budget, let length = framer.incompleteMessageBodyBytes {
+            if !counted, let budget, let length = framer.incompleteMessageBodyBytes {
                 try budget.reserve(forMessageOf: length)
+                counted = true
             }
             guard let slice = try await stream.readForCall(resettingOnCancellation: resettingOnCancellation) else {
                 if framer.hasPartialMessage {

@@ -85,6 +85,8 @@ final class RPCSessionLoad: Sendable {
     func endCall() {
         let waiters = locked.withLock { locked -> [CheckedContinuation<Bool, Never>] in
             let (handedTo, room) = locked.state.endCall()
+            // Nobody waits (the common case): nothing to build.
+            guard handedTo != nil || !room.isEmpty else { return [] }
             return ([handedTo].compactMap { $0 } + room).compactMap { locked.slotWaiters.removeValue(forKey: $0) }
         }
         for waiter in waiters { waiter.resume(returning: true) }
@@ -120,18 +122,18 @@ final class RPCSessionLoad: Sendable {
         locked.withLock { $0.state.countCallMessageTimeout() }
     }
 
-    /// Fails overdue calls, sleeping until the earliest deadline left; ends when no call waits.
-    /// One task per session, not one timer per call: a call whose message arrives in its first
-    /// chunk (nearly all) costs two dictionary updates.
+    /// Fails overdue calls, sleeping until the next look (see
+    /// ``RPCSessionLoadState/takeOverdueCalls(nowNanoseconds:)``); ends a timeout after the last
+    /// call. One task per session, not one timer per call: a call whose message arrives in its
+    /// first chunk (nearly all) costs two dictionary updates under the lock.
     private func sweep() async {
         while true {
             let now = nowNanoseconds
-            let (overdue, nextDeadline) = locked.withLock { $0.state.takeOverdueCalls(nowNanoseconds: now) }
+            let (overdue, nextLook) = locked.withLock { $0.state.takeOverdueCalls(nowNanoseconds: now) }
             for control in overdue { control.expireCallMessageDeadline() }
-            guard let nextDeadline else { return }
+            guard let nextLook else { return }
             do {
-                try await reactor.sleep(
-                    for: .nanoseconds(Int64(clamping: nextDeadline - min(nextDeadline, nowNanoseconds))))
+                try await reactor.sleep(for: .nanoseconds(Int64(clamping: nextLook - min(nextLook, nowNanoseconds))))
             } catch {
                 // The reactor is shutting down; its sessions' calls end with it.
                 locked.withLock { $0.state.sweepingStopped() }

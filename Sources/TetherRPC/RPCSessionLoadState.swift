@@ -22,6 +22,8 @@ struct RPCSessionLoadState {
     private var awaitingCallMessage: [UInt64: (deadlineNanoseconds: UInt64, control: RPCCallControl)] = [:]
     /// Whether a task is sweeping `awaitingCallMessage` (one per session at most).
     private(set) var isSweeping = false
+    /// The latest call-message deadline registered: the sweeper stays until it has passed.
+    private var latestDeadlineNanoseconds: UInt64 = 0
     private(set) var incomingMessageBytes = 0
     private(set) var peakIncomingMessageBytes = 0
     private(set) var refusedMessages = 0
@@ -92,6 +94,7 @@ struct RPCSessionLoadState {
     /// caller must start the sweeping task (none runs).
     mutating func awaitCallMessage(key: UInt64, control: RPCCallControl, deadlineNanoseconds: UInt64) -> Bool {
         awaitingCallMessage[key] = (deadlineNanoseconds, control)
+        latestDeadlineNanoseconds = max(latestDeadlineNanoseconds, deadlineNanoseconds)
         guard !isSweeping else { return false }
         isSweeping = true
         return true
@@ -102,15 +105,27 @@ struct RPCSessionLoadState {
         awaitingCallMessage.removeValue(forKey: key)
     }
 
-    /// Removes and returns the calls whose deadline is at or before `nowNanoseconds`, and the
-    /// earliest deadline left. When none is left the sweeping ends (``isSweeping`` is false):
-    /// the next ``awaitCallMessage(key:control:deadlineNanoseconds:)`` asks for a new sweeper.
-    mutating func takeOverdueCalls(nowNanoseconds: UInt64) -> (overdue: [RPCCallControl], nextDeadline: UInt64?) {
-        let overdueKeys = awaitingCallMessage.filter { $0.value.deadlineNanoseconds <= nowNanoseconds }.keys
-        let overdue = overdueKeys.compactMap { awaitingCallMessage.removeValue(forKey: $0)?.control }
-        let nextDeadline = awaitingCallMessage.values.map(\.deadlineNanoseconds).min()
-        if nextDeadline == nil { isSweeping = false }
-        return (overdue, nextDeadline)
+    /// Removes and returns the calls whose deadline is at or before `nowNanoseconds`, and when
+    /// to look again: the earliest deadline left or, with none left, the latest deadline
+    /// registered while it is still ahead. Calls whose message arrives at once come and go
+    /// between two looks, so a session with steady traffic keeps one sweeper that wakes about
+    /// once per timeout, not a new one per call. Only after a whole timeout with no call does the
+    /// sweeping end (``isSweeping`` false; the next
+    /// ``awaitCallMessage(key:control:deadlineNanoseconds:)`` asks for a new sweeper).
+    mutating func takeOverdueCalls(nowNanoseconds: UInt64) -> (overdue: [RPCCallControl], nextLook: UInt64?) {
+        var overdue: [RPCCallControl] = []
+        var earliest: UInt64?
+        for (key, entry) in awaitingCallMessage {
+            if entry.deadlineNanoseconds <= nowNanoseconds {
+                overdue.append(entry.control)
+                awaitingCallMessage.removeValue(forKey: key)
+            } else {
+                earliest = min(earliest ?? .max, entry.deadlineNanoseconds)
+            }
+        }
+        let nextLook = earliest ?? (latestDeadlineNanoseconds > nowNanoseconds ? latestDeadlineNanoseconds : nil)
+        if nextLook == nil { isSweeping = false }
+        return (overdue, nextLook)
     }
 
     /// The sweeping task stopped early (its reactor is shutting down).
