@@ -159,25 +159,23 @@ final class PluginLaunch: Sendable {
                 ],
                 newProcessGroup: true, on: reactor)
             // The plugin has its copies of the write ends; ours would keep the pipes from ending.
-            await close(readers: [], writers: writers, on: reactor)
+            await close(readers: [], writers: writers)
             return PluginLaunch(
                 configuration: configuration, reactor: reactor, process: process, socketDirectory: directory,
                 stdout: stdout, stderr: stderr)
         } catch {
-            await close(readers: readers, writers: writers, on: reactor)
+            await close(readers: readers, writers: writers)
             try? FileManager.default.removeItem(atPath: directory)
             if let exhausted = PluginError.descriptorsExhausted(error, while: step) { throw exhausted }
             throw PluginError(.launchFailed, "\(executable): \(error)")
         }
     }
 
-    /// Closes pipe ends in a task of its own: a close in a cancelled task would not reach the
-    /// kernel, and the caller's task may be cancelled.
-    private static func close(readers: [PipeReader], writers: [PipeWriter], on reactor: Reactor) async {
-        await Task(executorPreference: reactor) {
-            for reader in readers { try? await reader.close() }
-            for writer in writers { try? await writer.close() }
-        }.value
+    /// Closes pipe ends; also in a cancelled task (the caller's may be), where a handle's close
+    /// still closes its descriptor.
+    private static func close(readers: [PipeReader], writers: [PipeWriter]) async {
+        for reader in readers { try? await reader.close() }
+        for writer in writers { try? await writer.close() }
     }
 
     /// Reads stdout until the handshake line; earlier lines go to the stdout sink. When stdout
@@ -259,23 +257,19 @@ final class PluginLaunch: Sendable {
     /// Waits at most `bound` for the plugin's stderr to end on both routes (the pipe, and
     /// stream 5 once the session is up), so that its tail is complete.
     private func waitForStderrEnd(within bound: Duration) async {
-        let pipe = stderrPipeEnded
-        let stream = forwarding.withLock { $0 }?.standardErrorStream
-        _ = try? await reactor.withDeadline(bound) {
-            try await pipe.waitUnlessCancelled()
-            try await stream?.waitUnlessCancelled()
-        }
+        await waitForEnds(within: bound) { [$0?.standardErrorStream] }
     }
 
     /// Waits at most `bound` for every output route to end (pipes and streams).
     private func waitForOutputEnd(within bound: Duration) async {
-        let stderrPipe = stderrPipeEnded
-        let ends = forwarding.withLock { $0 }
+        await waitForEnds(within: bound) { [$0?.stdoutPipe, $0?.standardOutputStream, $0?.standardErrorStream] }
+    }
+
+    /// Waits at most `bound` for the stderr pipe and the routes `routes` picks to end.
+    private func waitForEnds(within bound: Duration, _ routes: (Forwarding?) -> [Latch?]) async {
+        let latches = [stderrPipeEnded] + routes(forwarding.withLock { $0 })
         _ = try? await reactor.withDeadline(bound) {
-            try await stderrPipe.waitUnlessCancelled()
-            for latch in [ends?.stdoutPipe, ends?.standardOutputStream, ends?.standardErrorStream] {
-                try await latch?.waitUnlessCancelled()
-            }
+            for latch in latches { try await latch?.waitUnlessCancelled() }
         }
     }
 
@@ -345,7 +339,8 @@ final class PluginLaunch: Sendable {
     private func escalate(session: MuxSession?) async {
         let grace = configuration.shutdownGrace
         // The quit request. Not awaited before the grace starts: closing waits for a send in
-        // flight, which a plugin that stopped reading never lets finish.
+        // flight, which a plugin that stopped reading lets finish only when the session's write
+        // timeout (10 s by default) gives up on it.
         let sessionClosed = Latch()
         if let session {
             Task(executorPreference: reactor) {

@@ -110,7 +110,7 @@ import Glibc
         } else if result != -EINTR && result != -EAGAIN && result != -ECONNABORTED {
             fail(ReactorError.system("accept", -result))
         }
-        if final, unsafe waiter.isParked || accepted.count < loop.configuration.acceptQueueLimit / 2 { keepAccepting() }
+        if final { keepAcceptingIfWanted() }
     }
 
     /// The kernel could not accept for want of descriptors or memory: tell the first time in an
@@ -141,7 +141,12 @@ import Glibc
             fail(ReactorError(.shutDown, operation: "accept"))
             return
         }
-        if waiter.isParked || accepted.count < loop.configuration.acceptQueueLimit / 2 { keepAccepting() }
+        keepAcceptingIfWanted()
+    }
+
+    /// Re-arms the accept after it ended if someone waits or the queue is less than half full.
+    private func keepAcceptingIfWanted() {
+        if unsafe waiter.isParked || accepted.count < loop.configuration.acceptQueueLimit / 2 { keepAccepting() }
     }
 
     func fail(_ error: any Error) {

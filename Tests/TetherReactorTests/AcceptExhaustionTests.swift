@@ -9,8 +9,8 @@ extension ReactorSuite {
         /// With the descriptor limit lowered so that accepting fails with `EMFILE`: the waiting
         /// `accept()` is told once, the episode is counted once, the loop does not spin while the
         /// listener backs off, and once the limit is raised every pending connection is accepted
-        /// and carries bytes. (The suite is serialized, so changing the process-wide limit
-        /// briefly disturbs no other test.)
+        /// and carries bytes. (The limit is process-wide: `make test` runs the tests one at a
+        /// time, `--no-parallel`, so no other test meets it.)
         @Test(arguments: [Transport.unix, .tcp])
         func acceptSurvivesRunningOutOfDescriptors(transport: Transport) async throws {
             try await withReactor { reactor in
@@ -26,15 +26,15 @@ extension ReactorSuite {
                     clients.append(try await StreamSocket.connect(to: listener.address, on: reactor))
                 }
 
-                let original = try DescriptorLimit.current()
+                let original = try ProcessControl.openFileLimit()
                 // Every descriptor below the lowest free one is in use: with that as the limit,
                 // the next descriptor the kernel makes fails with EMFILE.
                 let probe = try FileDescriptor.standardInput.duplicate()
-                let lowestFree = UInt64(probe.rawValue)
+                let lowestFree = Int(probe.rawValue)
                 try probe.close()
-                try DescriptorLimit.setSoft(lowestFree)
+                try ProcessControl.setOpenFileLimit(soft: lowestFree)
                 var restored = false
-                defer { if !restored { try? DescriptorLimit.setSoft(original.soft) } }
+                defer { if !restored { try? ProcessControl.setOpenFileLimit(soft: original.soft) } }
 
                 let before = await reactor.counters()
                 let error = await #expect(throws: ReactorError.self) { _ = try await listener.accept() }
@@ -56,7 +56,7 @@ extension ReactorSuite {
                     "\(during.loopIterations - told.loopIterations) loop turns")
                 #expect(during.acceptResourceExhaustions == told.acceptResourceExhaustions, "one episode, one count")
 
-                try DescriptorLimit.setSoft(original.soft)
+                try ProcessControl.setOpenFileLimit(soft: original.soft)
                 restored = true
                 let servers = try await accepting.value
                 #expect(servers.count == clientCount)

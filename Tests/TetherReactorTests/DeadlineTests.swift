@@ -61,6 +61,25 @@ extension ReactorSuite {
             }
         }
 
+        /// A body that ignores the cancellation and produces its value after the time ran out:
+        /// the caller gets that value, not `timedOut` (the work was done; dropping its result
+        /// would lose it, e.g. a connection the body made).
+        @Test func aValueProducedAfterTheTimeRanOutIsReturned() async throws {
+            try await withReactor { reactor in
+                let value = try await reactor.withDeadline(.milliseconds(10)) {
+                    // A wait that cancellation does not end: the other task answers after 100 ms.
+                    await withCheckedContinuation { (continuation: CheckedContinuation<Int, Never>) in
+                        Task(executorPreference: reactor) {
+                            try? await reactor.sleep(for: .milliseconds(100))
+                            continuation.resume(returning: 42)
+                        }
+                    }
+                }
+                #expect(value == 42)
+                #expect(await reactor.counters().operationsInFlight == 0)
+            }
+        }
+
         /// Cancelling the caller cancels the body (and the timer): the caller gets the body's
         /// `CancellationError`, not `timedOut`.
         @Test func cancellingTheCallerCancelsTheBody() async throws {

@@ -278,8 +278,7 @@ struct PluginLaunchTests {
             try host.send(signal: SIGKILL)
             #expect(try await host.waitForExit() == .signaled(signal: SIGKILL, coreDumped: false))
             // PR_SET_PDEATHSIG: the kernel kills the orphaned plugin (init reaps it, or it stays a zombie).
-            for _ in 0..<2_000 where isRunning(plugin) { try await reactor.sleep(for: .milliseconds(5)) }
-            #expect(!isRunning(plugin), "the plugin outlived its host")
+            #expect(try await eventually(on: reactor) { !isRunning(plugin) }, "the plugin outlived its host")
             try await output.close()
             try await host.close()
         }

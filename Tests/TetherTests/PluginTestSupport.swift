@@ -46,11 +46,7 @@ func expectStartFails(_ code: PluginError.Code, _ configuration: PluginClientCon
 
 /// True while `pid` exists and is not a zombie.
 func isRunning(_ pid: Int32) -> Bool {
-    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-        let close = stat.lastIndex(of: ")")
-    else { return false }
-    let state = stat[stat.index(close, offsetBy: 2)]
-    return state != "Z" && state != "X"
+    ProcessResources.processState(pid).map { $0 != "Z" && $0 != "X" } ?? false
 }
 
 /// Runs `work` in a task of its own and says whether it finished within `bound` (it is left
