@@ -123,7 +123,7 @@ struct HostDescriptors {
                 count.pipes += 1
             } else if target == "anon_inode:[pidfd]" {
                 count.pidfds += 1
-            } else if !["anon_inode:[eventpoll]", "anon_inode:[timerfd]", "anon_inode:[eventfd]"].contains(target) {
+            } else if !ProcessResources.runLoopDescriptorKinds.contains(target) {
                 count.others += 1
             }
         }

@@ -9,9 +9,10 @@ import TetherReactor
 import TetherTesting
 
 /// `bench isolation`: one well-behaved plugin's RPC calls alone, and again while a second plugin
-/// on the same host reactor floods it — pings or SYNs it never reads the answers to, or bulk
-/// data on many streams. The flood must stay local: the quiet plugin keeps at least half its
-/// calls/s, and the host's memory stays flat.
+/// on the same host reactor floods it — pings or SYNs it never reads the answers to, new streams
+/// of data nobody accepts, bulk data the host reads — or, as a reference, only spins its CPUs.
+/// The flood must stay local: the quiet plugin keeps at least half its calls/s, and the host's
+/// memory stays flat.
 struct IsolationCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "isolation",
@@ -20,7 +21,7 @@ struct IsolationCommand: AsyncParsableCommand {
     @Option(help: "Calls per measurement.") var calls = 20_000
     @Option var runs = 3
     @Option(help: "Concurrent callers of the quiet plugin.") var callers = 1
-    @Option(help: "Floods: ping, syn, bulk.") var floods: [FloodKind] = FloodKind.allCases
+    @Option(help: "Floods: ping, syn, data, bulk, cpu.") var floods: [FloodKind] = FloodKind.allCases
 
     func run() async throws {
         let reactor = try Reactor.start(configuration: benchReactorConfiguration)
@@ -87,28 +88,9 @@ struct IsolationCommand: AsyncParsableCommand {
         -> (Double, Double)
     {
         let payload = Data((0..<64).map { UInt8($0) })
-        let perCaller = calls / callers
-        let clock = ContinuousClock()
-        let start = clock.now
-        let latencies = try await withThrowingTaskGroup(of: [Double].self) { group in
-            for _ in 0..<callers {
-                group.addTask(executorPreference: reactor) {
-                    var latencies: [Double] = []
-                    latencies.reserveCapacity(perCaller)
-                    for _ in 0..<perCaller {
-                        let callStart = clock.now
-                        guard try await client.echo(payload) == payload else { throw BenchError("echo mismatch") }
-                        latencies.append((clock.now - callStart).seconds * 1e6)
-                    }
-                    return latencies
-                }
-            }
-            var all: [Double] = []
-            for try await latencies in group { all += latencies }
-            return all
-        }
-        let elapsed = clock.now - start
-        return (Double(perCaller * callers) / elapsed.seconds, Summary(latencies).percentile(99))
+        let (latencies, callsPerSecond) = try await RPCCommand.echoLoad(
+            client, payload: payload, callers: callers, calls: calls, warmUp: 0, reactor: reactor)
+        return (callsPerSecond, Summary(latencies).percentile(99))
     }
 }
 
@@ -205,14 +187,7 @@ struct FloodPeerCommand: AsyncParsableCommand {
     func run() async throws {
         let reactor = try Reactor.start(configuration: benchReactorConfiguration)
         try await withTaskExecutorPreference(reactor) {
-            let socket: StreamSocket
-            if let fd {
-                socket = StreamSocket.adopting(FileDescriptor(rawValue: fd), on: reactor)
-            } else if let connect, let address = PeerCommand.decode(connect) {
-                socket = try await StreamSocket.connect(to: address, on: reactor)
-            } else {
-                throw ValidationError("need --fd or --connect")
-            }
+            let socket = try await PeerCommand.openSocket(fd: fd, connect: connect, on: reactor)
             switch flood {
             case .data:
                 // A new stream per 256 KiB: SYN on the first of four 64 KiB Data frames.

@@ -29,7 +29,7 @@ struct PeerCommand: AsyncParsableCommand {
     func run() async throws {
         let reactor = try Reactor.start(configuration: benchReactorConfiguration)
         try await withTaskExecutorPreference(reactor) {
-            let socket = try await openSocket(reactor)
+            let socket = try await Self.openSocket(fd: fd, connect: connect, on: reactor)
             let before = await reactor.counters()
             switch role {
             case .bulkSend: try await bulkSend(socket, reactor: reactor)
@@ -53,9 +53,11 @@ struct PeerCommand: AsyncParsableCommand {
         await reactor.shutdown()
     }
 
-    private func openSocket(_ reactor: Reactor) async throws -> StreamSocket {
+    /// The peer's end of the connection: the inherited descriptor `fd`, or a connection to the
+    /// address `connect` names.
+    static func openSocket(fd: Int32?, connect: String?, on reactor: Reactor) async throws -> StreamSocket {
         if let fd { return StreamSocket.adopting(FileDescriptor(rawValue: fd), on: reactor) }
-        guard let connect, let address = Self.decode(connect) else { throw ValidationError("need --fd or --connect") }
+        guard let connect, let address = decode(connect) else { throw ValidationError("need --fd or --connect") }
         return try await StreamSocket.connect(to: address, on: reactor)
     }
 

@@ -76,8 +76,20 @@ struct RPCCommand: AsyncParsableCommand {
         let session = try await MuxSession(socket: link.socket, role: .client, configuration: benchMuxConfiguration)
         let client = BenchEchoClient(channel: RPCChannel(session: session))
         let payload = Data((0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31) })
+        let result = try await echoLoad(
+            client, payload: payload, callers: callers, calls: calls, warmUp: min(1000, calls / callers / 10),
+            reactor: reactor)
+        await session.close()
+        _ = try await link.finish()
+        return result
+    }
+
+    /// `calls` echo calls of `payload` from `callers` concurrent tasks, each after `warmUp`
+    /// unmeasured calls: every call's latency in µs, and calls/s over the slowest caller's time.
+    static func echoLoad(
+        _ client: BenchEchoClient, payload: Data, callers: Int, calls: Int, warmUp: Int, reactor: Reactor
+    ) async throws -> ([Double], Double) {
         let perCaller = calls / callers
-        let warmUp = min(1000, perCaller / 10)
         let clock = ContinuousClock()
         let (latencies, elapsed) = try await withThrowingTaskGroup(of: ([Double], Duration).self) { group in
             for _ in 0..<callers {
@@ -104,8 +116,6 @@ struct RPCCommand: AsyncParsableCommand {
             }
             return (all, longest)
         }
-        await session.close()
-        _ = try await link.finish()
         return (latencies, Double(perCaller * callers) / elapsed.seconds)
     }
 

@@ -120,15 +120,6 @@ private func bounded<Value: Sendable>(
     }
 }
 
-/// Waits (bounded) until `condition` holds.
-private func waitUntil(_ what: Comment, _ condition: () async -> Bool) async throws {
-    for _ in 0..<2_000 {
-        if await condition() { return }
-        try await Task.sleep(for: .milliseconds(5))
-    }
-    Issue.record("never happened: \(what)")
-}
-
 /// A KeyValue store served with `configuration` on the server end of a real session pair; the
 /// test plays the caller on the client end.
 ///
@@ -195,14 +186,15 @@ struct RPCServerLimitTests {
                 streamCount, on: caller, reactor: reactor,
                 writing: partialMessage(bodyBytes: 64 * 1024, sentBytes: 16 * 1024))
             #expect(answers == Array(repeating: .failure(.callMessageTimeout), count: streamCount))
-            try await waitUntil("every call ended") { server.load(of: served).activeCalls == 0 }
+            #expect(try await eventually(on: reactor) { server.load(of: served).activeCalls == 0 }, "every call ended")
             let load = server.load(of: served)
             #expect(load.peakActiveCalls == 8, "the limit was reached and never exceeded")
             #expect(load.peakIncomingMessageBytes > 0)
             #expect(load.incomingMessageBytes == 0, "every partial message was released")
             #expect(load.callMessageTimeouts == streamCount)
             #expect(load.refusedMessages == 0)
-            try await waitUntil("the server released every stream") { await served.streamCount == 0 }
+            #expect(
+                try await eventually(on: reactor) { await served.streamCount == 0 }, "the server released every stream")
             try await wellBehavedCallSucceeds(on: caller)
         }
     }
@@ -214,12 +206,14 @@ struct RPCServerLimitTests {
             let server = RPCServer(configuration: RPCConfiguration())
             server.register(KeyValueService(Store()))
             let serving = Task(executorPreference: reactor) { await server.serve(served) }
-            try await waitUntil("the loop waits for a stream") {
-                await served.diagnostics.contains("acceptWaiters=1")
-            }
+            let waiting = try await eventually(on: reactor) { await served.diagnostics.contains("acceptWaiters=1") }
+            #expect(waiting, "the loop waits for a stream")
             serving.cancel()
             let kv = KeyValueClient(channel: RPCChannel(session: caller).withTimeout(.seconds(20)))
-            await #expect(throws: (any Error).self) { try await kv.put("k", value: Data([1])) }
+            let error = await #expect(throws: RPCError.self) { try await kv.put("k", value: Data([1])) }
+            // The server reset the stream unserved.
+            #expect(error?.code == .cancelled, "\(String(describing: error))")
+            #expect(error?.message.contains("reset the call's stream") == true, "\(String(describing: error))")
             await serving.value
             #expect(server.load(of: served).peakActiveCalls == 0)
         }
@@ -234,12 +228,13 @@ struct RPCServerLimitTests {
             let streamCount = 64
             let answers = try await hostileStreams(streamCount, on: caller, reactor: reactor, writing: nil)
             #expect(answers == Array(repeating: .failure(.callMessageTimeout), count: streamCount))
-            try await waitUntil("every call ended") { server.load(of: served).activeCalls == 0 }
+            #expect(try await eventually(on: reactor) { server.load(of: served).activeCalls == 0 }, "every call ended")
             let load = server.load(of: served)
             #expect(load.peakActiveCalls == 8)
             #expect(load.peakIncomingMessageBytes == 0)
             #expect(load.callMessageTimeouts == streamCount)
-            try await waitUntil("the server released every stream") { await served.streamCount == 0 }
+            #expect(
+                try await eventually(on: reactor) { await served.streamCount == 0 }, "the server released every stream")
             try await wellBehavedCallSucceeds(on: caller)
         }
     }
@@ -281,13 +276,15 @@ struct RPCServerLimitTests {
             }
             // Two 400 KiB messages fit in 1 MiB; each is counted once its length is known.
             let first = try await openPartial()
-            try await waitUntil("the first message is counted") {
-                server.load(of: served).incomingMessageBytes == bodyBytes
-            }
+            #expect(
+                try await eventually(on: reactor) {
+                    server.load(of: served).incomingMessageBytes == bodyBytes
+                }, "the first message is counted")
             let second = try await openPartial()
-            try await waitUntil("the second message is counted") {
-                server.load(of: served).incomingMessageBytes == 2 * bodyBytes
-            }
+            #expect(
+                try await eventually(on: reactor) {
+                    server.load(of: served).incomingMessageBytes == 2 * bodyBytes
+                }, "the second message is counted")
             // A third does not fit: its call fails at once, the first two are untouched.
             for _ in 0..<3 {
                 let refused = try await openPartial()
@@ -303,15 +300,17 @@ struct RPCServerLimitTests {
             try await first.writeAndClose([restOfMessage(bodyBytes: bodyBytes, sentBytes: sentBytes)])
             let served1 = try await bounded(reactor: reactor) { await answer(on: first) }
             #expect(served1 == .result)
-            try await waitUntil("the completed message is released") {
-                server.load(of: served).incomingMessageBytes == bodyBytes
-            }
+            #expect(
+                try await eventually(on: reactor) {
+                    server.load(of: served).incomingMessageBytes == bodyBytes
+                }, "the completed message is released")
             // The second is cut off by the caller's reset: its bytes are given back too.
             await second.reset()
-            try await waitUntil("the reset message is released") {
-                let load = server.load(of: served)
-                return load.incomingMessageBytes == 0 && load.activeCalls == 0
-            }
+            #expect(
+                try await eventually(on: reactor) {
+                    let load = server.load(of: served)
+                    return load.incomingMessageBytes == 0 && load.activeCalls == 0
+                }, "the reset message is released")
             // With the budget free again, a message of the same size is admitted.
             let third = try await openPartial()
             try await third.writeAndClose([restOfMessage(bodyBytes: bodyBytes, sentBytes: sentBytes)])
@@ -364,11 +363,13 @@ struct RPCServerLimitTests {
             }
             let failed = answers.filter { $0 == .failure(.resourceExhausted) || $0 == .failure(.callMessageTimeout) }
             #expect(failed.count == streamCount, "\(Set(answers))")
-            try await waitUntil("every call ended") {
-                let load = server.load(of: served)
-                return load.activeCalls == 0 && load.incomingMessageBytes == 0
-            }
-            try await waitUntil("the server released every stream") { await served.streamCount == 0 }
+            #expect(
+                try await eventually(on: reactor) {
+                    let load = server.load(of: served)
+                    return load.activeCalls == 0 && load.incomingMessageBytes == 0
+                }, "every call ended")
+            #expect(
+                try await eventually(on: reactor) { await served.streamCount == 0 }, "the server released every stream")
             let after = ProcessMemory.heapBytesInUse()
             let flood = streamCount * piece.count
             let growth = peak.load(ordering: .relaxed) - before
