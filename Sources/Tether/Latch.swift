@@ -1,4 +1,6 @@
 import Synchronization
+import TetherMux
+import TetherReactor
 
 /// Opens once: tasks that wait before then resume when it opens, later ones at once. For "the
 /// first caller does the work, every caller returns when it is done" (kill, shutdown), and for
@@ -51,5 +53,31 @@ final class Latch: Sendable {
             return Array(state.waiters.values)
         }
         for waiter in waiters { waiter.resume(returning: true) }
+    }
+}
+
+/// A session's close, started at once in a task of its own, whose end can be awaited within a
+/// bound: closing waits for a send in flight, which a plugin that stopped reading lets finish
+/// only when the session's write timeout gives up on it.
+struct SessionClosing: Sendable {
+    private let closed = Latch()
+
+    /// Starts closing `session`; with none, there is nothing to wait for.
+    init(_ session: MuxSession?, on reactor: Reactor) {
+        guard let session else {
+            closed.open()
+            return
+        }
+        let closed = self.closed
+        Task(executorPreference: reactor) {
+            await session.close()
+            closed.open()
+        }
+    }
+
+    /// Waits at most `bound` for the close to end; it goes on in the background after that.
+    func wait(within bound: Duration, on reactor: Reactor) async {
+        let closed = self.closed
+        _ = try? await reactor.withDeadline(bound) { try await closed.waitUnlessCancelled() }
     }
 }

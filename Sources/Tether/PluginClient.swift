@@ -283,12 +283,7 @@ private final class StartAttempt: Sendable {
     /// so a close ends at once unless another process holds the plugin's end: bounded.
     func release(on reactor: Reactor, within bound: Duration) async {
         if let session {
-            let closed = Latch()
-            Task(executorPreference: reactor) {
-                await session.close()
-                closed.open()
-            }
-            _ = try? await reactor.withDeadline(bound) { try await closed.waitUnlessCancelled() }
+            await SessionClosing(session, on: reactor).wait(within: bound, on: reactor)
         } else if let socket {
             try? await socket.close()
         }

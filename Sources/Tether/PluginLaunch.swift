@@ -338,18 +338,8 @@ final class PluginLaunch: Sendable {
 
     private func escalate(session: MuxSession?) async {
         let grace = configuration.shutdownGrace
-        // The quit request. Not awaited before the grace starts: closing waits for a send in
-        // flight, which a plugin that stopped reading lets finish only when the session's write
-        // timeout (10 s by default) gives up on it.
-        let sessionClosed = Latch()
-        if let session {
-            Task(executorPreference: reactor) {
-                await session.close()
-                sessionClosed.open()
-            }
-        } else {
-            sessionClosed.open()
-        }
+        // The quit request, not awaited before the grace starts (see `SessionClosing`).
+        let closing = SessionClosing(session, on: reactor)
         if await waitForExit(within: grace) == nil {
             logger.info("plugin did not quit within the grace period; sending SIGTERM to its process group")
             try? process.sendToProcessGroup(signal: SIGTERM)
@@ -360,7 +350,7 @@ final class PluginLaunch: Sendable {
         }
         // With the plugin gone its end of the socket is closed, so a send in flight fails and the
         // session ends; a process that inherited the socket could keep it open.
-        _ = try? await reactor.withDeadline(grace) { try await sessionClosed.waitUnlessCancelled() }
+        await closing.wait(within: grace, on: reactor)
         await release()
     }
 

@@ -53,7 +53,8 @@ public struct MuxConfiguration: Hashable, Sendable {
     /// Pings (user, keepalive, round-trip probes) that may wait for a reply at once.
     public var maxOutstandingPings = 64
     /// Actions a session queues before it stops parsing received frames until the caller drains them.
-    /// This bounds the action queue even when a peer floods small frames such as pings.
+    /// This bounds the action queue even when a peer floods small Data frames, one delivery each
+    /// (ping replies go straight to the outbound buffer and are bounded by the reply limits).
     public var maxPendingActions = 1024
     /// Reply frames — what the peer's own frames make this side send: ping replies and RSTs
     /// refusing its SYNs or dropping its data — that may wait for the connection (queued, or in a

@@ -4,7 +4,7 @@ extension SessionState {
     /// Parses and applies the frames in `chunk`.
     ///
     /// Processing pauses when ``MuxConfiguration/maxPendingActions`` actions are queued, so a peer
-    /// flooding pings cannot grow the queue: on ``ReceiveProgress/paused`` drain ``nextAction()``
+    /// flooding small Data frames (one delivery each) cannot grow the queue: on ``ReceiveProgress/paused`` drain ``nextAction()``
     /// and call ``resumeReceiving(nowNanoseconds:)`` before feeding the next chunk. It stops when
     /// ``MuxConfiguration/pauseInputAtReplyFrames`` reply frames wait for the connection
     /// (``ReceiveProgress/outputBlocked``): a peer that floods pings or SYNs and never reads then

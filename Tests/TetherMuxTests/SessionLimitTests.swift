@@ -178,6 +178,32 @@ struct SessionLimitTests {
         #expect(pair.client.session.openStream(nowNanoseconds: 0) == .refused(MuxError(.streamsExhausted)))
     }
 
+    @Test("a flood of small Data frames pauses parsing instead of growing the action queue")
+    func smallDataFlood() throws {
+        var configuration = MuxConfiguration.testDefault
+        configuration.maxPendingActions = 16
+        var session = try SessionState<ArrayChunk>(role: .server, configuration: configuration, nowNanoseconds: 0)
+        var flood: [UInt8] = []
+        for index in 0..<100 {
+            FrameHeader.data(streamID: 1, flags: index == 0 ? .syn : [], payloadBytes: 1).encode(into: &flood)
+            flood.append(UInt8(index))
+        }
+        var progress = session.receive(ArrayChunk(flood), nowNanoseconds: 0)
+        var delivered: [UInt8] = []
+        var pauses = 0
+        while true {
+            #expect(session.pendingActionCount <= 16)
+            while let action = session.nextAction() {
+                if case .deliver(_, let payload) = action { delivered += payload.flatMap { $0.bytes } }
+            }
+            guard progress == .paused else { break }
+            pauses += 1
+            progress = session.resumeReceiving(nowNanoseconds: 0)
+        }
+        #expect(pauses >= 6)
+        #expect(delivered == (0..<100).map { UInt8($0) })
+    }
+
     @Test("an invalid configuration is refused")
     func invalidConfiguration() {
         var configuration = MuxConfiguration()
