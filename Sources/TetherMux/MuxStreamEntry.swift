@@ -6,9 +6,8 @@ import TetherReactor
 /// A class, not a struct: mutating a large struct in place through the dictionary's `_modify`
 /// accessor would allocate the accessor's coroutine frame on the heap and copy its arrays.
 final class MuxStreamEntry {
-    /// Delivered slices: from `readIndex` on unread, before it nil (read and released).
-    private var received: [BufferSlice?] = []
-    private var readIndex = 0
+    /// Delivered slices not yet read, oldest first; a slice read is let go of at once.
+    private var received = FIFO<BufferSlice>()
     /// Bytes delivered and not yet read.
     private(set) var unreadBytes = 0
     /// The peer sent FIN: after the queued bytes, reads return end of stream.
@@ -29,12 +28,16 @@ final class MuxStreamEntry {
         self.hasHandle = hasHandle
     }
 
-    var hasQueuedData: Bool { readIndex < received.count }
+    var hasQueuedData: Bool { !received.isEmpty }
+
+    /// Slots the queue of unread slices has (for tests: it holds what is unread, however far the
+    /// reader lags behind the arrivals).
+    var receivedCapacity: Int { received.capacity }
 
     /// Unread slices that hold a reactor receive buffer.
     var pinnedCount: Int {
         var count = 0
-        for index in readIndex..<received.count where received[index]?.holdsReceiveBuffer == true { count += 1 }
+        received.forEach { if $0.holdsReceiveBuffer { count += 1 } }
         return count
     }
 
@@ -43,22 +46,10 @@ final class MuxStreamEntry {
         unreadBytes += slice.count
     }
 
-    /// The oldest unread slice. The queue lets go of it at once, and drops the emptied front of
-    /// its storage once that is half of it, so what a stream holds is what is unread (at most
-    /// its window), however far the reader lags behind the arrivals.
+    /// The oldest unread slice. The queue lets go of it at once, so what a stream holds is what
+    /// is unread (at most its window), however far the reader lags behind the arrivals.
     func popReceived() -> BufferSlice? {
-        guard readIndex < received.count else { return nil }
-        let slice = received[readIndex]
-        received[readIndex] = nil
-        readIndex += 1
-        if readIndex == received.count {
-            received.removeAll(keepingCapacity: received.count <= 64)
-            readIndex = 0
-        } else if readIndex >= 64, readIndex * 2 >= received.count {
-            received.removeFirst(readIndex)
-            readIndex = 0
-        }
-        guard let slice else { preconditionFailure("an unread slice was already taken") }
+        guard let slice = received.popFirst() else { return nil }
         unreadBytes -= slice.count
         return slice
     }
@@ -67,9 +58,9 @@ final class MuxStreamEntry {
     /// its own; returns the bytes copied.
     func copyPinnedSlices() -> Int {
         var copied = 0
-        for index in readIndex..<received.count {
-            guard let slice = received[index], slice.holdsReceiveBuffer else { continue }
-            received[index] = slice.copied()
+        received.updateEach { slice in
+            guard slice.holdsReceiveBuffer else { return }
+            slice = slice.copied()
             copied += slice.count
         }
         return copied
@@ -79,7 +70,6 @@ final class MuxStreamEntry {
     func dropUnread() -> Int {
         let dropped = unreadBytes
         received.removeAll()
-        readIndex = 0
         unreadBytes = 0
         return dropped
     }
