@@ -177,17 +177,14 @@ extension MuxSession {
         openWaiters.removeAll()
         for (_, waiter) in pingWaiters { waiter.resume(returning: .failure(error)) }
         pingWaiters.removeAll()
-        if error.code == .writeTimeout {
-            abortConnection()
-        } else if sendInFlight || state.hasOutbound {
-            watchClosingWrites()
-        }
+        if error.code == .writeTimeout { abortConnection() }
         wakeWriter()
-        // Stop reading and ticking now; the writer flushes what is queued (a GoAway) and ends.
+        // Stop reading now; the writer flushes what is queued (a GoAway) and ends, and until then
+        // the timer bounds those last writes (see `tickLoop`).
         if receiving {
             receiving = false
             loopEnded()
         }
-        tickerTask?.cancel()
+        if !writerRunning { tickerTask?.cancel() }
     }
 }

@@ -181,12 +181,23 @@ extension MuxSession {
         drainActions()
     }
 
-    /// Runs the state machine's timers: keepalive pings, ping timeouts, the first RTT probe.
+    /// The session's timer: keepalives, ping and write timeouts while the session runs. After a
+    /// failure, while the writer still flushes (a GoAway, queued data), it only bounds those
+    /// writes: the socket is shut down if the connection takes none of them for the write
+    /// timeout, so closing ends even when the peer never reads.
     func tickLoop() async {
         defer { loopEnded() }
-        while failure == nil {
-            state.tick(nowNanoseconds: nowNanoseconds)
-            drainActions()
+        while true {
+            if failure == nil {
+                state.tick(nowNanoseconds: nowNanoseconds)
+                drainActions()
+            } else {
+                guard writerRunning else { return }
+                if state.isWriteStalled(nowNanoseconds: nowNanoseconds) {
+                    abortConnection()
+                    return
+                }
+            }
             let now = nowNanoseconds
             let deadline = state.nextDeadlineNanoseconds ?? (now + 1_000_000_000)
             let waitNanoseconds = min(max(deadline, now + 1_000_000) - now, 1_000_000_000)

@@ -65,41 +65,9 @@ extension MuxSession {
     private func endWriter() {
         guard writerRunning else { return }
         writerRunning = false
-        closeWatchdog?.cancel()
-        closeWatchdog = nil
+        // After a failure the timer only watched the last writes: it is done too.
+        if failure != nil { tickerTask?.cancel() }
         loopEnded()
-    }
-
-    /// After the session failed with writes still to make: shuts the socket down if the
-    /// connection takes none of them for the write timeout, so closing ends even when the peer
-    /// never reads. (While the session runs, `tick` enforces the same timeout.)
-    func watchClosingWrites() {
-        guard writerRunning, closeWatchdog == nil else { return }
-        let reactor = self.reactor
-        closeWatchdog = Task(executorPreference: reactor) { [weak self] in
-            while let self {
-                let wait = await self.closingWriteWaitNanoseconds()
-                guard let wait else { return }
-                do {
-                    try await reactor.sleep(for: .nanoseconds(Int64(clamping: wait)))
-                } catch {
-                    return
-                }
-            }
-        }
-    }
-
-    /// How long the close watchdog sleeps before it looks again; nil once it is done (the writer
-    /// ended, or it shut the socket down).
-    private func closingWriteWaitNanoseconds() -> UInt64? {
-        guard writerRunning else { return nil }
-        let now = nowNanoseconds
-        if state.isWriteStalled(nowNanoseconds: now) {
-            abortConnection()
-            return nil
-        }
-        let deadline = state.nextDeadlineNanoseconds ?? (now + state.configuration.writeTimeoutNanoseconds)
-        return max(deadline, now + 1_000_000) - now
     }
 
     /// The peer stopped reading: shut the socket down so the write in flight fails and the

@@ -45,8 +45,6 @@ public actor MuxSession {
     /// The state machine stopped parsing until the peer takes the frames waiting for it; the
     /// socket's receive is paused meanwhile.
     var inputPaused = false
-    /// After the session failed: shuts the socket down if the last writes stall (see `fail`).
-    var closeWatchdog: Task<Void, Never>?
     /// Queued, unread slices holding a receive buffer of the reactor, and how many may be held
     /// before they are copied out (half the reactor's buffer ring: the other half keeps the
     /// session socket readable).
