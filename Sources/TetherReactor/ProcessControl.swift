@@ -47,46 +47,31 @@ extension ProcessControl {
         -> (standardOutput: PipeReader, standardError: PipeReader)
     {
         let original = try syscall("fcntl F_DUPFD_CLOEXEC") { fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3) }
-        let outputPipe: PipeReader
-        let errorPipe: PipeReader
+        var pipes: [PipeReader] = []
+        var originalHandedOver = false
         do throws(ReactorError) {
-            outputPipe = try redirect(STDOUT_FILENO, on: reactor)
-        } catch {
-            Glibc.close(original)
-            throw error
-        }
-        do throws(ReactorError) {
-            errorPipe = try redirect(STDERR_FILENO, on: reactor)
-        } catch {
-            Glibc.close(original)
-            Task { try? await outputPipe.close() }
-            throw error
-        }
-        let pipeRead: Int32
-        do throws(ReactorError) {
-            pipeRead = try syscall("fcntl F_DUPFD_CLOEXEC") {
+            let outputPipe = try redirect(STDOUT_FILENO, on: reactor)
+            pipes.append(outputPipe)
+            let errorPipe = try redirect(STDERR_FILENO, on: reactor)
+            pipes.append(errorPipe)
+            let pipeRead = try syscall("fcntl F_DUPFD_CLOEXEC") {
                 fcntl(errorPipe.fileDescriptor.rawValue, F_DUPFD_CLOEXEC, 3)
             }
-        } catch {
-            Glibc.close(original)
-            Task {
-                try? await outputPipe.close()
-                try? await errorPipe.close()
+            // Both descriptors are the crash state's from here on, whatever the result.
+            originalHandedOver = true
+            guard tether_crash_text_keep(original, pipeRead) == 0 else {
+                throw ReactorError(
+                    .system, operation: "sigaction",
+                    detail: "the handler that keeps a crashing process's stderr text could not be installed")
             }
+            tether_line_buffer_standard_streams()
+            return (outputPipe, errorPipe)
+        } catch {
+            if !originalHandedOver { Glibc.close(original) }
+            let made = pipes
+            Task { for pipe in made { try? await pipe.close() } }
             throw error
         }
-        // Both descriptors are the crash state's from here on, whatever the result.
-        guard tether_crash_text_keep(original, pipeRead) == 0 else {
-            Task {
-                try? await outputPipe.close()
-                try? await errorPipe.close()
-            }
-            throw ReactorError(
-                .system, operation: "sigaction",
-                detail: "the handler that keeps a crashing process's stderr text could not be installed")
-        }
-        tether_line_buffer_standard_streams()
-        return (outputPipe, errorPipe)
     }
 
     /// Points fd 2 back at the original stderr after copying to it what is still unread in the
