@@ -56,7 +56,7 @@ package struct FIFO<Element> {
     package var capacity: Int { storage.count }
 
     private mutating func grow() {
-        var grown = [Element?](repeating: nil, count: max(16, storage.count * 2))
+        var grown = [Element?](repeating: nil, count: max(4, storage.count * 2))
         for index in 0..<count { grown[index] = storage[(head + index) & (storage.count - 1)] }
         storage = grown
         head = 0
