@@ -22,9 +22,7 @@ extension MuxSession {
             assert(!inputPaused, "a chunk delivered while the socket's receive is paused")
             parse(from: state.receive(chunk, nowNanoseconds: nowNanoseconds))
         case .success(nil):
-            state.connectionClosed()
-            drainActions()
-            if failure == nil { fail(MuxError(.connectionClosed)) }
+            fail(MuxError(.connectionClosed))
         case .failure:
             fail(MuxError(.connectionClosed))
         }
@@ -81,55 +79,32 @@ extension MuxSession {
             case .streamOpened(let streamID):
                 streams[streamID] = MuxStreamEntry(hasHandle: false)
                 if !acceptWaiters.isEmpty, let accepted = state.acceptStream(nowNanoseconds: nowNanoseconds) {
-                    // The waiter makes the handle when its task runs, after the rest of this
-                    // input: a reset or FIN parsed meanwhile must be kept for it, not forgotten.
+                    // The waiter takes the stream when its task runs, after the rest of this
+                    // input: a reset parsed meanwhile must be kept for it, not forgotten.
                     streams[accepted]?.hasHandle = true
-                    acceptWaiters.removeFirst().resume(returning: .success(accepted))
+                    handedToAcceptors.append(accepted)
+                    acceptWaiters.removeFirst().resume()
                 }
             case .streamAcknowledged:
                 break
-            case .streamFinished(let streamID):
-                if let entry = streams[streamID] {
-                    entry.finished = true
-                    entry.wakeAll()
-                }
-            case .streamClosed(let streamID):
-                if let entry = streams[streamID] {
-                    entry.closed = true
-                    entry.wakeAll()
-                    if !entry.hasHandle { discard(streamID) }
-                }
-            case .streamReset(let streamID):
-                streamFailed(streamID, MuxError(.streamReset, streamID: streamID))
-            case .streamDropped(let streamID, let reason):
-                streamFailed(streamID, reason)
-            case .streamWritable(let streamID):
-                streams[streamID]?.wakeAll()
-            case .openSlotAvailable:
-                for waiter in openWaiters { waiter.resume() }
-                openWaiters.removeAll()
-            case .remoteGoAway:
-                for waiter in openWaiters { waiter.resume() }
-                openWaiters.removeAll()
+            case .streamFinished(let streamID), .streamWritable(let streamID):
+                wake(streamID)
+            case .streamClosed(let streamID), .streamReset(let streamID), .streamDropped(let streamID, _):
+                // The state machine keeps how the stream ended for its reader and writers.
+                wake(streamID)
+                if let entry = streams[streamID], !entry.hasHandle { discard(streamID) }
+            case .openSlotAvailable, .remoteGoAway:
+                wakeOpeners()
             case .pingAnswered(let opaque, let rttNanoseconds):
                 pingWaiters.removeValue(forKey: opaque)?.resume(returning: .success(rttNanoseconds))
             case .pingTimedOut(let opaque):
                 pingWaiters.removeValue(forKey: opaque)?.resume(
                     returning: .failure(MuxError(.keepAliveTimeout, value: UInt64(opaque))))
             case .sessionFailed(let error):
-                fail(error)
+                sessionEnded(error)
             }
         }
         if state.hasOutbound { wakeWriter() }
-    }
-
-    /// The stream ended with `error`: its users are told; a stream nobody accepted yet is
-    /// forgotten with its unread bytes.
-    private func streamFailed(_ streamID: UInt32, _ error: MuxError) {
-        guard let entry = streams[streamID] else { return }
-        entry.failure = error
-        entry.wakeAll()
-        if !entry.hasHandle { discard(streamID) }
     }
 
     /// Forgets a stream that never got a handle (the peer reset or finished it before it was
@@ -153,28 +128,25 @@ extension MuxSession {
         pinnedSlices = 0
     }
 
-    /// Ends the session with `error`: every waiter and stream fails with it; queued frames (a
-    /// GoAway) are still written — for at most the write timeout when the peer does not read —
-    /// then the socket is closed. A write timeout shuts the socket down at once.
+    /// Ends the session with `error`, unless it already ended: the state machine records it and
+    /// reports it (``SessionAction/sessionFailed(_:)``), which `sessionEnded` carries out.
     func fail(_ error: MuxError) {
         guard failure == nil else { return }
-        failure = error
-        if !state.isFailed {
-            // A local close or a broken connection: the state machine drops its streams too.
-            state.connectionClosed()
-            while state.nextAction() != nil {}
-        }
-        for entry in streams.values {
-            if entry.failure == nil, !(entry.finished && entry.closed) { entry.failure = error }
-            entry.wakeAll()
-        }
+        state.close(with: error)
+        drainActions()
+    }
+
+    /// The session ended with `error`: every waiter and stream learns it from the state machine;
+    /// queued frames (a GoAway) are still written — for at most the write timeout when the peer
+    /// does not read — then the socket is closed. A write timeout shuts the socket down at once.
+    private func sessionEnded(_ error: MuxError) {
+        for streamID in streams.keys { wake(streamID) }
         // Streams nobody accepted hold reactor receive buffers that other sessions need; nothing
         // can use them now.
         for (streamID, entry) in streams where !entry.hasHandle { discard(streamID) }
-        for waiter in acceptWaiters { waiter.resume(returning: .failure(error)) }
+        for waiter in acceptWaiters { waiter.resume() }
         acceptWaiters.removeAll()
-        for waiter in openWaiters { waiter.resume() }
-        openWaiters.removeAll()
+        wakeOpeners()
         for (_, waiter) in pingWaiters { waiter.resume(returning: .failure(error)) }
         pingWaiters.removeAll()
         if error.code == .writeTimeout { abortConnection() }

@@ -51,11 +51,15 @@ public actor MuxSession {
     var pinnedSlices = 0
     let pinnedSliceLimit: Int
 
-    var acceptWaiters: [CheckedContinuation<Result<UInt32, MuxError>, Never>] = []
+    var acceptWaiters: [CheckedContinuation<Void, Never>] = []
+    /// Incoming streams the state machine accepted for waiting acceptors, in order: each waiter
+    /// woken takes the next when its task runs. Their entries count as having a handle, so a
+    /// reset parsed before then is kept for the acceptor instead of forgotten.
+    var handedToAcceptors = FIFO<UInt32>()
     var openWaiters: [CheckedContinuation<Void, Never>] = []
     var pingWaiters: [UInt32: CheckedContinuation<Result<UInt64, MuxError>, Never>] = [:]
-    /// Set once the session is over: why.
-    var failure: MuxError?
+    /// Why the session ended, or nil while it runs: the state machine's record.
+    var failure: MuxError? { state.failure }
     /// The socket hands received bytes to the session (`received`) until the session fails.
     var receiving = true
     var tickerTask: Task<Void, Never>?
@@ -100,77 +104,25 @@ public actor MuxSession {
     ///
     /// Waits while 256 streams opened by this side are not yet ACKed (yamux's backlog).
     /// - Throws: ``MuxError`` — `remoteGoAway` after the peer's GoAway, `streamsExhausted`, the
-    ///   session's failure, or `sessionClosed`.
+    ///   session's failure, `sessionClosed`, or `cancelled` when the task is cancelled while waiting.
     public nonisolated func openStream() async throws(MuxError) -> MuxStream {
-        if let stream = openNowOnReactor() { return stream }
-        return try await openStreamWaiting()
-    }
-
-    /// On the reactor thread, opens without an actor hop when no wait is needed.
-    private nonisolated func openNowOnReactor() -> MuxStream? {
-        guard reactor.isCurrentThread else { return nil }
-        return reactor.runIsolated(self, ()) { session, _ in session.openNow() }
-    }
-
-    private func openStreamWaiting() async throws(MuxError) -> MuxStream {
-        if let stream = openNow() { return stream }
-        while true {
-            if let failure { throw failure }
-            switch state.openStream(nowNanoseconds: nowNanoseconds) {
-            case .opened(let streamID):
-                streams[streamID] = MuxStreamEntry(hasHandle: true)
-                counters.streamsOpened += 1
-                drainActions()
-                return MuxStream(id: streamID, session: self)
-            case .mustWait:
-                await withCheckedContinuation { openWaiters.append($0) }
-            case .refused(let error):
-                drainActions()
-                throw error
-            }
-        }
+        guard case .stream(let stream) = try await perform(.open) else { preconditionFailure("open made no stream") }
+        return stream
     }
 
     /// The next stream the peer opened; accepting sends its ACK.
     ///
+    /// Cancelling the task does not end the wait: the next stream, or the session's end, does.
+    /// A loop that stops when cancelled then drops the stream it got, which resets it, and the
+    /// peer learns at once that its stream will not be served.
+    ///
     /// - Throws: the session's failure (``MuxError/Code-swift.struct/connectionClosed`` when the
     ///   peer closed the connection, `sessionClosed` after ``close()``).
     public nonisolated func acceptStream() async throws(MuxError) -> MuxStream {
-        if let stream = acceptNowOnReactor() { return stream }
-        return try await acceptStreamWaiting()
-    }
-
-    /// On the reactor thread, takes a queued incoming stream without an actor hop.
-    private nonisolated func acceptNowOnReactor() -> MuxStream? {
-        guard reactor.isCurrentThread else { return nil }
-        return reactor.runIsolated(self, ()) { session, _ -> MuxStream? in
-            guard let streamID = session.state.acceptStream(nowNanoseconds: session.nowNanoseconds) else { return nil }
-            return session.accepted(streamID)
+        guard case .stream(let stream) = try await perform(.accept) else {
+            preconditionFailure("accept made no stream")
         }
-    }
-
-    private func acceptStreamWaiting() async throws(MuxError) -> MuxStream {
-        if let streamID = state.acceptStream(nowNanoseconds: nowNanoseconds) {
-            return accepted(streamID)
-        }
-        if let failure { throw failure }
-        let result = await withCheckedContinuation { acceptWaiters.append($0) }
-        return accepted(try result.get())
-    }
-
-    private func accepted(_ streamID: UInt32) -> MuxStream {
-        if let entry = streams[streamID] {
-            entry.hasHandle = true
-        } else {
-            // Unreachable while entries of streams handed out stay until their handles go; should
-            // one be missing, the handle fails at once rather than waiting for data that never comes.
-            let entry = MuxStreamEntry(hasHandle: true)
-            entry.failure = MuxError(.streamReset, streamID: streamID)
-            streams[streamID] = entry
-        }
-        counters.streamsAccepted += 1
-        drainActions()
-        return MuxStream(id: streamID, session: self)
+        return stream
     }
 
     /// Incoming streams as an async sequence; ends when the session ends.
@@ -252,6 +204,10 @@ public actor MuxSession {
 
     /// Streams whose reader is parked waiting for data (for diagnosing a stuck session).
     public var waitingReaderCount: Int { streams.values.reduce(0) { $0 + ($1.reader == nil ? 0 : 1) } }
+
+    /// Ended streams whose end the state machine keeps until their records go (handles dropped,
+    /// or the session forgets a stream nobody accepted).
+    public var endedStreamCount: Int { state.endedStreamCount }
 
     /// One line of internal state for diagnosing a stuck session: tracked streams, un-ACKed
     /// opens, streams waiting to be accepted, queued frames, waiters, failure.

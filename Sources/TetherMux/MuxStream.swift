@@ -25,44 +25,6 @@ public final class MuxStream: Sendable {
         session.enqueueRelease(streamID: id)
     }
 
-    // Synchronous fast paths: on the session's reactor thread, `runIsolated` (an `assumeIsolated`
-    // that allocates nothing) runs the step without an actor hop; it is only available from
-    // synchronous code, hence these wrappers.
-
-    private func writeNow(_ slices: [BufferSlice], finishing: Bool) -> Bool {
-        guard session.reactor.isCurrentThread else { return false }
-        return session.reactor.runIsolated(session, (slices, id, finishing)) { session, write in
-            session.writeNow(write.0, streamID: write.1, finishing: write.2)
-        }
-    }
-
-    /// What a reader finds now (see `MuxSession.readStep`). Reactor thread only.
-    private func readStepNow(woken: Bool) -> Result<ReadStep, MuxError> {
-        session.reactor.runIsolated(session, (id, woken)) { session, look in
-            Result { () throws(MuxError) in try session.readStep(streamID: look.0, woken: look.1) }
-        }
-    }
-
-    /// Parks `continuation` on the stream (or resumes it at once; see `MuxSession.parkReader`).
-    private func parkNow(_ continuation: CheckedContinuation<Void, Never>, as waiter: MuxSession.Waiter) {
-        session.reactor.runIsolated(session, (continuation, id, waiter)) { session, park in
-            session.park(park.0, streamID: park.1, as: park.2)
-        }
-    }
-
-    /// nil: not on the session thread; .some(nil): closed; .some(error): failed.
-    private func closeWriteNow() -> MuxError?? {
-        guard session.reactor.isCurrentThread else { return nil }
-        return session.reactor.runIsolated(session, id) { session, id -> MuxError? in
-            do throws(MuxError) {
-                try session.closeWrite(streamID: id)
-                return nil
-            } catch {
-                return error
-            }
-        }
-    }
-
     /// The next received bytes, or nil once the peer closed its side (FIN) and all was read.
     ///
     /// - Throws: ``MuxError`` — `streamReset` when the peer reset the stream, the session's
@@ -70,34 +32,10 @@ public final class MuxStream: Sendable {
     ///   task is cancelled while waiting (the stream is unchanged).
     public func read() async throws(MuxError) -> BufferSlice? {
         if wasReset.load(ordering: .acquiring) { throw MuxError(.streamClosed, streamID: id) }
-        var woken = false
-        // On the reactor thread (a task preferring the reactor), look and park without entering
-        // the actor: the wake-up then resumes this task directly — one job, where waiting inside
-        // the actor costs up to three (hop in, resume there, hop back out).
-        while session.reactor.isCurrentThread {
-            switch try readStepNow(woken: woken).get() {
-            case .slice(let slice): return slice
-            case .end: return nil
-            case .wait:
-                try await waitOnReactor(as: .reader)
-                woken = true
-            }
+        guard case .slice(let slice) = try await session.perform(.read(streamID: id, woken: false)) else {
+            preconditionFailure("a read produced no slice")
         }
-        return try await session.read(streamID: id, woken: woken)
-    }
-
-    /// Parks this task as the stream's reader or a writer until the stream wakes it, or until the
-    /// task is cancelled (then throws `cancelled`, the stream unchanged). Reactor thread only.
-    private func waitOnReactor(as waiter: MuxSession.Waiter) async throws(MuxError) {
-        if Task.isCancelled { throw MuxError(.cancelled, streamID: id) }
-        let session = self.session
-        let id = self.id
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { continuation in self.parkNow(continuation, as: waiter) }
-        } onCancel: {
-            session.wakeParkedSoon(streamID: id)
-        }
-        if Task.isCancelled { throw MuxError(.cancelled, streamID: id) }
+        return slice
     }
 
     /// Writes `slices` in order. Returns once every byte is queued for the socket; suspends while
@@ -118,23 +56,20 @@ public final class MuxStream: Sendable {
     }
 
     private func write(_ slices: [BufferSlice], finishing: Bool) async throws(MuxError) {
-        if writeNow(slices, finishing: finishing) { return }
-        try await session.write(slices, streamID: id, finishing: finishing)
+        let operation = MuxOperation.write(
+            streamID: id, slices: slices, cursor: PayloadCursor(slices), finishing: finishing)
+        _ = try await session.perform(operation)
     }
 
     /// Writes a copy of `bytes` (counted in ``MuxCounters/bytesCopied``); prefer ``write(_:)-([BufferSlice])``.
     public func write(copying bytes: [UInt8]) async throws(MuxError) {
         await session.countCopied(bytes.count)
-        try await session.write([BufferSlice(copying: bytes)], streamID: id, finishing: false)
+        try await write([BufferSlice(copying: bytes)], finishing: false)
     }
 
     /// Half-closes: sends FIN. Reading continues until the peer's FIN.
     public func closeWrite() async throws(MuxError) {
-        if let result = closeWriteNow() {
-            if let failure = result { throw failure }
-            return
-        }
-        try await session.closeWrite(streamID: id)
+        _ = try await session.perform(.closeWrite(streamID: id))
     }
 
     /// Closes both directions, like closing a TCP socket: FIN if the write side is still open,

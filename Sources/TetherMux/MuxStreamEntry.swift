@@ -1,6 +1,8 @@
 import TetherReactor
 
-/// The session's record of one stream: delivered payload not yet read, and who waits for what.
+/// The session's record of one stream beside the state machine's: delivered payload not yet
+/// read, and who waits for it. How the stream stands (open, finished, failed) is the state
+/// machine's alone (``SessionState/readStatus(of:)``, ``SessionState/streamFailure(_:)``).
 /// Lives inside the ``MuxSession`` actor.
 ///
 /// A class, not a struct: mutating a large struct in place through the dictionary's `_modify`
@@ -10,14 +12,9 @@ final class MuxStreamEntry {
     private var received = FIFO<BufferSlice>()
     /// Bytes delivered and not yet read.
     private(set) var unreadBytes = 0
-    /// The peer sent FIN: after the queued bytes, reads return end of stream.
-    var finished = false
-    /// Why the stream can no longer be used (reset by the peer, session failure), if it can't.
-    var failure: MuxError?
-    /// Both halves are closed in the state machine.
-    var closed = false
-    /// A ``MuxStream`` handle exists (the stream was opened here or accepted). Until then the
-    /// entry belongs to the session alone, which forgets it when the stream ends.
+    /// A ``MuxStream`` handle exists (the stream was opened here, accepted, or handed to a
+    /// waiting acceptor). Until then the entry belongs to the session alone, which forgets it
+    /// when the stream ends.
     var hasHandle: Bool
     var reader: CheckedContinuation<Void, Never>?
     var writers: [CheckedContinuation<Void, Never>] = []
@@ -74,7 +71,9 @@ final class MuxStreamEntry {
         return dropped
     }
 
-    func wakeAll() {
+    /// Wakes the reader and the writers, which look at the stream again; with a `failure`, tells
+    /// the failure handler (once).
+    func wakeAll(failure: MuxError?) {
         reader?.resume()
         reader = nil
         for writer in writers { writer.resume() }
@@ -84,11 +83,4 @@ final class MuxStreamEntry {
             handler(failure)
         }
     }
-}
-
-/// What a stream's reader finds when it looks (see `MuxSession.readStep`).
-enum ReadStep: Sendable {
-    case slice(BufferSlice)
-    case end
-    case wait
 }

@@ -107,4 +107,11 @@ extension SessionState {
     public mutating func connectionClosed() {
         fail(MuxError(.connectionClosed), goAway: nil)
     }
+
+    /// Ends the session with `error` without sending anything (a local close, a broken
+    /// connection): the owner's record of why the session ended is ``failure``, not a copy of its
+    /// own. Does nothing if the session already failed.
+    public mutating func close(with error: MuxError) {
+        fail(error, goAway: nil)
+    }
 }

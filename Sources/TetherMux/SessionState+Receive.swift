@@ -96,11 +96,9 @@ extension SessionState {
             releaseAckSlot()
         }
         sendReply(.windowUpdate(streamID: streamID, flags: .rst, deltaBytes: 0))
-        removeStream(streamID)
-        emit(
-            .streamDropped(
-                streamID: streamID,
-                reason: MuxError(.receiveBudgetExceeded, streamID: streamID, value: UInt64(byteCount))))
+        let reason = MuxError(.receiveBudgetExceeded, streamID: streamID, value: UInt64(byteCount))
+        removeStream(streamID, ending: .failed(reason))
+        emit(.streamDropped(streamID: streamID, reason: reason))
     }
 
     private mutating func report(_ events: StreamEvents, streamID: UInt32, payload: [Chunk]) {
@@ -109,7 +107,7 @@ extension SessionState {
             releaseAckSlot()
         }
         if events.contains(.reset) {
-            removeStream(streamID)
+            removeStream(streamID, ending: .failed(MuxError(.streamReset, streamID: streamID)))
             emit(.streamReset(streamID: streamID))
             return
         }
@@ -117,7 +115,7 @@ extension SessionState {
         if events.contains(.writable) { emit(.streamWritable(streamID: streamID)) }
         if events.contains(.finished) { emit(.streamFinished(streamID: streamID)) }
         if events.contains(.closed) {
-            removeStream(streamID)
+            removeStream(streamID, ending: .closed)
             emit(.streamClosed(streamID: streamID))
         }
     }

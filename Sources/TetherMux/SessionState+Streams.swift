@@ -105,8 +105,10 @@ extension SessionState {
     /// - Precondition: `wantedBytes > 0`; use ``closeWrite(streamID:)`` to close without data.
     mutating func reserveSend(streamID: UInt32, wantedBytes: Int, finishing: Bool = false) -> SendReservation {
         precondition(wantedBytes > 0, "reserveSend needs a positive byte count")
-        if let failure { return .failed(failure) }
-        guard var state = streams[streamID] else { return .failed(MuxError(.streamClosed, streamID: streamID)) }
+        // A failed session tracks no streams: the stream's own end, or the session's failure.
+        guard var state = streams[streamID] else {
+            return .failed(streamFailure(streamID) ?? MuxError(.streamClosed, streamID: streamID))
+        }
         guard outbound.outstandingDataBytes < configuration.maxOutboundDataBytes else {
             guard state.sendCreditBytes != nil else { return .failed(MuxError(.streamClosed, streamID: streamID)) }
             if !state.outputWaiting {
@@ -122,7 +124,7 @@ extension SessionState {
         switch reservation {
         case .frame(let byteCount, let fin, let closed):
             if closed {
-                removeStream(streamID)
+                removeStream(streamID, ending: .closed)
                 emit(.streamClosed(streamID: streamID))
             }
             return .send(.data(streamID: streamID, flags: fin ? .fin : [], payloadBytes: byteCount))
@@ -144,7 +146,7 @@ extension SessionState {
             sendControl(.windowUpdate(streamID: streamID, flags: .fin, deltaBytes: 0))
         case .sendFinAndClose:
             sendControl(.windowUpdate(streamID: streamID, flags: .fin, deltaBytes: 0))
-            removeStream(streamID)
+            removeStream(streamID, ending: .closed)
             emit(.streamClosed(streamID: streamID))
         case .alreadyClosed:
             break
@@ -156,7 +158,7 @@ extension SessionState {
     public mutating func resetStream(streamID: UInt32) {
         guard failure == nil, streams[streamID] != nil else { return }
         sendControl(.windowUpdate(streamID: streamID, flags: .rst, deltaBytes: 0))
-        removeStream(streamID)
+        removeStream(streamID, ending: nil)
     }
 
     /// Reports that the application consumed — read, or dropped unread — `byteCount` delivered

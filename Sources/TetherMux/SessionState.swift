@@ -46,6 +46,10 @@ public struct SessionState<Chunk: FrameByteChunk>: Sendable {
     /// Every stream; changed only through ``store(_:streamID:)`` and ``removeStream(_:)``, which
     /// keep ``grantedCreditBytes`` in step.
     private(set) var streams: [UInt32: StreamState] = [:]
+    /// How the streams the session no longer tracks ended, until the owner lets go of them
+    /// (``releaseStream(_:)``): a stream's reader and writers learn its end from here
+    /// (``readStatus(of:)``, ``streamFailure(_:)``), so the owner keeps no copy of it.
+    private(set) var endedStreams: [UInt32: StreamEnd] = [:]
     var acceptQueue: BoundedQueue<UInt32>
     var unacknowledgedStreamCount = 0
     /// An opener was told to wait; the next free ACK slot reports ``SessionAction/openSlotAvailable``.
@@ -118,6 +122,44 @@ public struct SessionState<Chunk: FrameByteChunk>: Sendable {
 
     /// The number of streams tracked (open or half-closed, both directions).
     public var streamCount: Int { streams.count }
+
+    /// The number of ended streams whose end is kept until the owner releases them.
+    public var endedStreamCount: Int { endedStreams.count }
+
+    /// What a reader of the stream finds once its delivered bytes are read: more may come, the
+    /// peer finished (FIN, or both halves closed), or the stream failed — reset by the peer,
+    /// dropped over a session limit, or the session's failure. A stream the session does not
+    /// know (never reported, or released) reads as failed with `streamClosed`.
+    public func readStatus(of streamID: UInt32) -> StreamReadStatus {
+        switch endedStreams[streamID] {
+        case .closed: return .finished
+        case .failed(let error): return .failed(error)
+        case nil: break
+        }
+        if let failure { return .failed(failure) }
+        guard let state = streams[streamID] else { return .failed(MuxError(.streamClosed, streamID: streamID)) }
+        if case .halfClosedRemote = state.phase { return .finished }
+        return .open
+    }
+
+    /// Why the stream can no longer be used, or `nil` if it can (or ended normally: its write
+    /// half then fails with `streamClosed` on its own). A reset or dropped stream keeps its own
+    /// reason after the session fails.
+    public func streamFailure(_ streamID: UInt32) -> MuxError? {
+        switch endedStreams[streamID] {
+        case .closed: return nil
+        case .failed(let error): return error
+        case nil: return failure
+        }
+    }
+
+    /// The owner is done with a stream it was told of (opened, or reported by
+    /// ``SessionAction/streamOpened(streamID:)``): a stream still open is reset, and the record of
+    /// an ended one is forgotten. Every such stream is released once; until then its end is kept.
+    public mutating func releaseStream(_ streamID: UInt32) {
+        resetStream(streamID: streamID)
+        endedStreams.removeValue(forKey: streamID)
+    }
 
     /// Incoming streams waiting in the accept queue.
     public var acceptQueueCount: Int { acceptQueue.count }
@@ -234,9 +276,11 @@ public struct SessionState<Chunk: FrameByteChunk>: Sendable {
     }
 
     /// Forgets a stream and gives back what it held: its ACK slot, its accept-queue entry, the
-    /// budget its window grew by.
-    mutating func removeStream(_ streamID: UInt32) {
+    /// budget its window grew by. How it ended is kept until the owner releases it; a stream the
+    /// owner reset itself (`ending` nil) is released at once.
+    mutating func removeStream(_ streamID: UInt32, ending: StreamEnd?) {
         guard let state = streams.removeValue(forKey: streamID) else { return }
+        if let ending { endedStreams[streamID] = ending }
         grantedCreditBytes -= state.grantedReceiveCreditBytes
         receiveBudgetRemainingBytes += state.receiveGrownBytes
         if state.awaitingAck { releaseAckSlot() }
@@ -257,4 +301,22 @@ public struct SessionState<Chunk: FrameByteChunk>: Sendable {
             emit(.openSlotAvailable)
         }
     }
+}
+
+/// How a stream the session stopped tracking ended.
+enum StreamEnd: Hashable, Sendable {
+    /// Both halves closed normally.
+    case closed
+    /// Reset by the peer, or dropped over a session limit.
+    case failed(MuxError)
+}
+
+/// What a stream's reader finds after its delivered bytes (see ``SessionState/readStatus(of:)``).
+public enum StreamReadStatus: Hashable, Sendable {
+    /// More data may arrive.
+    case open
+    /// The peer sent FIN: end of stream.
+    case finished
+    /// The stream failed with this error.
+    case failed(MuxError)
 }

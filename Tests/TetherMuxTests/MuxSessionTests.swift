@@ -315,4 +315,67 @@ private func echo(_ stream: MuxStream) async throws {
             await #expect(throws: MuxError(.streamClosed, streamID: stream.id)) { _ = try await stream.read() }
         }
     }
+
+    /// A waiting `openStream()` (every ACK slot taken) ends with `cancelled` when its task is
+    /// cancelled; the session goes on. A waiting `acceptStream()` does not: it returns the next
+    /// stream, which its cancelled caller then refuses.
+    @Test func cancelledOpenThrowsAndCancelledAcceptTakesTheNextStream() async throws {
+        var oneSlot = MuxConfiguration()
+        oneSlot.maxUnacknowledgedStreams = 1
+        try await withMuxSessionPair(client: oneSlot) { client, server, reactor in
+            let acceptor = Task(executorPreference: reactor) { try await server.acceptStream() }
+            #expect(try await eventually(on: reactor) { await server.diagnostics.contains("acceptWaiters=1") })
+            acceptor.cancel()
+            let first = try await client.openStream()
+            #expect(try await acceptor.value.id == first.id)
+            #expect(try await eventually(on: reactor) { await client.diagnostics.contains("unacked=0") })
+            // Nobody accepts the second stream, so it keeps the client's only ACK slot.
+            _ = try await client.openStream()
+            let opener = Task(executorPreference: reactor) { try await client.openStream() }
+            #expect(try await eventually(on: reactor) { await client.diagnostics.contains("openWaiters=1") })
+            opener.cancel()
+            await #expect(throws: MuxError(.cancelled)) { _ = try await opener.value }
+            #expect(await client.diagnostics.contains("openWaiters=0"))
+        }
+    }
+
+    /// The state machine keeps how a stream ended until its record goes: once the handles are
+    /// dropped, neither side keeps anything of a thousand streams that ended every way (closed
+    /// both ways, reset by either side, closed by the handle).
+    @Test func endedStreamsAreForgottenWithTheirHandles() async throws {
+        try await withMuxSessionPair { client, server, reactor in
+            for index in 0..<1_000 {
+                let stream = try await client.openStream()
+                try await stream.write(BufferSlice(copying: [UInt8(truncatingIfNeeded: index)]))
+                let accepted = try await server.acceptStream()
+                #expect(try await accepted.read()?.bytes == [UInt8(truncatingIfNeeded: index)])
+                switch index % 4 {
+                case 0:
+                    try await stream.closeWrite()
+                    try await accepted.closeWrite()
+                    #expect(try await stream.read() == nil)
+                    #expect(try await accepted.read() == nil)
+                case 1:
+                    await stream.reset()
+                    await #expect(throws: MuxError(.streamReset, streamID: accepted.id)) {
+                        _ = try await accepted.read()
+                    }
+                case 2:
+                    await accepted.reset()
+                    await #expect(throws: MuxError(.streamReset, streamID: stream.id)) { _ = try await stream.read() }
+                default:
+                    await stream.close()
+                    await accepted.close()
+                }
+            }
+            #expect(
+                try await eventually(on: reactor) {
+                    let counts = [
+                        await client.streamCount, await server.streamCount, await client.endedStreamCount,
+                        await server.endedStreamCount,
+                    ]
+                    return counts == [0, 0, 0, 0]
+                })
+        }
+    }
 }
