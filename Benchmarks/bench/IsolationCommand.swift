@@ -79,7 +79,7 @@ struct IsolationCommand: AsyncParsableCommand {
                         + "\(format(Double(rssStart) / mebibyte, 1)) → \(format(Double(rssPeak) / mebibyte, 1))")
                 flooded.append(
                     Series(
-                        kind.rawValue,
+                        "beside \(kind.rawValue)",
                         [
                             .median("rate", "calls/s", of: rates, digits: 0),
                             .median("call latency p99", "µs", of: p99s, digits: 1),
@@ -96,7 +96,7 @@ struct IsolationCommand: AsyncParsableCommand {
                 label: "\(callers) caller\(callers == 1 ? "" : "s")", tether: flooded,
                 baselines: [
                     Series(
-                        "none",
+                        "alone",
                         [
                             .median("rate", "calls/s", of: alone, digits: 0),
                             .median("call latency p99", "µs", of: aloneP99, digits: 1),
@@ -108,7 +108,7 @@ struct IsolationCommand: AsyncParsableCommand {
             id: "isolation", title: title,
             subtitle: "calls/s median [min–max] of the runs; p99 the median of the runs' p99; host memory sampled"
                 + " every 10 ms, the lowest before and the highest during the runs",
-            labelHeader: "quiet plugin", seriesHeader: "neighbour", ratioHeader: "vs alone",
+            labelHeader: "callers", seriesHeader: "quiet plugin", ratioHeader: "vs alone",
             chart: ChartSpec(metric: "rate", higherIsBetter: true), rows: [row])
         try output.write(
             scenario: "isolation",

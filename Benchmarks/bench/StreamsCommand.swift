@@ -56,15 +56,15 @@ struct StreamsCommand: AsyncParsableCommand {
                     print(
                         padded("\(count)", 10) + padded(pair(client), 20) + padded(pair(server), 20)
                             + "\(format(client["fds"] ?? -1, 0))/\(format(server["fds"] ?? -1, 0))")
+                    // A figure a Go peer did not report is left out.
                     goSides[count] = [("Go client (socketpair)", client), ("Go server (socketpair)", server)].map {
                         name, fields in
                         Series(
                             name,
                             [
-                                .single("heap per stream", "B", fields["heap_bytes_per_stream"] ?? -1),
-                                .single("RSS per stream", "B", fields["rss_bytes_per_stream"] ?? -1),
-                                .single("fds", "", fields["fds"] ?? -1),
-                            ])
+                                ("heap_bytes_per_stream", "heap per stream", "B"),
+                                ("rss_bytes_per_stream", "RSS per stream", "B"), ("fds", "fds", ""),
+                            ].compactMap { key, metric, unit in fields[key].map { .single(metric, unit, $0) } })
                     }
                 }
                 print("")
@@ -114,8 +114,10 @@ struct StreamsCommand: AsyncParsableCommand {
         held.removeAll()
         await session.close()
         _ = try await link.finish()
-        // A figure the plugin did not report is -1, as the Go pair's are.
-        func reported(_ key: String) -> Double { fields[key].flatMap { Double($0) } ?? -1 }
+        // A figure the plugin did not report is left out.
+        func reported(_ key: String, _ metric: String, _ unit: String) -> Figure? {
+            fields[key].flatMap { Double($0) }.map { .single(metric, unit, $0) }
+        }
         let series = [
             Series(
                 "Tether host",
@@ -126,9 +128,9 @@ struct StreamsCommand: AsyncParsableCommand {
             Series(
                 "Tether plugin",
                 [
-                    .single("heap per stream", "B", reported("heap")), .single("RSS per stream", "B", reported("rss")),
-                    .single("fds", "", reported("fds")),
-                ]),
+                    reported("heap", "heap per stream", "B"), reported("rss", "RSS per stream", "B"),
+                    reported("fds", "fds", ""),
+                ].compactMap { $0 }),
         ]
         return (
             "\(format(heap, 0))/\(format(rss, 0))",
