@@ -59,7 +59,7 @@ struct ChurnCommand: AsyncParsableCommand {
                     }
                     rows.append(
                         ResultRow(
-                            label: "\(transport.rawValue), \(parallel) parallel",
+                            label: "\(transport.rawValue), \(Self.concurrency(parallel))",
                             tether: [
                                 series("stream", "mux stream", ratio: Summary(rates["stream"]!).median / baseline)
                             ],
@@ -116,7 +116,7 @@ struct ChurnCommand: AsyncParsableCommand {
                     + padded(format(Summary(go).median, 0), 10) + format(ratio, 2) + "×")
             rows.append(
                 ResultRow(
-                    label: "\(parallel)",
+                    label: Self.concurrency(parallel),
                     tether: [Series("Tether↔Tether", [.median("rate", "ops/s", of: tether, digits: 0)], ratio: ratio)],
                     baselines: [Series("Go↔Go", [.median("rate", "ops/s", of: go, digits: 0)])]))
         }
@@ -124,6 +124,11 @@ struct ChurnCommand: AsyncParsableCommand {
         return ResultTable(
             id: "churn-go", title: title, labelHeader: "parallel", seriesHeader: "path",
             ratioHeader: "Tether↔Tether / Go↔Go", chart: ChartSpec(metric: "rate", higherIsBetter: true), rows: rows)
+    }
+
+    /// How a row names its concurrency: `1 at a time`, `16 in parallel`.
+    static func concurrency(_ parallel: Int) -> String {
+        parallel == 1 ? "1 at a time" : "\(parallel) in parallel"
     }
 
     /// Runs `operations` operations, `parallel` at a time; samples this process's fds as it goes.

@@ -93,7 +93,7 @@ struct FdsCommand: AsyncParsableCommand {
             + "\(after.total - before.total >= 0 ? "+" : "")\(after.total - before.total), \(children)"
         func per(_ value: Int) -> Double { Double(value) / Double(count) }
         let row = ResultRow(
-            label: "\(count)",
+            label: "\(count) plugin\(count == 1 ? "" : "s")",
             tether: [
                 Series(
                     "Tether",
@@ -146,7 +146,7 @@ struct FdsCommand: AsyncParsableCommand {
             padded("\(count)", 10) + padded("\(before)", 17) + padded("\(most)", 25) + padded("\(after)", 8)
             + format(Double(most - before) / Double(count), 6)
         let row = ResultRow(
-            label: "\(count)",
+            label: "\(count) streams",
             tether: [
                 Series(
                     "Tether",

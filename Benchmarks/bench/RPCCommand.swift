@@ -80,7 +80,8 @@ struct RPCCommand: AsyncParsableCommand {
                         print(row)
                         rows.append(
                             ResultRow(
-                                label: "\(transport.rawValue), \(size) B, \(callers) caller\(callers == 1 ? "" : "s")",
+                                label:
+                                    "\(transport.rawValue), \(Self.byteCount(size)), \(callers) caller\(callers == 1 ? "" : "s")",
                                 tether: [tether], baselines: baselines))
                     }
                 }
@@ -102,6 +103,11 @@ struct RPCCommand: AsyncParsableCommand {
                 "calls": .int(calls), "runs": .int(runs), "transports": .strings(transports.map(\.rawValue)),
                 "sizes": .ints(sizes), "parallel": .ints(parallel), "peer": .string(peer ?? "none"),
             ], tables: [table])
+    }
+
+    /// An argument size as a row names it: `64 B`, `64 KiB`.
+    static func byteCount(_ bytes: Int) -> String {
+        bytes >= 1024 && bytes % 1024 == 0 ? "\(bytes / 1024) KiB" : "\(bytes) B"
     }
 
     /// `calls` echo calls of `size` bytes from `callers` concurrent tasks to a plugin process.

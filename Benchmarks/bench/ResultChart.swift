@@ -175,8 +175,8 @@ private struct Panel {
             switch figure.statistic {
             case .median:
                 let runs = figure.runs.map { "\($0) run\($0 == 1 ? "" : "s")" } ?? "the runs"
-                text = "bar: median of \(runs), whisker: lowest to highest run"
-            case .p50: text = "bar: p50 of every sample, whisker: p50 to p99"
+                text = "bar: median of \(runs)" + (figure.spread == nil ? "" : ", whisker: lowest to highest run")
+            case .p50: text = "bar: p50 of every sample" + (figure.spread == nil ? "" : ", whisker: p50 to p99")
             case .single: text = "bar: one measurement"
             }
             if !statistics.contains(text) { statistics.append(text) }
@@ -220,7 +220,7 @@ private struct Panel {
         // Legend: the two roles and the whisker.
         let legendY = y + 6
         var legendX = left
-        for (color, label) in [(C.tetherColor, "Tether"), (C.baselineColor, "baseline, same run")] {
+        for (color, label) in [(C.tetherColor, "Tether"), (C.baselineColor, "baseline")] {
             svg += "<rect x=\"\(n(legendX))\" y=\"\(n(legendY))\" width=\"12\" height=\"12\" fill=\"\(color)\"/>\n"
             svg += "<text x=\"\(n(legendX + 17))\" y=\"\(n(legendY + 10))\" fill=\"\(C.textColor)\">"
             svg += "\(C.escaped(label))</text>\n"
@@ -230,20 +230,21 @@ private struct Panel {
         svg += "<text x=\"\(n(legendX + 28))\" y=\"\(n(legendY + 10))\" fill=\"\(C.textColor)\">spread</text>\n"
         y += Self.legendHeight
 
-        // Grid lines behind the bars, one per tick.
-        let plotTop = y
-        let plotBottom =
-            y + groups.reduce(0) { $0 + Self.groupHeader + Double($1.bars.count) * Self.barPitch + Self.groupGap }
         let ticks = Int((axisMax / step).rounded())
-        for index in 0...ticks {
-            let tickX = x(Double(index) * step)
-            svg += "<line x1=\"\(n(tickX))\" y1=\"\(n(plotTop))\" x2=\"\(n(tickX))\" y2=\"\(n(plotBottom))\""
-            svg += " stroke=\"\(index == 0 ? C.mutedColor : C.gridColor)\" stroke-width=\"1\"/>\n"
-        }
-        for group in groups {
+        for (number, group) in groups.enumerated() {
             svg += "<text x=\"\(n(left))\" y=\"\(n(y + 14))\" font-weight=\"600\" fill=\"\(C.textColor)\">"
             svg += "\(C.escaped(group.label))</text>\n"
             y += Self.groupHeader
+            // Grid lines behind the group's bars, one per tick, clear of the group's label; the
+            // last group's run down to the tick labels.
+            let gridTop = y - 3
+            let gridBottom =
+                y + Double(group.bars.count) * Self.barPitch + (number == groups.count - 1 ? Self.groupGap : 0)
+            for index in 0...ticks {
+                let tickX = x(Double(index) * step)
+                svg += "<line x1=\"\(n(tickX))\" y1=\"\(n(gridTop))\" x2=\"\(n(tickX))\" y2=\"\(n(gridBottom))\""
+                svg += " stroke=\"\(index == 0 ? C.mutedColor : C.gridColor)\" stroke-width=\"1\"/>\n"
+            }
             for bar in group.bars {
                 svg += draw(bar, top: y)
                 y += Self.barPitch

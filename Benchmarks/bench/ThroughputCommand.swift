@@ -117,7 +117,7 @@ struct ThroughputCommand: AsyncParsableCommand {
                     + padded(Summary(go).formatted(2), 22) + format(ratio, 2) + "×")
             rows.append(
                 ResultRow(
-                    label: "\(count)",
+                    label: "\(count) stream\(count == 1 ? "" : "s")",
                     tether: [
                         Series("Tether↔Tether", [.median("throughput", "GB/s", of: tether, digits: 2)], ratio: ratio),
                         Series("Tether → Go", [.median("throughput", "GB/s", of: tetherToGo, digits: 2)]),
