@@ -4,7 +4,8 @@ import Foundation
 /// `bench report`: turns the JSON results of a run (`bench <scenario> --json`) into
 /// docs/benchmarks.md and one SVG chart per scenario. The document is the template with each
 /// `<!-- bench:SCENARIO -->` line replaced by that scenario's provenance, chart and tables; the
-/// prose around the markers stays as written.
+/// prose around the markers stays as written. A scenario without a result keeps the section the
+/// document already has for it, so a run of some scenarios updates only theirs.
 struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report",
@@ -41,6 +42,7 @@ struct ReportCommand: ParsableCommand {
         }
 
         let templateText = try String(contentsOfFile: template, encoding: .utf8)
+        let previous = Self.sections(of: (try? String(contentsOfFile: docs, encoding: .utf8)) ?? "")
         var lines = [Self.notice]
         var placed: Set<String> = []
         for line in templateText.split(separator: "\n", omittingEmptySubsequences: false) {
@@ -49,13 +51,17 @@ struct ReportCommand: ParsableCommand {
                 continue
             }
             placed.insert(scenario)
+            let section: String
             if let result = byScenario[scenario] {
-                lines.append(ResultMarkdown.section(result, chart: charts[scenario]))
+                section = ResultMarkdown.section(result, chart: charts[scenario])
+            } else if let kept = previous[scenario] {
+                warn("no result for `bench \(scenario)` in \(results): \(docs) keeps its section")
+                section = kept
             } else {
                 warn("no result for `bench \(scenario)` in \(results): its section says so")
-                lines.append(
-                    "_No result for `bench \(scenario)` in this run: `make bench BENCH_SCENARIOS=\(scenario)`._")
+                section = "_No result for `bench \(scenario)` yet: `make bench BENCH_SCENARIOS=\(scenario)`._"
             }
+            lines += [Self.sectionStart(scenario), section, Self.sectionEnd(scenario)]
         }
         for scenario in byScenario.keys.sorted() where !placed.contains(scenario) {
             warn("the template has no `<!-- bench:\(scenario) -->` line: \(scenario)'s result is not in \(docs)")
@@ -77,6 +83,30 @@ struct ReportCommand: ParsableCommand {
             byScenario[result.scenario] = result
         }
         return byScenario
+    }
+
+    /// The comment lines around a generated section, by which the next report finds it.
+    static func sectionStart(_ scenario: String) -> String { "<!-- bench-result:\(scenario) -->" }
+    static func sectionEnd(_ scenario: String) -> String { "<!-- /bench-result:\(scenario) -->" }
+
+    /// The generated sections of a document this command wrote, by scenario.
+    static func sections(of document: String) -> [String: String] {
+        var sections: [String: String] = [:]
+        var current: (scenario: String, lines: [Substring])?
+        for line in document.split(separator: "\n", omittingEmptySubsequences: false) {
+            if let open = current {
+                if line == sectionEnd(open.scenario) {
+                    sections[open.scenario] = open.lines.joined(separator: "\n")
+                    current = nil
+                } else {
+                    current?.lines.append(line)
+                }
+            } else if line.hasPrefix("<!-- bench-result:"), line.hasSuffix(" -->") {
+                let scenario = line.dropFirst("<!-- bench-result:".count).dropLast(" -->".count)
+                current = (String(scenario), [])
+            }
+        }
+        return sections
     }
 
     /// The scenario a `<!-- bench:SCENARIO -->` line names.
