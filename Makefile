@@ -8,7 +8,7 @@ APT_PACKAGES := liburing-dev pkg-config
 TEST_APT_PACKAGES := golang-go golang-github-hashicorp-yamux-dev
 GO_PEER := .build/go/goyamux-peer
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-BENCH_SCENARIOS ?= raw throughput rtt churn rpc isolation fds
+BENCH_SCENARIOS ?= raw throughput rtt churn rpc streams launch fds isolation
 
 .PHONY: all deps test-deps python-deps apt-install go-peer build lint format test bench clean
 
@@ -55,12 +55,53 @@ test: test-deps go-peer
 	$(SWIFT) test --skip-build --no-parallel
 
 # Release build of the bench product only (it does not need the macro toolchain), then each
-# scenario. BENCH_SCENARIOS picks scenarios (default: all); BENCH_ARGS adds options to each.
-bench: deps
+# scenario with `--json BENCH_RESULTS/SCENARIO.json`, then `bench report`, which regenerates
+# docs/benchmarks.md and docs/images/bench-*.svg from every result in BENCH_RESULTS.
+# BENCH_SCENARIOS picks scenarios (default: all); BENCH_ARGS adds options to each; the scenarios
+# that take --peer run with `--peer $(BENCH_PEER)`: by default go, so hashicorp/yamux and
+# go-plugin's net/rpc are measured in the same run (BENCH_PEER= leaves Go out and the Go peer
+# unbuilt).
+BENCH_PEER ?= go
+BENCH_PEER_SCENARIOS := throughput rtt churn rpc streams
+BENCH_RESULTS ?= .build/bench-results
+BENCH_CHECK := .build/bench-report-check
+.PHONY: bench-report bench-report-check
+
+bench: deps $(if $(BENCH_PEER),go-peer)
 	$(SWIFT) build -c release --product bench
-	@for scenario in $(BENCH_SCENARIOS); do \
-		$$($(SWIFT) build -c release --show-bin-path)/bench $$scenario $(BENCH_ARGS) || exit 1; \
-	done
+	@mkdir -p $(BENCH_RESULTS)
+	@bin=$$($(SWIFT) build -c release --show-bin-path)/bench; \
+	for scenario in $(BENCH_SCENARIOS); do \
+		peer=""; \
+		case " $(BENCH_PEER_SCENARIOS) " in *" $$scenario "*) [ -z "$(BENCH_PEER)" ] || peer="--peer $(BENCH_PEER)";; esac; \
+		echo "bench $$scenario $$peer $(BENCH_ARGS) --json $(BENCH_RESULTS)/$$scenario.json"; \
+		$$bin $$scenario $$peer $(BENCH_ARGS) --json $(BENCH_RESULTS)/$$scenario.json || exit 1; \
+	done; \
+	$$bin report $(BENCH_RESULTS)
+
+# docs/benchmarks.md and the charts again from the results already in BENCH_RESULTS (after
+# editing Benchmarks/report/benchmarks.template.md, say), without running anything.
+bench-report: deps
+	$(SWIFT) build -c release --product bench
+	$$($(SWIFT) build -c release --show-bin-path)/bench report $(BENCH_RESULTS)
+
+# Self-check of the JSON and the report, in a debug build and within seconds: `bench report` on the
+# committed fixtures (Benchmarks/report/fixtures, the figures of the tables docs/benchmarks.md had
+# before it was generated), then two tiny scenario runs with --json and a report of them, each
+# written under BENCH_CHECK and checked by scripts/check-bench-report.sh (a section and a chart
+# that parses as XML per scenario, no marker left). docs/ is not touched.
+bench-report-check: deps
+	$(SWIFT) build --product bench
+	@rm -rf $(BENCH_CHECK)
+	@bin=$$($(SWIFT) build --show-bin-path)/bench; \
+	$$bin report Benchmarks/report/fixtures --docs $(BENCH_CHECK)/fixtures/benchmarks.md \
+		--images $(BENCH_CHECK)/fixtures/images \
+	&& sh scripts/check-bench-report.sh $(BENCH_CHECK)/fixtures/benchmarks.md $(BENCH_CHECK)/fixtures/images \
+		$$(basename -s .json Benchmarks/report/fixtures/*.json) \
+	&& $$bin rtt --round-trips 100 --runs 2 --transports unix --json $(BENCH_CHECK)/results/rtt.json \
+	&& $$bin churn --operations 32 --runs 2 --transports unix --json $(BENCH_CHECK)/results/churn.json \
+	&& $$bin report $(BENCH_CHECK)/results --docs $(BENCH_CHECK)/run/benchmarks.md --images $(BENCH_CHECK)/run/images \
+	&& sh scripts/check-bench-report.sh $(BENCH_CHECK)/run/benchmarks.md $(BENCH_CHECK)/run/images rtt churn
 
 # GOPATH mode against Debian's packaged library: no module download.
 go-peer: test-deps

@@ -13,14 +13,17 @@ struct ChurnCommand: AsyncParsableCommand {
     @Option var runs = 3
     @Option var transports: [Transport] = [.unix, .tcp]
     @Option(help: "`go`: also Tether → Go yamux and Go → Go over a socketpair, same run.") var peer: String?
+    @OptionGroup var output: ResultOptions
 
     func run() async throws {
         let reactor = try Reactor.start(configuration: benchReactorConfiguration)
-        try await withTaskExecutorPreference(reactor) {
-            print("## bench churn: open, 1-byte echo, close; \(operations) operations per run, \(runs) runs\n")
+        let tables = try await withTaskExecutorPreference(reactor) {
+            let title = "bench churn: open, 1-byte echo, close; \(operations) operations per run, \(runs) runs"
+            print("## \(title)\n")
             print(
                 padded("transport", 12) + padded("path", 18) + padded("parallel", 10) + padded("ops/s", 26)
                     + padded("vs connection", 15) + "peak fds host/peer")
+            var rows: [ResultRow] = []
             for transport in transports {
                 for parallel in [1, 16] {
                     var rates: [String: [Double]] = [:]
@@ -45,16 +48,47 @@ struct ChurnCommand: AsyncParsableCommand {
                                 + padded(format(summary.median / baseline, 2) + "×", 15)
                                 + "\(fds[path]!.0)/\(fds[path]!.1)")
                     }
+                    func series(_ path: String, _ name: String, ratio: Double? = nil) -> Series {
+                        Series(
+                            name,
+                            [
+                                .median("rate", "ops/s", of: rates[path]!, digits: 0),
+                                .single("peak fds host", "", Double(fds[path]!.0)),
+                                .single("peak fds peer", "", Double(fds[path]!.1)),
+                            ], ratio: ratio)
+                    }
+                    rows.append(
+                        ResultRow(
+                            label: "\(transport.rawValue), \(Self.concurrency(parallel))",
+                            tether: [
+                                series("stream", "mux stream", ratio: Summary(rates["stream"]!).median / baseline)
+                            ],
+                            baselines: [series("connection", "new connection")]))
                 }
             }
             print("")
-            if peer == "go" { try await compareWithGo(reactor) }
+            var tables = [
+                ResultTable(
+                    id: "churn", title: title, labelHeader: "transport, parallel", seriesHeader: "path",
+                    ratioHeader: "vs connection", chart: ChartSpec(metric: "rate", higherIsBetter: true), rows: rows)
+            ]
+            if peer == "go" { tables.append(try await compareWithGo(reactor)) }
+            return tables
         }
         await reactor.shutdown()
+        try output.write(
+            scenario: "churn",
+            parameters: [
+                "operations": .int(operations), "runs": .int(runs), "transports": .strings(transports.map(\.rawValue)),
+                "peer": .string(peer ?? "none"),
+            ], tables: tables)
     }
 
-    private func compareWithGo(_ reactor: Reactor) async throws {
-        print("## bench churn --peer go: socketpair, \(operations) operations per run, ops/s median of \(runs) runs\n")
+    private func compareWithGo(_ reactor: Reactor) async throws -> ResultTable {
+        let title =
+            "bench churn --peer go: socketpair, \(operations) operations per run, ops/s median of \(runs) runs"
+        print("## \(title)\n")
+        var rows: [ResultRow] = []
         print(padded("parallel", 10) + padded("Tether↔Tether", 16) + padded("Go↔Go", 10) + "Tether↔Tether / Go↔Go")
         for parallel in [1, 16] {
             var tether: [Double] = []
@@ -80,8 +114,21 @@ struct ChurnCommand: AsyncParsableCommand {
             print(
                 padded("\(parallel)", 10) + padded(format(Summary(tether).median, 0), 16)
                     + padded(format(Summary(go).median, 0), 10) + format(ratio, 2) + "×")
+            rows.append(
+                ResultRow(
+                    label: Self.concurrency(parallel),
+                    tether: [Series("Tether↔Tether", [.median("rate", "ops/s", of: tether, digits: 0)], ratio: ratio)],
+                    baselines: [Series("Go↔Go", [.median("rate", "ops/s", of: go, digits: 0)])]))
         }
         print("")
+        return ResultTable(
+            id: "churn-go", title: title, labelHeader: "parallel", seriesHeader: "path",
+            ratioHeader: "Tether↔Tether / Go↔Go", chart: ChartSpec(metric: "rate", higherIsBetter: true), rows: rows)
+    }
+
+    /// How a row names its concurrency: `1 at a time`, `16 in parallel`.
+    static func concurrency(_ parallel: Int) -> String {
+        parallel == 1 ? "1 at a time" : "\(parallel) in parallel"
     }
 
     /// Runs `operations` operations, `parallel` at a time; samples this process's fds as it goes.

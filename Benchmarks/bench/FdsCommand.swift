@@ -16,6 +16,7 @@ struct FdsCommand: AsyncParsableCommand {
 
     @Option(help: "Plugins started at once, one row each.") var plugins: [Int] = [1, 10, 100, 500]
     @Option(help: "Streams opened and closed on one plugin's session.") var streams = 100_000
+    @OptionGroup var output: ResultOptions
 
     /// go-plugin's host: the connection (yamux or gRPC) and the stdout and stderr pipes.
     static let goPluginPerPlugin = 3
@@ -27,29 +28,48 @@ struct FdsCommand: AsyncParsableCommand {
         let soft = try ProcessControl.openFileLimit().soft
         let reactor = try Reactor.start(configuration: benchReactorConfiguration)
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
-        try await withTaskExecutorPreference(reactor) {
-            print("## bench fds: host file descriptors per plugin and per stream (RLIMIT_NOFILE \(soft))\n")
+        let title = "bench fds: host file descriptors per plugin and per stream (RLIMIT_NOFILE \(soft))"
+        let tables = try await withTaskExecutorPreference(reactor) {
+            print("## \(title)\n")
             print(
                 padded("plugins", 10) + padded("host fds", 10) + padded("per plugin", 12)
                     + padded("sockets/pipes/pidfds per plugin", 33) + padded("go-plugin per plugin", 22)
                     + "after stop: fds, children")
+            var pluginRows: [ResultRow] = []
             for count in plugins {
-                print(try await Self.pluginRow(count: count, executable: executable, reactor: reactor))
+                let (text, row) = try await Self.pluginRow(count: count, executable: executable, reactor: reactor)
+                print(text)
+                pluginRows.append(row)
             }
             print("")
             print(
                 padded("streams", 10) + padded("host fds before", 17) + padded("with streams open (max)", 25)
                     + padded("after", 8) + "per stream")
-            print(try await Self.streamRow(count: streams, executable: executable, reactor: reactor))
+            let (text, streamRow) = try await Self.streamRow(count: streams, executable: executable, reactor: reactor)
+            print(text)
             print("")
+            return [
+                ResultTable(
+                    id: "fds", title: title,
+                    subtitle: "plugins started at once, each called once; host descriptors while they run and after",
+                    labelHeader: "plugins", seriesHeader: "host", ratioHeader: "per plugin / go-plugin",
+                    chart: ChartSpec(metric: "fds per plugin", higherIsBetter: false), rows: pluginRows),
+                ResultTable(
+                    id: "fds-streams", title: "bench fds: \(streams) streams opened and closed on one plugin's session",
+                    labelHeader: "streams", seriesHeader: "host", rows: [streamRow]),
+            ]
         }
         await reactor.shutdown()
+        try output.write(
+            scenario: "fds", parameters: ["plugins": .ints(plugins), "streams": .int(streams)], tables: tables)
     }
 
     /// `count` plugins started at once, each called once (by then it forwards its output over
     /// streams 3 and 5), their descriptors counted once the host has closed the stdout pipes it
     /// read to the end; then all stopped.
-    private static func pluginRow(count: Int, executable: String, reactor: Reactor) async throws -> String {
+    private static func pluginRow(count: Int, executable: String, reactor: Reactor) async throws -> (
+        String, ResultRow
+    ) {
         let before = HostDescriptors.now()
         let host = PluginHost(reactor: reactor)
         let clients = try await startBenchPlugins(
@@ -66,14 +86,41 @@ struct FdsCommand: AsyncParsableCommand {
         let perPlugin = Double(during.total - before.total) / Double(count)
         let kinds = [during.sockets - before.sockets, during.pipes - before.pipes, during.pidfds - before.pidfds]
             .map { format(Double($0) / Double(count), 2) }.joined(separator: "/")
-        return padded("\(count)", 10) + padded("\(during.total - before.total)", 10) + padded(format(perPlugin, 2), 12)
+        let children = ProcessResources.childProcessIDs().count
+        let text =
+            padded("\(count)", 10) + padded("\(during.total - before.total)", 10) + padded(format(perPlugin, 2), 12)
             + padded(kinds, 33) + padded("\(goPluginPerPlugin)", 22)
-            + "\(after.total - before.total >= 0 ? "+" : "")\(after.total - before.total), \(ProcessResources.childProcessIDs().count)"
+            + "\(after.total - before.total >= 0 ? "+" : "")\(after.total - before.total), \(children)"
+        func per(_ value: Int) -> Double { Double(value) / Double(count) }
+        let row = ResultRow(
+            label: "\(count) plugin\(count == 1 ? "" : "s")",
+            tether: [
+                Series(
+                    "Tether",
+                    [
+                        .single("fds per plugin", "", perPlugin, digits: 2),
+                        .single("host fds", "", Double(during.total - before.total)),
+                        .single("sockets per plugin", "", per(during.sockets - before.sockets), digits: 2),
+                        .single("pipes per plugin", "", per(during.pipes - before.pipes), digits: 2),
+                        .single("pidfds per plugin", "", per(during.pidfds - before.pidfds), digits: 2),
+                        .single("fds after stop", "", Double(after.total - before.total)),
+                        .single("children after stop", "", Double(children)),
+                    ], ratio: perPlugin / Double(goPluginPerPlugin))
+            ],
+            baselines: [
+                Series(
+                    "go-plugin", [.single("fds per plugin", "", Double(goPluginPerPlugin))],
+                    note: "from go-plugin's design, not measured: the connection and the plugin's stdout and stderr"
+                        + " pipes (exec.Cmd)")
+            ])
+        return (text, row)
     }
 
     /// One plugin; `count` streams opened on its session a thousand at a time and closed; the
     /// host's descriptors before, the most seen while streams were open, and after.
-    private static func streamRow(count: Int, executable: String, reactor: Reactor) async throws -> String {
+    private static func streamRow(count: Int, executable: String, reactor: Reactor) async throws -> (
+        String, ResultRow
+    ) {
         let client = try await PluginClient.start(
             benchPluginConfiguration(executable, startTimeout: .seconds(60)), on: reactor)
         _ = try await client.ping()
@@ -95,8 +142,22 @@ struct FdsCommand: AsyncParsableCommand {
         }
         let after = HostDescriptors.now().total
         await client.kill()
-        return padded("\(count)", 10) + padded("\(before)", 17) + padded("\(most)", 25) + padded("\(after)", 8)
+        let text =
+            padded("\(count)", 10) + padded("\(before)", 17) + padded("\(most)", 25) + padded("\(after)", 8)
             + format(Double(most - before) / Double(count), 6)
+        let row = ResultRow(
+            label: "\(count) streams",
+            tether: [
+                Series(
+                    "Tether",
+                    [
+                        .single("host fds before", "", Double(before)),
+                        .single("with streams open (max)", "", Double(most)),
+                        .single("after", "", Double(after)),
+                        .single("fds per stream", "", Double(most - before) / Double(count), digits: 6),
+                    ])
+            ], baselines: [])
+        return (text, row)
     }
 }
 

@@ -22,13 +22,14 @@ struct IsolationCommand: AsyncParsableCommand {
     @Option var runs = 3
     @Option(help: "Concurrent callers of the quiet plugin.") var callers = 1
     @Option(help: "Floods: ping, syn, data, bulk, cpu.") var floods: [FloodKind] = FloodKind.allCases
+    @OptionGroup var output: ResultOptions
 
     func run() async throws {
         let reactor = try Reactor.start(configuration: benchReactorConfiguration)
-        try await withTaskExecutorPreference(reactor) {
-            print(
-                "## bench isolation: a quiet plugin's 64-byte RPC calls (\(callers) caller(s)) beside a flooding plugin on the same reactor, \(runs) runs\n"
-            )
+        let title =
+            "bench isolation: a quiet plugin's 64-byte RPC calls (\(callers) caller(s)) beside a flooding plugin on the same reactor, \(runs) runs"
+        let row = try await withTaskExecutorPreference(reactor) {
+            print("## \(title)\n")
             print(
                 padded("neighbour", 12) + padded("calls/s", 26) + padded("vs alone", 10) + padded("p99 µs", 9)
                     + padded("host heap MiB (before → peak)", 31) + "host RSS MiB")
@@ -46,6 +47,7 @@ struct IsolationCommand: AsyncParsableCommand {
             print(
                 padded("none", 12) + padded(Summary(alone).formatted(0), 26) + padded("1.00×", 10)
                     + padded(format(Summary(aloneP99).median, 1), 9))
+            var flooded: [Series] = []
             for kind in floods {
                 var rates: [Double] = []
                 var p99s: [Double] = []
@@ -75,12 +77,45 @@ struct IsolationCommand: AsyncParsableCommand {
                             "\(format(Double(heapStart) / mebibyte, 1)) → \(format(Double(heapPeak) / mebibyte, 1))", 31
                         )
                         + "\(format(Double(rssStart) / mebibyte, 1)) → \(format(Double(rssPeak) / mebibyte, 1))")
+                flooded.append(
+                    Series(
+                        "beside \(kind.rawValue)",
+                        [
+                            .median("rate", "calls/s", of: rates, digits: 0),
+                            .median("call latency p99", "µs", of: p99s, digits: 1),
+                            .single("host heap before", "MiB", Double(heapStart) / mebibyte, digits: 1),
+                            .single("host heap peak", "MiB", Double(heapPeak) / mebibyte, digits: 1),
+                            .single("host RSS before", "MiB", Double(rssStart) / mebibyte, digits: 1),
+                            .single("host RSS peak", "MiB", Double(rssPeak) / mebibyte, digits: 1),
+                        ], ratio: Summary(rates).median / aloneMedian))
             }
             print("")
             await session.close()
             _ = try await link.finish()
+            return ResultRow(
+                label: "\(callers) caller\(callers == 1 ? "" : "s")", tether: flooded,
+                baselines: [
+                    Series(
+                        "alone",
+                        [
+                            .median("rate", "calls/s", of: alone, digits: 0),
+                            .median("call latency p99", "µs", of: aloneP99, digits: 1),
+                        ])
+                ])
         }
         await reactor.shutdown()
+        let table = ResultTable(
+            id: "isolation", title: title,
+            subtitle: "calls/s median [min–max] of the runs; p99 the median of the runs' p99; host memory sampled"
+                + " every 10 ms, the lowest before and the highest during the runs",
+            labelHeader: "callers", seriesHeader: "quiet plugin", ratioHeader: "vs alone",
+            chart: ChartSpec(metric: "rate", higherIsBetter: true), rows: [row])
+        try output.write(
+            scenario: "isolation",
+            parameters: [
+                "calls": .int(calls), "runs": .int(runs), "callers": .int(callers),
+                "floods": .strings(floods.map(\.rawValue)),
+            ], tables: [table])
     }
 
     /// `calls` 64-byte echo calls from `callers` tasks: calls/s and p99 latency in µs.

@@ -56,12 +56,14 @@ struct LaunchCommand: AsyncParsableCommand {
     @Option(help: "Plugins launched one after another per run.") var launches = 50
     @Option(help: "Plugins launched at once.") var concurrent = 100
     @Option var runs = 3
+    @OptionGroup var output: ResultOptions
 
     func run() async throws {
         let reactor = try Reactor.start(configuration: benchReactorConfiguration)
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
-        try await withTaskExecutorPreference(reactor) {
-            print("## bench launch: the bench binary as a plugin (64-byte echo), \(runs) runs\n")
+        let title = "bench launch: the bench binary as a plugin (64-byte echo), \(runs) runs"
+        let tables = try await withTaskExecutorPreference(reactor) {
+            print("## \(title)\n")
             var floor: [Double] = []
             var phases: [String: [Double]] = [:]
             for _ in 0..<runs {
@@ -77,7 +79,10 @@ struct LaunchCommand: AsyncParsableCommand {
             print(
                 padded("spawn + exit (floor)", 38) + padded(format(floorMedian, 2), 10)
                     + padded(format(Summary(floor).percentile(99), 2), 10) + "1.00×")
-            for name in ["start (spawn → handshake → session)", "first call", "shutdown (quit → reaped)", "total"] {
+            let phaseNames = [
+                "start (spawn → handshake → session)", "first call", "shutdown (quit → reaped)", "total",
+            ]
+            for name in phaseNames {
                 let summary = Summary(phases[name]!)
                 print(
                     padded(name, 38) + padded(format(summary.median, 2), 10)
@@ -85,16 +90,52 @@ struct LaunchCommand: AsyncParsableCommand {
                         + format(summary.median / floorMedian, 2) + "×")
             }
             print("")
+            let sequential = ResultTable(
+                id: "launch", title: "bench launch: one plugin at a time, \(launches) per run, \(runs) runs",
+                subtitle: "p50/p99 of every launch; the floor spawns the same binary doing nothing and reaps it",
+                labelHeader: "plugins", seriesHeader: "phase", ratioHeader: "p50 / spawn floor",
+                chart: ChartSpec(metric: "time", higherIsBetter: false),
+                rows: [
+                    ResultRow(
+                        label: "one at a time",
+                        tether: phaseNames.map { name in
+                            Series(
+                                name, [.percentiles("time", "ms", of: phases[name]!, digits: 2)],
+                                ratio: Summary(phases[name]!).median / floorMedian)
+                        },
+                        baselines: [Series("spawn + exit (floor)", [.percentiles("time", "ms", of: floor, digits: 2)])])
+                ])
             print(
                 padded("\(concurrent) at once", 16) + padded("all started ms", 24) + padded("all called ms", 16)
                     + padded("all stopped ms", 16) + padded("host fds/plugin", 17) + "fds, children after")
+            var measured: [String: [Double]] = [:]
             for _ in 0..<runs {
-                let row = try await Self.concurrentRun(executable: executable, count: concurrent, reactor: reactor)
+                let (row, figures) = try await Self.concurrentRun(
+                    executable: executable, count: concurrent, reactor: reactor)
                 print(row)
+                for (name, value) in figures { measured[name, default: []].append(value) }
             }
             print("")
+            let concurrentFigures: [Figure] = [
+                ("all started", "ms", 1), ("all called", "ms", 1), ("all stopped", "ms", 1),
+                ("host fds per plugin", "", 2), ("fds after", "", 0), ("children after", "", 0),
+            ].map { name, unit, digits in .median(name, unit, of: measured[name]!, digits: digits) }
+            let concurrentTable = ResultTable(
+                id: "launch-concurrent", title: "bench launch: \(concurrent) plugins at once on one PluginHost",
+                subtitle: "median [min–max] of \(runs) runs; ms from the first start",
+                labelHeader: "plugins", seriesHeader: "host",
+                rows: [
+                    ResultRow(
+                        label: "\(concurrent) at once", tether: [Series("PluginHost", concurrentFigures)], baselines: []
+                    )
+                ])
+            return [sequential, concurrentTable]
         }
         await reactor.shutdown()
+        try output.write(
+            scenario: "launch",
+            parameters: ["launches": .int(launches), "concurrent": .int(concurrent), "runs": .int(runs)],
+            tables: tables)
     }
 
     /// Milliseconds to spawn this executable doing nothing (`bench exit-now`) and reap it.
@@ -140,8 +181,11 @@ struct LaunchCommand: AsyncParsableCommand {
         return phases
     }
 
-    /// `count` plugins started at once by one `PluginHost`, each called once, all stopped.
-    private static func concurrentRun(executable: String, count: Int, reactor: Reactor) async throws -> String {
+    /// `count` plugins started at once by one `PluginHost`, each called once, all stopped: the
+    /// text row and its figures by name.
+    private static func concurrentRun(executable: String, count: Int, reactor: Reactor) async throws
+        -> (String, [String: Double])
+    {
         let fdsBefore = ProcessResources.openFileDescriptorCount()
         let clock = ContinuousClock()
         let host = PluginHost(reactor: reactor)
@@ -156,10 +200,19 @@ struct LaunchCommand: AsyncParsableCommand {
         let stopped = clock.now
         let fdsAfter = ProcessResources.openFileDescriptorCount() - fdsBefore
         let children = ProcessResources.childProcessIDs().count
-        return padded("", 16) + padded(format((started - start).seconds * 1e3, 1), 24)
+        let row =
+            padded("", 16) + padded(format((started - start).seconds * 1e3, 1), 24)
             + padded(format((called - start).seconds * 1e3, 1), 16)
             + padded(format((stopped - start).seconds * 1e3, 1), 16)
             + padded(format(fdsPerPlugin, 2), 17) + "\(fdsAfter >= 0 ? "+" : "")\(fdsAfter), \(children)"
+        return (
+            row,
+            [
+                "all started": (started - start).seconds * 1e3, "all called": (called - start).seconds * 1e3,
+                "all stopped": (stopped - start).seconds * 1e3, "host fds per plugin": fdsPerPlugin,
+                "fds after": Double(fdsAfter), "children after": Double(children),
+            ]
+        )
     }
 }
 

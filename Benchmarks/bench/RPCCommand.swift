@@ -18,16 +18,18 @@ struct RPCCommand: AsyncParsableCommand {
     @Option(help: "Argument sizes in bytes (the result is the argument echoed).") var sizes: [Int] = [64, 65_536]
     @Option(help: "Concurrent callers.") var parallel: [Int] = [1, 16]
     @Option(help: "`go`: also Go net/rpc over yamux, two Go processes over a socketpair, same run.") var peer: String?
+    @OptionGroup var output: ResultOptions
 
     func run() async throws {
         let reactor = try Reactor.start(configuration: benchReactorConfiguration)
-        try await withTaskExecutorPreference(reactor) {
+        let rows = try await withTaskExecutorPreference(reactor) {
             print("## bench rpc: unary echo calls, two processes, \(calls) calls per run, \(runs) runs\n")
             var header = padded("transport", 11) + padded("bytes", 7) + padded("callers", 9)
             header += padded("Tether calls/s", 26) + padded("p50 µs", 8) + padded("p99 µs", 8)
             header += padded("mux rtt p50", 13)
             if peer == "go" { header += padded("Go net/rpc calls/s", 20) + padded("Go p50", 8) + "Tether/Go" }
             print(header)
+            var rows: [ResultRow] = []
             for transport in transports {
                 let (rtt, _) = try await RoundTripCommand.muxRun(
                     transport: transport, roundTrips: calls, reactor: reactor)
@@ -51,6 +53,14 @@ struct RPCCommand: AsyncParsableCommand {
                             }
                         }
                         let summary = Summary(latencies)
+                        var tether = Series(
+                            "Tether",
+                            [
+                                .median("rate", "calls/s", of: rates, digits: 0),
+                                .percentiles("call latency", "µs", of: latencies, digits: 1),
+                                .percentiles("mux round trip", "µs", of: rtt, digits: 1),
+                            ])
+                        var baselines: [Series] = []
                         var row = padded(transport.rawValue, 11) + padded("\(size)", 7) + padded("\(callers)", 9)
                         row += padded(Summary(rates).formatted(0), 26) + padded(format(summary.median, 1), 8)
                         row += padded(format(summary.percentile(99), 1), 8) + padded(format(rttMedian, 1), 13)
@@ -58,14 +68,46 @@ struct RPCCommand: AsyncParsableCommand {
                             let goRate = Summary(goRates).median
                             row += padded(format(goRate, 0), 20) + padded(format(Summary(goP50).median, 1), 8)
                             row += format(Summary(rates).median / goRate, 2) + "×"
+                            tether.ratio = Summary(rates).median / goRate
+                            baselines.append(
+                                Series(
+                                    "Go net/rpc",
+                                    [
+                                        .median("rate", "calls/s", of: goRates, digits: 0),
+                                        .median("call latency", "µs", of: goP50, digits: 1),
+                                    ]))
                         }
                         print(row)
+                        rows.append(
+                            ResultRow(
+                                label:
+                                    "\(transport.rawValue), \(Self.byteCount(size)), \(callers) caller\(callers == 1 ? "" : "s")",
+                                tether: [tether], baselines: baselines))
                     }
                 }
             }
             print("")
+            return rows
         }
         await reactor.shutdown()
+        let table = ResultTable(
+            id: "rpc", title: "bench rpc: unary echo calls, two processes, \(calls) calls per run, \(runs) runs",
+            subtitle: "call latency and the mux round trip (64 bytes on one stream, same run): p50/p99 of every call;"
+                + " Go net/rpc: median of the runs' p50",
+            labelHeader: "transport, bytes, callers", seriesHeader: "path",
+            ratioHeader: peer == "go" ? "Tether/Go" : nil, chart: ChartSpec(metric: "rate", higherIsBetter: true),
+            rows: rows)
+        try output.write(
+            scenario: "rpc",
+            parameters: [
+                "calls": .int(calls), "runs": .int(runs), "transports": .strings(transports.map(\.rawValue)),
+                "sizes": .ints(sizes), "parallel": .ints(parallel), "peer": .string(peer ?? "none"),
+            ], tables: [table])
+    }
+
+    /// An argument size as a row names it: `64 B`, `64 KiB`.
+    static func byteCount(_ bytes: Int) -> String {
+        bytes >= 1024 && bytes % 1024 == 0 ? "\(bytes / 1024) KiB" : "\(bytes) B"
     }
 
     /// `calls` echo calls of `size` bytes from `callers` concurrent tasks to a plugin process.

@@ -13,22 +13,32 @@ struct RawCommand: AsyncParsableCommand {
     @Option(help: "Runs per configuration (the table shows median [min–max]).") var runs = 5
     @Option(help: "Round trips per latency run.") var roundTrips = 20_000
     @Option(help: "Transports to measure.") var transports: [Transport] = Transport.allCases
+    @OptionGroup var output: ResultOptions
 
     func run() async throws {
         let reactor = try Reactor.start(configuration: benchReactorConfiguration)
-        try await withTaskExecutorPreference(reactor) {
-            try await bulk(reactor)
-            try await roundTrip(reactor)
+        let tables = try await withTaskExecutorPreference(reactor) {
+            [try await bulk(reactor), try await roundTrip(reactor)]
         }
         await reactor.shutdown()
+        try output.write(
+            scenario: "raw",
+            parameters: [
+                "mebibytes": .int(mebibytes), "runs": .int(runs), "roundTrips": .int(roundTrips),
+                "transports": .strings(transports.map(\.rawValue)),
+            ], tables: tables)
     }
 
-    private func bulk(_ reactor: Reactor) async throws {
-        print("## bench raw: bulk, one direction, 64 KiB writes, \(mebibytes) MiB per run, two processes")
-        print("median [min–max] of \(runs) runs; enters/MiB and completions/enter are per side (receiver/sender)\n")
+    private func bulk(_ reactor: Reactor) async throws -> ResultTable {
+        let title = "bench raw: bulk, one direction, 64 KiB writes, \(mebibytes) MiB per run, two processes"
+        let subtitle =
+            "median [min–max] of \(runs) runs; enters/MiB and completions/enter are per side (receiver/sender)"
+        print("## \(title)")
+        print("\(subtitle)\n")
         print(
             padded("transport", 12) + padded("path", 10) + padded("GB/s", 22) + padded("vs blocking", 13)
                 + padded("enters/MiB", 16) + "completions/enter")
+        var rows: [ResultRow] = []
         for transport in transports {
             var rates: [PeerCommand.Mode: [Double]] = [:]
             var counters: [PeerCommand.Mode: (receiver: CounterDelta, sender: CounterDelta)] = [:]
@@ -57,8 +67,29 @@ struct RawCommand: AsyncParsableCommand {
                     padded(transport.rawValue, 12) + padded(mode.rawValue, 10) + padded(summary.formatted(2), 22)
                         + padded(format(summary.median / blocking, 2) + "×", 13) + padded(perSide, 16) + perEnter)
             }
+            // The counters are the last run's, as the text shows them.
+            let sides = counters[.reactor]!
+            rows.append(
+                ResultRow(
+                    label: transport.rawValue,
+                    tether: [
+                        Series(
+                            "reactor",
+                            [
+                                .median("throughput", "GB/s", of: rates[.reactor]!, digits: 2),
+                                .single("enters/MiB receiver", "", sides.receiver.entersPerMebibyte, digits: 1),
+                                .single("enters/MiB sender", "", sides.sender.entersPerMebibyte, digits: 1),
+                                .single(
+                                    "completions/enter receiver", "", sides.receiver.completionsPerEnter, digits: 2),
+                                .single("completions/enter sender", "", sides.sender.completionsPerEnter, digits: 2),
+                            ], ratio: Summary(rates[.reactor]!).median / blocking)
+                    ],
+                    baselines: [Series("blocking", [.median("throughput", "GB/s", of: rates[.blocking]!, digits: 2)])]))
         }
         print("")
+        return ResultTable(
+            id: "raw-bulk", title: title, subtitle: subtitle, labelHeader: "transport", seriesHeader: "path",
+            ratioHeader: "vs blocking", chart: ChartSpec(metric: "throughput", higherIsBetter: true), rows: rows)
     }
 
     /// One bulk run; returns GB/s measured at the receiver (this process) and both sides' counters.
@@ -94,12 +125,15 @@ struct RawCommand: AsyncParsableCommand {
         return (Double(bytes) / elapsed.seconds / 1e9, receiver, sender)
     }
 
-    private func roundTrip(_ reactor: Reactor) async throws {
-        print("## bench raw: 64-byte request/response round trip, two processes, \(roundTrips) round trips per run")
-        print("p50/p99 over all runs; ops/s median [min–max] of \(runs) runs\n")
+    private func roundTrip(_ reactor: Reactor) async throws -> ResultTable {
+        let title = "bench raw: 64-byte request/response round trip, two processes, \(roundTrips) round trips per run"
+        let subtitle = "p50/p99 over all runs; ops/s median [min–max] of \(runs) runs"
+        print("## \(title)")
+        print("\(subtitle)\n")
         print(
             padded("transport", 12) + padded("path", 10) + padded("p50 µs", 9) + padded("p99 µs", 9)
                 + padded("ops/s", 26) + "p50 vs blocking")
+        var rows: [ResultRow] = []
         for transport in transports {
             var samples: [PeerCommand.Mode: [Double]] = [:]
             var rates: [PeerCommand.Mode: [Double]] = [:]
@@ -119,8 +153,24 @@ struct RawCommand: AsyncParsableCommand {
                         + padded(format(latency.percentile(99), 1), 9) + padded(Summary(rates[mode]!).formatted(0), 26)
                         + format(latency.median / blockingP50, 2) + "×")
             }
+            func series(_ mode: PeerCommand.Mode, ratio: Double? = nil) -> Series {
+                Series(
+                    mode.rawValue,
+                    [
+                        .percentiles("round trip", "µs", of: samples[mode]!, digits: 1),
+                        .median("rate", "ops/s", of: rates[mode]!, digits: 0),
+                    ], ratio: ratio)
+            }
+            rows.append(
+                ResultRow(
+                    label: transport.rawValue,
+                    tether: [series(.reactor, ratio: Summary(samples[.reactor]!).median / blockingP50)],
+                    baselines: [series(.blocking)]))
         }
         print("")
+        return ResultTable(
+            id: "raw-rtt", title: title, subtitle: subtitle, labelHeader: "transport", seriesHeader: "path",
+            ratioHeader: "p50 vs blocking", chart: ChartSpec(metric: "round trip", higherIsBetter: false), rows: rows)
     }
 
     /// One latency run: per-round-trip microseconds and the run's round trips per second.

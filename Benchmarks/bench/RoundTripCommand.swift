@@ -13,14 +13,17 @@ struct RoundTripCommand: AsyncParsableCommand {
     @Option var runs = 3
     @Option var transports: [Transport] = [.unix, .tcp]
     @Option(help: "`go`: also Tether → Go yamux and Go → Go over a socketpair, same run.") var peer: String?
+    @OptionGroup var output: ResultOptions
 
     func run() async throws {
         let reactor = try Reactor.start(configuration: benchReactorConfiguration)
-        try await withTaskExecutorPreference(reactor) {
-            print("## bench rtt: 64-byte request/response, \(roundTrips) per run, \(runs) runs, two processes\n")
+        let tables = try await withTaskExecutorPreference(reactor) {
+            let title = "bench rtt: 64-byte request/response, \(roundTrips) per run, \(runs) runs, two processes"
+            print("## \(title)\n")
             print(
                 padded("transport", 12) + padded("path", 14) + padded("p50 µs", 9) + padded("p99 µs", 9)
                     + padded("ops/s", 10) + "p50 vs raw")
+            var rows: [ResultRow] = []
             for transport in transports {
                 var raw: [Double] = []
                 var rawRates: [Double] = []
@@ -47,17 +50,42 @@ struct RoundTripCommand: AsyncParsableCommand {
                             + padded(format(Summary(rates).median, 0), 10)
                             + format(summary.median / rawSummary.median, 2) + "×")
                 }
+                func series(_ name: String, _ latencies: [Double], _ rates: [Double], ratio: Double? = nil) -> Series {
+                    Series(
+                        name,
+                        [
+                            .percentiles("round trip", "µs", of: latencies, digits: 1),
+                            .median("rate", "ops/s", of: rates, digits: 0),
+                        ], ratio: ratio)
+                }
+                rows.append(
+                    ResultRow(
+                        label: transport.rawValue,
+                        tether: [series("mux stream", mux, muxRates, ratio: muxSummary.median / rawSummary.median)],
+                        baselines: [series("raw socket", raw, rawRates)]))
             }
             print("")
-            if peer == "go" { try await compareWithGo(reactor) }
+            var tables = [
+                ResultTable(
+                    id: "rtt", title: title, labelHeader: "transport", seriesHeader: "path", ratioHeader: "p50 vs raw",
+                    chart: ChartSpec(metric: "round trip", higherIsBetter: false), rows: rows)
+            ]
+            if peer == "go" { tables.append(try await compareWithGo(reactor)) }
+            return tables
         }
         await reactor.shutdown()
+        try output.write(
+            scenario: "rtt",
+            parameters: [
+                "roundTrips": .int(roundTrips), "runs": .int(runs), "transports": .strings(transports.map(\.rawValue)),
+                "peer": .string(peer ?? "none"),
+            ], tables: tables)
     }
 
-    private func compareWithGo(_ reactor: Reactor) async throws {
-        print(
-            "## bench rtt --peer go: socketpair, 64 bytes, \(roundTrips) round trips per run, p50 µs median of \(runs) runs\n"
-        )
+    private func compareWithGo(_ reactor: Reactor) async throws -> ResultTable {
+        let title =
+            "bench rtt --peer go: socketpair, 64 bytes, \(roundTrips) round trips per run, p50 µs median of \(runs) runs"
+        print("## \(title)\n")
         print(padded("Tether↔Tether", 16) + padded("Tether→Go", 14) + padded("Go↔Go", 10) + "Go↔Go / Tether↔Tether")
         var tether: [Double] = []
         var tetherToGo: [Double] = []
@@ -79,6 +107,16 @@ struct RoundTripCommand: AsyncParsableCommand {
         let (t, tg, g) = (Summary(tether).median, Summary(tetherToGo).median, Summary(go).median)
         print(padded(format(t, 1), 16) + padded(format(tg, 1), 14) + padded(format(g, 1), 10) + format(g / t, 2) + "×")
         print("")
+        func p50(_ values: [Double]) -> [Figure] { [.median("round trip p50", "µs", of: values, digits: 1)] }
+        return ResultTable(
+            id: "rtt-go", title: title, labelHeader: "transport", seriesHeader: "path",
+            ratioHeader: "Go↔Go / Tether↔Tether", chart: ChartSpec(metric: "round trip p50", higherIsBetter: false),
+            rows: [
+                ResultRow(
+                    label: "socketpair",
+                    tether: [Series("Tether↔Tether", p50(tether), ratio: g / t), Series("Tether→Go", p50(tetherToGo))],
+                    baselines: [Series("Go↔Go", p50(go))])
+            ])
     }
 
     /// Round trips from a Tether client to a Go echo server.

@@ -12,23 +12,29 @@ struct StreamsCommand: AsyncParsableCommand {
     @Option var counts: [Int] = [10_000, 100_000]
     @Option var transports: [Transport] = [.unix]
     @Option(help: "`go`: also Go yamux → Go yamux idle streams over a socketpair.") var peer: String?
+    @OptionGroup var output: ResultOptions
 
     func run() async throws {
         let reactor = try Reactor.start(configuration: benchReactorConfiguration)
-        try await withTaskExecutorPreference(reactor) {
-            print("## bench streams: idle streams on one session, bytes per stream (malloc'd heap, RSS)\n")
+        let title = "bench streams: idle streams on one session, bytes per stream (malloc'd heap, RSS)"
+        let rows = try await withTaskExecutorPreference(reactor) {
+            print("## \(title)\n")
             print(
                 padded("transport", 12) + padded("streams", 10) + padded("host heap/RSS B", 18)
                     + padded("plugin heap/RSS B", 20) + "fds host/plugin (before → after)")
+            var measured: [(transport: Transport, count: Int, sides: [Series])] = []
             for transport in transports {
                 for count in counts {
                     let row = try await Self.measure(count: count, transport: transport, reactor: reactor)
                     print(
                         padded(transport.rawValue, 12) + padded("\(count)", 10) + padded(row.host, 18)
                             + padded(row.plugin, 20) + row.fds)
+                    measured.append((transport, count, row.series))
                 }
             }
             print("")
+            // The Go pair's figures at each stream count, the baselines of every transport's row.
+            var goSides: [Int: [Series]] = [:]
             if peer == "go" {
                 print("## bench streams --peer go: Go yamux on both ends, socketpair\n")
                 print(
@@ -50,15 +56,39 @@ struct StreamsCommand: AsyncParsableCommand {
                     print(
                         padded("\(count)", 10) + padded(pair(client), 20) + padded(pair(server), 20)
                             + "\(format(client["fds"] ?? -1, 0))/\(format(server["fds"] ?? -1, 0))")
+                    // A figure a Go peer did not report is left out.
+                    goSides[count] = [("Go client (socketpair)", client), ("Go server (socketpair)", server)].map {
+                        name, fields in
+                        Series(
+                            name,
+                            [
+                                ("heap_bytes_per_stream", "heap per stream", "B"),
+                                ("rss_bytes_per_stream", "RSS per stream", "B"), ("fds", "fds", ""),
+                            ].compactMap { key, metric, unit in fields[key].map { .single(metric, unit, $0) } })
+                    }
                 }
                 print("")
             }
+            return measured.map { transport, count, sides in
+                ResultRow(
+                    label: "\(transport.rawValue), \(count) streams", tether: sides, baselines: goSides[count] ?? [])
+            }
         }
         await reactor.shutdown()
+        let table = ResultTable(
+            id: "streams", title: title, labelHeader: "transport, streams", seriesHeader: "side",
+            chart: ChartSpec(metric: "heap per stream", higherIsBetter: false), rows: rows)
+        try output.write(
+            scenario: "streams",
+            parameters: [
+                "counts": .ints(counts), "transports": .strings(transports.map(\.rawValue)),
+                "peer": .string(peer ?? "none"),
+            ], tables: [table])
     }
 
+    /// The text columns of one row, and its figures: the host's and the plugin's side.
     static func measure(count: Int, transport: Transport, reactor: Reactor) async throws
-        -> (host: String, plugin: String, fds: String)
+        -> (host: String, plugin: String, fds: String, series: [Series])
     {
         let link = try await PeerLink.launch(["mux-idle", "--streams", "\(count)"], over: transport, reactor: reactor)
         let session = try await MuxSession(socket: link.socket, role: .client, configuration: benchMuxConfiguration)
@@ -84,10 +114,29 @@ struct StreamsCommand: AsyncParsableCommand {
         held.removeAll()
         await session.close()
         _ = try await link.finish()
+        // A figure the plugin did not report is left out.
+        func reported(_ key: String, _ metric: String, _ unit: String) -> Figure? {
+            fields[key].flatMap { Double($0) }.map { .single(metric, unit, $0) }
+        }
+        let series = [
+            Series(
+                "Tether host",
+                [
+                    .single("heap per stream", "B", heap), .single("RSS per stream", "B", rss),
+                    .single("fds", "", Double(fdsAfter)), .single("fds before", "", Double(fdsBefore)),
+                ]),
+            Series(
+                "Tether plugin",
+                [
+                    reported("heap", "heap per stream", "B"), reported("rss", "RSS per stream", "B"),
+                    reported("fds", "fds", ""),
+                ].compactMap { $0 }),
+        ]
         return (
             "\(format(heap, 0))/\(format(rss, 0))",
             "\(fields["heap"] ?? "?")/\(fields["rss"] ?? "?")",
-            "\(fdsBefore) → \(fdsAfter) / \(fields["fds"] ?? "?")"
+            "\(fdsBefore) → \(fdsAfter) / \(fields["fds"] ?? "?")",
+            series
         )
     }
 }

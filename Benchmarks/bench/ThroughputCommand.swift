@@ -16,15 +16,19 @@ struct ThroughputCommand: AsyncParsableCommand {
     @Option(help: "Transports.") var transports: [Transport] = [.unix, .tcp]
     @Option(help: "`go`: also Tether ↔ Tether, Tether → Go yamux and Go yamux ↔ Go yamux (socketpair, same run).")
     var peer: String?
+    @OptionGroup var output: ResultOptions
 
     func run() async throws {
         let reactor = try Reactor.start(configuration: benchReactorConfiguration)
-        try await withTaskExecutorPreference(reactor) {
-            print("## bench throughput: 64 KiB writes, \(mebibytes) MiB per run, host process → plugin process")
-            print("median [min–max] of \(runs) runs; the raw row is one socket, both ends on reactors\n")
+        let tables = try await withTaskExecutorPreference(reactor) {
+            let title = "bench throughput: 64 KiB writes, \(mebibytes) MiB per run, host process → plugin process"
+            let subtitle = "median [min–max] of \(runs) runs; the raw row is one socket, both ends on reactors"
+            print("## \(title)")
+            print("\(subtitle)\n")
             print(
                 padded("transport", 12) + padded("path", 16) + padded("GB/s", 22) + padded("vs raw", 9) + "bytes copied"
             )
+            var rows: [ResultRow] = []
             for transport in transports {
                 var raw: [Double] = []
                 var mux: [Int: [Double]] = [:]
@@ -53,19 +57,45 @@ struct ThroughputCommand: AsyncParsableCommand {
                             + padded(format(summary.median / rawSummary.median, 2) + "×", 9)
                             + "\(copied[count]!)")
                 }
+                rows.append(
+                    ResultRow(
+                        label: transport.rawValue,
+                        tether: streams.map { count in
+                            Series(
+                                "mux \(count) stream\(count == 1 ? "" : "s")",
+                                [
+                                    .median("throughput", "GB/s", of: mux[count]!, digits: 2),
+                                    .single("bytes copied", "B", Double(copied[count]!)),
+                                ], ratio: Summary(mux[count]!).median / rawSummary.median)
+                        },
+                        baselines: [Series("raw socket", [.median("throughput", "GB/s", of: raw, digits: 2)])]))
             }
             print("")
-            if peer == "go" { try await compareWithGo(reactor) }
+            var tables = [
+                ResultTable(
+                    id: "throughput", title: title, subtitle: subtitle, labelHeader: "transport", seriesHeader: "path",
+                    ratioHeader: "vs raw", chart: ChartSpec(metric: "throughput", higherIsBetter: true), rows: rows)
+            ]
+            if peer == "go" { tables.append(try await compareWithGo(reactor)) }
+            return tables
         }
         await reactor.shutdown()
+        try output.write(
+            scenario: "throughput",
+            parameters: [
+                "mebibytes": .int(mebibytes), "runs": .int(runs), "streams": .ints(streams),
+                "transports": .strings(transports.map(\.rawValue)), "peer": .string(peer ?? "none"),
+            ], tables: tables)
     }
 
     /// Same bytes and stream counts over a socketpair: Tether → Tether, Tether host → Go sink,
     /// and Go → Go, so Tether and hashicorp/yamux are compared in one run (the ratio compares the
     /// two implementations end to end, like `churn --peer go` and `rtt --peer go`).
-    private func compareWithGo(_ reactor: Reactor) async throws {
+    private func compareWithGo(_ reactor: Reactor) async throws -> ResultTable {
         guard GoYamuxPeer.isAvailable else { throw BenchError("--peer go needs `make go-peer`") }
-        print("## bench throughput --peer go: socketpair, \(mebibytes) MiB per run, median [min–max] of \(runs) runs\n")
+        let title = "bench throughput --peer go: socketpair, \(mebibytes) MiB per run, median [min–max] of \(runs) runs"
+        print("## \(title)\n")
+        var rows: [ResultRow] = []
         print(
             padded("streams", 9) + padded("Tether↔Tether GB/s", 22) + padded("Tether → Go GB/s", 22)
                 + padded("Go ↔ Go GB/s", 22) + "Tether↔Tether / Go↔Go")
@@ -85,8 +115,20 @@ struct ThroughputCommand: AsyncParsableCommand {
                 padded("\(count)", 9) + padded(Summary(tether).formatted(2), 22)
                     + padded(Summary(tetherToGo).formatted(2), 22)
                     + padded(Summary(go).formatted(2), 22) + format(ratio, 2) + "×")
+            rows.append(
+                ResultRow(
+                    label: "\(count) stream\(count == 1 ? "" : "s")",
+                    tether: [
+                        Series("Tether↔Tether", [.median("throughput", "GB/s", of: tether, digits: 2)], ratio: ratio),
+                        Series("Tether → Go", [.median("throughput", "GB/s", of: tetherToGo, digits: 2)]),
+                    ],
+                    baselines: [Series("Go ↔ Go", [.median("throughput", "GB/s", of: go, digits: 2)])]))
         }
         print("")
+        return ResultTable(
+            id: "throughput-go", title: title, labelHeader: "streams", seriesHeader: "path",
+            ratioHeader: "Tether↔Tether / Go↔Go", chart: ChartSpec(metric: "throughput", higherIsBetter: true),
+            rows: rows)
     }
 
     static func tetherToGo(streams: Int, bytes: Int, reactor: Reactor) async throws -> Double {
