@@ -14,6 +14,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "TetherReactor", targets: ["TetherReactor"]),
+        .library(name: "TetherYamux", targets: ["TetherYamux"]),
         .library(name: "TetherMux", targets: ["TetherMux"]),
         .library(name: "TetherMessagePack", targets: ["TetherMessagePack"]),
         .library(name: "TetherRPC", targets: ["TetherRPC"]),
@@ -49,9 +50,16 @@ let package = Package(
             // and justified, so the build stays free of warnings.
             swiftSettings: [.strictMemorySafety()]
         ),
+        // The yamux protocol as pure values: frames, the session and stream state machines,
+        // windows, limits. Imports nothing of the project, so no I/O can creep in.
+        .target(
+            name: "TetherYamux",
+            swiftSettings: strictSafe
+        ),
+        // The binding of the protocol to the reactor: the session actor, streams, the writer.
         .target(
             name: "TetherMux",
-            dependencies: ["TetherReactor"],
+            dependencies: ["TetherYamux", "TetherReactor"],
             swiftSettings: strictSafe
         ),
         // MessagePack reader, writer and Codable coders: pure, imports nothing of the project.
@@ -145,6 +153,12 @@ let package = Package(
                 "TetherTesting",
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
+            swiftSettings: strictSafe
+        ),
+        // The protocol's tests: pure values, no I/O.
+        .testTarget(
+            name: "TetherYamuxTests",
+            dependencies: ["TetherYamux"],
             swiftSettings: strictSafe
         ),
         .testTarget(

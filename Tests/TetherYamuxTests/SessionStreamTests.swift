@@ -1,6 +1,6 @@
 import Testing
 
-@testable import TetherMux
+@testable import TetherYamux
 
 /// Client against server: opening, data, half-close, reset, flow control.
 @Suite("Session streams")

@@ -1,29 +1,29 @@
 /// A first-in first-out queue with a fixed capacity, stored as a ring so that popping is O(1)
 /// and the storage never grows past `capacity`.
-struct BoundedQueue<Element: Sendable>: Sendable {
-    private var storage: [Element?]
-    private var head = 0
-    private(set) var count = 0
+@usableFromInline struct BoundedQueue<Element: Sendable>: Sendable {
+    @usableFromInline var storage: [Element?]
+    @usableFromInline var head = 0
+    @usableFromInline var count = 0
 
-    init(capacity: Int) {
+    @inlinable init(capacity: Int) {
         precondition(capacity > 0, "queue capacity must be positive")
         storage = Array(repeating: nil, count: capacity)
     }
 
-    var capacity: Int { storage.count }
-    var isEmpty: Bool { count == 0 }
-    var isFull: Bool { count == storage.count }
+    @usableFromInline var capacity: Int { storage.count }
+    @usableFromInline var isEmpty: Bool { count == 0 }
+    @usableFromInline var isFull: Bool { count == storage.count }
 
     /// Appends `element`; returns `false` (and drops nothing) when the queue is full.
     @discardableResult
-    mutating func append(_ element: Element) -> Bool {
+    @inlinable mutating func append(_ element: Element) -> Bool {
         guard !isFull else { return false }
         storage[(head + count) % storage.count] = element
         count += 1
         return true
     }
 
-    mutating func popFirst() -> Element? {
+    @inlinable mutating func popFirst() -> Element? {
         guard count > 0 else { return nil }
         let element = storage[head]
         storage[head] = nil
@@ -33,7 +33,7 @@ struct BoundedQueue<Element: Sendable>: Sendable {
     }
 
     /// Removes the elements matching `predicate`, keeping the order of the rest. O(count).
-    mutating func removeAll(where predicate: (Element) -> Bool) {
+    @inlinable mutating func removeAll(where predicate: (Element) -> Bool) {
         var kept = 0
         for offset in 0..<count {
             let index = (head + offset) % storage.count

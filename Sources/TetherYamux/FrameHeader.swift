@@ -149,14 +149,16 @@ extension FrameHeader {
 /// Collects the 12 header bytes one at a time, so that a header split across receive buffers at
 /// any byte boundary is assembled without a heap allocation: the first 8 bytes go into `high`,
 /// the last 4 into `low`.
-struct HeaderAccumulator: Hashable, Sendable {
-    private var high: UInt64 = 0
-    private var low: UInt32 = 0
-    private(set) var byteCount = 0
+@usableFromInline struct HeaderAccumulator: Hashable, Sendable {
+    @usableFromInline var high: UInt64 = 0
+    @usableFromInline var low: UInt32 = 0
+    @usableFromInline var byteCount = 0
 
-    var isComplete: Bool { byteCount == FrameHeader.byteCount }
+    @inlinable init() {}
 
-    mutating func append(_ byte: UInt8) {
+    @inlinable var isComplete: Bool { byteCount == FrameHeader.byteCount }
+
+    @inlinable mutating func append(_ byte: UInt8) {
         assert(!isComplete, "header already complete")
         if byteCount < 8 {
             high = high << 8 | UInt64(byte)
@@ -166,7 +168,7 @@ struct HeaderAccumulator: Hashable, Sendable {
         byteCount += 1
     }
 
-    func decode() throws(MuxError) -> FrameHeader {
+    @usableFromInline func decode() throws(MuxError) -> FrameHeader {
         assert(isComplete, "header incomplete")
         let version = UInt8(truncatingIfNeeded: high >> 56)
         guard version == FrameHeader.protocolVersion else {

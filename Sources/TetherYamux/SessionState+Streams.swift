@@ -3,11 +3,11 @@
 extension SessionState {
     /// The largest stream ID yamux allows to be opened; hashicorp's `OpenStream` fails with
     /// `ErrStreamsExhausted` once the next ID reaches 2³²−2.
-    static var streamIDLimit: UInt64 { UInt64(UInt32.max) - 1 }
+    @usableFromInline static var streamIDLimit: UInt64 { UInt64(UInt32.max) - 1 }
 
     /// Opens a stream: queues WindowUpdate|SYN carrying `streamWindowBytes − 256 KiB`, as
     /// hashicorp's `OpenStream` does. Data may be sent at once, before the peer's ACK.
-    public mutating func openStream(nowNanoseconds: UInt64) -> OpenStreamResult {
+    @inlinable public mutating func openStream(nowNanoseconds: UInt64) -> OpenStreamResult {
         if let failure { return .refused(failure) }
         guard !remoteGoAwayReceived else { return .refused(MuxError(.remoteGoAway, value: 0)) }
         guard nextStreamID < Self.streamIDLimit else { return .refused(MuxError(.streamsExhausted)) }
@@ -33,11 +33,11 @@ extension SessionState {
     /// streams nobody accepts hold the peer's ACK backlog, which is the backpressure on openers.
     ///
     /// Returns `nil` when no stream is waiting.
-    public mutating func acceptStream(nowNanoseconds: UInt64) -> UInt32? {
+    @inlinable public mutating func acceptStream(nowNanoseconds: UInt64) -> UInt32? {
         while let streamID = acceptQueue.popFirst() {
             guard var state = streams[streamID] else { continue }
             let delta = state.openingUpdate(nowNanoseconds: nowNanoseconds)
-            state.awaitingAccept = false
+            state.markAccepted()
             store(state, streamID: streamID)
             sendControl(.windowUpdate(streamID: streamID, flags: .ack, deltaBytes: delta))
             return streamID
@@ -57,27 +57,29 @@ extension SessionState {
     ///
     /// - Precondition: `payload` holds at least one byte; use ``closeWrite(streamID:)`` to close
     ///   without data.
-    public mutating func send(streamID: UInt32, payload: [Chunk], cursor: inout PayloadCursor, finishing: Bool = false)
+    @inlinable public mutating func send(
+        streamID: UInt32, payload: [Chunk], cursor: inout PayloadCursor, finishing: Bool = false
+    )
         -> SendProgress
     {
         while cursor.remainingBytes > 0 {
             switch reserveSend(streamID: streamID, wantedBytes: cursor.remainingBytes, finishing: finishing) {
             case .send(let header):
-                outbound.appendDataHeader(header)
+                _outbound.appendDataHeader(header)
                 var frameBytes = Int(header.length)
                 while frameBytes > 0 {
                     let chunk = payload[cursor.chunkIndex]
                     let take = min(frameBytes, chunk.count - cursor.offset)
-                    outbound.appendPayload(
+                    _outbound.appendPayload(
                         take == chunk.count ? chunk : chunk.slice(cursor.offset..<(cursor.offset + take)))
                     frameBytes -= take
-                    cursor.offset += take
+                    cursor._offset += take
                     if cursor.offset == chunk.count {
-                        cursor.chunkIndex += 1
-                        cursor.offset = 0
+                        cursor._chunkIndex += 1
+                        cursor._offset = 0
                     }
                 }
-                cursor.remainingBytes -= Int(header.length)
+                cursor._remainingBytes -= Int(header.length)
             case .mustWait:
                 return .mustWait
             case .failed(let error):
@@ -88,10 +90,10 @@ extension SessionState {
     }
 
     /// Whether `byteCount` bytes can be queued on the stream at once, without waiting.
-    public func canSendNow(streamID: UInt32, byteCount: Int) -> Bool {
+    @inlinable public func canSendNow(streamID: UInt32, byteCount: Int) -> Bool {
         guard failure == nil, let credit = streams[streamID]?.sendCreditBytes else { return false }
         return byteCount <= Int(credit)
-            && outbound.outstandingDataBytes + byteCount <= configuration.maxOutboundDataBytes
+            && _outbound.outstandingDataBytes + byteCount <= configuration.maxOutboundDataBytes
     }
 
     /// Reserves the next Data frame for a stream: at most `wantedBytes`, at most
@@ -103,13 +105,14 @@ extension SessionState {
     /// FIN and closes the write half.
     ///
     /// - Precondition: `wantedBytes > 0`; use ``closeWrite(streamID:)`` to close without data.
-    mutating func reserveSend(streamID: UInt32, wantedBytes: Int, finishing: Bool = false) -> SendReservation {
+    @inlinable mutating func reserveSend(streamID: UInt32, wantedBytes: Int, finishing: Bool = false) -> SendReservation
+    {
         precondition(wantedBytes > 0, "reserveSend needs a positive byte count")
         // A failed session tracks no streams: the stream's own end, or the session's failure.
         guard var state = streams[streamID] else {
             return .failed(streamFailure(streamID) ?? MuxError(.streamClosed, streamID: streamID))
         }
-        guard outbound.outstandingDataBytes < configuration.maxOutboundDataBytes else {
+        guard _outbound.outstandingDataBytes < configuration.maxOutboundDataBytes else {
             guard state.sendCreditBytes != nil else { return .failed(MuxError(.streamClosed, streamID: streamID)) }
             if !state.outputWaiting {
                 state.outputWaiting = true
@@ -137,7 +140,7 @@ extension SessionState {
 
     /// Closes this side's write half: queues WindowUpdate|FIN (yamux's `Close`). Closing twice is
     /// harmless; closing an unknown stream does nothing, since it is already gone.
-    public mutating func closeWrite(streamID: UInt32) {
+    @inlinable public mutating func closeWrite(streamID: UInt32) {
         guard failure == nil, var state = streams[streamID] else { return }
         let result = state.closeWrite()
         store(state, streamID: streamID)
@@ -155,7 +158,7 @@ extension SessionState {
 
     /// Resets a stream: queues WindowUpdate|RST and forgets the stream at once. No action reports
     /// it, since the caller asked for it.
-    public mutating func resetStream(streamID: UInt32) {
+    @inlinable public mutating func resetStream(streamID: UInt32) {
         guard failure == nil, streams[streamID] != nil else { return }
         sendControl(.windowUpdate(streamID: streamID, flags: .rst, deltaBytes: 0))
         removeStream(streamID, ending: nil)
@@ -169,10 +172,10 @@ extension SessionState {
     /// A due update is sent only if the session's buffered bytes, the credit it granted and the
     /// peer has not used yet, and this credit stay within the budget; otherwise it waits, behind
     /// the updates already waiting, until reads on any stream make room.
-    public mutating func consumed(streamID: UInt32, byteCount: Int, nowNanoseconds: UInt64) {
+    @inlinable public mutating func consumed(streamID: UInt32, byteCount: Int, nowNanoseconds: UInt64) {
         guard failure == nil, byteCount > 0 else { return }
         precondition(byteCount <= Int(UInt32.max), "consumed byte count out of range")
-        bufferedBytes -= min(bufferedBytes, UInt64(byteCount))
+        _bufferedBytes -= min(bufferedBytes, UInt64(byteCount))
         if var state = streams[streamID] {
             // Updates already waiting go first: this one may take the room now only if none waits.
             let update = state.consume(
@@ -194,20 +197,20 @@ extension SessionState {
 
     /// Credit that may still be granted before the buffered bytes, the credit granted and not used
     /// yet, and it pass the budget.
-    private var bufferLimitRemainingBytes: UInt64 {
+    @inlinable var bufferLimitRemainingBytes: UInt64 {
         let committed = bufferedBytes + grantedCreditBytes
         return configuration.maxBufferedBytes - min(configuration.maxBufferedBytes, committed)
     }
 
-    private mutating func sendUpdate(_ update: ReceiveWindow.Update, streamID: UInt32) {
-        receiveBudgetRemainingBytes -= update.budgetTakenBytes
+    @inlinable mutating func sendUpdate(_ update: ReceiveWindow.Update, streamID: UInt32) {
+        _receiveBudgetRemainingBytes -= update.budgetTakenBytes
         sendControl(.windowUpdate(streamID: streamID, deltaBytes: update.deltaBytes))
     }
 
     /// Sends the withheld updates that fit now, oldest first. One that still does not fit keeps
     /// waiting without holding back smaller ones behind it; entries of streams that are gone or
     /// were granted meanwhile are dropped, so each stream is listed at most once.
-    private mutating func grantWithheldUpdates(nowNanoseconds: UInt64) {
+    @inlinable mutating func grantWithheldUpdates(nowNanoseconds: UInt64) {
         var waiting: [UInt32] = []
         for streamID in withheldUpdates {
             guard var state = streams[streamID], state.updateWithheld else { continue }

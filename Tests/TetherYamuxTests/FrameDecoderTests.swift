@@ -1,6 +1,6 @@
 import Testing
 
-@testable import TetherMux
+@testable import TetherYamux
 
 /// A frame reduced to comparable values.
 private struct FlatFrame: Hashable {

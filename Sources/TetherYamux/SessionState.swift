@@ -24,60 +24,68 @@ public struct SessionState<Chunk: FrameByteChunk>: Sendable {
     public let configuration: MuxConfiguration
 
     /// Why the session ended, or `nil` while it runs.
-    public internal(set) var failure: MuxError?
+    @inlinable public var failure: MuxError? { _failure }
+    @usableFromInline var _failure: MuxError?
     /// This side sent GoAway(normal): incoming SYNs are refused with RST.
-    public internal(set) var localGoAwaySent = false
+    @inlinable public var localGoAwaySent: Bool { _localGoAwaySent }
+    @usableFromInline var _localGoAwaySent: Bool = false
     /// The peer sent GoAway(normal): no new streams may be opened.
-    public internal(set) var remoteGoAwayReceived = false
+    @inlinable public var remoteGoAwayReceived: Bool { _remoteGoAwayReceived }
+    @usableFromInline var _remoteGoAwayReceived: Bool = false
     /// The latest round-trip estimate from a ping, or `nil` before the first reply.
-    public internal(set) var rttNanoseconds: UInt64?
+    @inlinable public var rttNanoseconds: UInt64? { _rttNanoseconds }
+    @usableFromInline var _rttNanoseconds: UInt64?
     /// Window growth the session budget still allows across all streams.
-    public internal(set) var receiveBudgetRemainingBytes: UInt64
+    @inlinable public var receiveBudgetRemainingBytes: UInt64 { _receiveBudgetRemainingBytes }
+    @usableFromInline var _receiveBudgetRemainingBytes: UInt64
     /// Frames waiting for the connection, in wire order.
-    public internal(set) var outbound = OutboundFrameBuffer<Chunk>()
+    @inlinable public var outbound: OutboundFrameBuffer<Chunk> { _outbound }
+    @usableFromInline var _outbound: OutboundFrameBuffer<Chunk> = OutboundFrameBuffer<Chunk>()
     /// Payload bytes delivered to streams and not yet reported consumed, across all streams
     /// (closed ones included, until their bytes are reported read or dropped).
-    public internal(set) var bufferedBytes: UInt64 = 0
+    @inlinable public var bufferedBytes: UInt64 { _bufferedBytes }
+    @usableFromInline var _bufferedBytes: UInt64 = 0
     /// Receive credit granted by window updates across all streams and not used by the peer yet:
     /// bytes that may still arrive on top of ``bufferedBytes`` (besides each stream's implicit
     /// first 256 KiB). Kept equal to the streams' sum by ``store(_:streamID:)``.
-    public internal(set) var grantedCreditBytes: UInt64 = 0
+    @inlinable public var grantedCreditBytes: UInt64 { _grantedCreditBytes }
+    @usableFromInline var _grantedCreditBytes: UInt64 = 0
 
     /// Every stream; changed only through ``store(_:streamID:)`` and ``removeStream(_:)``, which
     /// keep ``grantedCreditBytes`` in step.
-    private(set) var streams: [UInt32: StreamState] = [:]
+    @usableFromInline var streams: [UInt32: StreamState] = [:]
     /// How the streams the session no longer tracks ended, until the owner lets go of them
     /// (``releaseStream(_:)``): a stream's reader and writers learn its end from here
     /// (``readStatus(of:)``, ``streamFailure(_:)``), so the owner keeps no copy of it.
-    private(set) var endedStreams: [UInt32: StreamEnd] = [:]
-    var acceptQueue: BoundedQueue<UInt32>
-    var unacknowledgedStreamCount = 0
+    @usableFromInline var endedStreams: [UInt32: StreamEnd] = [:]
+    @usableFromInline var acceptQueue: BoundedQueue<UInt32>
+    @usableFromInline var unacknowledgedStreamCount = 0
     /// An opener was told to wait; the next free ACK slot reports ``SessionAction/openSlotAvailable``.
-    var openerWaiting = false
+    @usableFromInline var openerWaiting = false
     /// Kept wider than 32 bits so that stepping past the last ID cannot wrap around to reuse one.
-    var nextStreamID: UInt64
-    var decoder: FrameDecoder<Chunk>
-    var pings: [OutstandingPing] = []
-    var nextPingOpaque: UInt32 = 0
-    var nextKeepAliveNanoseconds: UInt64?
+    @usableFromInline var nextStreamID: UInt64
+    @usableFromInline var decoder: FrameDecoder<Chunk>
+    @usableFromInline var pings: [OutstandingPing] = []
+    @usableFromInline var nextPingOpaque: UInt32 = 0
+    @usableFromInline var nextKeepAliveNanoseconds: UInt64?
     /// The highest stream ID the peer has opened (or tried to).
-    var highestIncomingStreamID: UInt32 = 0
+    @usableFromInline var highestIncomingStreamID: UInt32 = 0
     /// IDs below the highest whose SYN has not arrived yet, ascending: a peer that opens streams
     /// concurrently (Go's yamux does) may send their SYNs out of order. At most
     /// `maxSkippedStreamIDs`; any other ID at or below the highest is a reused one.
-    var skippedIncomingStreamIDs: [UInt32] = []
+    @usableFromInline var skippedIncomingStreamIDs: [UInt32] = []
     /// How far out of order SYNs may arrive, in streams (Go opens at most 256 at a time).
-    static var maxSkippedStreamIDs: Int { 1024 }
+    @usableFromInline static var maxSkippedStreamIDs: Int { 1024 }
     /// Streams whose writers wait for outbound data to drain below `maxOutboundDataBytes`.
-    var outputWaiters: [UInt32] = []
+    @usableFromInline var outputWaiters: [UInt32] = []
     /// Streams whose due window update waits for the buffered bytes to fall under the budget.
-    var withheldUpdates: [UInt32] = []
-    private var outbox: [SessionAction<Chunk>] = []
-    private var outboxReadIndex = 0
+    @usableFromInline var withheldUpdates: [UInt32] = []
+    @usableFromInline var outbox: [SessionAction<Chunk>] = []
+    @usableFromInline var outboxReadIndex = 0
 
     /// A ping waiting for its reply.
-    struct OutstandingPing: Hashable, Sendable {
-        enum Kind: Hashable, Sendable {
+    @usableFromInline struct OutstandingPing: Hashable, Sendable {
+        @usableFromInline enum Kind: Hashable, Sendable {
             /// Liveness check; no reply in time fails the session.
             case keepAlive
             /// Asked for by the application; no reply in time is reported.
@@ -85,15 +93,21 @@ public struct SessionState<Chunk: FrameByteChunk>: Sendable {
             /// Sent only to learn the round-trip time for window auto-tuning.
             case rttProbe
         }
-        var opaque: UInt32
-        var sentNanoseconds: UInt64
-        var kind: Kind
+        @usableFromInline var opaque: UInt32
+        @usableFromInline var sentNanoseconds: UInt64
+        @usableFromInline var kind: Kind
+
+        @inlinable init(opaque: UInt32, sentNanoseconds: UInt64, kind: Kind) {
+            self.opaque = opaque
+            self.sentNanoseconds = sentNanoseconds
+            self.kind = kind
+        }
     }
 
     /// Creates a session.
     ///
     /// - Throws: ``MuxError/Code-swift.struct/invalidConfiguration`` if `configuration` is out of range.
-    public init(role: MuxRole, configuration: MuxConfiguration = MuxConfiguration(), nowNanoseconds: UInt64)
+    @inlinable public init(role: MuxRole, configuration: MuxConfiguration = MuxConfiguration(), nowNanoseconds: UInt64)
         throws(MuxError)
     {
         try configuration.validate()
@@ -106,7 +120,7 @@ public struct SessionState<Chunk: FrameByteChunk>: Sendable {
         self.decoder = FrameDecoder(
             maxDataPayloadBytes: configuration.windowAutoTuning
                 ? configuration.maxStreamWindowBytes : configuration.streamWindowBytes)
-        self.receiveBudgetRemainingBytes = configuration.sessionReceiveBudgetBytes
+        self._receiveBudgetRemainingBytes = configuration.sessionReceiveBudgetBytes
         if let interval = configuration.keepAliveIntervalNanoseconds {
             nextKeepAliveNanoseconds = nowNanoseconds.addingReportingOverflow(interval).partialValue
         }
@@ -118,7 +132,7 @@ public struct SessionState<Chunk: FrameByteChunk>: Sendable {
     public var isFailed: Bool { failure != nil }
 
     /// The state of a stream, or `nil` if it is unknown, closed or reset.
-    public func stream(_ streamID: UInt32) -> StreamState? { streams[streamID] }
+    @inlinable public func stream(_ streamID: UInt32) -> StreamState? { streams[streamID] }
 
     /// The number of streams tracked (open or half-closed, both directions).
     public var streamCount: Int { streams.count }
@@ -130,7 +144,7 @@ public struct SessionState<Chunk: FrameByteChunk>: Sendable {
     /// peer finished (FIN, or both halves closed), or the stream failed — reset by the peer,
     /// dropped over a session limit, or the session's failure. A stream the session does not
     /// know (never reported, or released) reads as failed with `streamClosed`.
-    public func readStatus(of streamID: UInt32) -> StreamReadStatus {
+    @inlinable public func readStatus(of streamID: UInt32) -> StreamReadStatus {
         switch endedStreams[streamID] {
         case .closed: return .finished
         case .failed(let error): return .failed(error)
@@ -145,7 +159,7 @@ public struct SessionState<Chunk: FrameByteChunk>: Sendable {
     /// Why the stream can no longer be used, or `nil` if it can (or ended normally: its write
     /// half then fails with `streamClosed` on its own). A reset or dropped stream keeps its own
     /// reason after the session fails.
-    public func streamFailure(_ streamID: UInt32) -> MuxError? {
+    @inlinable public func streamFailure(_ streamID: UInt32) -> MuxError? {
         switch endedStreams[streamID] {
         case .closed: return nil
         case .failed(let error): return error
@@ -156,7 +170,7 @@ public struct SessionState<Chunk: FrameByteChunk>: Sendable {
     /// The owner is done with a stream it was told of (opened, or reported by
     /// ``SessionAction/streamOpened(streamID:)``): a stream still open is reset, and the record of
     /// an ended one is forgotten. Every such stream is released once; until then its end is kept.
-    public mutating func releaseStream(_ streamID: UInt32) {
+    @inlinable public mutating func releaseStream(_ streamID: UInt32) {
         resetStream(streamID: streamID)
         endedStreams.removeValue(forKey: streamID)
     }
@@ -170,7 +184,7 @@ public struct SessionState<Chunk: FrameByteChunk>: Sendable {
     // MARK: Actions
 
     /// The next action to carry out, in order, or `nil` when none is pending.
-    public mutating func nextAction() -> SessionAction<Chunk>? {
+    @inlinable public mutating func nextAction() -> SessionAction<Chunk>? {
         guard outboxReadIndex < outbox.count else { return nil }
         let action = outbox[outboxReadIndex]
         outboxReadIndex += 1
@@ -185,48 +199,50 @@ public struct SessionState<Chunk: FrameByteChunk>: Sendable {
     /// Actions queued and not yet taken.
     public var pendingActionCount: Int { outbox.count - outboxReadIndex }
 
-    mutating func emit(_ action: SessionAction<Chunk>) {
+    @inlinable mutating func emit(_ action: SessionAction<Chunk>) {
         outbox.append(action)
     }
 
-    mutating func sendControl(_ header: FrameHeader) {
-        outbound.appendControl(header)
+    @inlinable mutating func sendControl(_ header: FrameHeader) {
+        _outbound.appendControl(header)
     }
 
     /// Queues a frame that answers the peer's own frame; fails the session once more of them wait
     /// than ``MuxConfiguration/maxOutboundReplyFrames`` (an owner that keeps feeding input while
     /// the output is blocked).
-    mutating func sendReply(_ header: FrameHeader) {
-        outbound.appendControl(header, isReply: true)
-        if outbound.outstandingReplyFrames > configuration.maxOutboundReplyFrames {
+    @inlinable mutating func sendReply(_ header: FrameHeader) {
+        _outbound.appendControl(header, isReply: true)
+        if _outbound.outstandingReplyFrames > configuration.maxOutboundReplyFrames {
             fail(
-                MuxError(.outboundQueueFull, value: UInt64(outbound.outstandingReplyFrames)), goAway: .protocolError)
+                MuxError(.outboundQueueFull, value: UInt64(_outbound.outstandingReplyFrames)), goAway: .protocolError)
         }
     }
 
     // MARK: Outbound frames
 
     /// Whether frames wait to be taken.
-    public var hasOutbound: Bool { !outbound.isEmpty }
+    public var hasOutbound: Bool { !_outbound.isEmpty }
 
     /// Hands every queued frame to `write` in wire order; they are in flight until
     /// ``outboundWritten(nowNanoseconds:)``. Write one batch at a time.
-    public mutating func takeOutbound(nowNanoseconds: UInt64, _ write: (OutboundFrameBuffer<Chunk>.Item) -> Void) {
-        outbound.take(nowNanoseconds: nowNanoseconds, write)
+    @inlinable public mutating func takeOutbound(
+        nowNanoseconds: UInt64, _ write: (OutboundFrameBuffer<Chunk>.Item) -> Void
+    ) {
+        _outbound.take(nowNanoseconds: nowNanoseconds, write)
     }
 
     /// The connection took part of the batch in flight: the write timeout starts again.
-    public mutating func outboundProgressed(nowNanoseconds: UInt64) {
-        outbound.progressed(nowNanoseconds: nowNanoseconds)
+    @inlinable public mutating func outboundProgressed(nowNanoseconds: UInt64) {
+        _outbound.progressed(nowNanoseconds: nowNanoseconds)
     }
 
     /// The connection took the whole batch in flight. Writers waiting for outbound room may go on
     /// (``SessionAction/streamWritable(streamID:)``); after ``ReceiveProgress/outputBlocked``,
     /// call ``resumeReceiving(nowNanoseconds:)``.
-    public mutating func outboundWritten(nowNanoseconds: UInt64) {
-        outbound.written()
+    @inlinable public mutating func outboundWritten(nowNanoseconds: UInt64) {
+        _outbound.written()
         guard !outputWaiters.isEmpty, failure == nil,
-            outbound.outstandingDataBytes < configuration.maxOutboundDataBytes
+            _outbound.outstandingDataBytes < configuration.maxOutboundDataBytes
         else { return }
         for streamID in outputWaiters {
             guard var state = streams[streamID], state.outputWaiting else { continue }
@@ -240,14 +256,14 @@ public struct SessionState<Chunk: FrameByteChunk>: Sendable {
     /// Whether a write has been in flight for ``MuxConfiguration/writeTimeoutNanoseconds`` with no
     /// progress: the peer stopped reading. Asked by the owner after the session failed too, so
     /// that closing cannot wait for the connection forever.
-    public func isWriteStalled(nowNanoseconds: UInt64) -> Bool {
-        guard let since = outbound.writingSinceNanoseconds, nowNanoseconds >= since else { return false }
+    @inlinable public func isWriteStalled(nowNanoseconds: UInt64) -> Bool {
+        guard let since = _outbound.writingSinceNanoseconds, nowNanoseconds >= since else { return false }
         return nowNanoseconds - since >= configuration.writeTimeoutNanoseconds
     }
 
     /// When the write in flight times out, if one is.
-    var writeDeadlineNanoseconds: UInt64? {
-        outbound.writingSinceNanoseconds.map {
+    @inlinable var writeDeadlineNanoseconds: UInt64? {
+        _outbound.writingSinceNanoseconds.map {
             $0.addingReportingOverflow(configuration.writeTimeoutNanoseconds).partialValue
         }
     }
@@ -256,20 +272,20 @@ public struct SessionState<Chunk: FrameByteChunk>: Sendable {
 
     /// Ends the session: sends GoAway with `goAway` if given, forgets every stream, reports
     /// ``SessionAction/sessionFailed(_:)``. Later calls keep the first error.
-    mutating func fail(_ error: MuxError, goAway: GoAwayCode?) {
+    @inlinable mutating func fail(_ error: MuxError, goAway: GoAwayCode?) {
         guard failure == nil else { return }
-        failure = error
+        _failure = error
         if let goAway { sendControl(.goAway(goAway)) }
         // Drop the unparsed input now: its chunks are receive buffers the reactor wants back.
         decoder = FrameDecoder(maxDataPayloadBytes: decoder.maxDataPayloadBytes)
         streams.removeAll()
-        grantedCreditBytes = 0
+        _grantedCreditBytes = 0
         acceptQueue.removeAll { _ in true }
         unacknowledgedStreamCount = 0
         pings.removeAll()
         nextKeepAliveNanoseconds = nil
-        receiveBudgetRemainingBytes = configuration.sessionReceiveBudgetBytes
-        bufferedBytes = 0
+        _receiveBudgetRemainingBytes = configuration.sessionReceiveBudgetBytes
+        _bufferedBytes = 0
         outputWaiters.removeAll()
         withheldUpdates.removeAll()
         emit(.sessionFailed(error))
@@ -278,22 +294,22 @@ public struct SessionState<Chunk: FrameByteChunk>: Sendable {
     /// Forgets a stream and gives back what it held: its ACK slot, its accept-queue entry, the
     /// budget its window grew by. How it ended is kept until the owner releases it; a stream the
     /// owner reset itself (`ending` nil) is released at once.
-    mutating func removeStream(_ streamID: UInt32, ending: StreamEnd?) {
+    @inlinable mutating func removeStream(_ streamID: UInt32, ending: StreamEnd?) {
         guard let state = streams.removeValue(forKey: streamID) else { return }
         if let ending { endedStreams[streamID] = ending }
-        grantedCreditBytes -= state.grantedReceiveCreditBytes
-        receiveBudgetRemainingBytes += state.receiveGrownBytes
+        _grantedCreditBytes -= state.grantedReceiveCreditBytes
+        _receiveBudgetRemainingBytes += state.receiveGrownBytes
         if state.awaitingAck { releaseAckSlot() }
         if state.awaitingAccept { acceptQueue.removeAll { $0 == streamID } }
     }
 
     /// Stores a stream's new state, keeping ``grantedCreditBytes`` the sum of the streams' credit.
-    mutating func store(_ state: StreamState, streamID: UInt32) {
+    @inlinable mutating func store(_ state: StreamState, streamID: UInt32) {
         let before = streams.updateValue(state, forKey: streamID)?.grantedReceiveCreditBytes ?? 0
-        grantedCreditBytes = grantedCreditBytes - before + state.grantedReceiveCreditBytes
+        _grantedCreditBytes = grantedCreditBytes - before + state.grantedReceiveCreditBytes
     }
 
-    mutating func releaseAckSlot() {
+    @inlinable mutating func releaseAckSlot() {
         assert(unacknowledgedStreamCount > 0, "ACK slot released twice")
         unacknowledgedStreamCount -= 1
         if openerWaiting {
@@ -304,7 +320,7 @@ public struct SessionState<Chunk: FrameByteChunk>: Sendable {
 }
 
 /// How a stream the session stopped tracking ended.
-enum StreamEnd: Hashable, Sendable {
+@usableFromInline enum StreamEnd: Hashable, Sendable {
     /// Both halves closed normally.
     case closed
     /// Reset by the peer, or dropped over a session limit.

@@ -44,7 +44,7 @@ public enum OpenStreamResult: Hashable, Sendable {
 }
 
 /// The outcome of `SessionState.reserveSend(streamID:wantedBytes:finishing:)`.
-enum SendReservation: Hashable, Sendable {
+@usableFromInline enum SendReservation: Hashable, Sendable {
     /// Queue this Data header followed by exactly `header.length` bytes of the payload.
     case send(FrameHeader)
     /// The peer's window is exhausted, or the outbound buffer is full: retry after
@@ -68,19 +68,22 @@ public enum SendProgress: Hashable, Sendable {
 /// Where a send is in its payload: the chunk, the offset in it, the bytes still to queue.
 public struct PayloadCursor: Hashable, Sendable {
     /// Index of the chunk the next frame starts in.
-    public internal(set) var chunkIndex = 0
+    @inlinable public var chunkIndex: Int { _chunkIndex }
     /// Offset of the next byte in that chunk.
-    public internal(set) var offset = 0
+    @inlinable public var offset: Int { _offset }
     /// Bytes not yet queued.
-    public internal(set) var remainingBytes: Int
+    @inlinable public var remainingBytes: Int { _remainingBytes }
+    @usableFromInline var _chunkIndex = 0
+    @usableFromInline var _offset = 0
+    @usableFromInline var _remainingBytes: Int
 
     /// A cursor at the start of `payload`.
-    public init<Chunk: FrameByteChunk>(_ payload: [Chunk]) {
-        remainingBytes = payload.reduce(0) { $0 + $1.count }
+    @inlinable public init<Chunk: FrameByteChunk>(_ payload: [Chunk]) {
+        _remainingBytes = payload.reduce(0) { $0 + $1.count }
     }
 
     /// Whether every byte is queued.
-    public var isDone: Bool { remainingBytes == 0 }
+    @inlinable public var isDone: Bool { _remainingBytes == 0 }
 }
 
 /// Whether ``SessionState/receive(_:nowNanoseconds:)`` parsed the whole chunk.

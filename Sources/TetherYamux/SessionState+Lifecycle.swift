@@ -6,7 +6,7 @@ extension SessionState {
     /// after ``MuxConfiguration/keepAliveTimeoutNanoseconds``.
     ///
     /// - Throws: the session's failure, or ``MuxError/Code-swift.struct/tooManyPings``.
-    public mutating func ping(nowNanoseconds: UInt64) throws(MuxError) -> UInt32 {
+    @inlinable public mutating func ping(nowNanoseconds: UInt64) throws(MuxError) -> UInt32 {
         if let failure { throw failure }
         guard let opaque = sendPing(kind: .user, nowNanoseconds: nowNanoseconds) else {
             throw MuxError(.tooManyPings, value: UInt64(pings.count))
@@ -18,7 +18,7 @@ extension SessionState {
     /// a write made no progress for ``MuxConfiguration/writeTimeoutNanoseconds``, with
     /// ``MuxError/Code-swift.struct/keepAliveTimeout`` when a keepalive ping went unanswered, sends the next keepalive when it is due, and probes
     /// the round-trip time once if auto-tuning needs it.
-    public mutating func tick(nowNanoseconds: UInt64) {
+    @inlinable public mutating func tick(nowNanoseconds: UInt64) {
         guard failure == nil else { return }
         if isWriteStalled(nowNanoseconds: nowNanoseconds) {
             // The peer stopped reading: a GoAway could not reach it either.
@@ -64,7 +64,7 @@ extension SessionState {
 
     /// When ``tick(nowNanoseconds:)`` must next be called, or `nil` if no timer is needed. After
     /// the session failed, only the write timeout is left (see ``isWriteStalled(nowNanoseconds:)``).
-    public var nextDeadlineNanoseconds: UInt64? {
+    @inlinable public var nextDeadlineNanoseconds: UInt64? {
         guard failure == nil else { return writeDeadlineNanoseconds }
         var deadline =
             writeDeadlineNanoseconds.map { min($0, nextKeepAliveNanoseconds ?? $0) } ?? nextKeepAliveNanoseconds
@@ -77,7 +77,7 @@ extension SessionState {
     }
 
     @discardableResult
-    private mutating func sendPing(kind: OutstandingPing.Kind, nowNanoseconds: UInt64) -> UInt32? {
+    @inlinable mutating func sendPing(kind: OutstandingPing.Kind, nowNanoseconds: UInt64) -> UInt32? {
         guard pings.count < configuration.maxOutstandingPings else { return nil }
         let opaque = nextPingOpaque
         nextPingOpaque &+= 1
@@ -91,27 +91,27 @@ extension SessionState {
     /// With ``GoAwayCode/normal`` the session keeps running: existing streams continue and every
     /// later incoming SYN gets RST, as in hashicorp/yamux. Any other code ends the session
     /// (``MuxError/Code-swift.struct/localGoAway``) after the GoAway frame.
-    public mutating func goAway(_ code: GoAwayCode = .normal) {
+    @inlinable public mutating func goAway(_ code: GoAwayCode = .normal) {
         guard failure == nil else { return }
         guard code == .normal else {
             fail(MuxError(.localGoAway, value: UInt64(code.rawValue)), goAway: code)
             return
         }
         guard !localGoAwaySent else { return }
-        localGoAwaySent = true
+        _localGoAwaySent = true
         sendControl(.goAway(.normal))
     }
 
     /// Reports that the connection ended (end of file or an I/O error): the session fails with
     /// ``MuxError/Code-swift.struct/connectionClosed`` unless it already failed.
-    public mutating func connectionClosed() {
+    @inlinable public mutating func connectionClosed() {
         fail(MuxError(.connectionClosed), goAway: nil)
     }
 
     /// Ends the session with `error` without sending anything (a local close, a broken
     /// connection): the owner's record of why the session ended is ``failure``, not a copy of its
     /// own. Does nothing if the session already failed.
-    public mutating func close(with error: MuxError) {
+    @inlinable public mutating func close(with error: MuxError) {
         fail(error, goAway: nil)
     }
 }

@@ -21,17 +21,18 @@ public struct OutboundFrameBuffer<Chunk: FrameByteChunk>: Sendable {
         case payload(Chunk)
     }
 
-    private var control: [FrameHeader] = []
-    private var data: [Item] = []
-    private var queuedReplyFrames = 0
-    private var inFlightReplyFrames = 0
-    private var queuedDataBytes = 0
-    private var inFlightDataBytes = 0
+    @usableFromInline var control: [FrameHeader] = []
+    @usableFromInline var data: [Item] = []
+    @usableFromInline var queuedReplyFrames = 0
+    @usableFromInline var inFlightReplyFrames = 0
+    @usableFromInline var queuedDataBytes = 0
+    @usableFromInline var inFlightDataBytes = 0
     /// When the owner took the frames now in flight, or last reported progress on them.
-    public private(set) var writingSinceNanoseconds: UInt64?
+    @inlinable public var writingSinceNanoseconds: UInt64? { _writingSinceNanoseconds }
+    @usableFromInline var _writingSinceNanoseconds: UInt64?
 
     /// An empty buffer.
-    public init() {}
+    @inlinable public init() {}
 
     /// Whether nothing is queued (frames in flight do not count).
     public var isEmpty: Bool { control.isEmpty && data.isEmpty }
@@ -54,7 +55,7 @@ public struct OutboundFrameBuffer<Chunk: FrameByteChunk>: Sendable {
 
     /// Queues a header-only frame. FIN and RST go behind the queued data, everything else ahead
     /// of it. `isReply`: the frame answers the peer (a ping reply, an RST refusing its SYN).
-    public mutating func appendControl(_ header: FrameHeader, isReply: Bool = false) {
+    @inlinable public mutating func appendControl(_ header: FrameHeader, isReply: Bool = false) {
         precondition(header.type != .data || header.length == 0, "a Data frame with payload needs appendData")
         if header.flags.contains(.fin) || header.flags.contains(.rst) {
             data.append(.header(header))
@@ -66,19 +67,19 @@ public struct OutboundFrameBuffer<Chunk: FrameByteChunk>: Sendable {
 
     /// Queues the header of a Data frame; its `header.length` payload bytes follow with
     /// ``appendPayload(_:)``.
-    public mutating func appendDataHeader(_ header: FrameHeader) {
+    @inlinable public mutating func appendDataHeader(_ header: FrameHeader) {
         data.append(.header(header))
         queuedDataBytes += Int(header.length)
     }
 
     /// Queues payload bytes of the Data frame whose header was queued last.
-    public mutating func appendPayload(_ chunk: Chunk) {
+    @inlinable public mutating func appendPayload(_ chunk: Chunk) {
         data.append(.payload(chunk))
     }
 
     /// Hands every queued item to `write` in wire order (control frames, then data) and empties
     /// the queues; the items are in flight until ``written()``.
-    public mutating func take(nowNanoseconds: UInt64, _ write: (Item) -> Void) {
+    @inlinable public mutating func take(nowNanoseconds: UInt64, _ write: (Item) -> Void) {
         guard !isEmpty else { return }
         for header in control { write(.header(header)) }
         for item in data { write(item) }
@@ -88,24 +89,24 @@ public struct OutboundFrameBuffer<Chunk: FrameByteChunk>: Sendable {
         inFlightDataBytes += queuedDataBytes
         queuedReplyFrames = 0
         queuedDataBytes = 0
-        if writingSinceNanoseconds == nil { writingSinceNanoseconds = nowNanoseconds }
+        if writingSinceNanoseconds == nil { _writingSinceNanoseconds = nowNanoseconds }
     }
 
     /// The connection took part of what is in flight: the write is slow, not stalled.
-    public mutating func progressed(nowNanoseconds: UInt64) {
-        if writingSinceNanoseconds != nil { writingSinceNanoseconds = nowNanoseconds }
+    @inlinable public mutating func progressed(nowNanoseconds: UInt64) {
+        if writingSinceNanoseconds != nil { _writingSinceNanoseconds = nowNanoseconds }
     }
 
     /// The connection took everything in flight.
-    public mutating func written() {
+    @inlinable public mutating func written() {
         inFlightReplyFrames = 0
         inFlightDataBytes = 0
-        writingSinceNanoseconds = nil
+        _writingSinceNanoseconds = nil
     }
 }
 
 extension OutboundFrameBuffer.Item {
-    var isHeader: Bool {
+    @inlinable var isHeader: Bool {
         if case .header = self { return true }
         return false
     }

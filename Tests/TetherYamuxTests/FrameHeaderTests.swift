@@ -1,6 +1,6 @@
 import Testing
 
-@testable import TetherMux
+@testable import TetherYamux
 
 @Suite("Frame header")
 struct FrameHeaderTests {

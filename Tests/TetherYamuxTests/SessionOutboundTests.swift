@@ -1,6 +1,6 @@
 import Testing
 
-@testable import TetherMux
+@testable import TetherYamux
 
 /// The outbound frame buffer and the limits on what a peer can make a session hold: reply frames
 /// for a peer that does not read, outbound data, unread bytes across streams, stream IDs.

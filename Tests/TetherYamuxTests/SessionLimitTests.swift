@@ -1,6 +1,6 @@
 import Testing
 
-@testable import TetherMux
+@testable import TetherYamux
 
 /// Client against server: backlogs, stream-ID rules, malformed or hostile input.
 @Suite("Session limits and protocol errors")

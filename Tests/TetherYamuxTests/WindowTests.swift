@@ -1,6 +1,6 @@
 import Testing
 
-@testable import TetherMux
+@testable import TetherYamux
 
 private let kib: UInt32 = 1024
 private let millisecond: UInt64 = 1_000_000

@@ -1,6 +1,6 @@
 import Testing
 
-@testable import TetherMux
+@testable import TetherYamux
 
 /// Shared, immutable storage so tests can check that payload slices reuse the received buffer.
 final class ChunkStorage: Sendable {

@@ -11,7 +11,7 @@ public enum MuxRole: Hashable, Sendable {
     }
 
     /// The first stream ID the other end opens.
-    var peerFirstStreamID: UInt32 {
+    @usableFromInline var peerFirstStreamID: UInt32 {
         self == .client ? 2 : 1
     }
 

@@ -7,7 +7,7 @@ public struct DecodedFrame<Chunk: FrameByteChunk>: Sendable {
     public var payload: [Chunk]
 
     /// Creates a frame.
-    public init(header: FrameHeader, payload: [Chunk] = []) {
+    @inlinable public init(header: FrameHeader, payload: [Chunk] = []) {
         self.header = header
         self.payload = payload
     }
@@ -27,17 +27,17 @@ public struct FrameDecoder<Chunk: FrameByteChunk>: Sendable {
     /// window it ever grants, so an absurd length is refused before any payload is buffered.
     public let maxDataPayloadBytes: UInt32
 
-    private var current: Chunk?
-    private var offset = 0
-    private var accumulator = HeaderAccumulator()
+    @usableFromInline var current: Chunk?
+    @usableFromInline var offset = 0
+    @usableFromInline var accumulator = HeaderAccumulator()
     /// The header of the Data frame whose payload is being collected.
-    private var payloadHeader: FrameHeader?
-    private var remainingPayloadBytes = 0
-    private var payloadParts: [Chunk] = []
-    private var failure: MuxError?
+    @usableFromInline var payloadHeader: FrameHeader?
+    @usableFromInline var remainingPayloadBytes = 0
+    @usableFromInline var payloadParts: [Chunk] = []
+    @usableFromInline var failure: MuxError?
 
     /// Creates a decoder that refuses Data frames longer than `maxDataPayloadBytes`.
-    public init(maxDataPayloadBytes: UInt32) {
+    @inlinable public init(maxDataPayloadBytes: UInt32) {
         self.maxDataPayloadBytes = maxDataPayloadBytes
     }
 
@@ -50,7 +50,7 @@ public struct FrameDecoder<Chunk: FrameByteChunk>: Sendable {
     /// Hands the decoder the next received chunk.
     ///
     /// - Precondition: ``needsInput`` is `true` (the previous chunk was drained with ``nextFrame()``).
-    public mutating func feed(_ chunk: Chunk) {
+    @inlinable public mutating func feed(_ chunk: Chunk) {
         precondition(current == nil, "FrameDecoder.feed called before the previous chunk was drained")
         guard chunk.count > 0 else { return }
         current = chunk
@@ -61,7 +61,7 @@ public struct FrameDecoder<Chunk: FrameByteChunk>: Sendable {
     ///
     /// - Throws: the header errors of ``FrameHeader/init(decoding:)-(Span<UInt8>)``, or
     ///   ``MuxError/Code-swift.struct/frameTooLarge`` for a Data frame longer than ``maxDataPayloadBytes``.
-    public mutating func nextFrame() throws(MuxError) -> DecodedFrame<Chunk>? {
+    @inlinable public mutating func nextFrame() throws(MuxError) -> DecodedFrame<Chunk>? {
         if let failure { throw failure }
         while let chunk = current {
             if let header = payloadHeader {
@@ -100,7 +100,7 @@ public struct FrameDecoder<Chunk: FrameByteChunk>: Sendable {
         return nil
     }
 
-    private mutating func advance(by byteCount: Int, in chunk: Chunk) {
+    @inlinable mutating func advance(by byteCount: Int, in chunk: Chunk) {
         offset += byteCount
         if offset == chunk.count {
             current = nil
@@ -108,14 +108,14 @@ public struct FrameDecoder<Chunk: FrameByteChunk>: Sendable {
         }
     }
 
-    private mutating func finishPayload(_ header: FrameHeader) -> DecodedFrame<Chunk> {
+    @inlinable mutating func finishPayload(_ header: FrameHeader) -> DecodedFrame<Chunk> {
         let parts = payloadParts
         payloadParts = []
         payloadHeader = nil
         return DecodedFrame(header: header, payload: parts)
     }
 
-    private mutating func fail(_ error: MuxError) throws(MuxError) -> DecodedFrame<Chunk>? {
+    @inlinable mutating func fail(_ error: MuxError) throws(MuxError) -> DecodedFrame<Chunk>? {
         failure = error
         current = nil
         payloadParts = []

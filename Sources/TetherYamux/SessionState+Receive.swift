@@ -10,7 +10,7 @@ extension SessionState {
     /// (``ReceiveProgress/outputBlocked``): a peer that floods pings or SYNs and never reads then
     /// only fills its own socket. After the session failed, input is ignored.
     @discardableResult
-    public mutating func receive(_ chunk: Chunk, nowNanoseconds: UInt64) -> ReceiveProgress {
+    @inlinable public mutating func receive(_ chunk: Chunk, nowNanoseconds: UInt64) -> ReceiveProgress {
         guard failure == nil else { return .needsInput }
         decoder.feed(chunk)
         return resumeReceiving(nowNanoseconds: nowNanoseconds)
@@ -18,10 +18,10 @@ extension SessionState {
 
     /// Continues parsing a chunk after ``ReceiveProgress/paused``.
     @discardableResult
-    public mutating func resumeReceiving(nowNanoseconds: UInt64) -> ReceiveProgress {
+    @inlinable public mutating func resumeReceiving(nowNanoseconds: UInt64) -> ReceiveProgress {
         while failure == nil {
             guard pendingActionCount < configuration.maxPendingActions else { return .paused }
-            if outbound.outstandingReplyFrames >= configuration.pauseInputAtReplyFrames,
+            if _outbound.outstandingReplyFrames >= configuration.pauseInputAtReplyFrames,
                 configuration.pauseInputAtReplyFrames < configuration.maxOutboundReplyFrames
             {
                 return .outputBlocked
@@ -43,7 +43,7 @@ extension SessionState {
         return .needsInput
     }
 
-    mutating func handle(_ frame: DecodedFrame<Chunk>, nowNanoseconds: UInt64) throws(MuxError) {
+    @inlinable mutating func handle(_ frame: DecodedFrame<Chunk>, nowNanoseconds: UInt64) throws(MuxError) {
         let header = frame.header
         switch header.type {
         case .data, .windowUpdate:
@@ -60,7 +60,7 @@ extension SessionState {
 
     // MARK: Data and WindowUpdate
 
-    private mutating func handleStreamFrame(_ frame: DecodedFrame<Chunk>) throws(MuxError) {
+    @inlinable mutating func handleStreamFrame(_ frame: DecodedFrame<Chunk>) throws(MuxError) {
         let header = frame.header
         let streamID = header.streamID
         if header.flags.contains(.syn) {
@@ -83,14 +83,14 @@ extension SessionState {
                 dropOverBudget(streamID, events: events, byteCount: header.length)
                 return
             }
-            bufferedBytes += UInt64(header.length)
+            _bufferedBytes += UInt64(header.length)
         }
         report(events, streamID: streamID, payload: events.contains(.reset) ? [] : frame.payload)
     }
 
     /// Data that would take the session past its unread-byte budget: the stream is reset and
     /// its data dropped (never delivered, never buffered).
-    private mutating func dropOverBudget(_ streamID: UInt32, events: StreamEvents, byteCount: UInt32) {
+    @inlinable mutating func dropOverBudget(_ streamID: UInt32, events: StreamEvents, byteCount: UInt32) {
         if events.contains(.acknowledged) {
             emit(.streamAcknowledged(streamID: streamID))
             releaseAckSlot()
@@ -101,7 +101,7 @@ extension SessionState {
         emit(.streamDropped(streamID: streamID, reason: reason))
     }
 
-    private mutating func report(_ events: StreamEvents, streamID: UInt32, payload: [Chunk]) {
+    @inlinable mutating func report(_ events: StreamEvents, streamID: UInt32, payload: [Chunk]) {
         if events.contains(.acknowledged) {
             emit(.streamAcknowledged(streamID: streamID))
             releaseAckSlot()
@@ -122,7 +122,7 @@ extension SessionState {
 
     /// Handles SYN: returns `true` if the stream now exists and the rest of the frame applies,
     /// `false` if it was refused with RST (its payload is then dropped).
-    private mutating func admitIncomingStream(_ streamID: UInt32) throws(MuxError) -> Bool {
+    @inlinable mutating func admitIncomingStream(_ streamID: UInt32) throws(MuxError) -> Bool {
         // yamux does not check parity; a peer reusing our parity would collide with our own IDs.
         guard !role.opens(streamID) else { throw MuxError(.streamIDParity, streamID: streamID) }
         guard streams[streamID] == nil else { throw MuxError(.duplicateStream, streamID: streamID) }
@@ -145,7 +145,7 @@ extension SessionState {
     ///
     /// - Throws: ``MuxError/Code-swift.struct/streamIDReused`` for an ID used before, or skipped
     ///   more than `maxSkippedStreamIDs` streams ago.
-    private mutating func claimIncomingStreamID(_ streamID: UInt32) throws(MuxError) {
+    @inlinable mutating func claimIncomingStreamID(_ streamID: UInt32) throws(MuxError) {
         if streamID > highestIncomingStreamID {
             let next = highestIncomingStreamID == 0 ? role.peerFirstStreamID : highestIncomingStreamID + 2
             if streamID > next {
@@ -166,7 +166,7 @@ extension SessionState {
     }
 
     /// Binary search in the ascending `skippedIncomingStreamIDs`.
-    private func skippedIndex(of streamID: UInt32) -> Int? {
+    @inlinable func skippedIndex(of streamID: UInt32) -> Int? {
         var low = 0
         var high = skippedIncomingStreamIDs.count
         while low < high {
@@ -176,14 +176,14 @@ extension SessionState {
         return low < skippedIncomingStreamIDs.count && skippedIncomingStreamIDs[low] == streamID ? low : nil
     }
 
-    func makeReceiveWindow() -> ReceiveWindow {
+    @inlinable func makeReceiveWindow() -> ReceiveWindow {
         let cap = configuration.windowAutoTuning ? configuration.maxStreamWindowBytes : configuration.streamWindowBytes
         return ReceiveWindow(maxWindowBytes: configuration.streamWindowBytes, capWindowBytes: cap)
     }
 
     // MARK: Ping and GoAway
 
-    private mutating func handlePing(_ header: FrameHeader, nowNanoseconds: UInt64) {
+    @inlinable mutating func handlePing(_ header: FrameHeader, nowNanoseconds: UInt64) {
         if header.flags.contains(.syn) {
             sendReply(.ping(opaque: header.length, reply: true))
             return
@@ -192,20 +192,20 @@ extension SessionState {
         guard let index = pings.firstIndex(where: { $0.opaque == header.length }) else { return }
         let ping = pings.remove(at: index)
         let rtt = nowNanoseconds >= ping.sentNanoseconds ? nowNanoseconds - ping.sentNanoseconds : 0
-        rttNanoseconds = rtt
+        _rttNanoseconds = rtt
         if ping.kind == .user {
             emit(.pingAnswered(opaque: ping.opaque, rttNanoseconds: rtt))
         }
     }
 
-    private mutating func handleGoAway(code: UInt32) {
+    @inlinable mutating func handleGoAway(code: UInt32) {
         guard code == GoAwayCode.normal.rawValue else {
             // Protocol error, internal error and unknown codes end the session (yamux session.go).
             fail(MuxError(.remoteGoAway, value: UInt64(code)), goAway: nil)
             return
         }
         guard !remoteGoAwayReceived else { return }
-        remoteGoAwayReceived = true
+        _remoteGoAwayReceived = true
         emit(.remoteGoAway)
     }
 }

@@ -1,6 +1,6 @@
 import Testing
 
-@testable import TetherMux
+@testable import TetherYamux
 
 /// How a stream ended is the state machine's record, kept until the owner releases the stream:
 /// the session driver asks it instead of keeping flags of its own.

@@ -47,11 +47,16 @@ public struct StreamState: Hashable, Sendable {
     /// A writer was told to wait for credit; the next grant reports the stream writable.
     var writerWaiting = false
     /// A writer was told to wait for outbound room; the next written batch reports it writable.
-    var outputWaiting = false
+    @usableFromInline var outputWaiting = false
     /// A window update came due while the session's buffered bytes were at their budget.
-    var updateWithheld = false
+    @usableFromInline var updateWithheld = false
 
-    init(receiveWindow: ReceiveWindow, openedLocally: Bool) {
+    /// This side accepted the stream the peer opened.
+    @usableFromInline mutating func markAccepted() {
+        awaitingAccept = false
+    }
+
+    @usableFromInline init(receiveWindow: ReceiveWindow, openedLocally: Bool) {
         phase = .open(Open(send: SendWindow(), receive: receiveWindow))
         awaitingAck = openedLocally
         awaitingAccept = !openedLocally
@@ -76,10 +81,10 @@ public struct StreamState: Hashable, Sendable {
     }
 
     /// Receive credit granted by window updates and not used by the peer yet (0 after its FIN).
-    var grantedReceiveCreditBytes: UInt64 { receiveWindow.map { UInt64($0.grantedCreditBytes) } ?? 0 }
+    @usableFromInline var grantedReceiveCreditBytes: UInt64 { receiveWindow.map { UInt64($0.grantedCreditBytes) } ?? 0 }
 
     /// Session budget held by the receive window's growth.
-    var receiveGrownBytes: UInt64 {
+    @usableFromInline var receiveGrownBytes: UInt64 {
         switch phase {
         case .open(let state): state.receive.grownBytes
         case .halfClosedLocal(let state): state.receive.grownBytes
@@ -89,18 +94,19 @@ public struct StreamState: Hashable, Sendable {
 }
 
 /// What a received frame did to a stream, for the session to report.
-struct StreamEvents: OptionSet, Hashable, Sendable {
-    var rawValue: UInt8
+@usableFromInline struct StreamEvents: OptionSet, Hashable, Sendable {
+    @usableFromInline var rawValue: UInt8
+    @usableFromInline init(rawValue: UInt8) { self.rawValue = rawValue }
     /// The peer ACKed a stream this side opened.
-    static let acknowledged = StreamEvents(rawValue: 1 << 0)
+    @usableFromInline static let acknowledged = StreamEvents(rawValue: 1 << 0)
     /// The peer half-closed (FIN).
-    static let finished = StreamEvents(rawValue: 1 << 1)
+    @usableFromInline static let finished = StreamEvents(rawValue: 1 << 1)
     /// Both halves are closed: remove the stream.
-    static let closed = StreamEvents(rawValue: 1 << 2)
+    @usableFromInline static let closed = StreamEvents(rawValue: 1 << 2)
     /// The peer reset the stream: remove it.
-    static let reset = StreamEvents(rawValue: 1 << 3)
+    @usableFromInline static let reset = StreamEvents(rawValue: 1 << 3)
     /// A waiting writer got credit.
-    static let writable = StreamEvents(rawValue: 1 << 4)
+    @usableFromInline static let writable = StreamEvents(rawValue: 1 << 4)
 }
 
 // MARK: - Frames from the peer
@@ -108,7 +114,9 @@ struct StreamEvents: OptionSet, Hashable, Sendable {
 extension StreamState {
     /// Applies a Data frame's flags and payload size. Payload is counted before FIN is applied,
     /// because the last bytes of a stream may travel with its FIN.
-    mutating func receiveData(byteCount: UInt32, flags: FrameFlags, streamID: UInt32) throws(MuxError) -> StreamEvents {
+    @usableFromInline mutating func receiveData(byteCount: UInt32, flags: FrameFlags, streamID: UInt32) throws(MuxError)
+        -> StreamEvents
+    {
         if flags.contains(.rst) { return .reset }
         var events = acknowledge(flags)
         if byteCount > 0 {
@@ -129,7 +137,8 @@ extension StreamState {
 
     /// Applies a WindowUpdate's flags and credit. Credit for a closed write half is ignored: the
     /// peer may legitimately grant it before it sees our FIN.
-    mutating func receiveWindowUpdate(deltaBytes: UInt32, flags: FrameFlags, streamID: UInt32) throws(MuxError)
+    @usableFromInline mutating func receiveWindowUpdate(deltaBytes: UInt32, flags: FrameFlags, streamID: UInt32)
+        throws(MuxError)
         -> StreamEvents
     {
         if flags.contains(.rst) { return .reset }
@@ -190,7 +199,7 @@ extension StreamState {
 
 extension StreamState {
     /// The outcome of asking to send Data.
-    enum SendReservation: Hashable, Sendable {
+    @usableFromInline enum SendReservation: Hashable, Sendable {
         /// Send a frame of `byteCount` bytes; `fin` says whether it carries FIN, `closed` whether
         /// that FIN closed the stream.
         case frame(byteCount: UInt32, fin: Bool, closed: Bool)
@@ -202,7 +211,9 @@ extension StreamState {
 
     /// Spends credit for one Data frame of at most `maxFrameBytes`. With `finishing`, a frame that
     /// carries the last of `wantedBytes` also carries FIN, saving a separate close frame.
-    mutating func reserveSend(wantedBytes: Int, maxFrameBytes: Int, finishing: Bool) -> SendReservation {
+    @usableFromInline mutating func reserveSend(wantedBytes: Int, maxFrameBytes: Int, finishing: Bool)
+        -> SendReservation
+    {
         var send: SendWindow
         switch phase {
         case .open(let state): send = state.send
@@ -230,7 +241,7 @@ extension StreamState {
     }
 
     /// The outcome of closing the write half.
-    enum CloseResult: Hashable, Sendable {
+    @usableFromInline enum CloseResult: Hashable, Sendable {
         /// Send FIN; the stream stays open for the peer's data.
         case sendFin
         /// Send FIN; the stream is now fully closed.
@@ -240,7 +251,7 @@ extension StreamState {
     }
 
     /// Closes this side's write half.
-    mutating func closeWrite() -> CloseResult {
+    @usableFromInline mutating func closeWrite() -> CloseResult {
         switch phase {
         case .open(let state):
             phase = .halfClosedLocal(HalfClosedLocal(receive: state.receive))
@@ -255,7 +266,7 @@ extension StreamState {
     /// Records consumed bytes; returns the window update to send, if one is due and its credit
     /// fits in `limitBytes` (else the update stays due: see ``isUpdateDue``). Nothing is granted
     /// after the peer's FIN, since it will not send again.
-    mutating func consume(
+    @usableFromInline mutating func consume(
         _ byteCount: UInt32,
         nowNanoseconds: UInt64,
         rttNanoseconds: UInt64?,
@@ -281,10 +292,10 @@ extension StreamState {
     }
 
     /// Whether a window update is due (enough consumed) but was not granted.
-    var isUpdateDue: Bool { receiveWindow?.isUpdateDue ?? false }
+    @usableFromInline var isUpdateDue: Bool { receiveWindow?.isUpdateDue ?? false }
 
     /// Grants the due window update if its credit fits in `limitBytes`.
-    mutating func grantDueUpdate(
+    @usableFromInline mutating func grantDueUpdate(
         nowNanoseconds: UInt64, rttNanoseconds: UInt64?, budgetBytes: UInt64, limitBytes: UInt64
     ) -> ReceiveWindow.Update? {
         consume(
@@ -293,7 +304,7 @@ extension StreamState {
     }
 
     /// The update for the SYN or ACK frame (`streamWindowBytes − 256 KiB`).
-    mutating func openingUpdate(nowNanoseconds: UInt64) -> UInt32 {
+    @usableFromInline mutating func openingUpdate(nowNanoseconds: UInt64) -> UInt32 {
         switch phase {
         case .open(var state):
             let delta = state.receive.openingUpdate(nowNanoseconds: nowNanoseconds)
