@@ -99,7 +99,7 @@ import Glibc
                 backoffNanoseconds = Self.firstBackoffNanoseconds
             }
             if closed {
-                Glibc.close(result)
+                closeDescriptor(result)
             } else if !waiter.resume(.success(result)) {
                 accepted.append(result)
             }
@@ -164,7 +164,7 @@ import Glibc
     /// Stops accepting, closes connections nobody claimed, wakes a waiter with `closed`.
     func close() {
         closed = true
-        while let fd = accepted.popFirst() { Glibc.close(fd) }
+        while let connection = accepted.popFirst() { closeDescriptor(connection) }
         if let armedUserData { unsafe loop.cancel(armedUserData) }
         if let backoffUserData { unsafe loop.cancel(backoffUserData) }
         resumeWaiter(.failure(ReactorError(.closed, operation: "accept")))

@@ -52,7 +52,7 @@ final class HandleCore: LoopHandle, @unsafe @unchecked Sendable {
         guard !isClosed, !isAborted else { return }
         isAborted = true
         // ENOTCONN (never connected) is fine: there is nothing to shut down, only to cancel.
-        _ = Glibc.shutdown(fd, Int32(SHUT_RDWR))
+        _ = try? syscall("shutdown") { Glibc.shutdown(fd, Int32(SHUT_RDWR)) }
         loop.cancelOperations(onFileDescriptor: fd)
     }
 
@@ -80,11 +80,11 @@ final class HandleCore: LoopHandle, @unsafe @unchecked Sendable {
         do {
             _ = try await loop.run(.close(fd: fd))
         } catch let error as ReactorError where error.code == .shutDown {
-            Glibc.close(fd)
+            closeDescriptor(fd)
         } catch is CancellationError {
             // A cancelled task still closes what it owns: the close never reached the kernel (or
             // the kernel cancelled it before it ran), so the fd is closed here.
-            Glibc.close(fd)
+            closeDescriptor(fd)
         }
     }
 
@@ -96,7 +96,7 @@ final class HandleCore: LoopHandle, @unsafe @unchecked Sendable {
         receiveQueue?.close()
         acceptQueue?.close()
         beforeShutdownClose?(fd)
-        Glibc.close(fd)
+        closeDescriptor(fd)
         afterClose?()
     }
 

@@ -156,7 +156,10 @@ public final class StreamSocket: Sendable {
 
     func setNoDelay() {
         var one: Int32 = 1
-        _ = unsafe setsockopt(core.fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+        // Best effort: a socket without it still works, with Nagle's delay on small writes.
+        _ = try? syscall("setsockopt TCP_NODELAY") {
+            unsafe setsockopt(core.fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+        }
     }
 }
 
