@@ -82,6 +82,7 @@ import Glibc
         }
     }
 
+    /// One completion of the multishot accept; `final` when the operation has ended.
     func complete(_ completion: Completion, final: Bool) {
         if final {
             armedUserData = nil
@@ -91,24 +92,26 @@ import Glibc
                 unsafe disarmWaiter.resume()
             }
         }
-        let result = completion.result
-        if result >= 0 {
+        let context = unsafe CompletionContext(shuttingDown: loop.stopping, handleClosed: closed)
+        switch completion.decodeAccept("accept", context) {
+        case .success(.connection(let connection)):
             if exhausted {
                 exhausted = false
                 pendingError = nil
                 backoffNanoseconds = Self.firstBackoffNanoseconds
             }
             if closed {
-                closeDescriptor(result)
-            } else if !waiter.resume(.success(result)) {
-                accepted.append(result)
+                closeDescriptor(connection)
+            } else if !waiter.resume(.success(connection)) {
+                accepted.append(connection)
             }
-        } else if result == -ECANCELED {
-            if unsafe loop.stopping { fail(ReactorError(.shutDown, operation: "accept")) }
-        } else if [EMFILE, ENFILE, ENOBUFS, ENOMEM].contains(-result) {
-            runOutOfResources(errno: -result)
-        } else if result != -EINTR && result != -EAGAIN && result != -ECONNABORTED {
-            fail(ReactorError.system("accept", -result))
+        case .success(.outOfResources(let errno)):
+            runOutOfResources(errno: errno)
+        case .failure(.retry), .failure(.cancelled):
+            // Armed again below if anyone may want a connection.
+            break
+        case .failure(.failed(let error)):
+            fail(error)
         }
         if final { keepAcceptingIfWanted() }
     }
@@ -136,9 +139,10 @@ import Glibc
     func operationCompleted(_ completion: Completion, loop: EventLoop) {
         backoffUserData = nil
         guard !closed else { return }
-        if completion.result == -ECANCELED, loop.stopping {
+        let context = CompletionContext(shuttingDown: loop.stopping)
+        if case .failure(.failed(let error)) = completion.decodeTimeout("accept", context), error.code == .shutDown {
             // Nothing else of this queue is in flight to tell a waiting accept of the shutdown.
-            fail(ReactorError(.shutDown, operation: "accept"))
+            fail(error)
             return
         }
         keepAcceptingIfWanted()

@@ -202,11 +202,8 @@ public final class ChildProcess: Sendable {
                     try await reactor.withLoop { loop in
                         try self.core.checkOpen("waitid")
                         do {
-                            let completion = try await loop.run(.waitForExit(pidfd: self.core.fd))
-                            guard let status = completion.exit else {
-                                preconditionFailure("waitid completed without siginfo")
-                            }
-                            return status
+                            return try await loop.run(
+                                .waitForExit(pidfd: self.core.fd), handle: self.core, decode: Completion.decodeExit)
                         } catch let error as ReactorError where error.errno == .noChildProcess && self.core.isClosed {
                             // The handle was closed meanwhile and the reactor's own wait reaped it.
                             throw ReactorError(.closed, operation: "waitid", detail: "pidfd of \(self.pid) was closed")

@@ -54,13 +54,13 @@ final class OrphanedChild: LoopHandle, OperationCallback {
     }
 
     func operationCompleted(_ completion: Completion, loop: EventLoop) {
-        let result = completion.result
-        if result == -EINTR || result == -EAGAIN || (result == -ECANCELED && !loop.stopping) {
+        switch completion.decodeExit("waitid", CompletionContext(shuttingDown: loop.stopping)) {
+        case .failure(.retry), .failure(.cancelled):
             watch(loop: loop)
-        } else if result == -ECANCELED {
-            return  // shutdown: `closeForShutdown` kills and reaps it
-        } else {
-            // Reaped (0), or ECHILD: a waiter on the handle's own `waitid` reaped it first.
+        case .failure(.failed(let error)) where error.code == .shutDown:
+            return  // `closeForShutdown` kills and reaps it
+        case .success, .failure(.failed):
+            // Reaped, or ECHILD: a waiter on the handle's own `waitid` reaped it first.
             loop.openHandles[ObjectIdentifier(self)] = nil
             closePidfd()
         }

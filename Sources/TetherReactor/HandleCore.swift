@@ -78,7 +78,8 @@ final class HandleCore: LoopHandle, @unsafe @unchecked Sendable {
         await acceptQueue?.waitUntilDisarmed()
         defer { afterClose?() }
         do {
-            _ = try await loop.run(.close(fd: fd))
+            // No handle: the close is the handle's own, and an EBADF here is a double close.
+            try await loop.run(.close(fd: fd), decode: Completion.decodeDone)
         } catch let error as ReactorError where error.code == .shutDown {
             closeDescriptor(fd)
         } catch is CancellationError {
@@ -143,9 +144,9 @@ final class HandleCore: LoopHandle, @unsafe @unchecked Sendable {
             let operation: Operation =
                 socket ? .sendMessage(fd: fd, iovecCount: iovecCount) : .writeVector(fd: fd, iovecCount: iovecCount)
             let filling = cursor
-            let completion: Completion
+            let sent: Int
             do {
-                completion = try await loop.run(operation) { index in
+                sent = try await loop.run(operation, handle: self, decode: Completion.decodeSend) { index in
                     unsafe filling.fill(loop.table.iovecs(at: index), count: iovecCount)
                 }
             } catch let error as ReactorError where error.code == .shutDown {
@@ -155,8 +156,8 @@ final class HandleCore: LoopHandle, @unsafe @unchecked Sendable {
                 if isAborted { throw abortedError(name) }
                 throw error
             }
-            precondition(completion.result > 0, "\(operation.name) of \(iovecCount) iovecs made no progress")
-            cursor.advance(by: Int(completion.result))
+            precondition(sent > 0, "\(operation.name) of \(iovecCount) iovecs made no progress")
+            cursor.advance(by: sent)
         }
     }
 }

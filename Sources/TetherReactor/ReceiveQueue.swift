@@ -152,24 +152,25 @@ import CLibUring
                 unsafe disarmWaiter.resume()
             }
         }
-        let result = completion.result
         let ownMemory = final ? fallbackStorage : nil
         if final { fallbackStorage = nil }
-        if result > 0 {
+        let context = unsafe CompletionContext(shuttingDown: loop.stopping, handleClosed: closed)
+        switch completion.decodeReceive(operationName, context) {
+        case .success(.bytes(let count, let bufferID)):
             let slice: BufferSlice
-            if let bufferID = completion.bufferID {
-                slice = unsafe BufferSlice(storage: loop.pool.lend(bufferID), offset: 0, count: Int(result))
+            if let bufferID {
+                slice = unsafe BufferSlice(storage: loop.pool.lend(bufferID), offset: 0, count: count)
             } else if let ownMemory {
-                slice = ownMemorySlice(ownMemory, count: Int(result))
+                slice = ownMemorySlice(ownMemory, count: count)
             } else {
                 preconditionFailure("recv completion without a buffer")
             }
             // After close() the bytes have no reader: dropping the slice returns its buffer now.
             if !closed { deliver(slice) }
-        } else if result == 0 {
+        case .success(.endOfStream):
             endOfStream = true
             resumeWaiter(.success(nil))
-        } else if result == -ENOBUFS {
+        case .success(.bufferRingEmpty):
             // Nothing was consumed from the socket. Read into own memory until a buffer comes back
             // (`buffersAvailable`), then return to the ring.
             unsafe loop.counters.bufferRingExhaustions += 1
@@ -177,10 +178,11 @@ import CLibUring
                 starved = true
                 unsafe loop.starvedReceivers.append(self)
             }
-        } else if result == -ECANCELED {
-            if unsafe loop.stopping { fail(ReactorError(.shutDown, operation: operationName)) }
-        } else if result != -EINTR && result != -EAGAIN {
-            fail(ReactorError.system(operationName, -result))
+        case .failure(.retry), .failure(.cancelled):
+            // Armed again below if the reader still wants bytes.
+            break
+        case .failure(.failed(let error)):
+            fail(error)
         }
         if final,
             unsafe handler != nil || waiter.isParked || chunks.count < loop.configuration.maxQueuedBuffersPerHandle / 2
