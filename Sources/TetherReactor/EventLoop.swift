@@ -166,9 +166,9 @@ import Glibc
         case .continuation(let continuation):
             unsafe continuation.resume(returning: completion)
         case .receiver(let queue):
-            queue.complete(completion, final: !completion.hasMore)
+            queue.complete(completion)
         case .acceptor(let queue):
-            queue.complete(completion, final: !completion.hasMore)
+            queue.complete(completion)
         case .sender(let send):
             send.complete(completion, loop: self)
         case .callback(let callback):
