@@ -222,6 +222,17 @@ import Glibc
         unsafe io_uring_sqe_set_data64(sqe, OperationTable.ignoredUserData)
     }
 
+    /// Removes the timeout `userData` if it is still in flight (it then completes with
+    /// `ECANCELED`); a stale request is ignored. The timeout-specific cancel: the kernel looks for
+    /// it among timeouts only.
+    func removeTimeout(_ userData: UInt64) {
+        guard let index = table.index(of: userData), table[index].inFlight else { return }
+        let sqe = unsafe ring.nextSubmission { counters.submissionQueueFull += 1 }
+        unsafe Operation.removeTimeout(target: userData).prepare(
+            sqe, scratch: table.scratch(at: index), iovecs: table.iovecs(at: index))
+        unsafe io_uring_sqe_set_data64(sqe, OperationTable.ignoredUserData)
+    }
+
     /// Asks the kernel to cancel every operation in flight on `fd` (sends, receives, a connect),
     /// whichever task or queue started them.
     func cancelOperations(onFileDescriptor fd: Int32) {
