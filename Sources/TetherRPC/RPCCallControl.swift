@@ -1,9 +1,11 @@
 import Synchronization
+import TetherReactor
 
 /// Cancels a call's handler task from outside it: when the caller resets the stream, the
 /// call's deadline passes, or its call message does not arrive in time. The task is attached
-/// after it is created; a cancel that comes first is applied on attach.
-final class RPCCallControl: Sendable {
+/// after it is created; a cancel that comes first is applied on attach. The handler of the
+/// call's deadline timer: its firing expires the deadline.
+final class RPCCallControl: ReactorTimerHandler {
     private struct State {
         var task: Task<Void, Never>?
         var cancelled = false
@@ -41,6 +43,8 @@ final class RPCCallControl: Sendable {
     }
 
     var hasDeadlineExpired: Bool { deadlineExpired.load(ordering: .acquiring) }
+
+    func timerFired() { expireDeadline() }
 
     /// The call message arrived. False when its deadline won: the call is failed instead.
     func callMessageArrived() -> Bool {

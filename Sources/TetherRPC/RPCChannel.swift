@@ -200,26 +200,22 @@ public struct RPCChannel: Sendable {
 
     /// Runs `body`; when the channel has a timeout and it passes first, resets `stream` (which
     /// ends `body`'s wait) and throws ``RPCError/Code-swift.struct/deadlineExceeded``.
+    ///
+    /// The deadline is a reactor timer (one timeout operation, removed when `body` ends first),
+    /// not a task that sleeps: calls may run at hundreds of thousands a second.
     private func withDeadline<Value>(resetting stream: MuxStream, _ body: () async throws -> Value) async throws
         -> Value
     {
-        guard let timeout else { return try await body() }
-        let reactor = session.reactor
-        let timer = RPCDeadlineTimer()
-        let timerTask = Task(executorPreference: reactor) {
-            do {
-                try await reactor.sleep(for: timeout)
-            } catch {
-                return
-            }
-            timer.expire()
-            await stream.reset()
-        }
-        defer { timerTask.cancel() }
+        // A negative timeout is no deadline here (the callee gets 0 and fails the call at once).
+        guard let timeout, timeout >= .zero else { return try await body() }
+        let deadline = RPCDeadlineTimer(resetting: stream)
+        let timer = ReactorTimer.start(
+            on: session.reactor, timeoutNanoseconds: timeout.clampedNanoseconds, handler: deadline)
+        defer { timer.cancel() }
         do {
             return try await body()
         } catch {
-            if timer.hasExpired {
+            if deadline.hasExpired {
                 throw RPCError(.deadlineExceeded, "no response within \(timeout)")
             }
             throw error

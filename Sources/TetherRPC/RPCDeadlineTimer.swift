@@ -1,10 +1,23 @@
 import Synchronization
+import TetherMux
+import TetherReactor
 
-/// Whether a call's deadline has passed, shared between the timer and the call.
-final class RPCDeadlineTimer: Sendable {
+/// A caller's deadline for one call: when the reactor timer fires, it records that the deadline
+/// passed and resets the call's stream, which ends the caller's wait.
+final class RPCDeadlineTimer: ReactorTimerHandler {
     private let expired = Atomic<Bool>(false)
+    private let stream: MuxStream
 
-    func expire() { expired.store(true, ordering: .releasing) }
+    init(resetting stream: MuxStream) {
+        self.stream = stream
+    }
+
+    /// Marks the deadline as passed before the reset, so the failure the reset causes is read as
+    /// the deadline's.
+    func timerFired() {
+        expired.store(true, ordering: .releasing)
+        stream.resetSoon()
+    }
 
     var hasExpired: Bool { expired.load(ordering: .acquiring) }
 }

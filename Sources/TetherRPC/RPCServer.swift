@@ -152,7 +152,10 @@ public final class RPCServer: Sendable {
         }
         // The reader may hold bytes past the call message: the first items of a streamed argument.
         let exchange = RPCCallExchange(builder: builder, context: context, budget: budget, messages: consume messages)
-        let deadline = header.timeoutNanoseconds.map { startDeadline(after: $0, on: stream, control: control) }
+        // The call's deadline expires its control (cancelling this task) from a reactor timer.
+        let deadline = header.timeoutNanoseconds.map {
+            ReactorTimer.start(on: stream.session.reactor, timeoutNanoseconds: $0, handler: control)
+        }
         defer { deadline?.cancel() }
         do {
             guard let service = service(for: header) else {
@@ -216,20 +219,6 @@ public final class RPCServer: Sendable {
             if let existing = services[name] { return existing }
             services[name] = made
             return made
-        }
-    }
-
-    private func startDeadline(after nanoseconds: UInt64, on stream: MuxStream, control: RPCCallControl) -> Task<
-        Void, Never
-    > {
-        let reactor = stream.session.reactor
-        return Task(executorPreference: reactor) {
-            do {
-                try await reactor.sleep(for: .nanoseconds(Int64(clamping: nanoseconds)))
-            } catch {
-                return
-            }
-            control.expireDeadline()
         }
     }
 

@@ -12,17 +12,16 @@ import Glibc
 /// error is told once per episode (to the waiting `accept()`, or to the next one), and the
 /// multishot is armed again after a back-off timer (10 ms, doubling up to 1 s, reset by the next
 /// accepted connection), so an accept loop neither spins on the error nor stops for good.
-@safe final class AcceptQueue: ParkingQueue, OperationCallback, @unsafe @unchecked Sendable {
+@safe final class AcceptQueue: ParkingQueue, MultishotQueue, OperationCallback, @unsafe @unchecked Sendable {
     // SAFETY: created and used on the reactor thread only; captured by cancellation handlers that
     // run elsewhere but only hand it back to the reactor thread (`onLoop`).
     unowned(unsafe) let loop: EventLoop
     let fd: Int32
     private var accepted = FIFO<Int32>()
     private var failure: (any Error)?
-    private var armedUserData: UInt64?
-    private var cancelRequested = false
+    /// The multishot accept in the kernel.
+    var multishot = MultishotRecord()
     var waiter = ParkedWaiter<Int32>()
-    private var disarmWaiter: UnsafeContinuation<Void, Never>?
     private var closed = false
     /// First and longest wait before accepting again after running out of descriptors or memory.
     static let firstBackoffNanoseconds: UInt64 = 10_000_000
@@ -69,46 +68,38 @@ import Glibc
     private func keepAccepting() {
         guard !closed, failure == nil, backoffUserData == nil else { return }
         if unsafe accepted.count >= loop.configuration.acceptQueueLimit {
-            if let armedUserData, !cancelRequested {
-                cancelRequested = true
-                unsafe loop.cancel(armedUserData)
-            }
+            unsafe multishot.cancel(loop: loop)
             return
         }
-        guard armedUserData == nil else { return }
-        armedUserData = unsafe loop.start(.acceptMultishot(fd: fd), target: .acceptor(self))
-        if armedUserData == nil {
+        guard !multishot.isArmed else { return }
+        if unsafe !multishot.arm(.acceptMultishot(fd: fd), target: .acceptor(self), loop: loop) {
             unsafe fail(ReactorError(loop.stopping ? .shutDown : .tooManyOperations, operation: "accept"))
         }
     }
 
-    func complete(_ completion: Completion, final: Bool) {
-        if final {
-            armedUserData = nil
-            cancelRequested = false
-            if let disarmWaiter = unsafe disarmWaiter {
-                unsafe self.disarmWaiter = nil
-                unsafe disarmWaiter.resume()
-            }
-        }
-        let result = completion.result
-        if result >= 0 {
+    /// One completion of the multishot accept.
+    func complete(_ completion: Completion) {
+        let final = multishot.completed(completion)
+        let context = unsafe CompletionContext(shuttingDown: loop.stopping, handleClosed: closed)
+        switch completion.decodeAccept("accept", context) {
+        case .success(.connection(let connection)):
             if exhausted {
                 exhausted = false
                 pendingError = nil
                 backoffNanoseconds = Self.firstBackoffNanoseconds
             }
             if closed {
-                Glibc.close(result)
-            } else if !waiter.resume(.success(result)) {
-                accepted.append(result)
+                closeDescriptor(connection)
+            } else if !waiter.resume(.success(connection)) {
+                accepted.append(connection)
             }
-        } else if result == -ECANCELED {
-            if unsafe loop.stopping { fail(ReactorError(.shutDown, operation: "accept")) }
-        } else if [EMFILE, ENFILE, ENOBUFS, ENOMEM].contains(-result) {
-            runOutOfResources(errno: -result)
-        } else if result != -EINTR && result != -EAGAIN && result != -ECONNABORTED {
-            fail(ReactorError.system("accept", -result))
+        case .success(.outOfResources(let errno)):
+            runOutOfResources(errno: errno)
+        case .failure(.retry), .failure(.cancelled):
+            // Armed again below if anyone may want a connection.
+            break
+        case .failure(.failed(let error)):
+            fail(error)
         }
         if final { keepAcceptingIfWanted() }
     }
@@ -136,9 +127,10 @@ import Glibc
     func operationCompleted(_ completion: Completion, loop: EventLoop) {
         backoffUserData = nil
         guard !closed else { return }
-        if completion.result == -ECANCELED, loop.stopping {
+        let context = CompletionContext(shuttingDown: loop.stopping)
+        if case .failure(.failed(let error)) = completion.decodeTimeout("accept", context), error.code == .shutDown {
             // Nothing else of this queue is in flight to tell a waiting accept of the shutdown.
-            fail(ReactorError(.shutDown, operation: "accept"))
+            fail(error)
             return
         }
         keepAcceptingIfWanted()
@@ -156,16 +148,11 @@ import Glibc
 
     private func resumeWaiter(_ result: Result<Int32, any Error>) { waiter.resume(result) }
 
-    nonisolated(nonsending) func waitUntilDisarmed() async {
-        guard armedUserData != nil else { return }
-        unsafe await withUnsafeContinuation { continuation in unsafe disarmWaiter = unsafe continuation }
-    }
-
     /// Stops accepting, closes connections nobody claimed, wakes a waiter with `closed`.
     func close() {
         closed = true
-        while let fd = accepted.popFirst() { Glibc.close(fd) }
-        if let armedUserData { unsafe loop.cancel(armedUserData) }
+        while let connection = accepted.popFirst() { closeDescriptor(connection) }
+        unsafe multishot.cancel(loop: loop, again: true)
         if let backoffUserData { unsafe loop.cancel(backoffUserData) }
         resumeWaiter(.failure(ReactorError(.closed, operation: "accept")))
     }

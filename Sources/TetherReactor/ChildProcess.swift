@@ -106,7 +106,7 @@ public final class ChildProcess: Sendable {
         }
         // dup2 onto itself would keep FD_CLOEXEC: route such a mapping through a temporary copy.
         var temporaries: [Int32] = []
-        defer { for fd in temporaries { Glibc.close(fd) } }
+        defer { temporaries.forEach(closeDescriptor) }
         for mapping in files {
             var source = mapping.source.rawValue
             if source == mapping.target.rawValue || files.contains(where: { $0.target.rawValue == source }) {
@@ -144,16 +144,18 @@ public final class ChildProcess: Sendable {
             throw ReactorError(
                 .spawnFailed, operation: "posix_spawn", errno: Errno(rawValue: result), detail: executable)
         }
-        let pidfd = tether_pidfd_open(pid)
-        guard pidfd >= 0 else {
-            let code = errno
+        let pidfd: Int32
+        do throws(ReactorError) {
+            pidfd = try syscall("pidfd_open", detail: executable) { tether_pidfd_open(pid) }
+        } catch {
             // Without a pidfd we cannot watch it; do not leave it running unwatched.
-            kill(pid, SIGKILL)
+            _ = try? syscall("kill") { kill(pid, SIGKILL) }
             var status: Int32 = 0
-            unsafe waitpid(pid, &status, 0)
-            throw ReactorError.system("pidfd_open", code, detail: executable)
+            _ = try? syscall("waitpid") { unsafe waitpid(pid, &status, 0) }
+            throw error
         }
-        _ = fcntl(pidfd, F_SETFD, FD_CLOEXEC)
+        // pidfd_open sets close-on-exec itself; this only makes sure.
+        _ = try? syscall("fcntl F_SETFD") { fcntl(pidfd, F_SETFD, FD_CLOEXEC) }
         return ChildProcess(reactor: reactor, pid: pid, pidfd: pidfd, leadsProcessGroup: newProcessGroup)
     }
 
@@ -200,11 +202,8 @@ public final class ChildProcess: Sendable {
                     try await reactor.withLoop { loop in
                         try self.core.checkOpen("waitid")
                         do {
-                            let completion = try await loop.run(.waitForExit(pidfd: self.core.fd))
-                            guard let status = completion.exit else {
-                                preconditionFailure("waitid completed without siginfo")
-                            }
-                            return status
+                            return try await loop.run(
+                                .waitForExit(pidfd: self.core.fd), handle: self.core, decode: Completion.decodeExit)
                         } catch let error as ReactorError where error.errno == .noChildProcess && self.core.isClosed {
                             // The handle was closed meanwhile and the reactor's own wait reaped it.
                             throw ReactorError(.closed, operation: "waitid", detail: "pidfd of \(self.pid) was closed")

@@ -9,12 +9,17 @@ enum ChildReaping {
     /// so its group ID, may name someone else's process by then.
     static func killAndReap(pidfd: Int32, pid: Int32, leadsProcessGroup: Bool) {
         var info = unsafe siginfo_t()
-        // WNOWAIT: look without reaping. 0 (running or a zombie) means the pid is still ours;
-        // ECHILD means it was reaped already.
-        guard unsafe waitid(P_PIDFD, id_t(pidfd), &info, WEXITED | WNOHANG | WNOWAIT) == 0 else { return }
-        if leadsProcessGroup { _ = kill(-pid, SIGKILL) }
-        _ = tether_pidfd_send_signal(pidfd, SIGKILL)
-        while unsafe waitid(P_PIDFD, id_t(pidfd), &info, WEXITED) != 0, errno == EINTR {}
+        // WNOWAIT: look without reaping. Success (running or a zombie) means the pid is still
+        // ours; ECHILD means it was reaped already.
+        do throws(ReactorError) {
+            _ = try syscall("waitid") { unsafe waitid(P_PIDFD, id_t(pidfd), &info, WEXITED | WNOHANG | WNOWAIT) }
+        } catch {
+            return
+        }
+        // Either signal may find the process gone (ESRCH): nothing is left to end then.
+        if leadsProcessGroup { _ = try? syscall("kill process group") { kill(-pid, SIGKILL) } }
+        _ = try? syscall("pidfd_send_signal") { tether_pidfd_send_signal(pidfd, SIGKILL) }
+        _ = try? syscall("waitid") { unsafe waitid(P_PIDFD, id_t(pidfd), &info, WEXITED) }
     }
 }
 
@@ -49,27 +54,27 @@ final class OrphanedChild: LoopHandle, OperationCallback {
     }
 
     func operationCompleted(_ completion: Completion, loop: EventLoop) {
-        let result = completion.result
-        if result == -EINTR || result == -EAGAIN || (result == -ECANCELED && !loop.stopping) {
+        switch completion.decodeExit("waitid", CompletionContext(shuttingDown: loop.stopping)) {
+        case .failure(.retry), .failure(.cancelled):
             watch(loop: loop)
-        } else if result == -ECANCELED {
-            return  // shutdown: `closeForShutdown` kills and reaps it
-        } else {
-            // Reaped (0), or ECHILD: a waiter on the handle's own `waitid` reaped it first.
+        case .failure(.failed(let error)) where error.code == .shutDown:
+            return  // `closeForShutdown` kills and reaps it
+        case .success, .failure(.failed):
+            // Reaped, or ECHILD: a waiter on the handle's own `waitid` reaped it first.
             loop.openHandles[ObjectIdentifier(self)] = nil
-            closeDescriptor()
+            closePidfd()
         }
     }
 
     func closeForShutdown() {
         guard !closed else { return }
         ChildReaping.killAndReap(pidfd: pidfd, pid: pid, leadsProcessGroup: leadsProcessGroup)
-        closeDescriptor()
+        closePidfd()
     }
 
-    private func closeDescriptor() {
+    private func closePidfd() {
         guard !closed else { return }
         closed = true
-        Glibc.close(pidfd)
+        closeDescriptor(pidfd)
     }
 }

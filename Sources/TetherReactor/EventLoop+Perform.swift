@@ -43,12 +43,25 @@ extension EventLoop {
         }
     }
 
-    /// ``perform(_:setUp:)`` until the result is not a retry, mapped to a value or a typed error.
-    nonisolated(nonsending) func run(_ operation: Operation, setUp: (Int) -> Void = { _ in }) async throws -> Completion
-    {
+    /// ``perform(_:setUp:)`` until the result is not a retry, read by `decode`, the decoder of the
+    /// operation's kind (``Completion/decodeSend(_:_:)``, …).
+    ///
+    /// - Parameter handle: the handle whose descriptor the operation uses, if its close may
+    ///   overtake the operation (an `EBADF` then reads as `closed`; see ``CompletionFailure``).
+    /// - Throws: `CancellationError` when cancelled, the operation's ``ReactorError`` otherwise.
+    nonisolated(nonsending) func run<Value>(
+        _ operation: Operation, handle: HandleCore? = nil,
+        decode: (Completion) -> (String, CompletionContext) -> Result<Value, CompletionFailure>,
+        setUp: (Int) -> Void = { _ in }
+    ) async throws -> Value {
         while true {
             let completion = try await perform(operation, setUp: setUp)
-            if try completion.value(for: operation, shuttingDown: stopping) != nil { return completion }
+            let context = CompletionContext(shuttingDown: stopping, handleClosed: handle?.isClosed ?? false)
+            switch decode(completion)(operation.name, context) {
+            case .success(let value): return value
+            case .failure(.retry): continue
+            case .failure(let failure): throw failure.error
+            }
         }
     }
 }

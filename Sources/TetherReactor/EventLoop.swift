@@ -25,15 +25,11 @@ import Glibc
     var openHandles: [ObjectIdentifier: any LoopHandle] = [:]
     private var shutdownWaiters: [UnsafeContinuation<Void, Never>] = unsafe []
     private var wakeUserData: UInt64 = 0
-    private var wakeArmed = false
     private var remoteMayHaveItems = true
     /// Reused between drains so taking remote items allocates nothing once warm.
     private var remoteScratch = FIFO<RemoteQueue.Item>()
-    private var wakeCancelled = false
-    /// Set when shutdown begins: new operations are refused, in-flight ones are being cancelled.
-    private(set) var stopping = false
-    /// Set when the loop has returned; late work goes to the fallback queue.
-    private(set) var exited = false
+    /// Where the loop is in its life; see ``LoopPhase``.
+    private(set) var phase = LoopPhase.running
     let configuration: ReactorConfiguration
 
     init(reactor: Reactor) throws(ReactorError) {
@@ -166,19 +162,22 @@ import Glibc
         case .continuation(let continuation):
             unsafe continuation.resume(returning: completion)
         case .receiver(let queue):
-            queue.complete(completion, final: !completion.hasMore)
+            queue.complete(completion)
         case .acceptor(let queue):
-            queue.complete(completion, final: !completion.hasMore)
+            queue.complete(completion)
         case .sender(let send):
             send.complete(completion, loop: self)
         case .callback(let callback):
             callback.operationCompleted(completion, loop: self)
         case .wakeUp:
-            wakeArmed = false
             remoteMayHaveItems = true
             unsafe reactor.wakeObserved()
             counters.crossThreadWakeups += 1
-            if !wakeCancelled { armWakeUp() }
+            if phase == .releasingWakeUp {
+                phase.advance(to: .wakeUpReleased)
+            } else {
+                armWakeUp()
+            }
         }
     }
 
@@ -187,7 +186,6 @@ import Glibc
             preconditionFailure("no slot for the wake-up read")
         }
         wakeUserData = userData
-        wakeArmed = true
         submit(userData, target: .wakeUp)
     }
 
@@ -224,6 +222,17 @@ import Glibc
         unsafe io_uring_sqe_set_data64(sqe, OperationTable.ignoredUserData)
     }
 
+    /// Removes the timeout `userData` if it is still in flight (it then completes with
+    /// `ECANCELED`); a stale request is ignored. The timeout-specific cancel: the kernel looks for
+    /// it among timeouts only.
+    func removeTimeout(_ userData: UInt64) {
+        guard let index = table.index(of: userData), table[index].inFlight else { return }
+        let sqe = unsafe ring.nextSubmission { counters.submissionQueueFull += 1 }
+        unsafe Operation.removeTimeout(target: userData).prepare(
+            sqe, scratch: table.scratch(at: index), iovecs: table.iovecs(at: index))
+        unsafe io_uring_sqe_set_data64(sqe, OperationTable.ignoredUserData)
+    }
+
     /// Asks the kernel to cancel every operation in flight on `fd` (sends, receives, a connect),
     /// whichever task or queue started them.
     func cancelOperations(onFileDescriptor fd: Int32) {
@@ -255,16 +264,23 @@ import Glibc
 
     func snapshotCounters() -> ReactorCounters {
         var snapshot = counters
-        snapshot.operationsInFlight = table.inFlightCount - (wakeArmed ? 1 : 0)  // not the user's
+        snapshot.operationsInFlight = table.inFlightCount - (phase.wakeUpInFlight ? 1 : 0)  // not the user's
         snapshot.buffersLent = pool.lentCount
         return snapshot
     }
 
     // MARK: Shutdown
 
+    /// True from the start of shutdown: new operations are refused, in-flight ones are being
+    /// cancelled, and a cancelled operation's waiter gets `shutDown`.
+    var stopping: Bool { phase != .running }
+
+    /// True once the loop has returned; late work goes to the fallback queue.
+    var exited: Bool { phase == .exited }
+
     private func beginShutdown() {
-        guard !stopping else { return }
-        stopping = true
+        guard phase == .running else { return }
+        phase.advance(to: .draining)
         for index in table.inFlightIndices() {
             let userData = table.userData(at: index)
             if userData != wakeUserData { cancel(userData) }
@@ -273,45 +289,86 @@ import Glibc
         starvedReceivers.removeAll()
     }
 
+    /// False only while draining with nothing but the wake-up read left: then the loop must keep
+    /// turning (to close handles and stop the wake-up read) instead of sleeping.
+    private var completionExpected: Bool {
+        phase != .draining || table.inFlightCount > 1
+    }
+
     /// Shutdown ends in three steps once no job is left: wait until only the wake-up read is in
     /// flight; close the handles still open; stop taking remote work and cancel the wake-up read,
     /// waiting for its completion so the kernel no longer writes into our memory.
-    /// False only while shutting down with nothing but the wake-up read left: then the loop must
-    /// keep turning (to close handles and stop the wake-up read) instead of sleeping.
-    private var completionExpected: Bool {
-        !stopping || wakeCancelled || table.inFlightCount > (wakeArmed ? 1 : 0)
-    }
-
     private func readyToExit() -> Bool {
-        guard jobs.isEmpty, callbacks.isEmpty, table.inFlightCount == (wakeArmed ? 1 : 0) else { return false }
+        let wakeUpReads = phase.wakeUpInFlight ? 1 : 0
+        guard jobs.isEmpty, callbacks.isEmpty, table.inFlightCount == wakeUpReads else { return false }
         if !openHandles.isEmpty {
             let handles = Array(openHandles.values)
             openHandles.removeAll()
             for handle in handles { handle.closeForShutdown() }
             return false
         }
-        guard wakeArmed else { return true }
-        guard !wakeCancelled else { return false }
-        let closed = unsafe reactor.remote.withLock { queue in
-            guard queue.items.isEmpty else { return false }
-            queue.loopExited = true
+        switch phase {
+        case .draining:
+            let closed = unsafe reactor.remote.withLock { queue in
+                guard queue.items.isEmpty else { return false }
+                queue.loopExited = true
+                return true
+            }
+            if closed {
+                phase.advance(to: .releasingWakeUp)
+                cancel(wakeUserData)
+            }
+            return false
+        case .releasingWakeUp:
+            return false
+        case .wakeUpReleased:
             return true
+        case .running, .exited:
+            preconditionFailure("readyToExit in phase \(phase)")
         }
-        if closed {
-            wakeCancelled = true
-            cancel(wakeUserData)
-        }
-        return false
     }
 
     private func finish() {
-        exited = true
+        phase.advance(to: .exited)
         pool.retired.store(true, ordering: .releasing)
         // Release the kernel side now: the ring fd must be gone when `shutdown()` returns, even
         // if something still references this object.
         ring.exit()
         unsafe shutdownWaiters.forEach { unsafe $0.resume() }
         unsafe shutdownWaiters.removeAll()
+    }
+}
+
+/// Where an event loop is in its life. It only moves forward, one step at a time
+/// (``advance(to:)`` checks), from ``running`` to ``exited``.
+enum LoopPhase: Equatable {
+    /// Operations start; the wake-up read is in flight and armed again after each completion.
+    case running
+    /// Shutdown began: new operations are refused and the ones in flight were asked to cancel.
+    /// The wake-up read stays armed, as other threads may still post work.
+    case draining
+    /// Nothing but the wake-up read was left and the remote queue is closed to other threads;
+    /// the wake-up read was cancelled and its completion is awaited.
+    case releasingWakeUp
+    /// The wake-up read has completed: nothing is in flight; the loop returns.
+    case wakeUpReleased
+    /// The loop has returned and the ring is closed.
+    case exited
+
+    /// The wake-up read is in the kernel (or about to be armed again by its completion).
+    var wakeUpInFlight: Bool { self == .running || self == .draining || self == .releasingWakeUp }
+
+    /// Moves to `next`, the phase that follows this one.
+    mutating func advance(to next: LoopPhase) {
+        let follows: Bool =
+            switch (self, next) {
+            case (.running, .draining), (.draining, .releasingWakeUp), (.releasingWakeUp, .wakeUpReleased),
+                (.wakeUpReleased, .exited):
+                true
+            default: false
+            }
+        precondition(follows, "event loop phase \(self) cannot move to \(next)")
+        self = next
     }
 }
 

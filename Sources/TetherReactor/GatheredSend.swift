@@ -79,29 +79,32 @@ final class GatheredSend: @unsafe @unchecked Sendable {
 
     /// The kernel finished one `sendmsg`: go on with the rest, or tell the handler.
     func complete(_ completion: Completion, loop: EventLoop) {
-        let operation = Operation.sendMessage(fd: core.fd, iovecCount: 0)
+        let context = CompletionContext(shuttingDown: loop.stopping, handleClosed: core.isClosed)
+        let decoded = completion.decodeSend("sendmsg", context)
         do {
-            if completion.result == -EBADF, core.isClosed {
-                throw ReactorError(.closed, operation: "sendmsg", detail: "\(core.kind) fd \(core.fd) was closed")
-            }
             // Aborted: whatever the kernel says (cancelled, EPIPE, a last partial send), the rest
             // is not sent, unless this completion happens to finish the send.
             if core.isAborted, !loop.stopping {
-                if completion.result > 0 { cursor.advance(by: Int(completion.result)) }
+                if case .success(let sent) = decoded { cursor.advance(by: sent) }
                 if cursor.isDone {
                     handler.sent(.success(()))
                     return
                 }
                 throw core.abortedError("sendmsg")
             }
-            if let sent = try completion.value(for: operation, shuttingDown: loop.stopping) {
+            switch decoded {
+            case .success(let sent):
                 precondition(sent > 0, "sendmsg made no progress")
-                cursor.advance(by: Int(sent))
+                cursor.advance(by: sent)
                 if cursor.isDone {
                     handler.sent(.success(()))
                     return
                 }
                 handler.sendProgressed()
+            case .failure(.retry):
+                break
+            case .failure(let failure):
+                throw failure.error
             }
             try submitNext(loop: loop)
         } catch {

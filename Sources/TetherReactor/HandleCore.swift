@@ -52,7 +52,7 @@ final class HandleCore: LoopHandle, @unsafe @unchecked Sendable {
         guard !isClosed, !isAborted else { return }
         isAborted = true
         // ENOTCONN (never connected) is fine: there is nothing to shut down, only to cancel.
-        _ = Glibc.shutdown(fd, Int32(SHUT_RDWR))
+        _ = try? syscall("shutdown") { Glibc.shutdown(fd, Int32(SHUT_RDWR)) }
         loop.cancelOperations(onFileDescriptor: fd)
     }
 
@@ -78,13 +78,14 @@ final class HandleCore: LoopHandle, @unsafe @unchecked Sendable {
         await acceptQueue?.waitUntilDisarmed()
         defer { afterClose?() }
         do {
-            _ = try await loop.run(.close(fd: fd))
+            // No handle: the close is the handle's own, and an EBADF here is a double close.
+            try await loop.run(.close(fd: fd), decode: Completion.decodeDone)
         } catch let error as ReactorError where error.code == .shutDown {
-            Glibc.close(fd)
+            closeDescriptor(fd)
         } catch is CancellationError {
             // A cancelled task still closes what it owns: the close never reached the kernel (or
             // the kernel cancelled it before it ran), so the fd is closed here.
-            Glibc.close(fd)
+            closeDescriptor(fd)
         }
     }
 
@@ -96,7 +97,7 @@ final class HandleCore: LoopHandle, @unsafe @unchecked Sendable {
         receiveQueue?.close()
         acceptQueue?.close()
         beforeShutdownClose?(fd)
-        Glibc.close(fd)
+        closeDescriptor(fd)
         afterClose?()
     }
 
@@ -143,9 +144,9 @@ final class HandleCore: LoopHandle, @unsafe @unchecked Sendable {
             let operation: Operation =
                 socket ? .sendMessage(fd: fd, iovecCount: iovecCount) : .writeVector(fd: fd, iovecCount: iovecCount)
             let filling = cursor
-            let completion: Completion
+            let sent: Int
             do {
-                completion = try await loop.run(operation) { index in
+                sent = try await loop.run(operation, handle: self, decode: Completion.decodeSend) { index in
                     unsafe filling.fill(loop.table.iovecs(at: index), count: iovecCount)
                 }
             } catch let error as ReactorError where error.code == .shutDown {
@@ -155,8 +156,8 @@ final class HandleCore: LoopHandle, @unsafe @unchecked Sendable {
                 if isAborted { throw abortedError(name) }
                 throw error
             }
-            precondition(completion.result > 0, "\(operation.name) of \(iovecCount) iovecs made no progress")
-            cursor.advance(by: Int(completion.result))
+            precondition(sent > 0, "\(operation.name) of \(iovecCount) iovecs made no progress")
+            cursor.advance(by: sent)
         }
     }
 }

@@ -16,7 +16,7 @@ public final class Listener: Sendable {
         self.core = HandleCore(reactor: reactor, fd: fd, kind: "listener")
         if case .unix(let path) = address {
             // The socket file is ours (bind created it): remove it with the listener.
-            core.afterClose = { _ = unsafe unlink(path) }
+            core.afterClose = { _ = try? syscall("unlink", detail: path) { unsafe unlink(path) } }
         }
     }
 
@@ -52,7 +52,7 @@ public final class Listener: Sendable {
                 if case .unix = address { address } else { try unsafe SocketAddress.of(fd, getsockname, "getsockname") }
             return Listener(reactor: reactor, fd: fd, address: actual)
         } catch {
-            Glibc.close(fd)
+            closeDescriptor(fd)
             throw error
         }
     }

@@ -1,7 +1,8 @@
 import CLibUring
 
 /// One kernel operation. Mapped to an SQE in exactly one place (``Operation/prepare(_:scratch:iovecs:)``);
-/// its completion is mapped to a typed result in exactly one place (``Completion/value(for:)``).
+/// its completion is mapped to a typed result by the one decoder of its kind
+/// (`CompletionDecoding.swift`, e.g. ``Completion/decodeReceive(_:_:)``).
 ///
 /// Pointers in cases point into memory the *operation* owns until its completion: the slot's
 /// scratch (addresses, timespecs, iovecs, siginfo), a provided buffer, or a ``ByteStorage`` that the
@@ -36,6 +37,8 @@ enum Operation {
     case cancel(target: UInt64, all: Bool)
     /// Cancel every operation in flight on file descriptor `fd`.
     case cancelFileDescriptor(fd: Int32)
+    /// Remove the timeout whose user data is `target`; it completes with `-ECANCELED`.
+    case removeTimeout(target: UInt64)
 
     /// The name used in errors.
     var name: String {
@@ -53,6 +56,7 @@ enum Operation {
         case .waitForExit: "waitid"
         case .readEventCounter: "eventfd read"
         case .cancel, .cancelFileDescriptor: "cancel"
+        case .removeTimeout: "timeout remove"
         }
     }
 
@@ -116,6 +120,8 @@ enum Operation {
             unsafe io_uring_prep_cancel64(sqe, target, flags)
         case .cancelFileDescriptor(let fd):
             unsafe io_uring_prep_cancel_fd(sqe, fd, UInt32(IORING_ASYNC_CANCEL_ALL))
+        case .removeTimeout(let target):
+            unsafe io_uring_prep_timeout_remove(sqe, target, 0)
         }
     }
 }
@@ -143,28 +149,5 @@ struct Completion: Sendable {
     var hasMore: Bool { flags & IORING_CQE_F_MORE != 0 }
     var bufferID: UInt16? {
         flags & IORING_CQE_F_BUFFER != 0 ? UInt16(truncatingIfNeeded: flags >> IORING_CQE_BUFFER_SHIFT) : nil
-    }
-
-    /// The non-negative result, `nil` when the operation must simply be submitted again, or the
-    /// typed error for `operation`.
-    ///
-    /// The one place a CQE's errno becomes an error: `EINTR`/`EAGAIN` are retried by the caller;
-    /// `EBADF`/`EFAULT` mean the reactor handed the kernel a bad fd or pointer, a bug that must not
-    /// be papered over; `ECANCELED` is a cancellation (or the reactor's shutdown); everything else
-    /// is a ``ReactorError`` carrying the errno.
-    func value(for operation: Operation, shuttingDown: Bool) throws -> Int32? {
-        if result >= 0 { return result }
-        let errnoValue = -result
-        switch errnoValue {
-        case EINTR, EAGAIN:
-            return nil
-        case EBADF, EFAULT:
-            preconditionFailure("\(operation.name): kernel reported errno \(errnoValue) — invalid fd or pointer")
-        case ECANCELED:
-            if shuttingDown { throw ReactorError(.shutDown, operation: operation.name) }
-            throw CancellationError()
-        default:
-            throw ReactorError.system(operation.name, errnoValue)
-        }
     }
 }

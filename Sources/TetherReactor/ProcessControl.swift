@@ -67,7 +67,7 @@ extension ProcessControl {
             tether_line_buffer_standard_streams()
             return (outputPipe, errorPipe)
         } catch {
-            if !originalHandedOver { Glibc.close(original) }
+            if !originalHandedOver { closeDescriptor(original) }
             let made = pipes
             Task { for pipe in made { try? await pipe.close() } }
             throw error
@@ -90,17 +90,17 @@ extension ProcessControl {
             try syscall("pipe2") { unsafe tether_pipe2(buffer.baseAddress!, O_CLOEXEC) }
         }
         // dup2 clears FD_CLOEXEC on the target, so children the plugin starts inherit it too.
-        defer { Glibc.close(fds[1]) }
+        defer { closeDescriptor(fds[1]) }
         // The reactor drains the pipe, and RPC handlers run on the reactor thread: a handler that
         // prints more than the pipe holds would block in write(2) with no one left to read. 256
         // KiB makes that a 256 KiB burst, while 100 plugins stay within an unprivileged user's
         // pipe budget (pipe-user-pages-soft, 64 MiB: past it every new pipe of the user shrinks
         // to one page). If the kernel refuses, the pipe keeps its 64 KiB.
-        _ = tether_set_pipe_capacity(fds[1], standardStreamPipeBytes)
+        _ = try? syscall("fcntl F_SETPIPE_SZ") { tether_set_pipe_capacity(fds[1], standardStreamPipeBytes) }
         do throws(ReactorError) {
             _ = try syscall("dup2") { dup2(fds[1], target) }
         } catch {
-            Glibc.close(fds[0])
+            closeDescriptor(fds[0])
             throw error
         }
         return PipeReader.adopting(FileDescriptor(rawValue: fds[0]), on: reactor)

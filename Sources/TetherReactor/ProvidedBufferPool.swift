@@ -35,16 +35,14 @@ import Synchronization
         let pageBytes = Int(sysconf(Int32(_SC_PAGESIZE)))
         let ringBytes = (count * MemoryLayout<io_uring_buf>.stride + pageBytes - 1) / pageBytes * pageBytes
         // liburing 2.3 has no io_uring_setup_buf_ring: map a page-aligned region and register it.
-        guard let ringMemory = unsafe mmap(nil, ringBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
-            unsafe ringMemory != MAP_FAILED
-        else { throw ReactorError.system("mmap buffer ring", errno) }
-        guard
-            let bufferMemory = unsafe mmap(
-                nil, count * bufferBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
-            unsafe bufferMemory != MAP_FAILED
-        else {
-            unsafe munmap(ringMemory, ringBytes)
-            throw ReactorError.system("mmap receive buffers", errno)
+        // Both mappings are this object's alone and unmapped once, in deinit or on failure here.
+        let ringMemory = try unsafe mapAnonymousMemory("mmap buffer ring", byteCount: ringBytes)
+        let bufferMemory: UnsafeMutableRawPointer
+        do throws(ReactorError) {
+            unsafe bufferMemory = try unsafe mapAnonymousMemory("mmap receive buffers", byteCount: count * bufferBytes)
+        } catch {
+            unsafe unmap(ringMemory, byteCount: ringBytes)
+            throw error
         }
         let bufferRing = unsafe ringMemory.assumingMemoryBound(to: io_uring_buf_ring.self)
         unsafe io_uring_buf_ring_init(bufferRing)
@@ -54,8 +52,8 @@ import Synchronization
         registration.bgid = groupID
         let result = unsafe io_uring_register_buf_ring(ring, &registration, 0)
         guard result == 0 else {
-            unsafe munmap(ringMemory, ringBytes)
-            unsafe munmap(bufferMemory, count * bufferBytes)
+            unsafe unmap(ringMemory, byteCount: ringBytes)
+            unsafe unmap(bufferMemory, byteCount: count * bufferBytes)
             throw ReactorError.system("io_uring_register_buf_ring", -result)
         }
         unsafe self.ringMemory = ringMemory
@@ -71,8 +69,8 @@ import Synchronization
     }
 
     deinit {
-        unsafe munmap(ringMemory, ringBytes)
-        unsafe munmap(bufferMemory, bufferCount * bufferBytes)
+        unsafe unmap(ringMemory, byteCount: ringBytes)
+        unsafe unmap(bufferMemory, byteCount: bufferCount * bufferBytes)
     }
 
     func address(of bufferID: UInt16) -> UnsafeMutableRawPointer {

@@ -1,5 +1,3 @@
-import CLibUring
-import Glibc
 import SystemPackage
 
 extension Reactor {
@@ -15,10 +13,7 @@ extension Reactor {
         // Clamped: `.seconds(Int64.max)` is "practically forever", not an overflow trap.
         let nanoseconds = duration.clampedNanoseconds
         try await withLoop { loop in
-            let completion = try await loop.perform(.timeout(nanoseconds: nanoseconds))
-            // A timeout that fires completes with ETIME: that is success here.
-            if completion.result == -ETIME { return }
-            _ = try completion.value(for: .timeout(nanoseconds: nanoseconds), shuttingDown: loop.stopping)
+            try await loop.run(.timeout(nanoseconds: nanoseconds), decode: Completion.decodeTimeout)
         }
     }
 
@@ -27,8 +22,7 @@ extension Reactor {
     public func poll(_ fileDescriptor: FileDescriptor, events: Int16) async throws -> Int16 {
         try await withLoop { loop in
             let operation = Operation.poll(fd: fileDescriptor.rawValue, events: UInt32(UInt16(bitPattern: events)))
-            let completion = try await loop.run(operation)
-            return Int16(truncatingIfNeeded: completion.result)
+            return try await loop.run(operation, decode: Completion.decodePoll)
         }
     }
 }

@@ -53,8 +53,7 @@ public final class Reactor: @unsafe @unchecked Sendable {
         else {
             throw ReactorError(.invalidArgument, operation: "start", detail: "every limit must be positive")
         }
-        let wakeFD = eventfd(0, Int32(EFD_CLOEXEC))
-        guard wakeFD >= 0 else { throw ReactorError.system("eventfd", errno) }
+        let wakeFD = try syscall("eventfd") { eventfd(0, Int32(EFD_CLOEXEC)) }
         let reactor = Reactor(configuration: configuration, wakeFD: wakeFD)
         let startup = StartupSignal()
         let context = unsafe Unmanaged.passRetained(ThreadContext(reactor: reactor, startup: startup)).toOpaque()
@@ -62,12 +61,12 @@ public final class Reactor: @unsafe @unchecked Sendable {
         let created = unsafe pthread_create(&thread, nil, reactorThreadMain, context)
         guard created == 0 else {
             unsafe Unmanaged<ThreadContext>.fromOpaque(context).release()
-            close(wakeFD)
+            closeDescriptor(wakeFD)
             throw ReactorError(.threadStartFailed, operation: "pthread_create", errno: .init(rawValue: created))
         }
         if let failure = startup.wait() {
             pthread_join(thread, nil)
-            close(wakeFD)
+            closeDescriptor(wakeFD)
             throw failure
         }
         return reactor
@@ -99,8 +98,7 @@ public final class Reactor: @unsafe @unchecked Sendable {
         }
         guard queued else { return false }
         if !wakePending.exchange(true, ordering: .acquiringAndReleasing) {
-            var one: UInt64 = 1
-            _ = unsafe write(wakeFD, &one, 8)
+            addToEventCounter(wakeFD)
         }
         return true
     }
@@ -156,7 +154,7 @@ public final class Reactor: @unsafe @unchecked Sendable {
         }
         if !joined.exchange(true, ordering: .acquiringAndReleasing) {
             pthread_join(threadID, nil)
-            close(wakeFD)
+            closeDescriptor(wakeFD)
         }
     }
 

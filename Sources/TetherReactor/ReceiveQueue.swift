@@ -15,7 +15,7 @@ import CLibUring
 /// once its reader has caught up, until the ring has buffers again. Waiting would deadlock a reader
 /// whose progress is what releases the buffers (a mux session must read the window update that
 /// lets its writers send, and drop, the slices they hold).
-@safe final class ReceiveQueue: ParkingQueue, ReactorCallback, @unsafe @unchecked Sendable {
+@safe final class ReceiveQueue: ParkingQueue, MultishotQueue, ReactorCallback, @unsafe @unchecked Sendable {
     // SAFETY: created and used on the reactor thread only; captured by cancellation handlers that
     // run elsewhere but only hand it back to the reactor thread (`onLoop`).
     enum Mode { case socket, pipe }
@@ -26,8 +26,8 @@ import CLibUring
     private var chunks = FIFO<BufferSlice>()
     private var endOfStream = false
     private var failure: (any Error)?
-    private var armedUserData: UInt64?
-    private var cancelRequested = false
+    /// The receive in the kernel: a multishot recv, a buffer-selecting read, or a fallback receive.
+    var multishot = MultishotRecord()
     private var starved = false
     /// Memory of an in-flight fallback receive; the kernel writes into it until the completion.
     private var fallbackStorage: ByteStorage?
@@ -38,7 +38,6 @@ import CLibUring
     /// `StreamSocket.startReceiving`); let go once told of the end. Chunks are queued only while
     /// earlier ones await delivery.
     private var handler: (any ReceiveHandler)?
-    private var disarmWaiter: UnsafeContinuation<Void, Never>?
     private(set) var closed = false
     /// Set by ``pause()``: nothing is asked of the kernel and nothing is handed to the handler
     /// until ``resume()``.
@@ -52,13 +51,10 @@ import CLibUring
 
     /// Internal state in one line, for diagnosing a stuck receive.
     var diagnostics: String {
-        "armed=\(armedUserData != nil) cancelRequested=\(cancelRequested) starved=\(starved) "
+        "armed=\(multishot.isArmed) cancelRequested=\(multishot.cancelRequested) starved=\(starved) "
             + "queued=\(chunks.count) eos=\(endOfStream) closed=\(closed) paused=\(paused) waiting=\(waiter.isParked) "
             + "failure=\(failure.map { "\($0)" } ?? "none")"
     }
-
-    /// True while an operation of this queue is in the kernel.
-    var isArmed: Bool { armedUserData != nil }
 
     /// The next received bytes, or nil at end of stream. Reactor thread only.
     ///
@@ -92,17 +88,15 @@ import CLibUring
     private func keepReading() {
         guard !closed, !endOfStream, failure == nil, !paused else { return }
         if starved {
-            if armedUserData == nil, chunks.isEmpty { armFallbackReceive() }
+            if !multishot.isArmed, chunks.isEmpty { armFallbackReceive() }
             return
         }
         if unsafe chunks.count >= loop.configuration.maxQueuedBuffersPerHandle {
-            if let armedUserData, mode == .socket, !cancelRequested {
-                cancelRequested = true
-                unsafe loop.cancel(armedUserData)
-            }
+            // A pipe's read is a single one: it ends by itself.
+            if mode == .socket { unsafe multishot.cancel(loop: loop) }
             return
         }
-        guard armedUserData == nil else { return }
+        guard !multishot.isArmed else { return }
         let operation: Operation =
             switch mode {
             case .socket: unsafe .receiveMultishot(fd: fd, group: loop.pool.groupID)
@@ -114,9 +108,7 @@ import CLibUring
     /// Starts `operation` for this queue; fails the queue when the loop cannot take it.
     @discardableResult
     private func arm(_ operation: Operation) -> Bool {
-        cancelRequested = false
-        armedUserData = unsafe loop.start(operation, target: .receiver(self))
-        guard armedUserData != nil else {
+        guard unsafe multishot.arm(operation, target: .receiver(self), loop: loop) else {
             unsafe fail(ReactorError(loop.stopping ? .shutDown : .tooManyOperations, operation: operation.name))
             return false
         }
@@ -142,34 +134,28 @@ import CLibUring
         unsafe loop.counters.fallbackReceives += 1
     }
 
-    /// One completion of this queue's receive operation; `final` when the operation has ended.
-    func complete(_ completion: Completion, final: Bool) {
-        if final {
-            armedUserData = nil
-            cancelRequested = false
-            if let disarmWaiter = unsafe disarmWaiter {
-                unsafe self.disarmWaiter = nil
-                unsafe disarmWaiter.resume()
-            }
-        }
-        let result = completion.result
+    /// One completion of this queue's receive operation.
+    func complete(_ completion: Completion) {
+        let final = multishot.completed(completion)
         let ownMemory = final ? fallbackStorage : nil
         if final { fallbackStorage = nil }
-        if result > 0 {
+        let context = unsafe CompletionContext(shuttingDown: loop.stopping, handleClosed: closed)
+        switch completion.decodeReceive(operationName, context) {
+        case .success(.bytes(let count, let bufferID)):
             let slice: BufferSlice
-            if let bufferID = completion.bufferID {
-                slice = unsafe BufferSlice(storage: loop.pool.lend(bufferID), offset: 0, count: Int(result))
+            if let bufferID {
+                slice = unsafe BufferSlice(storage: loop.pool.lend(bufferID), offset: 0, count: count)
             } else if let ownMemory {
-                slice = ownMemorySlice(ownMemory, count: Int(result))
+                slice = ownMemorySlice(ownMemory, count: count)
             } else {
                 preconditionFailure("recv completion without a buffer")
             }
             // After close() the bytes have no reader: dropping the slice returns its buffer now.
             if !closed { deliver(slice) }
-        } else if result == 0 {
+        case .success(.endOfStream):
             endOfStream = true
             resumeWaiter(.success(nil))
-        } else if result == -ENOBUFS {
+        case .success(.bufferRingEmpty):
             // Nothing was consumed from the socket. Read into own memory until a buffer comes back
             // (`buffersAvailable`), then return to the ring.
             unsafe loop.counters.bufferRingExhaustions += 1
@@ -177,10 +163,11 @@ import CLibUring
                 starved = true
                 unsafe loop.starvedReceivers.append(self)
             }
-        } else if result == -ECANCELED {
-            if unsafe loop.stopping { fail(ReactorError(.shutDown, operation: operationName)) }
-        } else if result != -EINTR && result != -EAGAIN {
-            fail(ReactorError.system(operationName, -result))
+        case .failure(.retry), .failure(.cancelled):
+            // Armed again below if the reader still wants bytes.
+            break
+        case .failure(.failed(let error)):
+            fail(error)
         }
         if final,
             unsafe handler != nil || waiter.isParked || chunks.count < loop.configuration.maxQueuedBuffersPerHandle / 2
@@ -276,10 +263,7 @@ import CLibUring
     func pause() {
         guard !paused else { return }
         paused = true
-        if let armedUserData, !cancelRequested {
-            cancelRequested = true
-            unsafe loop.cancel(armedUserData)
-        }
+        unsafe multishot.cancel(loop: loop)
     }
 
     /// Undoes ``pause()``: the queued chunks (and an end that arrived meanwhile) go to the handler
@@ -296,13 +280,6 @@ import CLibUring
         }
     }
 
-    /// Returns once no operation of this queue is in the kernel (after ``close()``), so the fd can
-    /// be closed without the kernel still using it.
-    nonisolated(nonsending) func waitUntilDisarmed() async {
-        guard armedUserData != nil else { return }
-        unsafe await withUnsafeContinuation { continuation in unsafe disarmWaiter = unsafe continuation }
-    }
-
     /// Stops receiving: cancels the in-flight receive, drops queued bytes (their buffers return to
     /// the ring) and wakes a waiting reader with `closed`. The fd is the caller's to close once
     /// ``isArmed`` is false.
@@ -310,7 +287,7 @@ import CLibUring
         closed = true
         chunks.removeAll()
         spareFallbackStorage = nil
-        if let armedUserData { unsafe loop.cancel(armedUserData) }
+        unsafe multishot.cancel(loop: loop, again: true)
         resumeWaiter(.failure(ReactorError(.closed, operation: operationName)))
     }
 }

@@ -55,12 +55,12 @@ public final class StreamSocket: Sendable {
         let socket = StreamSocket(reactor: reactor, fd: fd)
         let captured = UncheckedSendable(value: storage)
         do {
-            _ = try await reactor.withLoop { loop in
+            try await reactor.withLoop { loop in
                 try socket.core.checkOpen("connect")
-                return try await loop.run(.connect(fd: fd)) { index in
+                try await loop.run(.connect(fd: fd), handle: socket.core, decode: Completion.decodeDone) { index in
                     unsafe loop.table.scratch(at: index).pointee.address = captured.value
                     unsafe loop.table.scratch(at: index).pointee.addressLength = length
-                }.result
+                }
             }
         } catch let error as ReactorError {
             try? await socket.close()
@@ -156,7 +156,10 @@ public final class StreamSocket: Sendable {
 
     func setNoDelay() {
         var one: Int32 = 1
-        _ = unsafe setsockopt(core.fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+        // Best effort: a socket without it still works, with Nagle's delay on small writes.
+        _ = try? syscall("setsockopt TCP_NODELAY") {
+            unsafe setsockopt(core.fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+        }
     }
 }
 

@@ -1,0 +1,118 @@
+import Synchronization
+import Testing
+import TetherReactor
+import TetherTesting
+
+/// Counts its firings and whether each came on the reactor thread.
+private final class TimerLog: ReactorTimerHandler {
+    let reactor: Reactor
+    let firings = Atomic<Int>(0)
+    let firingsOffTheReactor = Atomic<Int>(0)
+
+    init(reactor: Reactor) { self.reactor = reactor }
+
+    func timerFired() {
+        firings.add(1, ordering: .relaxed)
+        if !reactor.isCurrentThread { firingsOffTheReactor.add(1, ordering: .relaxed) }
+    }
+
+    var count: Int { firings.load(ordering: .relaxed) }
+}
+
+/// Starts or cancels from a task that does not run on the reactor.
+private func offTheReactor<Value: Sendable>(_ body: @escaping @Sendable () -> Value) async -> Value {
+    await Task.detached { body() }.value
+}
+
+extension ReactorSuite {
+    @Suite struct ReactorTimerTests {
+        /// A timer calls its handler once, on the reactor thread, and leaves nothing in flight.
+        @Test(arguments: [false, true])
+        func firesOnceOnTheReactorThread(startedElsewhere: Bool) async throws {
+            try await withReactor { reactor in
+                let log = TimerLog(reactor: reactor)
+                let start: @Sendable () -> ReactorTimer = {
+                    ReactorTimer.start(on: reactor, timeoutNanoseconds: 5_000_000, handler: log)
+                }
+                let timer = startedElsewhere ? await offTheReactor(start) : start()
+                #expect(try await eventually(on: reactor) { log.count == 1 })
+                #expect(log.firingsOffTheReactor.load(ordering: .relaxed) == 0)
+                // Cancelling a timer that fired changes nothing.
+                timer.cancel()
+                try await reactor.sleep(for: .milliseconds(20))
+                #expect(log.count == 1)
+                #expect(await reactor.counters().operationsInFlight == 0)
+            }
+        }
+
+        /// A timer cancelled before its time never calls its handler, and its timeout is removed
+        /// from the kernel rather than left to run out.
+        @Test(arguments: [false, true])
+        func aCancelledTimerNeverFires(cancelledElsewhere: Bool) async throws {
+            try await withReactor { reactor in
+                let log = TimerLog(reactor: reactor)
+                let timer = ReactorTimer.start(on: reactor, timeoutNanoseconds: 30_000_000, handler: log)
+                #expect(await reactor.counters().operationsInFlight == 1)
+                if cancelledElsewhere {
+                    await offTheReactor { timer.cancel() }
+                } else {
+                    timer.cancel()
+                }
+                #expect(try await eventually(on: reactor) { await reactor.counters().operationsInFlight == 0 })
+                try await reactor.sleep(for: .milliseconds(60))
+                #expect(log.count == 0)
+            }
+        }
+
+        /// A timer started and cancelled from another thread before the loop took either step
+        /// never reaches the kernel.
+        @Test func startedAndCancelledElsewhereNeverFires() async throws {
+            try await withReactor { reactor in
+                let log = TimerLog(reactor: reactor)
+                await offTheReactor {
+                    ReactorTimer.start(on: reactor, timeoutNanoseconds: 1_000_000, handler: log).cancel()
+                }
+                try await reactor.sleep(for: .milliseconds(20))
+                #expect(log.count == 0)
+                #expect(await reactor.counters().operationsInFlight == 0)
+            }
+        }
+
+        /// Many per-call deadlines that end before their time: every timeout is removed, none
+        /// fires, and their operation slots come back (a removed timeout holds its slot until its
+        /// completion is reaped, so each round stays below the 4096 slots).
+        @Test func manyTimersCancelledEarlyLeaveNothingBehind() async throws {
+            try await withReactor { reactor in
+                let log = TimerLog(reactor: reactor)
+                for _ in 0..<5 {
+                    for _ in 0..<2_000 {
+                        ReactorTimer.start(on: reactor, timeoutNanoseconds: 10_000_000_000, handler: log).cancel()
+                    }
+                    let drained = try await eventually(on: reactor) {
+                        await reactor.counters().operationsInFlight == 0
+                    }
+                    #expect(drained)
+                }
+                #expect(log.count == 0)
+            }
+        }
+
+        /// A reactor shutdown does not wait for a pending timer, and the timer does not fire.
+        @Test func shutdownEndsAPendingTimerWithoutFiringIt() async throws {
+            let reactor = try Reactor.start()
+            let log = TimerLog(reactor: reactor)
+            let timer = ReactorTimer.start(on: reactor, timeoutNanoseconds: 60_000_000_000, handler: log)
+            let clock = ContinuousClock()
+            let start = clock.now
+            await reactor.shutdown()
+            #expect(clock.now - start < .seconds(10))
+            #expect(log.count == 0)
+            // After shutdown, cancelling and starting do nothing.
+            timer.cancel()
+            ReactorTimer.start(on: reactor, timeoutNanoseconds: 0, handler: log).cancel()
+            _ = ReactorTimer.start(on: reactor, timeoutNanoseconds: 0, handler: log)
+            try await Task.sleep(for: .milliseconds(20))
+            #expect(log.count == 0)
+        }
+    }
+}
