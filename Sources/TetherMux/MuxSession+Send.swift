@@ -19,6 +19,7 @@ extension MuxSession {
                 return
             case .mustWait:
                 guard streams[streamID] != nil else { throw MuxError(.streamClosed, streamID: streamID) }
+                noteWriterWaits(streamID: streamID)
                 try await waitCancellably(streamID: streamID, as: .writer)
             case .failed(let error):
                 throw streams[streamID]?.failure ?? error
@@ -191,6 +192,7 @@ extension MuxSession {
             if failure == nil {
                 state.tick(nowNanoseconds: nowNanoseconds)
                 drainActions()
+                publishMetricsIfDue()
             } else {
                 guard writerRunning else { return }
                 if state.isWriteStalled(nowNanoseconds: nowNanoseconds) {
