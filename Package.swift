@@ -30,6 +30,9 @@ let package = Package(
         // release build of the benchmarks never compiles it (6.6 minutes cold on 2 cores).
         .package(url: "https://github.com/swiftlang/swift-syntax", exact: "603.0.1"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        // Counters of the reactor, the sessions and the plugin runtime; no-ops until the
+        // application bootstraps a metrics backend (docs/guide.md, "Metrics").
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         // `swift package generate-documentation` for the DocC catalogs; no target depends on it.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
@@ -45,6 +48,7 @@ let package = Package(
             dependencies: [
                 "CLibUring",
                 .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
             ],
             // Strict memory safety as a warning: every unsafe expression here is marked `unsafe`
             // and justified, so the build stays free of warnings.
@@ -59,7 +63,9 @@ let package = Package(
         // The binding of the protocol to the reactor: the session actor, streams, the writer.
         .target(
             name: "TetherMux",
-            dependencies: ["TetherYamux", "TetherReactor"],
+            dependencies: [
+                "TetherYamux", "TetherReactor", .product(name: "CoreMetrics", package: "swift-metrics"),
+            ],
             swiftSettings: strictSafe
         ),
         // MessagePack reader, writer and Codable coders: pure, imports nothing of the project.
@@ -78,6 +84,7 @@ let package = Package(
             dependencies: [
                 "TetherRPC", "TetherMux", "TetherReactor",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictSafe
@@ -106,6 +113,7 @@ let package = Package(
                 "TetherReactor",
                 "TetherMux",
                 .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
             ],
             swiftSettings: strictSafe
         ),
@@ -152,6 +160,7 @@ let package = Package(
                 "TetherReactor",
                 "TetherTesting",
                 .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
             ],
             swiftSettings: strictSafe
         ),
@@ -163,7 +172,10 @@ let package = Package(
         ),
         .testTarget(
             name: "TetherMuxTests",
-            dependencies: ["TetherMux", "TetherReactor", "TetherTesting"],
+            dependencies: [
+                "TetherMux", "TetherReactor", "TetherTesting",
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ],
             swiftSettings: strictSafe
         ),
         // A plugin interface and its implementation shared by the RPC tests and the test plugin.
@@ -216,6 +228,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
             ],
             swiftSettings: strictSafe
         ),

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import Logging
 import Synchronization
@@ -71,7 +72,25 @@ public final class PluginClient: Sendable {
     public static func start(_ configuration: PluginClientConfiguration, on reactor: Reactor) async throws
         -> PluginClient
     {
-        let launch = try await PluginLaunch.spawn(configuration, on: reactor)
+        // Metrics of the start as a whole: its duration when it succeeds, its code when it fails.
+        let metrics = PluginMetrics(configuration)
+        let clock = ContinuousClock()
+        let begin = clock.now
+        do {
+            let client = try await launchAndConnect(configuration, on: reactor, metrics: metrics)
+            metrics?.started(after: clock.now - begin)
+            return client
+        } catch {
+            metrics?.startFailed(error)
+            throw error
+        }
+    }
+
+    /// What ``start(_:on:)`` does; `start` itself times it and counts its failure.
+    private static func launchAndConnect(
+        _ configuration: PluginClientConfiguration, on reactor: Reactor, metrics: PluginMetrics?
+    ) async throws -> PluginClient {
+        let launch = try await PluginLaunch.spawn(configuration, on: reactor, metrics: metrics)
         let attempt = StartAttempt()
         do {
             let ready = try await reactor.withDeadline(configuration.startTimeout) {
@@ -129,7 +148,9 @@ public final class PluginClient: Sendable {
         attempt.phase = "starting the session"
         let session: MuxSession
         do {
-            session = try await MuxSession(socket: socket, role: .client, configuration: configuration.mux)
+            session = try await MuxSession(
+                socket: socket, role: .client, configuration: configuration.mux,
+                metricsFactory: configuration.metricsFactory ?? MetricsSystem.factory)
         } catch {
             throw PluginError(.launchFailed, "session: \(error)")
         }

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Logging
 import TetherMux
 import TetherRPC
@@ -48,6 +49,10 @@ public struct PluginClientConfiguration: Sendable {
     /// crash report (the fatal error's message, the runtime's backtrace: about 5 KB) whole.
     public var stderrTailBytes = 16 * 1024
     public var mux = MuxConfiguration()
+    /// Where this plugin's metrics (`tether_plugin_*`) and its session's (`tether_mux_*`) go
+    /// (docs/guide.md, "Metrics"); nil: the factory the application bootstrapped, when the plugin
+    /// starts (none without one).
+    public var metricsFactory: (any MetricsFactory)?
     /// Options of the RPC channels `dispense` makes.
     public var rpc = RPCConfiguration()
 

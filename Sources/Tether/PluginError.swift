@@ -3,9 +3,20 @@ import TetherReactor
 
 /// Why a plugin could not be started, reached or kept: each failure of the plugin system has its
 /// own code, so a host can tell "the binary is missing" from "it answered in another protocol".
-public struct PluginError: Error, Sendable, Equatable, CustomStringConvertible {
+///
+/// Compare ``code`` with the static members (`error.code == .startTimeout`); ``message`` says
+/// more for people (an exit status, the tail of the plugin's stderr, a limit).
+public struct PluginError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// What went wrong: one of the static members, compared by ``name``.
+    ///
+    /// A code is its name rather than a case of a public enum, so new codes can be added without
+    /// breaking a `switch` in user code.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
-        let name: String
+        /// The code's stable name, the same as its static member's (`"startTimeout"`).
+        public let name: String
+
+        fileprivate init(name: String) { self.name = name }
+
         /// The handshake line could not be parsed.
         public static let malformedHandshake = Code(name: "malformedHandshake")
         /// The plugin speaks another core protocol version (Tether and go-plugin speak 1).
@@ -50,17 +61,23 @@ public struct PluginError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let unknownPlugin = Code(name: "unknownPlugin")
         /// The ``PluginHost`` is shutting down and starts no more plugins.
         public static let hostShutDown = Code(name: "hostShutDown")
+
+        /// The ``name``.
         public var description: String { name }
     }
 
+    /// What went wrong.
     public let code: Code
+    /// What went wrong, for people.
     public let message: String
 
+    /// Creates an error.
     public init(_ code: Code, _ message: String) {
         self.code = code
         self.message = message
     }
 
+    /// `plugin <code>: <message>`, for logs.
     public var description: String { "plugin \(code): \(message)" }
 }
 

@@ -38,6 +38,10 @@ final class PluginLaunch: Sendable {
     private let stopRequested = Mutex(false)
     /// Opens when the first ``stop(session:)`` has finished.
     private let stopped = Latch()
+    /// Set before the host sends the plugin SIGTERM or SIGKILL: a signal exit then counts as
+    /// `killed` in the metrics, not as the plugin's own `signal`.
+    private let signalledByHost = Mutex(false)
+    private let metrics: PluginMetrics?
 
     /// The latches of the output the host forwards once the session is up.
     private struct Forwarding: Sendable {
@@ -48,8 +52,9 @@ final class PluginLaunch: Sendable {
 
     private init(
         configuration: PluginClientConfiguration, reactor: Reactor, process: ChildProcess, socketDirectory: String,
-        stdout: PipeReader, stderr: PipeReader
+        stdout: PipeReader, stderr: PipeReader, metrics: PluginMetrics?
     ) {
+        self.metrics = metrics
         self.configuration = configuration
         self.reactor = reactor
         self.process = process
@@ -102,7 +107,9 @@ final class PluginLaunch: Sendable {
 
     /// Checks the executable, makes the socket directory, spawns the plugin with its output on
     /// pipes. Nothing is left behind when it throws (every descriptor it made is closed by then).
-    static func spawn(_ configuration: PluginClientConfiguration, on reactor: Reactor) async throws -> PluginLaunch {
+    static func spawn(_ configuration: PluginClientConfiguration, on reactor: Reactor, metrics: PluginMetrics?)
+        async throws -> PluginLaunch
+    {
         let executable = configuration.executable
         guard let attributes = try? FileManager.default.attributesOfItem(atPath: executable) else {
             throw PluginError(.executableNotFound, "\(executable) does not exist")
@@ -158,11 +165,12 @@ final class PluginLaunch: Sendable {
                     .init(stderrWriter.fileDescriptor, as: .standardError),
                 ],
                 newProcessGroup: true, on: reactor)
+            metrics?.launched()
             // The plugin has its copies of the write ends; ours would keep the pipes from ending.
             await close(readers: [], writers: writers)
             return PluginLaunch(
                 configuration: configuration, reactor: reactor, process: process, socketDirectory: directory,
-                stdout: stdout, stderr: stderr)
+                stdout: stdout, stderr: stderr, metrics: metrics)
         } catch {
             await close(readers: readers, writers: writers)
             try? FileManager.default.removeItem(atPath: directory)
@@ -295,6 +303,7 @@ final class PluginLaunch: Sendable {
         Task(executorPreference: reactor) { [self] in
             let status = try? await process.waitForExit()
             let expected = stopRequested.withLock { $0 }
+            if let status { countExit(status, expected: expected) }
             logger.debug("plugin exited", metadata: ["plugin.exit": "\(status.map { "\($0)" } ?? "unknown")"])
             if let status, !expected {
                 await waitForStderrEnd(within: configuration.shutdownGrace)
@@ -342,6 +351,7 @@ final class PluginLaunch: Sendable {
         let closing = SessionClosing(session, on: reactor)
         if await waitForExit(within: grace) == nil {
             logger.info("plugin did not quit within the grace period; sending SIGTERM to its process group")
+            signalledByHost.withLock { $0 = true }
             try? process.sendToProcessGroup(signal: SIGTERM)
             if await waitForExit(within: grace) == nil {
                 logger.info("plugin ignored SIGTERM; sending SIGKILL to its process group")
@@ -359,6 +369,7 @@ final class PluginLaunch: Sendable {
     func abandon() async {
         stopRequested.withLock { $0 = true }
         await killAndWait()
+        if let status = process.exitStatus { countExit(status, expected: true) }
         await release()
     }
 
@@ -366,10 +377,16 @@ final class PluginLaunch: Sendable {
     /// but a process in uninterruptible sleep dies only when the sleep ends: after a grace the
     /// wait gives up, and the reactor reaps the process when it goes (see `ChildProcess.close`).
     private func killAndWait() async {
+        signalledByHost.withLock { $0 = true }
         try? process.sendToProcessGroup(signal: SIGKILL)
         if await waitForExit(within: configuration.shutdownGrace) == nil {
             logger.error("plugin did not exit within the grace period after SIGKILL; the reactor reaps it when it does")
         }
+    }
+
+    /// Counts the exit in the metrics: `killed` when it was the host's signal that ended it.
+    private func countExit(_ status: ExitStatus, expected: Bool) {
+        metrics?.exited(status, signalledByHost: signalledByHost.withLock { $0 }, expected: expected)
     }
 
     /// Waits (within a grace) for the output to end, then closes the pipes and the process

@@ -1,12 +1,19 @@
 /// Why MessagePack encoding or decoding failed.
 ///
 /// Decoding never traps on hostile input: every malformed, truncated or oversized input ends in
-/// one of these errors. ``offset`` locates the byte where the problem was found; ``codingPath``
-/// names the Codable property being decoded or encoded when there was one.
-public struct MessagePackError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// What kind of failure; compare with the static members (`error.code == .truncated`).
+/// one of these errors. Compare ``code`` with the static members (`error.code == .truncated`);
+/// ``message`` says more for people. ``offset`` locates the byte where the problem was found;
+/// ``codingPath`` names the Codable property being decoded or encoded when there was one.
+public struct MessagePackError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// What kind of failure: one of the static members, compared by ``name``.
+    ///
+    /// A code is its name rather than a case of a public enum, so new codes can be added without
+    /// breaking a `switch` in user code.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
-        let name: String
+        /// The code's stable name, the same as its static member's (`"truncated"`).
+        public let name: String
+
+        fileprivate init(name: String) { self.name = name }
 
         /// The input ended inside a value, or a length claims more bytes than are left.
         public static let truncated = Code(name: "truncated")
@@ -47,9 +54,11 @@ public struct MessagePackError: Error, Sendable, Equatable, CustomStringConverti
         /// written to after a container outside it was written to again.
         public static let invalidContainerUse = Code(name: "invalidContainerUse")
 
+        /// The ``name``.
         public var description: String { name }
     }
 
+    /// What went wrong.
     public let code: Code
     /// Where the problem was found, in bytes from the start of the input (of the slice or reader
     /// that was decoded); `nil` for encoding errors.
@@ -60,6 +69,7 @@ public struct MessagePackError: Error, Sendable, Equatable, CustomStringConverti
     /// What went wrong, for people.
     public let message: String
 
+    /// Creates an error.
     public init(_ code: Code, _ message: String, offset: Int? = nil, codingPath: String = "") {
         self.code = code
         self.message = message
@@ -67,6 +77,7 @@ public struct MessagePackError: Error, Sendable, Equatable, CustomStringConverti
         self.codingPath = codingPath
     }
 
+    /// `MessagePack <code>[ at <codingPath>][ (byte <offset>)]: <message>`, for logs.
     public var description: String {
         var text = "MessagePack \(code)"
         if !codingPath.isEmpty { text += " at \(codingPath)" }

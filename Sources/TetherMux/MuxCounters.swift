@@ -14,6 +14,12 @@ public struct MuxCounters: Sendable, Hashable {
     /// Streams opened by this side / accepted from the peer.
     public var streamsOpened: UInt64 = 0
     public var streamsAccepted: UInt64 = 0
+    /// Times a writer waited because the peer's window for its stream was used up (the peer
+    /// reads slower than this side writes).
+    public var windowStalls: UInt64 = 0
+    /// Times a writer waited because ``MuxConfiguration/maxOutboundDataBytes`` were queued for
+    /// the connection (the connection is slower than the writers).
+    public var outboundStalls: UInt64 = 0
 
     public init() {}
 }

@@ -224,6 +224,7 @@ extension MuxSession {
             return .finished(.done)
         case .mustWait:
             guard streams[streamID] != nil else { throw MuxError(.streamClosed, streamID: streamID) }
+            noteWriterWaits(streamID: streamID)
             return .waiting(
                 .write(streamID: streamID, slices: slices, cursor: cursor, finishing: finishing), .writer(streamID))
         case .failed(let error):

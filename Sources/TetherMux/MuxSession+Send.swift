@@ -77,6 +77,7 @@ extension MuxSession {
             if failure == nil {
                 state.tick(nowNanoseconds: nowNanoseconds)
                 drainActions()
+                publishMetricsIfDue()
             } else {
                 guard writerRunning else { return }
                 if state.isWriteStalled(nowNanoseconds: nowNanoseconds) {

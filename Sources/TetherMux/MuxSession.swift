@@ -1,3 +1,4 @@
+import CoreMetrics
 import Synchronization
 import TetherReactor
 
@@ -32,6 +33,8 @@ public actor MuxSession {
     var state: SessionState<BufferSlice>
     var streams: [UInt32: MuxStreamEntry] = [:]
     var counters = MuxCounters()
+    /// The counters as swift-metrics metrics; nil without a metrics backend.
+    let metrics: SessionMetrics?
     let clock = ContinuousClock()
     let startInstant: ContinuousClock.Instant
 
@@ -72,10 +75,13 @@ public actor MuxSession {
 
     /// Starts a session over `socket` (which it now owns): its receive handler and its timer.
     ///
+    /// - Parameter metricsFactory: where the session's counters go as metrics (`tether_mux_*`, see
+    ///   docs/guide.md); by default the one the application bootstrapped, and none without one.
     /// - Throws: ``MuxError/Code-swift.struct/invalidConfiguration`` for a bad configuration.
-    public init(socket: StreamSocket, role: MuxRole, configuration: MuxConfiguration = MuxConfiguration())
-        async throws(MuxError)
-    {
+    public init(
+        socket: StreamSocket, role: MuxRole, configuration: MuxConfiguration = MuxConfiguration(),
+        metricsFactory: any MetricsFactory = MetricsSystem.factory
+    ) async throws(MuxError) {
         self.reactor = socket.reactor
         self.socket = socket
         self.role = role
@@ -83,6 +89,7 @@ public actor MuxSession {
         self.startInstant = start
         self.state = try SessionState(role: role, configuration: configuration, nowNanoseconds: 0)
         self.pinnedSliceLimit = max(1, socket.reactor.configuration.receiveBufferCount / 2)
+        self.metrics = SessionMetrics(factory: metricsFactory, role: role)
         startTasks()
     }
 
@@ -181,6 +188,7 @@ public actor MuxSession {
         guard !socketClosed else { return }
         try? await socket.close()
         socketClosed = true
+        publishFinalMetrics()
         for waiter in finishedWaiters { waiter.resume() }
         finishedWaiters.removeAll()
     }

@@ -1,8 +1,21 @@
 /// Why an RPC failed, when the failure is the RPC layer's rather than the remote implementation's
 /// (that one arrives as ``RemoteError``, or as the error itself when its type is known).
-public struct RPCError: Error, Sendable, Equatable, CustomStringConvertible {
+///
+/// Compare ``code`` with the static members (`error.code == .deadlineExceeded`); ``message`` says
+/// more for people. Both travel to the other side of a call.
+public struct RPCError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// What went wrong: one of the static members, compared by ``name``.
+    ///
+    /// A code is its name rather than a case of a public enum, so new codes can be added without
+    /// breaking a `switch` in user code, and a code from a peer of a newer version, whose name
+    /// this side does not know, is still a code (equal to none of the static members).
     public struct Code: Hashable, Sendable, CustomStringConvertible {
-        let name: String
+        /// The code's stable name, the same as its static member's (`"deadlineExceeded"`); it is
+        /// what travels on the wire.
+        public let name: String
+
+        fileprivate init(name: String) { self.name = name }
+
         /// The remote side has no service or method with this identifier.
         public static let unknownMethod = Code(name: "unknownMethod")
         /// The arguments did not match the method's parameter list.
@@ -27,17 +40,23 @@ public struct RPCError: Error, Sendable, Equatable, CustomStringConvertible {
         /// A message did not fit in a limit the server sets per session: the bytes of incoming
         /// messages still arriving (``RPCConfiguration/maxIncomingMessageBytesPerSession``).
         public static let resourceExhausted = Code(name: "resourceExhausted")
+
+        /// The ``name``.
         public var description: String { name }
     }
 
+    /// What went wrong.
     public let code: Code
+    /// What went wrong, for people (the method, the limit, the stream).
     public let message: String
 
+    /// Creates an error.
     public init(_ code: Code, _ message: String) {
         self.code = code
         self.message = message
     }
 
+    /// `RPC <code>: <message>`, for logs.
     public var description: String { "RPC \(code): \(message)" }
 }
 

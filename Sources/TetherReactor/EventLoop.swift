@@ -50,6 +50,7 @@ import Glibc
     func run() {
         while true {
             counters.loopIterations += 1
+            if counters.loopIterations & Self.metricsTurnMask == 0 { publishMetricsIfDue() }
             drainRemote()
             runJobs()
             if !callbacks.isEmpty { runCallbacks() }
@@ -60,6 +61,7 @@ import Glibc
             let idle = jobs.isEmpty && callbacks.isEmpty && completionExpected
             if idle, spin.nanoseconds > 0, pollBeforeSleeping() { continue }
             let sleepStart = idle ? ContinuousClock.now : nil
+            if let sleepStart { publishMetrics(ifDueAt: sleepStart) }
             let result = ring.submit(wait: idle)
             if let sleepStart {
                 counters.sleeps += 1
@@ -329,6 +331,7 @@ import Glibc
     }
 
     private func finish() {
+        publishFinalMetrics()
         phase.advance(to: .exited)
         pool.retired.store(true, ordering: .releasing)
         // Release the kernel side now: the ring fd must be gone when `shutdown()` returns, even

@@ -1,4 +1,5 @@
 import CLibUring
+import CoreMetrics
 import Dispatch
 import Glibc
 import Synchronization
@@ -32,10 +33,13 @@ public final class Reactor: @unsafe @unchecked Sendable {
     let fallbackQueue = DispatchQueue(label: "tether.reactor.after-shutdown")
     /// The reactor as the executor of actors pinned to it.
     private(set) var serialExecutor: ReactorSerialExecutor!
+    /// The counters as swift-metrics metrics; nil without a metrics backend.
+    let metrics: ReactorMetrics?
 
-    private init(configuration: ReactorConfiguration, wakeFD: Int32) {
+    private init(configuration: ReactorConfiguration, wakeFD: Int32, metrics: ReactorMetrics?) {
         self.configuration = configuration
         self.wakeFD = wakeFD
+        self.metrics = metrics
         fallbackQueue.setSpecific(key: fallbackQueueKey, value: ObjectIdentifier(self))
         serialExecutor = ReactorSerialExecutor(reactor: self)
     }
@@ -46,7 +50,11 @@ public final class Reactor: @unsafe @unchecked Sendable {
     ///   blocked or missing (the detail names seccomp and `kernel.io_uring_disabled`),
     ///   ``ReactorError/Code/ringSetupFailed`` or ``ReactorError/Code/invalidArgument`` for a bad
     ///   configuration, ``ReactorError/Code/threadStartFailed`` if no thread could be created.
-    public static func start(configuration: ReactorConfiguration = .init()) throws(ReactorError) -> Reactor {
+    /// - Parameter metricsFactory: where the reactor's counters go as metrics (`tether_reactor_*`,
+    ///   see docs/guide.md); by default the one the application bootstrapped, and none without one.
+    public static func start(
+        configuration: ReactorConfiguration = .init(), metricsFactory: any MetricsFactory = MetricsSystem.factory
+    ) throws(ReactorError) -> Reactor {
         guard configuration.maxInFlightOperations > 0, configuration.maxIovecsPerSend > 0,
             configuration.maxQueuedBuffersPerHandle > 0, configuration.acceptQueueLimit > 0,
             configuration.maxJobsPerIteration > 0, configuration.ringEntries > 0
@@ -54,7 +62,8 @@ public final class Reactor: @unsafe @unchecked Sendable {
             throw ReactorError(.invalidArgument, operation: "start", detail: "every limit must be positive")
         }
         let wakeFD = try syscall("eventfd") { eventfd(0, Int32(EFD_CLOEXEC)) }
-        let reactor = Reactor(configuration: configuration, wakeFD: wakeFD)
+        let metrics = ReactorMetrics(factory: metricsFactory, name: configuration.threadName)
+        let reactor = Reactor(configuration: configuration, wakeFD: wakeFD, metrics: metrics)
         let startup = StartupSignal()
         let context = unsafe Unmanaged.passRetained(ThreadContext(reactor: reactor, startup: startup)).toOpaque()
         var thread = pthread_t()

@@ -3,42 +3,47 @@ import SystemPackage
 /// An error from the reactor or from one of its operations.
 ///
 /// Every error names the operation that failed and, where the kernel reported it, the `Errno`.
-/// Compare with the static members (`error.code == .connectionRefused`) or read ``errno``.
+/// Compare ``code`` with the static members (`error.code == .shutDown`) or read ``errno``;
+/// ``detail`` says more for people.
 public struct ReactorError: Error, Hashable, Sendable, CustomStringConvertible {
-    /// What went wrong, independent of the operation.
+    /// What went wrong, independent of the operation: one of the static members, compared by
+    /// ``name``.
+    ///
+    /// A code is its name rather than a case of a public enum, so new codes can be added without
+    /// breaking a `switch` in user code.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
-        fileprivate enum Base: Hashable, Sendable {
-            case ringUnavailable, ringSetupFailed, shutDown, tooManyOperations, concurrentReceive
-            case closed, system, invalidArgument, spawnFailed, threadStartFailed, aborted, timedOut
-        }
-        fileprivate let base: Base
+        /// The code's stable name, the same as its static member's (`"shutDown"`).
+        public let name: String
+
+        fileprivate init(name: String) { self.name = name }
 
         /// io_uring cannot be used in this process (seccomp, `kernel.io_uring_disabled`, old kernel).
-        public static let ringUnavailable = Code(base: .ringUnavailable)
+        public static let ringUnavailable = Code(name: "ringUnavailable")
         /// The ring could be created in principle but setup failed (bad configuration, no memory).
-        public static let ringSetupFailed = Code(base: .ringSetupFailed)
+        public static let ringSetupFailed = Code(name: "ringSetupFailed")
         /// The reactor is shutting down or has shut down; the operation did not run or was cancelled.
-        public static let shutDown = Code(base: .shutDown)
+        public static let shutDown = Code(name: "shutDown")
         /// More operations in flight than ``ReactorConfiguration/maxInFlightOperations``.
-        public static let tooManyOperations = Code(base: .tooManyOperations)
+        public static let tooManyOperations = Code(name: "tooManyOperations")
         /// A second `receive()` was started while one was still waiting on the same handle.
-        public static let concurrentReceive = Code(base: .concurrentReceive)
+        public static let concurrentReceive = Code(name: "concurrentReceive")
         /// The handle was closed before or during the operation.
-        public static let closed = Code(base: .closed)
+        public static let closed = Code(name: "closed")
         /// The kernel reported an error; see ``ReactorError/errno``.
-        public static let system = Code(base: .system)
+        public static let system = Code(name: "system")
         /// An argument was rejected before anything was submitted.
-        public static let invalidArgument = Code(base: .invalidArgument)
+        public static let invalidArgument = Code(name: "invalidArgument")
         /// `posix_spawn` failed; see ``ReactorError/errno``.
-        public static let spawnFailed = Code(base: .spawnFailed)
+        public static let spawnFailed = Code(name: "spawnFailed")
         /// The reactor thread could not be started.
-        public static let threadStartFailed = Code(base: .threadStartFailed)
+        public static let threadStartFailed = Code(name: "threadStartFailed")
         /// The socket's sends were ended by `StreamSocket.abort()` before the kernel took every byte.
-        public static let aborted = Code(base: .aborted)
+        public static let aborted = Code(name: "aborted")
         /// ``Reactor/withDeadline(_:_:)`` cancelled its body because the time ran out.
-        public static let timedOut = Code(base: .timedOut)
+        public static let timedOut = Code(name: "timedOut")
 
-        public var description: String { "\(base)" }
+        /// The ``name``.
+        public var description: String { name }
     }
 
     /// What went wrong.
@@ -50,6 +55,7 @@ public struct ReactorError: Error, Hashable, Sendable, CustomStringConvertible {
     /// Extra human-readable context (a path, an address, a diagnosis).
     public let detail: String
 
+    /// Creates an error.
     public init(_ code: Code, operation: String, errno: Errno? = nil, detail: String = "") {
         self.code = code
         self.operation = operation
@@ -62,8 +68,9 @@ public struct ReactorError: Error, Hashable, Sendable, CustomStringConvertible {
         ReactorError(.system, operation: operation, errno: Errno(rawValue: errnoValue), detail: detail)
     }
 
+    /// `reactor <code> in <operation>[ (<errno>, errno <number>)][: <detail>]`, for logs.
     public var description: String {
-        var text = "\(operation): \(code)"
+        var text = "reactor \(code) in \(operation)"
         if let errno { text += " (\(errno), errno \(errno.rawValue))" }
         if !detail.isEmpty { text += ": \(detail)" }
         return text

@@ -39,6 +39,17 @@ public enum ProcessResources {
         return text[afterName...].dropFirst().first { $0 != " " }
     }
 
+    /// True while process `pid` exists and has not ended: neither a zombie (`Z`) nor dead (`X`).
+    public static func isRunning(_ pid: Int32) -> Bool {
+        processState(pid).map { $0 != "Z" && $0 != "X" } ?? false
+    }
+
+    /// Sleeps a millisecond with `Task.sleep`, so that libdispatch opens the timerfd it keeps from
+    /// its first timer on: a descriptor count taken afterwards does not see it appear mid-test.
+    public static func openDispatchTimer() async throws {
+        try await Task.sleep(for: .milliseconds(1))
+    }
+
     /// Direct children of this process that still exist (running or zombie), from
     /// `/proc/self/task/*/children`.
     public static func childProcessIDs() -> [Int32] {
@@ -53,5 +64,40 @@ public enum ProcessResources {
             }
         }
         return children
+    }
+}
+
+/// This process's open descriptors, counted when the snapshot is taken: a leak check takes one
+/// before the work and expects ``added`` to be 0 after it.
+public struct DescriptorSnapshot: Sendable {
+    /// Kinds of descriptor (`/proc/self/fd` link targets) that no count includes.
+    public let excludedKinds: Set<String>
+    /// The descriptors open when the snapshot was taken.
+    public let count: Int
+
+    /// Counts every open descriptor, or all but those of `excludedKinds`.
+    public init(excluding excludedKinds: Set<String> = []) {
+        self.excludedKinds = excludedKinds
+        self.count = Self.count(excluding: excludedKinds)
+    }
+
+    /// Every descriptor but those of Foundation's run loops
+    /// (``ProcessResources/runLoopDescriptorKinds``), which come and go with the concurrency
+    /// pool's threads: for checks that run while those threads start and stop. Sockets, pipes,
+    /// pidfds and rings are all counted.
+    public static func ignoringRunLoops() -> DescriptorSnapshot {
+        DescriptorSnapshot(excluding: ProcessResources.runLoopDescriptorKinds)
+    }
+
+    /// The descriptors open now, counted as the snapshot was.
+    public func currentCount() -> Int { Self.count(excluding: excludedKinds) }
+
+    /// How many more descriptors are open now than at the snapshot (negative when fewer are).
+    public var added: Int { currentCount() - count }
+
+    private static func count(excluding kinds: Set<String>) -> Int {
+        kinds.isEmpty
+            ? ProcessResources.openFileDescriptorCount()
+            : ProcessResources.openFileDescriptorCount(excluding: kinds)
     }
 }

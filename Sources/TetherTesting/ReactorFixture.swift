@@ -1,12 +1,15 @@
+import CoreMetrics
 import TetherReactor
 
 /// Runs `body` on a fresh reactor's thread and shuts the reactor down afterwards, also when
-/// `body` throws, so a failing test leaks no thread or ring.
+/// `body` throws, so a failing test leaks no thread or ring. The reactor reports its metrics to
+/// `metricsFactory`.
 public func withReactor<Result: Sendable>(
     configuration: ReactorConfiguration = .init(),
+    metricsFactory: any MetricsFactory = MetricsSystem.factory,
     _ body: @Sendable (Reactor) async throws -> Result
 ) async throws -> Result {
-    let reactor = try Reactor.start(configuration: configuration)
+    let reactor = try Reactor.start(configuration: configuration, metricsFactory: metricsFactory)
     do {
         let result = try await withTaskExecutorPreference(reactor) { try await body(reactor) }
         await reactor.shutdown()

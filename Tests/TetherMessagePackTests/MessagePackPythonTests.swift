@@ -233,7 +233,10 @@ enum ReferenceVectors {
     }
 }
 
-@Suite(.enabled(if: PythonReference.shouldRun, "needs python3 with msgpack (make python-deps)"))
+@Suite(
+    .enabled(if: PythonReference.shouldRun, "needs python3 with msgpack (make python-deps)"),
+    .timeLimit(.minutes(1))
+)
 struct MessagePackPythonTests {
     @Test func vectorNamesMatchOneForOne() throws {
         let names = try PythonReference.vectors.get().map(\.name)

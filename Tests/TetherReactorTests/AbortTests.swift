@@ -43,7 +43,7 @@ extension ReactorSuite {
         /// its end; closing afterwards leaks no descriptor and leaves nothing in flight.
         @Test func abortEndsAStuckGatheredSendAndReleasesItsSlices() async throws {
             try await withReactor { reactor in
-                let descriptorsBefore = ProcessResources.openFileDescriptorCount()
+                let descriptors = DescriptorSnapshot()
                 let (sender, silentPeer) = try StreamSocket.makePair(on: reactor)
                 let pattern = ByteStreamPattern(seed: 31)
                 let outcome = OutcomeLog()
@@ -61,7 +61,7 @@ extension ReactorSuite {
                             return
                         }
                         // Let the send fill the socket buffers and get stuck.
-                        while await reactor.counters().bytesOut == 0 { try await reactor.sleep(for: .milliseconds(1)) }
+                        #expect(try await eventually(on: reactor) { await reactor.counters().bytesOut > 0 })
                         try await reactor.sleep(for: .milliseconds(10))
                         #expect(outcome.items.withLock { $0 }.isEmpty, "the send must still be stuck")
                         sender.abort()
@@ -81,7 +81,7 @@ extension ReactorSuite {
                 try await sender.close()
                 try await silentPeer.close()
                 #expect(await reactor.counters().operationsInFlight == 0)
-                #expect(ProcessResources.openFileDescriptorCount() == descriptorsBefore)
+                #expect(descriptors.added == 0)
             }
         }
 

@@ -3,7 +3,7 @@ import TetherReactor
 import TetherTesting
 
 extension ReactorSuite {
-    @Suite struct BackpressureTests {
+    @Suite(.timeLimit(.minutes(1))) struct BackpressureTests {
         /// 64 MiB from a fast writer to a reader that stops after every chunk: with 8 small
         /// provided buffers the ring runs dry again and again, and the receive re-arms each time.
         /// Every byte must still arrive once, in order, and the reader never holds more than the

@@ -97,11 +97,7 @@ extension ReactorSuite {
                     }
                 }
                 // Wait until both the receive and the timer are in the kernel.
-                var turns = 0
-                while await reactor.counters().operationsInFlight < 2, turns < 5000 {
-                    try await reactor.sleep(for: .milliseconds(1))
-                    turns += 1
-                }
+                #expect(try await eventually(on: reactor) { await reactor.counters().operationsInFlight >= 2 })
                 caller.cancel()
                 await #expect(throws: CancellationError.self) { _ = try await caller.value }
                 #expect(log.all == ["CancellationError"])

@@ -3,13 +3,13 @@ import TetherReactor
 import TetherTesting
 
 extension ReactorSuite {
-    @Suite struct LifecycleTests {
+    @Suite(.timeLimit(.minutes(1))) struct LifecycleTests {
         /// Shutdown with 1,000 operations pending (receives, timers, accepts, process waits):
         /// every waiter resumes with `shutDown`, and shutdown returns.
         @Test func shutdownCompletesOneThousandPendingOperations() async throws {
-            // Task.sleep below makes libdispatch open its timerfd once: open it before counting.
-            try await Task.sleep(for: .milliseconds(1))
-            let descriptorsBefore = ProcessResources.openFileDescriptorCount()
+            // `eventually` below sleeps with Task.sleep: let libdispatch open its timerfd first.
+            try await ProcessResources.openDispatchTimer()
+            let descriptors = DescriptorSnapshot()
             let reactor = try Reactor.start()
             var tasks: [Task<Void, any Error>] = []
             var keep: [StreamSocket] = []
@@ -27,14 +27,14 @@ extension ReactorSuite {
                 }
             }
             // Let every task start its operation.
-            while await reactor.counters().operationsInFlight < 1000 { try await Task.sleep(for: .milliseconds(10)) }
+            #expect(try await eventually { await reactor.counters().operationsInFlight >= 1000 })
             await reactor.shutdown()
             for task in tasks {
                 let error = await #expect(throws: ReactorError.self) { try await task.value }
                 #expect(error?.code == .shutDown)
             }
             keep.removeAll()
-            #expect(ProcessResources.openFileDescriptorCount() == descriptorsBefore)
+            #expect(descriptors.added == 0)
         }
 
         /// Operations after shutdown fail at once with `shutDown`.
@@ -49,7 +49,7 @@ extension ReactorSuite {
         /// 10,000 cycles of open, use and close leave the fd count where it was.
         @Test func tenThousandOpenCloseCyclesLeakNoDescriptors() async throws {
             try await withReactor { reactor in
-                let before = ProcessResources.openFileDescriptorCount()
+                let descriptors = DescriptorSnapshot()
                 let listener = try Listener.listen(on: .tcp(host: "127.0.0.1", port: 0), reactor: reactor)
                 for cycle in 0..<10_000 {
                     if cycle % 2 == 0 {
@@ -68,7 +68,7 @@ extension ReactorSuite {
                     }
                 }
                 try await listener.close()
-                #expect(ProcessResources.openFileDescriptorCount() == before)
+                #expect(descriptors.added == 0)
                 #expect(await reactor.counters().operationsInFlight == 0)
             }
         }
@@ -77,7 +77,7 @@ extension ReactorSuite {
         /// the socket of a connect that fails in it) do not leak their descriptors.
         @Test func closingInACancelledTaskReleasesTheDescriptor() async throws {
             try await withReactor { reactor in
-                let before = ProcessResources.openFileDescriptorCount()
+                let descriptors = DescriptorSnapshot()
                 let (a, b) = try StreamSocket.makePair(on: reactor)
                 let closer = Task(executorPreference: reactor) {
                     while !Task.isCancelled { await Task.yield() }
@@ -87,7 +87,7 @@ extension ReactorSuite {
                 }
                 closer.cancel()
                 try await closer.value
-                #expect(ProcessResources.openFileDescriptorCount() == before)
+                #expect(descriptors.added == 0)
                 #expect(await reactor.counters().operationsInFlight == 0)
             }
         }
@@ -95,7 +95,7 @@ extension ReactorSuite {
         /// Handles dropped without `close()` are closed by the reactor.
         @Test func droppedHandlesAreClosed() async throws {
             try await withReactor { reactor in
-                let before = ProcessResources.openFileDescriptorCount()
+                let descriptors = DescriptorSnapshot()
                 for _ in 0..<100 {
                     let (a, b) = try StreamSocket.makePair(on: reactor)
                     try await a.send(BufferSlice(copying: [1]))
@@ -103,12 +103,7 @@ extension ReactorSuite {
                 }
                 // A dropped socket with an armed receive is closed after its receive is cancelled,
                 // a few loop turns later: wait for the fds to come back (bounded), not a fixed time.
-                var turns = 0
-                while ProcessResources.openFileDescriptorCount() != before, turns < 10_000 {
-                    await Task.yield()
-                    turns += 1
-                }
-                #expect(ProcessResources.openFileDescriptorCount() == before)
+                #expect(try await eventually(on: reactor) { descriptors.added == 0 })
                 #expect(await reactor.counters().operationsInFlight == 0)
             }
         }

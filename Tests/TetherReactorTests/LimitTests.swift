@@ -3,7 +3,7 @@ import TetherReactor
 import TetherTesting
 
 extension ReactorSuite {
-    @Suite struct LimitTests {
+    @Suite(.timeLimit(.minutes(1))) struct LimitTests {
         /// Past `maxInFlightOperations` a new operation fails with `tooManyOperations`; the
         /// operations already in flight are unaffected.
         @Test func operationsBeyondTheLimitAreRefused() async throws {
@@ -14,7 +14,9 @@ extension ReactorSuite {
                 for _ in 0..<8 {
                     sleepers.append(Task(executorPreference: reactor) { try await reactor.sleep(for: .seconds(60)) })
                 }
-                while await reactor.counters().operationsInFlight < 8 { await Task.yield() }
+                // Not `eventually(on: reactor)`: its timer would be a ninth operation.
+                let started = try await eventually { await reactor.counters().operationsInFlight >= 8 }
+                #expect(started)
                 let error = await #expect(throws: ReactorError.self) { try await reactor.sleep(for: .seconds(1)) }
                 #expect(error?.code == .tooManyOperations)
                 for sleeper in sleepers { sleeper.cancel() }

@@ -4,7 +4,7 @@ import TetherReactor
 import TetherTesting
 
 extension ReactorSuite {
-    @Suite struct ProcessTests {
+    @Suite(.timeLimit(.minutes(1))) struct ProcessTests {
         @Test func exitStatusSevenIsReported() async throws {
             try await withReactor { reactor in
                 let child = try ChildProcess.spawn(
@@ -105,7 +105,7 @@ extension ReactorSuite {
         @Test(arguments: [false, true])
         func aReleasedHandleLeavesTheChildRunningAndReapsItWhenItExits(closedFirst: Bool) async throws {
             try await withReactor { reactor in
-                let descriptorsBefore = ProcessResources.openFileDescriptorCount()
+                let descriptors = DescriptorSnapshot()
                 let (stdinReader, stdinWriter) = try reactor.makePipe()
                 let stdin = [ChildProcess.FileMapping(stdinReader.fileDescriptor, as: .standardInput)]
                 let pid: Int32
@@ -122,19 +122,16 @@ extension ReactorSuite {
                 for _ in 0..<10 { try await reactor.sleep(for: .milliseconds(2)) }
                 let state = ProcessResources.processState(pid)
                 #expect(
-                    state != nil && state != "Z",
+                    ProcessResources.isRunning(pid),
                     "releasing the handle must not end the child (state \(String(describing: state)))")
                 // End of file on its stdin: `read` fails and the shell exits.
                 try await stdinWriter.close()
-                var turns = 0
-                while ProcessResources.childProcessIDs().contains(pid), turns < 2000 {
-                    try await reactor.sleep(for: .milliseconds(5))
-                    turns += 1
-                }
-                #expect(!ProcessResources.childProcessIDs().contains(pid), "the exited child must be reaped")
+                #expect(
+                    try await eventually(on: reactor) { !ProcessResources.childProcessIDs().contains(pid) },
+                    "the exited child must be reaped")
                 #expect(ProcessResources.processState(pid) == nil)
                 #expect(await reactor.counters().operationsInFlight == 0)
-                #expect(ProcessResources.openFileDescriptorCount() == descriptorsBefore)
+                #expect(descriptors.added == 0)
             }
         }
 
@@ -142,8 +139,8 @@ extension ReactorSuite {
         /// child whose handle was dropped: all are killed, the children are reaped before
         /// shutdown returns, and no descriptor is left.
         @Test func shutdownKillsAndReapsRunningChildrenAndTheirGroups() async throws {
-            try await Task.sleep(for: .milliseconds(1))  // libdispatch's timerfd, opened once
-            let descriptorsBefore = ProcessResources.openFileDescriptorCount()
+            try await ProcessResources.openDispatchTimer()  // `eventually` below sleeps with Task.sleep
+            let descriptors = DescriptorSnapshot()
             let reactor = try Reactor.start()
             let (output, outputWriter) = try reactor.makePipe()
             let leader = try ChildProcess.spawn(
@@ -157,8 +154,8 @@ extension ReactorSuite {
             try await output.close()
             let grandchild = try #require(Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)))
             let dropped = try spawnAndDrop("/bin/sleep", ["60"], on: reactor)
-            #expect(ProcessResources.processState(grandchild).map { $0 != "Z" } == true)
-            #expect(ProcessResources.processState(dropped).map { $0 != "Z" } == true)
+            #expect(ProcessResources.isRunning(grandchild))
+            #expect(ProcessResources.isRunning(dropped))
 
             await reactor.shutdown()
 
@@ -167,14 +164,10 @@ extension ReactorSuite {
             #expect(!children.contains(dropped), "the dropped child must be reaped")
             // The grandchild's parent (the shell) is gone: it was re-parented and is reaped there.
             // It only has to be dead: absent, or a zombie for its new parent to collect.
-            var turns = 0
-            while let state = ProcessResources.processState(grandchild), state != "Z", turns < 1000 {
-                try await Task.sleep(for: .milliseconds(5))
-                turns += 1
-            }
-            let state = ProcessResources.processState(grandchild)
-            #expect(state == nil || state == "Z", "the grandchild must be killed with its group")
-            #expect(ProcessResources.openFileDescriptorCount() == descriptorsBefore)
+            #expect(
+                try await eventually(attempts: 1000) { !ProcessResources.isRunning(grandchild) },
+                "the grandchild must be killed with its group")
+            #expect(descriptors.added == 0)
         }
     }
 }

@@ -77,13 +77,10 @@ extension ReactorSuite {
                     try await writer.send(pattern.slice(from: 0, count: totalBytes))
                     try await writer.close()
                 }
-                var turns = 0
-                while await Task(executorPreference: reactor, operation: { receiver.paused }).value == false,
-                    turns < 5000
-                {
-                    try await reactor.sleep(for: .milliseconds(1))
-                    turns += 1
-                }
+                #expect(
+                    try await eventually(on: reactor) {
+                        await Task(executorPreference: reactor) { receiver.paused }.value
+                    })
                 let atPause = await Task(executorPreference: reactor) { receiver.byteCount }.value
                 #expect(atPause > 0)
                 // Give the writer many loop turns to push whatever the reactor would take.
@@ -160,20 +157,17 @@ extension ReactorSuite {
         /// Closing a paused socket tells its handler `closed` at once, once, and leaks nothing.
         @Test func closeWhilePausedTellsTheHandlerClosed() async throws {
             try await withReactor { reactor in
-                let descriptorsBefore = ProcessResources.openFileDescriptorCount()
+                let descriptors = DescriptorSnapshot()
                 let (writer, reader) = try StreamSocket.makePair(on: reactor)
                 let pattern = ByteStreamPattern(seed: 23)
                 let receiver = PausingReceiver(pattern: pattern, pauseAfterBytes: 1)
                 receiver.socket = reader
                 try await reader.startReceiving(receiver)
                 try await writer.send(pattern.slice(from: 0, count: 300_000))
-                var turns = 0
-                while await Task(executorPreference: reactor, operation: { receiver.paused }).value == false,
-                    turns < 5000
-                {
-                    try await reactor.sleep(for: .milliseconds(1))
-                    turns += 1
-                }
+                #expect(
+                    try await eventually(on: reactor) {
+                        await Task(executorPreference: reactor) { receiver.paused }.value
+                    })
                 await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
                     Task(executorPreference: reactor) {
                         receiver.ended = done
@@ -189,7 +183,7 @@ extension ReactorSuite {
                 }.value
                 try await writer.close()
                 #expect(await reactor.counters().operationsInFlight == 0)
-                #expect(ProcessResources.openFileDescriptorCount() == descriptorsBefore)
+                #expect(descriptors.added == 0)
                 #expect(await Task(executorPreference: reactor) { receiver.ends }.value == ["closed"])
             }
         }

@@ -4,7 +4,7 @@ import TetherReactor
 import TetherTesting
 
 extension ReactorSuite {
-    @Suite struct TimerAndCancellationTests {
+    @Suite(.timeLimit(.minutes(1))) struct TimerAndCancellationTests {
         /// Timers started together fire in the order of their deadlines; cancelled ones never fire.
         @Test func timersFireInOrderAndCancelledOnesDoNot() async throws {
             try await withReactor { reactor in

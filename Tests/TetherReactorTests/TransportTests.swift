@@ -4,7 +4,7 @@ import TetherReactor
 import TetherTesting
 
 extension ReactorSuite {
-    @Suite struct TransportTests {
+    @Suite(.timeLimit(.minutes(1))) struct TransportTests {
         /// Random bytes in chunks of varying sizes arrive intact and in order over every transport,
         /// in both directions at once.
         @Test(arguments: Transport.allCases)

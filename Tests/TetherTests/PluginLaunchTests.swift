@@ -274,11 +274,13 @@ struct PluginLaunchTests {
             let words = text.split(whereSeparator: \.isWhitespace)
             let plugin = try #require(
                 words.count >= 2 && words[0] == "child" ? Int32(words[1]) : nil, "host said \(text)")
-            #expect(isRunning(plugin))
+            #expect(ProcessResources.isRunning(plugin))
             try host.send(signal: SIGKILL)
             #expect(try await host.waitForExit() == .signaled(signal: SIGKILL, coreDumped: false))
             // PR_SET_PDEATHSIG: the kernel kills the orphaned plugin (init reaps it, or it stays a zombie).
-            #expect(try await eventually(on: reactor) { !isRunning(plugin) }, "the plugin outlived its host")
+            #expect(
+                try await eventually(on: reactor) { !ProcessResources.isRunning(plugin) },
+                "the plugin outlived its host")
             try await output.close()
             try await host.close()
         }
@@ -455,6 +457,10 @@ struct PluginLaunchTests {
             let kv = try client.dispense(KeyValueClient.self, name: "kv")
             #expect(try await kv.get("x") == nil)
             try client.process.send(signal: SIGSTOP)
+            // The signal is delivered when the plugin next leaves the kernel: until it shows as
+            // stopped it may still answer a call.
+            let pid = client.process.pid
+            #expect(try await eventually(on: reactor) { ProcessResources.processState(pid) == "T" })
             let error = await #expect(throws: RPCError.self) { _ = try await kv.get("x") }
             #expect(error?.code == .connectionLost)
             let message = error?.message ?? ""

@@ -129,14 +129,14 @@ struct PluginStabilityTests {
     /// the plugin forwards stdout over stream 3.
     @Test func aRunningPluginCostsTheHostThreeDescriptors() async throws {
         try await withoutLeaks { reactor in
-            let before = descriptorCount()
+            let descriptors = DescriptorSnapshot.ignoringRunLoops()
             var clients: [PluginClient] = []
             for _ in 0..<3 { clients.append(try await PluginClient.start(configuration(), on: reactor)) }
             // A pong comes once the plugin has moved its fds 1 and 2 onto streams 3 and 5.
             for client in clients { _ = try await client.ping() }
             let count = clients.count
-            #expect(try await eventually(on: reactor) { descriptorCount() - before <= 3 * count })
-            #expect(descriptorCount() - before == 3 * count)
+            #expect(try await eventually(on: reactor) { descriptors.added <= 3 * count })
+            #expect(descriptors.added == 3 * count)
             for client in clients { await client.kill() }
         }
     }
@@ -145,7 +145,7 @@ struct PluginStabilityTests {
     /// directory removed, its descriptors closed.
     @Test func aReleasedClientStopsAndReapsItsPlugin() async throws {
         try await withoutLeaks { reactor in
-            let before = descriptorCount()
+            let descriptors = DescriptorSnapshot.ignoringRunLoops()
             let directories = socketDirectories()
             var client: PluginClient? = try await PluginClient.start(configuration(), on: reactor)
             _ = try await client?.ping()
@@ -156,7 +156,7 @@ struct PluginStabilityTests {
             #expect(
                 try await eventually(on: reactor) { !ProcessResources.childProcessIDs().contains(pid) },
                 "the plugin of a released client was not stopped and reaped")
-            #expect(try await eventually(on: reactor) { descriptorCount() == before })
+            #expect(try await eventually(on: reactor) { descriptors.added == 0 })
         }
     }
 
@@ -184,7 +184,9 @@ struct PluginStabilityTests {
             let plugin = try #require(
                 words.count == 3 && words[0] == "plugin" ? Int32(words[1]) : nil, "host said \(lines)")
             #expect(!FileManager.default.fileExists(atPath: String(words[2])), "the socket directory outlived the host")
-            #expect(try await eventually(on: reactor) { !isRunning(plugin) }, "the plugin outlived its host")
+            #expect(
+                try await eventually(on: reactor) { !ProcessResources.isRunning(plugin) },
+                "the plugin outlived its host")
             try await output.close()
             try await host.close()
         }
@@ -260,15 +262,15 @@ struct PluginStabilityTests {
     /// leave the host's descriptor count where it was.
     @Test func streamsCostNoDescriptors() async throws {
         try await withoutLeaks { reactor in
-            let before = descriptorCount()
+            let descriptors = DescriptorSnapshot.ignoringRunLoops()
             let client = try await PluginClient.start(configuration(), on: reactor)
             _ = try await client.ping()
-            #expect(try await eventually(on: reactor) { descriptorCount() == before + 3 })
+            #expect(try await eventually(on: reactor) { descriptors.added == 3 })
             var counts: Set<Int> = []
             for _ in 0..<100 {
                 var streams: [MuxStream] = []
                 for _ in 0..<1_000 { streams.append(try await client.session.openStream()) }
-                counts.insert(descriptorCount() - before)
+                counts.insert(descriptors.added)
                 for stream in streams { await stream.close() }
             }
             #expect(counts == [3])

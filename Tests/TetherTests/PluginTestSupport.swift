@@ -21,18 +21,13 @@ func configuration(
     return configuration
 }
 
-/// Runs `body` on a reactor and checks that it left no descriptor or child process behind.
+/// Runs `body` on a reactor and checks that it left no descriptor or child process behind
+/// (descriptors of Foundation's run loops aside: they come and go with the pool's threads).
 func withoutLeaks(_ body: @Sendable (Reactor) async throws -> Void) async throws {
-    let descriptorsBefore = descriptorCount()
+    let descriptors = DescriptorSnapshot.ignoringRunLoops()
     try await withReactor { reactor in try await body(reactor) }
     #expect(ProcessResources.childProcessIDs().isEmpty, "a plugin process was left behind")
-    #expect(descriptorCount() == descriptorsBefore, "descriptors leaked")
-}
-
-/// This process's open descriptors but for those of Foundation's run loops, which come and go
-/// with the concurrency pool's threads. Sockets, pipes, pidfds and rings are all counted.
-func descriptorCount() -> Int {
-    ProcessResources.openFileDescriptorCount(excluding: ProcessResources.runLoopDescriptorKinds)
+    #expect(descriptors.added == 0, "descriptors leaked")
 }
 
 /// Starts a plugin expecting `code`.
@@ -42,11 +37,6 @@ func expectStartFails(_ code: PluginError.Code, _ configuration: PluginClientCon
     let error = await #expect(throws: PluginError.self) { _ = try await PluginClient.start(configuration, on: reactor) }
     #expect(error?.code == code, "\(String(describing: error))")
     return error
-}
-
-/// True while `pid` exists and is not a zombie.
-func isRunning(_ pid: Int32) -> Bool {
-    ProcessResources.processState(pid).map { $0 != "Z" && $0 != "X" } ?? false
 }
 
 /// Runs `work` in a task of its own and says whether it finished within `bound` (it is left

@@ -1,0 +1,115 @@
+import CoreMetrics
+
+/// A session's counters as swift-metrics metrics (`tether_mux_*`, dimension `role`: `client` or
+/// `server`). docs/guide.md lists them.
+///
+/// The metric objects are made once per session, and only when a backend is there (a factory
+/// other than swift-metrics' no-op one). The session counts in its plain ``MuxCounters`` as
+/// always; the changes since the last publication go to the metrics from the session's timer, at
+/// most once a second, and once more when the session has ended. Sessions of one role share their
+/// metrics: counters add up, and the meters of live sessions and streams go up and down by each
+/// session's part.
+final class SessionMetrics {
+    /// How often, at most, the session publishes.
+    static let intervalNanoseconds: UInt64 = 1_000_000_000
+
+    private let factory: any MetricsFactory
+    private let dimensions: [(String, String)]
+    private let streamsOpened: Counter
+    private let streamsAccepted: Counter
+    private let framesSent: Counter
+    private let payloadBytesSent: Counter
+    private let payloadBytesReceived: Counter
+    private let bytesCopied: Counter
+    private let windowStalls: Counter
+    private let outboundStalls: Counter
+    private let streamsActive: Meter
+    private let sessionsActive: Meter
+    /// The counters and the stream count as last published.
+    private var published = MuxCounters()
+    private var publishedStreamCount = 0
+    /// When, on the session's clock, the session publishes next.
+    private var nextPublicationNanoseconds: UInt64 = 0
+
+    /// The metrics of a session in `role`, counted as live from now; nil when `factory` is the
+    /// no-op factory.
+    init?(factory: any MetricsFactory, role: MuxRole) {
+        guard !(factory is NOOPMetricsHandler) else { return nil }
+        self.factory = factory
+        let dimensions = [("role", role == .client ? "client" : "server")]
+        self.dimensions = dimensions
+        func counter(_ label: String) -> Counter { Counter(label: label, dimensions: dimensions, factory: factory) }
+        streamsOpened = counter("tether_mux_streams_opened")
+        streamsAccepted = counter("tether_mux_streams_accepted")
+        framesSent = counter("tether_mux_frames_sent")
+        payloadBytesSent = counter("tether_mux_payload_bytes_sent")
+        payloadBytesReceived = counter("tether_mux_payload_bytes_received")
+        bytesCopied = counter("tether_mux_bytes_copied")
+        windowStalls = counter("tether_mux_window_stalls")
+        outboundStalls = counter("tether_mux_outbound_stalls")
+        streamsActive = Meter(label: "tether_mux_streams_active", dimensions: dimensions, factory: factory)
+        sessionsActive = Meter(label: "tether_mux_sessions_active", dimensions: dimensions, factory: factory)
+        sessionsActive.increment()
+    }
+
+    /// Publishes if a second has passed since the last publication.
+    func publishIfDue(_ counters: MuxCounters, streamCount: Int, nowNanoseconds: UInt64) {
+        guard nowNanoseconds >= nextPublicationNanoseconds else { return }
+        publish(counters, streamCount: streamCount)
+        nextPublicationNanoseconds = nowNanoseconds + Self.intervalNanoseconds
+    }
+
+    /// Publishes the last changes of a session that has ended for `reason` (its failure, or
+    /// `sessionClosed`), which no longer counts as live, nor do its streams.
+    func ended(_ counters: MuxCounters, reason: MuxError?) {
+        publish(counters, streamCount: 0)
+        sessionsActive.decrement()
+        let reasonName = (reason?.code ?? .sessionClosed).name
+        Counter(label: "tether_mux_session_ends", dimensions: dimensions + [("reason", reasonName)], factory: factory)
+            .increment()
+    }
+
+    /// Adds what each counter gained since the last publication; moves the stream meter by the
+    /// change in the session's stream count.
+    private func publish(_ counters: MuxCounters, streamCount: Int) {
+        func add(_ metric: Counter, _ value: KeyPath<MuxCounters, UInt64>) {
+            let gained = counters[keyPath: value] &- published[keyPath: value]
+            if gained > 0 { metric.increment(by: Int64(truncatingIfNeeded: gained)) }
+        }
+        add(streamsOpened, \.streamsOpened)
+        add(streamsAccepted, \.streamsAccepted)
+        add(framesSent, \.framesSent)
+        add(payloadBytesSent, \.payloadBytesSent)
+        add(payloadBytesReceived, \.payloadBytesReceived)
+        add(bytesCopied, \.bytesCopied)
+        add(windowStalls, \.windowStalls)
+        add(outboundStalls, \.outboundStalls)
+        let change = streamCount - publishedStreamCount
+        if change > 0 { streamsActive.increment(by: Double(change)) }
+        if change < 0 { streamsActive.decrement(by: Double(-change)) }
+        published = counters
+        publishedStreamCount = streamCount
+    }
+}
+
+extension MuxSession {
+    /// A writer of `streamID` is about to wait: counts whether for the peer's window (the stream
+    /// has no credit left) or for room in the outbound buffer.
+    func noteWriterWaits(streamID: UInt32) {
+        if state.stream(streamID)?.sendCreditBytes == 0 {
+            counters.windowStalls += 1
+        } else {
+            counters.outboundStalls += 1
+        }
+    }
+
+    /// From the session's timer: publishes the counters if a second has passed.
+    func publishMetricsIfDue() {
+        metrics?.publishIfDue(counters, streamCount: streams.count, nowNanoseconds: nowNanoseconds)
+    }
+
+    /// Once the session has ended and its socket is closed: publishes the last changes and the end.
+    func publishFinalMetrics() {
+        metrics?.ended(counters, reason: failure)
+    }
+}
