@@ -136,7 +136,7 @@ extension MuxSession {
         case .write(let streamID, let slices, let cursor, let finishing):
             return try writeStep(streamID: streamID, slices: slices, cursor: cursor, finishing: finishing)
         case .closeWrite(let streamID):
-            if let failure = state.streamFailure(streamID) { throw failure }
+            if let failure = ask({ $0.streamFailure(streamID) }) { throw failure }
             state.closeWrite(streamID: streamID)
             drainActions()
             return .finished(.done)
@@ -192,7 +192,7 @@ extension MuxSession {
             drainActions()
             return .finished(.slice(slice))
         }
-        switch state.readStatus(of: streamID) {
+        switch ask({ $0.readStatus(of: streamID) }) {
         case .open:
             guard entry.reader == nil else { throw MuxError(.streamClosed, streamID: streamID) }
             return .waiting(.read(streamID: streamID, woken: true), .reader(streamID))
@@ -208,7 +208,7 @@ extension MuxSession {
     private func writeStep(streamID: UInt32, slices: [BufferSlice], cursor: PayloadCursor, finishing: Bool)
         throws(MuxError) -> MuxStep
     {
-        if let failure = state.streamFailure(streamID) { throw failure }
+        if let failure = ask({ $0.streamFailure(streamID) }) { throw failure }
         var cursor = cursor
         if cursor.isDone {
             if finishing {
@@ -240,13 +240,14 @@ extension MuxSession {
     func park(_ continuation: CheckedContinuation<Void, Never>, as waiter: MuxWaiter) {
         switch waiter {
         case .reader(let streamID):
-            guard let entry = streams[streamID], !entry.hasQueuedData, state.readStatus(of: streamID) == .open else {
+            guard let entry = streams[streamID], !entry.hasQueuedData, ask({ $0.readStatus(of: streamID) }) == .open
+            else {
                 continuation.resume()
                 return
             }
             entry.reader = continuation
         case .writer(let streamID):
-            guard let entry = streams[streamID], state.streamFailure(streamID) == nil else {
+            guard let entry = streams[streamID], ask({ $0.streamFailure(streamID) }) == nil else {
                 continuation.resume()
                 return
             }
@@ -258,7 +259,7 @@ extension MuxSession {
             }
             openWaiters.append(continuation)
         case .acceptor:
-            guard failure == nil, handedToAcceptors.isEmpty, state.acceptQueueCount == 0 else {
+            guard failure == nil, handedToAcceptors.isEmpty, ask({ $0.acceptQueueCount }) == 0 else {
                 continuation.resume()
                 return
             }
@@ -286,7 +287,7 @@ extension MuxSession {
 
     /// Everyone waiting on the stream looks again; the failure handler hears of its failure.
     func wake(_ streamID: UInt32) {
-        streams[streamID]?.wakeAll(failure: state.streamFailure(streamID))
+        streams[streamID]?.wakeAll(failure: ask({ $0.streamFailure(streamID) }))
     }
 
     func wakeOpeners() {

@@ -104,7 +104,7 @@ extension MuxSession {
                 sessionEnded(error)
             }
         }
-        if state.hasOutbound { wakeWriter() }
+        if ask({ $0.hasOutbound }) { wakeWriter() }
     }
 
     /// Forgets a stream that never got a handle (the peer reset or finished it before it was

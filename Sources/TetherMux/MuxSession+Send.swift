@@ -29,7 +29,7 @@ extension MuxSession {
             handler(failure ?? MuxError(.streamClosed, streamID: streamID))
             return
         }
-        if let failure = state.streamFailure(streamID) {
+        if let failure = ask({ $0.streamFailure(streamID) }) {
             handler(failure)
             return
         }
@@ -61,7 +61,7 @@ extension MuxSession {
     /// Forgets a stream whose handle is gone: resets it if still open.
     func release(streamID: UInt32) {
         guard let entry = streams.removeValue(forKey: streamID) else { return }
-        let failure = state.streamFailure(streamID)
+        let failure = ask({ $0.streamFailure(streamID) })
         forget(entry, streamID: streamID)
         entry.wakeAll(failure: failure ?? MuxError(.streamClosed, streamID: streamID))
         drainActions()
@@ -80,13 +80,13 @@ extension MuxSession {
                 publishMetricsIfDue()
             } else {
                 guard writerRunning else { return }
-                if state.isWriteStalled(nowNanoseconds: nowNanoseconds) {
+                if ask({ $0.isWriteStalled(nowNanoseconds: nowNanoseconds) }) {
                     abortConnection()
                     return
                 }
             }
             let now = nowNanoseconds
-            let deadline = state.nextDeadlineNanoseconds ?? (now + 1_000_000_000)
+            let deadline = ask({ $0.nextDeadlineNanoseconds }) ?? (now + 1_000_000_000)
             let waitNanoseconds = min(max(deadline, now + 1_000_000) - now, 1_000_000_000)
             do {
                 try await reactor.sleep(for: .nanoseconds(Int64(waitNanoseconds)))

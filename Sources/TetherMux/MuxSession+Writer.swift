@@ -16,12 +16,12 @@ extension MuxSession {
     func flush() {
         flushScheduled = false
         guard !sendInFlight, writerRunning else { return }
-        guard state.hasOutbound else {
+        guard ask({ $0.hasOutbound }) else {
             if failure != nil { endWriter() }
             return
         }
         var batch: [BufferSlice] = []
-        batch.reserveCapacity(state.outbound.queuedItemCount)
+        batch.reserveCapacity(ask({ $0.outbound.queuedItemCount }))
         state.takeOutbound(nowNanoseconds: nowNanoseconds) { item in
             switch item {
             case .header(let header):

@@ -62,7 +62,15 @@ public actor MuxSession {
     var openWaiters: [CheckedContinuation<Void, Never>] = []
     var pingWaiters: [UInt32: CheckedContinuation<Result<UInt64, MuxError>, Never>] = [:]
     /// Why the session ended, or nil while it runs: the state machine's record.
-    var failure: MuxError? { state.failure }
+    var failure: MuxError? { ask({ $0.failure }) }
+
+    /// Answers `question` about the state machine in place. Reading the actor's `state` for a
+    /// non-mutating call copies the whole struct when the call's body comes from another module
+    /// (TetherYamux); through `inout` it is read where it lies.
+    @inline(__always)
+    func ask<Answer>(_ question: (inout SessionState<BufferSlice>) -> Answer) -> Answer {
+        question(&state)
+    }
     /// The socket hands received bytes to the session (`received`) until the session fails.
     var receiving = true
     var tickerTask: Task<Void, Never>?

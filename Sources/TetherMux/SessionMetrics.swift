@@ -96,7 +96,7 @@ extension MuxSession {
     /// A writer of `streamID` is about to wait: counts whether for the peer's window (the stream
     /// has no credit left) or for room in the outbound buffer.
     func noteWriterWaits(streamID: UInt32) {
-        if state.stream(streamID)?.sendCreditBytes == 0 {
+        if ask({ $0.stream(streamID) })?.sendCreditBytes == 0 {
             counters.windowStalls += 1
         } else {
             counters.outboundStalls += 1

@@ -42,10 +42,10 @@ public struct FrameDecoder<Chunk: FrameByteChunk>: Sendable {
     }
 
     /// Whether the last fed chunk has been fully parsed, so the next one may be fed.
-    public var needsInput: Bool { current == nil }
+    @inlinable public var needsInput: Bool { current == nil }
 
     /// Whether the decoder is between frames (no partial header or payload pending).
-    public var isAtFrameBoundary: Bool { accumulator.byteCount == 0 && payloadHeader == nil }
+    @inlinable public var isAtFrameBoundary: Bool { accumulator.byteCount == 0 && payloadHeader == nil }
 
     /// Hands the decoder the next received chunk.
     ///

@@ -35,23 +35,23 @@ public struct OutboundFrameBuffer<Chunk: FrameByteChunk>: Sendable {
     @inlinable public init() {}
 
     /// Whether nothing is queued (frames in flight do not count).
-    public var isEmpty: Bool { control.isEmpty && data.isEmpty }
+    @inlinable public var isEmpty: Bool { control.isEmpty && data.isEmpty }
 
     /// Frames queued and not yet taken (O(queued items): for diagnostics).
-    public var queuedFrameCount: Int { control.count + data.reduce(0) { $1.isHeader ? $0 + 1 : $0 } }
+    @inlinable public var queuedFrameCount: Int { control.count + data.reduce(0) { $1.isHeader ? $0 + 1 : $0 } }
 
     /// Items queued and not yet taken: what ``take(nowNanoseconds:_:)`` hands out, one per
     /// header and one per payload chunk.
-    public var queuedItemCount: Int { control.count + data.count }
+    @inlinable public var queuedItemCount: Int { control.count + data.count }
 
     /// Whether taken frames wait for ``written()``.
-    public var isWriting: Bool { writingSinceNanoseconds != nil }
+    @inlinable public var isWriting: Bool { writingSinceNanoseconds != nil }
 
     /// Reply frames (ping replies, RSTs refusing streams) queued or in flight.
-    public var outstandingReplyFrames: Int { queuedReplyFrames + inFlightReplyFrames }
+    @inlinable public var outstandingReplyFrames: Int { queuedReplyFrames + inFlightReplyFrames }
 
     /// Data payload bytes queued or in flight.
-    public var outstandingDataBytes: Int { queuedDataBytes + inFlightDataBytes }
+    @inlinable public var outstandingDataBytes: Int { queuedDataBytes + inFlightDataBytes }
 
     /// Queues a header-only frame. FIN and RST go behind the queued data, everything else ahead
     /// of it. `isReply`: the frame answers the peer (a ping reply, an RST refusing its SYN).

@@ -64,7 +64,7 @@ extension SessionState {
 
     /// When ``tick(nowNanoseconds:)`` must next be called, or `nil` if no timer is needed. After
     /// the session failed, only the write timeout is left (see ``isWriteStalled(nowNanoseconds:)``).
-    @inlinable public var nextDeadlineNanoseconds: UInt64? {
+    @inlinable @inline(__always) public var nextDeadlineNanoseconds: UInt64? {
         guard failure == nil else { return writeDeadlineNanoseconds }
         var deadline =
             writeDeadlineNanoseconds.map { min($0, nextKeepAliveNanoseconds ?? $0) } ?? nextKeepAliveNanoseconds

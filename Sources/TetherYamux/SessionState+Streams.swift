@@ -90,7 +90,7 @@ extension SessionState {
     }
 
     /// Whether `byteCount` bytes can be queued on the stream at once, without waiting.
-    @inlinable public func canSendNow(streamID: UInt32, byteCount: Int) -> Bool {
+    @inlinable @inline(__always) public func canSendNow(streamID: UInt32, byteCount: Int) -> Bool {
         guard failure == nil, let credit = streams[streamID]?.sendCreditBytes else { return false }
         return byteCount <= Int(credit)
             && _outbound.outstandingDataBytes + byteCount <= configuration.maxOutboundDataBytes

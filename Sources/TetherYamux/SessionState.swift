@@ -24,31 +24,31 @@ public struct SessionState<Chunk: FrameByteChunk>: Sendable {
     public let configuration: MuxConfiguration
 
     /// Why the session ended, or `nil` while it runs.
-    @inlinable public var failure: MuxError? { _failure }
+    @inlinable @inline(__always) public var failure: MuxError? { _failure }
     @usableFromInline var _failure: MuxError?
     /// This side sent GoAway(normal): incoming SYNs are refused with RST.
-    @inlinable public var localGoAwaySent: Bool { _localGoAwaySent }
+    @inlinable @inline(__always) public var localGoAwaySent: Bool { _localGoAwaySent }
     @usableFromInline var _localGoAwaySent: Bool = false
     /// The peer sent GoAway(normal): no new streams may be opened.
-    @inlinable public var remoteGoAwayReceived: Bool { _remoteGoAwayReceived }
+    @inlinable @inline(__always) public var remoteGoAwayReceived: Bool { _remoteGoAwayReceived }
     @usableFromInline var _remoteGoAwayReceived: Bool = false
     /// The latest round-trip estimate from a ping, or `nil` before the first reply.
-    @inlinable public var rttNanoseconds: UInt64? { _rttNanoseconds }
+    @inlinable @inline(__always) public var rttNanoseconds: UInt64? { _rttNanoseconds }
     @usableFromInline var _rttNanoseconds: UInt64?
     /// Window growth the session budget still allows across all streams.
-    @inlinable public var receiveBudgetRemainingBytes: UInt64 { _receiveBudgetRemainingBytes }
+    @inlinable @inline(__always) public var receiveBudgetRemainingBytes: UInt64 { _receiveBudgetRemainingBytes }
     @usableFromInline var _receiveBudgetRemainingBytes: UInt64
     /// Frames waiting for the connection, in wire order.
-    @inlinable public var outbound: OutboundFrameBuffer<Chunk> { _outbound }
+    @inlinable @inline(__always) public var outbound: OutboundFrameBuffer<Chunk> { _outbound }
     @usableFromInline var _outbound: OutboundFrameBuffer<Chunk> = OutboundFrameBuffer<Chunk>()
     /// Payload bytes delivered to streams and not yet reported consumed, across all streams
     /// (closed ones included, until their bytes are reported read or dropped).
-    @inlinable public var bufferedBytes: UInt64 { _bufferedBytes }
+    @inlinable @inline(__always) public var bufferedBytes: UInt64 { _bufferedBytes }
     @usableFromInline var _bufferedBytes: UInt64 = 0
     /// Receive credit granted by window updates across all streams and not used by the peer yet:
     /// bytes that may still arrive on top of ``bufferedBytes`` (besides each stream's implicit
     /// first 256 KiB). Kept equal to the streams' sum by ``store(_:streamID:)``.
-    @inlinable public var grantedCreditBytes: UInt64 { _grantedCreditBytes }
+    @inlinable @inline(__always) public var grantedCreditBytes: UInt64 { _grantedCreditBytes }
     @usableFromInline var _grantedCreditBytes: UInt64 = 0
 
     /// Every stream; changed only through ``store(_:streamID:)`` and ``removeStream(_:)``, which
@@ -129,22 +129,22 @@ public struct SessionState<Chunk: FrameByteChunk>: Sendable {
     // MARK: Queries
 
     /// Whether the session ended.
-    public var isFailed: Bool { failure != nil }
+    @inlinable @inline(__always) public var isFailed: Bool { failure != nil }
 
     /// The state of a stream, or `nil` if it is unknown, closed or reset.
-    @inlinable public func stream(_ streamID: UInt32) -> StreamState? { streams[streamID] }
+    @inlinable @inline(__always) public func stream(_ streamID: UInt32) -> StreamState? { streams[streamID] }
 
     /// The number of streams tracked (open or half-closed, both directions).
-    public var streamCount: Int { streams.count }
+    @inlinable @inline(__always) public var streamCount: Int { streams.count }
 
     /// The number of ended streams whose end is kept until the owner releases them.
-    public var endedStreamCount: Int { endedStreams.count }
+    @inlinable @inline(__always) public var endedStreamCount: Int { endedStreams.count }
 
     /// What a reader of the stream finds once its delivered bytes are read: more may come, the
     /// peer finished (FIN, or both halves closed), or the stream failed — reset by the peer,
     /// dropped over a session limit, or the session's failure. A stream the session does not
     /// know (never reported, or released) reads as failed with `streamClosed`.
-    @inlinable public func readStatus(of streamID: UInt32) -> StreamReadStatus {
+    @inlinable @inline(__always) public func readStatus(of streamID: UInt32) -> StreamReadStatus {
         switch endedStreams[streamID] {
         case .closed: return .finished
         case .failed(let error): return .failed(error)
@@ -159,7 +159,7 @@ public struct SessionState<Chunk: FrameByteChunk>: Sendable {
     /// Why the stream can no longer be used, or `nil` if it can (or ended normally: its write
     /// half then fails with `streamClosed` on its own). A reset or dropped stream keeps its own
     /// reason after the session fails.
-    @inlinable public func streamFailure(_ streamID: UInt32) -> MuxError? {
+    @inlinable @inline(__always) public func streamFailure(_ streamID: UInt32) -> MuxError? {
         switch endedStreams[streamID] {
         case .closed: return nil
         case .failed(let error): return error
@@ -176,10 +176,10 @@ public struct SessionState<Chunk: FrameByteChunk>: Sendable {
     }
 
     /// Incoming streams waiting in the accept queue.
-    public var acceptQueueCount: Int { acceptQueue.count }
+    @inlinable @inline(__always) public var acceptQueueCount: Int { acceptQueue.count }
 
     /// Streams this side opened that the peer has not ACKed yet.
-    public var unacknowledgedCount: Int { unacknowledgedStreamCount }
+    @inlinable @inline(__always) public var unacknowledgedCount: Int { unacknowledgedStreamCount }
 
     // MARK: Actions
 
@@ -197,7 +197,7 @@ public struct SessionState<Chunk: FrameByteChunk>: Sendable {
     }
 
     /// Actions queued and not yet taken.
-    public var pendingActionCount: Int { outbox.count - outboxReadIndex }
+    @inlinable @inline(__always) public var pendingActionCount: Int { outbox.count - outboxReadIndex }
 
     @inlinable mutating func emit(_ action: SessionAction<Chunk>) {
         outbox.append(action)
@@ -221,7 +221,7 @@ public struct SessionState<Chunk: FrameByteChunk>: Sendable {
     // MARK: Outbound frames
 
     /// Whether frames wait to be taken.
-    public var hasOutbound: Bool { !_outbound.isEmpty }
+    @inlinable @inline(__always) public var hasOutbound: Bool { !_outbound.isEmpty }
 
     /// Hands every queued frame to `write` in wire order; they are in flight until
     /// ``outboundWritten(nowNanoseconds:)``. Write one batch at a time.
@@ -256,7 +256,7 @@ public struct SessionState<Chunk: FrameByteChunk>: Sendable {
     /// Whether a write has been in flight for ``MuxConfiguration/writeTimeoutNanoseconds`` with no
     /// progress: the peer stopped reading. Asked by the owner after the session failed too, so
     /// that closing cannot wait for the connection forever.
-    @inlinable public func isWriteStalled(nowNanoseconds: UInt64) -> Bool {
+    @inlinable @inline(__always) public func isWriteStalled(nowNanoseconds: UInt64) -> Bool {
         guard let since = _outbound.writingSinceNanoseconds, nowNanoseconds >= since else { return false }
         return nowNanoseconds - since >= configuration.writeTimeoutNanoseconds
     }
