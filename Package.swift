@@ -43,10 +43,16 @@ let package = Package(
             pkgConfig: "liburing",
             providers: [.apt(["liburing-dev"])]
         ),
+        // The one ring-buffer queue both the reactor and the protocol use: pure, generic.
+        .target(
+            name: "TetherCollections",
+            swiftSettings: strictSafe
+        ),
         .target(
             name: "TetherReactor",
             dependencies: [
                 "CLibUring",
+                "TetherCollections",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
             ],
@@ -58,13 +64,15 @@ let package = Package(
         // windows, limits. Imports nothing of the project, so no I/O can creep in.
         .target(
             name: "TetherYamux",
+            dependencies: ["TetherCollections"],
             swiftSettings: strictSafe
         ),
         // The binding of the protocol to the reactor: the session actor, streams, the writer.
         .target(
             name: "TetherMux",
             dependencies: [
-                "TetherYamux", "TetherReactor", .product(name: "CoreMetrics", package: "swift-metrics"),
+                "TetherCollections", "TetherYamux", "TetherReactor",
+                .product(name: "CoreMetrics", package: "swift-metrics"),
             ],
             swiftSettings: strictSafe
         ),
@@ -162,6 +170,11 @@ let package = Package(
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
             ],
+            swiftSettings: strictSafe
+        ),
+        .testTarget(
+            name: "TetherCollectionsTests",
+            dependencies: ["TetherCollections"],
             swiftSettings: strictSafe
         ),
         // The protocol's tests: pure values, no I/O.

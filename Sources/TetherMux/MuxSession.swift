@@ -1,5 +1,6 @@
 import CoreMetrics
 import Synchronization
+import TetherCollections
 import TetherReactor
 
 /// A yamux session over one reactor socket: open and accept streams, ping, go away, close.

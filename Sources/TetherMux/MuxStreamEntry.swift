@@ -1,3 +1,4 @@
+import TetherCollections
 import TetherReactor
 
 /// The session's record of one stream beside the state machine's: delivered payload not yet

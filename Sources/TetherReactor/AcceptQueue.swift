@@ -1,5 +1,6 @@
 import CLibUring
 import Glibc
+import TetherCollections
 
 /// The accepting side of a listener: one multishot accept feeding a bounded queue of new
 /// connections, and at most one waiting `accept()`.

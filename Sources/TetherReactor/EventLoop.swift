@@ -1,5 +1,6 @@
 import CLibUring
 import Glibc
+import TetherCollections
 
 /// The reactor thread's state and its loop: run jobs, submit, wait, dispatch completions.
 ///

@@ -1,4 +1,5 @@
 import CLibUring
+import TetherCollections
 
 /// The receive side of one socket or pipe: a receive operation fed by the provided-buffer ring,
 /// the slices it produced that nobody has read yet, and at most one waiting reader.

@@ -1,3 +1,5 @@
+import TetherCollections
+
 /// Work handed to the reactor thread by other threads, under the reactor's lock.
 ///
 /// Anything that touches the ring or loop state and starts on another thread goes through here:

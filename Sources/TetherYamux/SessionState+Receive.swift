@@ -1,3 +1,5 @@
+import TetherCollections
+
 // Frames from the peer: one handler per frame type, like yamux's `handlers` table in session.go.
 
 extension SessionState {
@@ -128,7 +130,8 @@ extension SessionState {
         guard streams[streamID] == nil else { throw MuxError(.duplicateStream, streamID: streamID) }
         // A reused ID could be read through a handle still held for the old stream.
         try claimIncomingStreamID(streamID)
-        guard !localGoAwaySent, !acceptQueue.isFull, streams.count < configuration.maxConcurrentStreams,
+        guard !localGoAwaySent, acceptQueue.count < configuration.acceptBacklog,
+            streams.count < configuration.maxConcurrentStreams,
             bufferedBytes < configuration.maxBufferedBytes
         else {
             sendReply(.windowUpdate(streamID: streamID, flags: .rst, deltaBytes: 0))

@@ -1,3 +1,5 @@
+import TetherCollections
+
 // Stream operations requested by the application on this side.
 
 extension SessionState {

@@ -1,3 +1,5 @@
+import TetherCollections
+
 /// The yamux session state machine: a pure value that turns received bytes, application requests
 /// and clock ticks into ``SessionAction``s. It never performs I/O and never reads a clock.
 ///
@@ -58,7 +60,7 @@ public struct SessionState<Chunk: FrameByteChunk>: Sendable {
     /// (``releaseStream(_:)``): a stream's reader and writers learn its end from here
     /// (``readStatus(of:)``, ``streamFailure(_:)``), so the owner keeps no copy of it.
     @usableFromInline var endedStreams: [UInt32: StreamEnd] = [:]
-    @usableFromInline var acceptQueue: BoundedQueue<UInt32>
+    @usableFromInline var acceptQueue = FIFO<UInt32>()
     @usableFromInline var unacknowledgedStreamCount = 0
     /// An opener was told to wait; the next free ACK slot reports ``SessionAction/openSlotAvailable``.
     @usableFromInline var openerWaiting = false
@@ -114,7 +116,6 @@ public struct SessionState<Chunk: FrameByteChunk>: Sendable {
         self.role = role
         self.configuration = configuration
         self.nextStreamID = UInt64(role.firstStreamID)
-        self.acceptQueue = BoundedQueue(capacity: configuration.acceptBacklog)
         // No window this session grants can exceed the largest window it may grow to, so a longer
         // Data frame can be refused from its header alone, before any payload is buffered.
         self.decoder = FrameDecoder(
@@ -280,7 +281,7 @@ public struct SessionState<Chunk: FrameByteChunk>: Sendable {
         decoder = FrameDecoder(maxDataPayloadBytes: decoder.maxDataPayloadBytes)
         streams.removeAll()
         _grantedCreditBytes = 0
-        acceptQueue.removeAll { _ in true }
+        acceptQueue.removeAll()
         unacknowledgedStreamCount = 0
         pings.removeAll()
         nextKeepAliveNanoseconds = nil
