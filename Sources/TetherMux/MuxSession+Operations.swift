@@ -62,8 +62,7 @@ extension MuxSession {
 
     /// Runs `operation` to its end, or until the task is cancelled while the operation must wait
     /// (an accept waits on; see ``MuxWaiter/endsOnCancellation``): then it throws `cancelled` and
-    /// leaves the stream as it was. A waiter woken after its task was cancelled steps once more,
-    /// so what was handed to it is taken rather than lost. On the session's reactor thread each step runs without an
+    /// leaves the stream as it was. On the session's reactor thread each step runs without an
     /// actor hop (`runIsolated`, an `assumeIsolated` that allocates nothing) and a wait parks
     /// this task on the stream directly, so its wake-up resumes it in one job — waiting inside
     /// the actor costs up to three (hop in, resume there, hop back out). Elsewhere it hops onto
@@ -89,6 +88,7 @@ extension MuxSession {
                 } onCancel: {
                     self.wakeParkedSoon(waiter)
                 }
+                if Task.isCancelled { throw waiter.cancelled }
             }
         }
         return try await performIsolated(operation)
@@ -118,6 +118,7 @@ extension MuxSession {
                 } onCancel: {
                     wakeParkedSoon(waiter)
                 }
+                if Task.isCancelled { throw waiter.cancelled }
             }
         }
     }
@@ -136,7 +137,7 @@ extension MuxSession {
         case .write(let streamID, let slices, let cursor, let finishing):
             return try writeStep(streamID: streamID, slices: slices, cursor: cursor, finishing: finishing)
         case .closeWrite(let streamID):
-            if let failure = ask({ $0.streamFailure(streamID) }) { throw failure }
+            if let failure = writeFailure(streamID) { throw failure }
             state.closeWrite(streamID: streamID)
             drainActions()
             return .finished(.done)
@@ -208,7 +209,7 @@ extension MuxSession {
     private func writeStep(streamID: UInt32, slices: [BufferSlice], cursor: PayloadCursor, finishing: Bool)
         throws(MuxError) -> MuxStep
     {
-        if let failure = ask({ $0.streamFailure(streamID) }) { throw failure }
+        if let failure = writeFailure(streamID) { throw failure }
         var cursor = cursor
         if cursor.isDone {
             if finishing {
@@ -230,6 +231,12 @@ extension MuxSession {
         case .failed(let error):
             throw error
         }
+    }
+
+    /// Why the stream's write half cannot be used: the stream's own failure, or the session's
+    /// (also for a stream that had closed normally before the session ended).
+    private func writeFailure(_ streamID: UInt32) -> MuxError? {
+        ask({ $0.streamFailure(streamID) }) ?? failure
     }
 
     // MARK: Waiting

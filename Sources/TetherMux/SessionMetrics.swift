@@ -93,13 +93,13 @@ final class SessionMetrics {
 }
 
 extension MuxSession {
-    /// A writer of `streamID` is about to wait: counts whether for the peer's window (the stream
-    /// has no credit left) or for room in the outbound buffer.
+    /// A writer of `streamID` is about to wait: counts whether for room in the outbound buffer
+    /// or for the peer's window, in the order the state machine checks them.
     func noteWriterWaits(streamID: UInt32) {
-        if ask({ $0.stream(streamID) })?.sendCreditBytes == 0 {
-            counters.windowStalls += 1
-        } else {
+        if ask({ $0.outbound.outstandingDataBytes >= $0.configuration.maxOutboundDataBytes }) {
             counters.outboundStalls += 1
+        } else {
+            counters.windowStalls += 1
         }
     }
 

@@ -60,9 +60,13 @@ extension MuxStream {
 }
 
 extension MuxSession {
+    /// A stream for a call. A caller cancelled while the open waits for an ACK slot ends with
+    /// `CancellationError`, as a call cancelled at any later point does.
     func openStreamForCall() async throws -> MuxStream {
         do {
             return try await openStream()
+        } catch  where error.code == .cancelled {
+            throw CancellationError()
         } catch {
             throw RPCError(.connectionLost, "cannot open a stream for the call: \(error)")
         }

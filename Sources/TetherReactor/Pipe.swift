@@ -14,7 +14,8 @@ public final class PipeReader: Sendable {
 
     deinit { core.dropped() }
 
-    /// Takes ownership of a readable pipe fd (e.g. a child's stdout).
+    /// Takes ownership of a readable pipe fd (e.g. a child's stdout). The reader owns the
+    /// descriptor from now on: closing it elsewhere is a bug the reactor traps on (`EBADF`).
     public static func adopting(_ fileDescriptor: FileDescriptor, on reactor: Reactor) -> PipeReader {
         PipeReader(reactor: reactor, fd: fileDescriptor.rawValue)
     }
@@ -51,6 +52,8 @@ public final class PipeWriter: Sendable {
 
     deinit { core.dropped() }
 
+    /// Takes ownership of a writable pipe fd (e.g. a child's stdin). The writer owns the
+    /// descriptor from now on: closing it elsewhere is a bug the reactor traps on (`EBADF`).
     public static func adopting(_ fileDescriptor: FileDescriptor, on reactor: Reactor) -> PipeWriter {
         PipeWriter(reactor: reactor, fd: fileDescriptor.rawValue)
     }

@@ -1,4 +1,5 @@
 import CoreMetrics
+import Synchronization
 
 /// A reactor's counters as swift-metrics metrics (`tether_reactor_*`, dimension `reactor`: the
 /// configuration's thread name). docs/guide.md lists them.
@@ -9,6 +10,8 @@ import CoreMetrics
 /// publication go to the metrics at most once a second — when the loop is about to sleep, or
 /// every 4,096 turns of a loop that never sleeps — and once more when the loop ends.
 final class ReactorMetrics {
+    /// Reactors that made metrics so far, for their `reactor` dimension.
+    private static let started = Atomic<Int>(0)
     /// How often, at most, the loop publishes.
     static let intervalNanoseconds: Int64 = 1_000_000_000
 
@@ -31,7 +34,9 @@ final class ReactorMetrics {
     /// The metrics of the reactor named `name`, or nil when `factory` is the no-op factory.
     init?(factory: any MetricsFactory, name: String) {
         guard !(factory is NOOPMetricsHandler) else { return nil }
-        let dimensions = [("reactor", name)]
+        // Reactors share a thread name by default: a serial number tells their gauges apart.
+        let serial = Self.started.add(1, ordering: .relaxed).newValue
+        let dimensions = [("reactor", "\(name)-\(serial)")]
         func counter(_ label: String) -> Counter { Counter(label: label, dimensions: dimensions, factory: factory) }
         bytesReceived = counter("tether_reactor_bytes_received")
         bytesSent = counter("tether_reactor_bytes_sent")

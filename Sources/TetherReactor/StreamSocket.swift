@@ -23,6 +23,10 @@ public final class StreamSocket: Sendable {
 
     /// Takes ownership of an already connected stream socket (for example one inherited from a
     /// parent process). It is closed by ``close()``, by reactor shutdown, or when dropped.
+    ///
+    /// The socket owns the descriptor from now on: closing it elsewhere is a bug, and the reactor
+    /// traps when the kernel reports the descriptor gone (`EBADF`) rather than act on a number
+    /// that may already name another file.
     public static func adopting(_ fileDescriptor: FileDescriptor, on reactor: Reactor) -> StreamSocket {
         StreamSocket(reactor: reactor, fd: fileDescriptor.rawValue)
     }

@@ -13,8 +13,14 @@ extension ReactorSuite {
             let metrics = TestMetrics()
             var configuration = ReactorConfiguration()
             configuration.threadName = "metrics-test"
-            let dimensions = [("reactor", "metrics-test")]
-            try await withReactor(configuration: configuration, metricsFactory: metrics) { reactor in
+            let metricsFactory = metrics
+            let dimensions = try await withReactor(configuration: configuration, metricsFactory: metricsFactory) {
+                reactor in
+                // The dimension is the thread name and a serial number.
+                let reactorName = try #require(
+                    metricsFactory.counters.first { $0.label == "tether_reactor_bytes_sent" }?.dimensions.first?.1)
+                #expect(reactorName.hasPrefix("metrics-test-"))
+                let dimensions = [("reactor", reactorName)]
                 let (a, b) = try StreamSocket.makePair(on: reactor)
                 try await a.send(BufferSlice(copying: [UInt8](repeating: 7, count: 1_000)))
                 var received = 0
@@ -26,6 +32,7 @@ extension ReactorSuite {
                     })
                 try await a.close()
                 try await b.close()
+                return dimensions
             }
             #expect(metrics.counterTotal(label: "tether_reactor_bytes_received", dimensions: dimensions) == 1_000)
             #expect(metrics.counterTotal(label: "tether_reactor_completions", dimensions: dimensions) > 0)

@@ -51,15 +51,18 @@ extension ReactorSuite {
         func aCancelledTimerNeverFires(cancelledElsewhere: Bool) async throws {
             try await withReactor { reactor in
                 let log = TimerLog(reactor: reactor)
-                let timer = ReactorTimer.start(on: reactor, timeoutNanoseconds: 30_000_000, handler: log)
+                // An hour: only the removal, not the time running out, can free the slot in time.
+                let timer = ReactorTimer.start(on: reactor, timeoutNanoseconds: 3_600_000_000_000, handler: log)
                 #expect(await reactor.counters().operationsInFlight == 1)
                 if cancelledElsewhere {
                     await offTheReactor { timer.cancel() }
                 } else {
                     timer.cancel()
                 }
-                #expect(try await eventually(on: reactor) { await reactor.counters().operationsInFlight == 0 })
-                try await reactor.sleep(for: .milliseconds(60))
+                let removed = try await eventually(on: reactor, attempts: 200) {
+                    await reactor.counters().operationsInFlight == 0
+                }
+                #expect(removed)
                 #expect(log.count == 0)
             }
         }
@@ -86,9 +89,9 @@ extension ReactorSuite {
                 let log = TimerLog(reactor: reactor)
                 for _ in 0..<5 {
                     for _ in 0..<2_000 {
-                        ReactorTimer.start(on: reactor, timeoutNanoseconds: 10_000_000_000, handler: log).cancel()
+                        ReactorTimer.start(on: reactor, timeoutNanoseconds: 3_600_000_000_000, handler: log).cancel()
                     }
-                    let drained = try await eventually(on: reactor) {
+                    let drained = try await eventually(on: reactor, attempts: 200) {
                         await reactor.counters().operationsInFlight == 0
                     }
                     #expect(drained)
