@@ -163,7 +163,7 @@ struct Flood {
         // The host application reads what the bulk neighbour sends (and accepts nothing else).
         let drain = Task(executorPreference: reactor) {
             guard kind == .bulk else { return }
-            await withTaskGroup(of: Void.self) { group in
+            await withDiscardingTaskGroup { group in
                 while let stream = try? await session.acceptStream() {
                     group.addTask(executorPreference: reactor) { while (try? await stream.read()) != nil {} }
                 }

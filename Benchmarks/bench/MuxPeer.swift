@@ -10,7 +10,7 @@ enum MuxPeer {
     /// the byte count is sent back as 8 bytes) or echoed. Returns when the host closes the session.
     static func serve(socket: StreamSocket, echo: Bool, reactor: Reactor) async throws {
         let session = try await MuxSession(socket: socket, role: .server, configuration: benchMuxConfiguration)
-        await withTaskGroup(of: Void.self) { group in
+        await withDiscardingTaskGroup { group in
             while let stream = try? await session.acceptStream() {
                 group.addTask(executorPreference: reactor) {
                     if echo {
@@ -68,7 +68,7 @@ enum MuxPeer {
             _ = try? await first.receive()  // the host closes the control socket when done
             try? await listener.close()
         }
-        await withTaskGroup(of: Void.self) { group in
+        await withDiscardingTaskGroup { group in
             var accepted = 0
             while let connection = try? await listener.accept() {
                 // Sampling /proc/self/fd costs a directory read: often enough to catch the peak.
