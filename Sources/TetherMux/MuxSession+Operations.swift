@@ -67,6 +67,7 @@ extension MuxSession {
     /// this task on the stream directly, so its wake-up resumes it in one job — waiting inside
     /// the actor costs up to three (hop in, resume there, hop back out). Elsewhere it hops onto
     /// the actor once and runs there.
+    @inline(__always)
     nonisolated func perform(_ operation: MuxOperation) async throws(MuxError) -> MuxOutcome {
         var operation = operation
         while reactor.isCurrentThread {
