@@ -295,7 +295,14 @@ extension MuxSession {
 
     /// Everyone waiting on the stream looks again; the failure handler hears of its failure.
     func wake(_ streamID: UInt32) {
-        streams[streamID]?.wakeAll(failure: ask({ $0.streamFailure(streamID) }))
+        guard let entry = streams[streamID] else { return }
+        wake(entry, streamID: streamID)
+    }
+
+    /// Wakes the waiters of `entry`, the record of `streamID`. Only a failure handler is told
+    /// why; the reader and writers ask the state machine when they run.
+    func wake(_ entry: MuxStreamEntry, streamID: UInt32) {
+        entry.wakeAll(failure: entry.failureHandler == nil ? nil : ask({ $0.streamFailure(streamID) }))
     }
 
     func wakeOpeners() {

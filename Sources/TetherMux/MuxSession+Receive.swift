@@ -91,8 +91,10 @@ extension MuxSession {
                 wake(streamID)
             case .streamClosed(let streamID), .streamReset(let streamID), .streamDropped(let streamID, _):
                 // The state machine keeps how the stream ended for its reader and writers.
-                wake(streamID)
-                if let entry = streams[streamID], !entry.hasHandle { discard(streamID) }
+                if let entry = streams[streamID] {
+                    wake(entry, streamID: streamID)
+                    if !entry.hasHandle { discard(streamID) }
+                }
             case .openSlotAvailable, .remoteGoAway:
                 wakeOpeners()
             case .pingAnswered(let opaque, let rttNanoseconds):

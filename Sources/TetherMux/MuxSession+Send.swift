@@ -61,9 +61,12 @@ extension MuxSession {
     /// Forgets a stream whose handle is gone: resets it if still open.
     func release(streamID: UInt32) {
         guard let entry = streams.removeValue(forKey: streamID) else { return }
-        let failure = ask({ $0.streamFailure(streamID) })
+        // Asked before `forget` lets the state machine drop the stream's end.
+        let failure =
+            entry.failureHandler == nil
+            ? nil : ask({ $0.streamFailure(streamID) }) ?? MuxError(.streamClosed, streamID: streamID)
         forget(entry, streamID: streamID)
-        entry.wakeAll(failure: failure ?? MuxError(.streamClosed, streamID: streamID))
+        entry.wakeAll(failure: failure)
         drainActions()
     }
 
