@@ -210,9 +210,10 @@ extension MuxSession {
     private func writeStep(streamID: UInt32, slices: [BufferSlice], cursor: PayloadCursor, finishing: Bool)
         throws(MuxError) -> MuxStep
     {
-        if let failure = writeFailure(streamID) { throw failure }
+        // The state machine refuses a write to a stream that cannot take one, with its reason.
         var cursor = cursor
         if cursor.isDone {
+            if let failure = writeFailure(streamID) { throw failure }
             if finishing {
                 state.closeWrite(streamID: streamID)
                 drainActions()

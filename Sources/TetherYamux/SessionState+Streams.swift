@@ -110,9 +110,10 @@ extension SessionState {
     @inlinable mutating func reserveSend(streamID: UInt32, wantedBytes: Int, finishing: Bool = false) -> SendReservation
     {
         precondition(wantedBytes > 0, "reserveSend needs a positive byte count")
-        // A failed session tracks no streams: the stream's own end, or the session's failure.
+        // A failed session tracks no streams. A stream that closed normally before the session
+        // failed reports the session's failure.
         guard var state = streams[streamID] else {
-            return .failed(streamFailure(streamID) ?? MuxError(.streamClosed, streamID: streamID))
+            return .failed(streamFailure(streamID) ?? failure ?? MuxError(.streamClosed, streamID: streamID))
         }
         guard _outbound.outstandingDataBytes < configuration.maxOutboundDataBytes else {
             guard state.sendCreditBytes != nil else { return .failed(MuxError(.streamClosed, streamID: streamID)) }

@@ -172,8 +172,8 @@ public struct SessionState<Chunk: FrameByteChunk>: Sendable {
     /// ``SessionAction/streamOpened(streamID:)``): a stream still open is reset, and the record of
     /// an ended one is forgotten. Every such stream is released once; until then its end is kept.
     @inlinable public mutating func releaseStream(_ streamID: UInt32) {
-        resetStream(streamID: streamID)
-        endedStreams.removeValue(forKey: streamID)
+        // A stream with a recorded end is no longer tracked: nothing to reset.
+        if endedStreams.removeValue(forKey: streamID) == nil { resetStream(streamID: streamID) }
     }
 
     /// Incoming streams waiting in the accept queue.
