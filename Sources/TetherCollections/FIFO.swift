@@ -58,7 +58,7 @@ public struct FIFO<Element> {
     /// Slots the ring has room for without growing (its storage, for tests of what it holds).
     @inlinable public var capacity: Int { storage.count }
 
-    @usableFromInline mutating func grow() {
+    @inlinable mutating func grow() {
         var grown = [Element?](repeating: nil, count: max(4, storage.count * 2))
         for index in 0..<count { grown[index] = storage[(head + index) & (storage.count - 1)] }
         storage = grown

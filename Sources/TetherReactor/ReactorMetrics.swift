@@ -2,7 +2,7 @@ import CoreMetrics
 import Synchronization
 
 /// A reactor's counters as swift-metrics metrics (`tether_reactor_*`, dimension `reactor`: the
-/// configuration's thread name). docs/guide.md lists them.
+/// configuration's thread name and a serial number, `tether-reactor-1`). docs/guide.md lists them.
 ///
 /// The metric objects are made once, when the reactor starts, and only when a backend is there
 /// (a factory other than swift-metrics' no-op one): without one the loop pays a nil check per
