@@ -32,8 +32,8 @@ enum MuxStep: Sendable {
 /// Who waits, for what: the session wakes each kind when what it waits for may have changed.
 enum MuxWaiter: Sendable {
     /// Whether cancelling the waiting task ends the wait. An acceptor waits on: the stream it then
-    /// gets is the caller's to refuse (dropping the handle resets it), which is how a cancelled
-    /// accept loop answers a peer's call at once instead of leaving it unaccepted.
+    /// gets is the caller's to refuse (dropping the handle resets it), so a cancelled accept loop
+    /// answers the peer's next stream at once with a reset.
     var endsOnCancellation: Bool {
         if case .acceptor = self { return false }
         return true
@@ -79,17 +79,14 @@ extension MuxSession {
                 return outcome
             case .waiting(let next, let waiter):
                 operation = next
-                guard waiter.endsOnCancellation else {
-                    await withCheckedContinuation { continuation in parkNow(continuation, as: waiter) }
-                    continue
-                }
-                if Task.isCancelled { throw waiter.cancelled }
+                let cancellable = waiter.endsOnCancellation
+                if cancellable, Task.isCancelled { throw waiter.cancelled }
                 await withTaskCancellationHandler {
                     await withCheckedContinuation { continuation in parkNow(continuation, as: waiter) }
                 } onCancel: {
-                    self.wakeParkedSoon(waiter)
+                    if cancellable { self.wakeParkedSoon(waiter) }
                 }
-                if Task.isCancelled { throw waiter.cancelled }
+                if cancellable, Task.isCancelled { throw waiter.cancelled }
             }
         }
         return try await performIsolated(operation)
@@ -109,17 +106,14 @@ extension MuxSession {
                 return outcome
             case .waiting(let next, let waiter):
                 operation = next
-                guard waiter.endsOnCancellation else {
-                    await withCheckedContinuation { continuation in park(continuation, as: waiter) }
-                    continue
-                }
-                if Task.isCancelled { throw waiter.cancelled }
+                let cancellable = waiter.endsOnCancellation
+                if cancellable, Task.isCancelled { throw waiter.cancelled }
                 await withTaskCancellationHandler {
                     await withCheckedContinuation { continuation in park(continuation, as: waiter) }
                 } onCancel: {
-                    wakeParkedSoon(waiter)
+                    if cancellable { wakeParkedSoon(waiter) }
                 }
-                if Task.isCancelled { throw waiter.cancelled }
+                if cancellable, Task.isCancelled { throw waiter.cancelled }
             }
         }
     }
@@ -227,7 +221,7 @@ extension MuxSession {
             return .finished(.done)
         case .mustWait:
             guard streams[streamID] != nil else { throw MuxError(.streamClosed, streamID: streamID) }
-            noteWriterWaits(streamID: streamID)
+            noteWriterWaits()
             return .waiting(
                 .write(streamID: streamID, slices: slices, cursor: cursor, finishing: finishing), .writer(streamID))
         case .failed(let error):

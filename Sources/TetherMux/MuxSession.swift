@@ -58,7 +58,7 @@ public actor MuxSession {
     var acceptWaiters: [CheckedContinuation<Void, Never>] = []
     /// Incoming streams the state machine accepted for waiting acceptors, in order: each waiter
     /// woken takes the next when its task runs. Their entries count as having a handle, so a
-    /// reset parsed before then is kept for the acceptor instead of forgotten.
+    /// reset parsed before then stays recorded for the acceptor to read.
     var handedToAcceptors = FIFO<UInt32>()
     var openWaiters: [CheckedContinuation<Void, Never>] = []
     var pingWaiters: [UInt32: CheckedContinuation<Result<UInt64, MuxError>, Never>] = [:]

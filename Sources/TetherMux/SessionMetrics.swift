@@ -60,7 +60,7 @@ final class SessionMetrics {
     }
 
     /// Publishes the last changes of a session that has ended for `reason` (its failure, or
-    /// `sessionClosed`), which no longer counts as live, nor do its streams.
+    /// `sessionClosed`), and takes it and its streams out of the live counts.
     func ended(_ counters: MuxCounters, reason: MuxError?) {
         publish(counters, streamCount: 0)
         sessionsActive.decrement()
@@ -93,9 +93,9 @@ final class SessionMetrics {
 }
 
 extension MuxSession {
-    /// A writer of `streamID` is about to wait: counts whether for room in the outbound buffer
+    /// A writer is about to wait: counts whether for room in the outbound buffer
     /// or for the peer's window, in the order the state machine checks them.
-    func noteWriterWaits(streamID: UInt32) {
+    func noteWriterWaits() {
         if ask({ $0.outbound.outstandingDataBytes >= $0.configuration.maxOutboundDataBytes }) {
             counters.outboundStalls += 1
         } else {

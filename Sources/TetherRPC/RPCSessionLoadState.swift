@@ -115,14 +115,17 @@ struct RPCSessionLoadState {
     mutating func takeOverdueCalls(nowNanoseconds: UInt64) -> (overdue: [RPCCallControl], nextLook: UInt64?) {
         var overdue: [RPCCallControl] = []
         var earliest: UInt64?
+        var overdueKeys: [UInt64] = []
         for (key, entry) in awaitingCallMessage {
             if entry.deadlineNanoseconds <= nowNanoseconds {
                 overdue.append(entry.control)
-                awaitingCallMessage.removeValue(forKey: key)
+                overdueKeys.append(key)
             } else {
                 earliest = min(earliest ?? .max, entry.deadlineNanoseconds)
             }
         }
+        // Removed after the loop: removing while iterating would copy the dictionary.
+        for key in overdueKeys { awaitingCallMessage.removeValue(forKey: key) }
         let nextLook = earliest ?? (latestDeadlineNanoseconds > nowNanoseconds ? latestDeadlineNanoseconds : nil)
         if nextLook == nil { isSweeping = false }
         return (overdue, nextLook)
