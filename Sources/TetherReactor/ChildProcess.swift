@@ -203,7 +203,7 @@ public final class ChildProcess: Sendable {
                         try self.core.checkOpen("waitid")
                         do {
                             return try await loop.run(
-                                .waitForExit(pidfd: self.core.fd), handle: self.core, decode: Completion.decodeExit)
+                                .waitForExit(pidfd: self.core.fd), handle: self.core, decode: { $0.decodeExit($1, $2) })
                         } catch let error as ReactorError where error.errno == .noChildProcess && self.core.isClosed {
                             // The handle was closed meanwhile and the reactor's own wait reaped it.
                             throw ReactorError(.closed, operation: "waitid", detail: "pidfd of \(self.pid) was closed")

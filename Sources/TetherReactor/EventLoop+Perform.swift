@@ -51,13 +51,13 @@ extension EventLoop {
     /// - Throws: `CancellationError` when cancelled, the operation's ``ReactorError`` otherwise.
     nonisolated(nonsending) func run<Value>(
         _ operation: Operation, handle: HandleCore? = nil,
-        decode: (Completion) -> (String, CompletionContext) -> Result<Value, CompletionFailure>,
+        decode: (Completion, String, CompletionContext) -> Result<Value, CompletionFailure>,
         setUp: (Int) -> Void = { _ in }
     ) async throws -> Value {
         while true {
             let completion = try await perform(operation, setUp: setUp)
             let context = CompletionContext(shuttingDown: stopping, handleClosed: handle?.isClosed ?? false)
-            switch decode(completion)(operation.name, context) {
+            switch decode(completion, operation.name, context) {
             case .success(let value): return value
             case .failure(.retry): continue
             case .failure(let failure): throw failure.error

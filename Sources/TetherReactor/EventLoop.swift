@@ -225,17 +225,6 @@ import TetherCollections
         unsafe io_uring_sqe_set_data64(sqe, OperationTable.ignoredUserData)
     }
 
-    /// Removes the timeout `userData` if it is still in flight (it then completes with
-    /// `ECANCELED`); a stale request is ignored. The timeout-specific cancel: the kernel looks for
-    /// it among timeouts only.
-    func removeTimeout(_ userData: UInt64) {
-        guard let index = table.index(of: userData), table[index].inFlight else { return }
-        let sqe = unsafe ring.nextSubmission { counters.submissionQueueFull += 1 }
-        unsafe Operation.removeTimeout(target: userData).prepare(
-            sqe, scratch: table.scratch(at: index), iovecs: table.iovecs(at: index))
-        unsafe io_uring_sqe_set_data64(sqe, OperationTable.ignoredUserData)
-    }
-
     /// Asks the kernel to cancel every operation in flight on `fd` (sends, receives, a connect),
     /// whichever task or queue started them.
     func cancelOperations(onFileDescriptor fd: Int32) {
@@ -292,15 +281,15 @@ import TetherCollections
         starvedReceivers.removeAll()
     }
 
-    /// False only while draining with nothing but the wake-up read left: then the loop must keep
-    /// turning (to close handles and stop the wake-up read) instead of sleeping.
+    /// False only while draining with nothing but the wake-up read left: then the loop keeps
+    /// turning, without sleeping, to close the handles and stop the wake-up read.
     private var completionExpected: Bool {
         phase != .draining || table.inFlightCount > 1
     }
 
     /// Shutdown ends in three steps once no job is left: wait until only the wake-up read is in
     /// flight; close the handles still open; stop taking remote work and cancel the wake-up read,
-    /// waiting for its completion so the kernel no longer writes into our memory.
+    /// and wait for its completion, after which the kernel writes nothing into our memory.
     private func readyToExit() -> Bool {
         let wakeUpReads = phase.wakeUpInFlight ? 1 : 0
         guard jobs.isEmpty, callbacks.isEmpty, table.inFlightCount == wakeUpReads else { return false }

@@ -79,7 +79,7 @@ final class HandleCore: LoopHandle, @unsafe @unchecked Sendable {
         defer { afterClose?() }
         do {
             // No handle: the close is the handle's own, and an EBADF here is a double close.
-            try await loop.run(.close(fd: fd), decode: Completion.decodeDone)
+            try await loop.run(.close(fd: fd), decode: { $0.decodeDone($1, $2) })
         } catch let error as ReactorError where error.code == .shutDown {
             closeDescriptor(fd)
         } catch is CancellationError {
@@ -146,7 +146,7 @@ final class HandleCore: LoopHandle, @unsafe @unchecked Sendable {
             let filling = cursor
             let sent: Int
             do {
-                sent = try await loop.run(operation, handle: self, decode: Completion.decodeSend) { index in
+                sent = try await loop.run(operation, handle: self, decode: { $0.decodeSend($1, $2) }) { index in
                     unsafe filling.fill(loop.table.iovecs(at: index), count: iovecCount)
                 }
             } catch let error as ReactorError where error.code == .shutDown {

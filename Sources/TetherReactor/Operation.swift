@@ -37,8 +37,6 @@ enum Operation {
     case cancel(target: UInt64, all: Bool)
     /// Cancel every operation in flight on file descriptor `fd`.
     case cancelFileDescriptor(fd: Int32)
-    /// Remove the timeout whose user data is `target`; it completes with `-ECANCELED`.
-    case removeTimeout(target: UInt64)
 
     /// The name used in errors.
     var name: String {
@@ -56,7 +54,6 @@ enum Operation {
         case .waitForExit: "waitid"
         case .readEventCounter: "eventfd read"
         case .cancel, .cancelFileDescriptor: "cancel"
-        case .removeTimeout: "timeout remove"
         }
     }
 
@@ -120,8 +117,6 @@ enum Operation {
             unsafe io_uring_prep_cancel64(sqe, target, flags)
         case .cancelFileDescriptor(let fd):
             unsafe io_uring_prep_cancel_fd(sqe, fd, UInt32(IORING_ASYNC_CANCEL_ALL))
-        case .removeTimeout(let target):
-            unsafe io_uring_prep_timeout_remove(sqe, target, 0)
         }
     }
 }

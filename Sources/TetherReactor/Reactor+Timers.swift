@@ -13,7 +13,7 @@ extension Reactor {
         // Clamped: `.seconds(Int64.max)` is "practically forever", not an overflow trap.
         let nanoseconds = duration.clampedNanoseconds
         try await withLoop { loop in
-            try await loop.run(.timeout(nanoseconds: nanoseconds), decode: Completion.decodeTimeout)
+            try await loop.run(.timeout(nanoseconds: nanoseconds), decode: { $0.decodeTimeout($1, $2) })
         }
     }
 
@@ -22,7 +22,7 @@ extension Reactor {
     public func poll(_ fileDescriptor: FileDescriptor, events: Int16) async throws -> Int16 {
         try await withLoop { loop in
             let operation = Operation.poll(fd: fileDescriptor.rawValue, events: UInt32(UInt16(bitPattern: events)))
-            return try await loop.run(operation, decode: Completion.decodePoll)
+            return try await loop.run(operation, decode: { $0.decodePoll($1, $2) })
         }
     }
 }

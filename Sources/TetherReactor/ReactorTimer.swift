@@ -12,7 +12,7 @@ package protocol ReactorTimerHandler: AnyObject, Sendable {
 /// usually ends first (an RPC call).
 ///
 /// One `IORING_OP_TIMEOUT` in flight, whose completion calls the handler; ``cancel()`` removes
-/// it from the kernel (`IORING_OP_TIMEOUT_REMOVE`). No task, no continuation and nothing else per
+/// it from the kernel (an `IORING_OP_ASYNC_CANCEL`, as for every operation). No task, no continuation and nothing else per
 /// timer than this object, where a task that sleeps and then acts costs a task, its jobs and a
 /// cancellation handler. Started and cancelled on the reactor thread it posts nothing; from
 /// another thread each step is one post to the reactor.
@@ -87,7 +87,7 @@ package final class ReactorTimer: OperationCallback, ReactorCallback, Sendable {
 
     private func end(loop: EventLoop) {
         let userData = phase.exchange(Self.ended, ordering: .relaxed)
-        if userData != Self.starting, userData != Self.ended { loop.removeTimeout(userData) }
+        if userData != Self.starting, userData != Self.ended { loop.cancel(userData) }
     }
 
     /// A start or a cancel posted from another thread. After the reactor stopped this runs on

@@ -61,7 +61,7 @@ public final class StreamSocket: Sendable {
         do {
             try await reactor.withLoop { loop in
                 try socket.core.checkOpen("connect")
-                try await loop.run(.connect(fd: fd), handle: socket.core, decode: Completion.decodeDone) { index in
+                try await loop.run(.connect(fd: fd), handle: socket.core, decode: { $0.decodeDone($1, $2) }) { index in
                     unsafe loop.table.scratch(at: index).pointee.address = captured.value
                     unsafe loop.table.scratch(at: index).pointee.addressLength = length
                 }
