@@ -67,11 +67,22 @@ extension ReactorSuite {
         @Test func aValueProducedAfterTheTimeRanOutIsReturned() async throws {
             try await withReactor { reactor in
                 let value = try await reactor.withDeadline(.milliseconds(10)) {
-                    // A wait that cancellation does not end: the other task answers after 100 ms.
-                    await withCheckedContinuation { (continuation: CheckedContinuation<Int, Never>) in
-                        Task(executorPreference: reactor) {
-                            try? await reactor.sleep(for: .milliseconds(100))
-                            continuation.resume(returning: 42)
+                    // A wait that cancellation does not end: the value comes only once the body
+                    // has been cancelled, that is, after the time ran out.
+                    let answer = Mutex<CheckedContinuation<Int, Never>?>(nil)
+                    return await withTaskCancellationHandler {
+                        await withCheckedContinuation { (continuation: CheckedContinuation<Int, Never>) in
+                            let cancelled = answer.withLock { slot -> Bool in
+                                if Task.isCancelled { return true }
+                                slot = continuation
+                                return false
+                            }
+                            if cancelled { continuation.resume(returning: 42) }
+                        }
+                    } onCancel: {
+                        answer.withLock { slot in
+                            slot?.resume(returning: 42)
+                            slot = nil
                         }
                     }
                 }
