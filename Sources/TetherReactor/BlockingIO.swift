@@ -21,6 +21,44 @@ package enum BlockingIO {
             offset += written
         }
     }
+
+    /// Every byte of the file at `path`, read until end of file. Unlike a read of the file's
+    /// size, this gets all of a `/proc` table, whose size reads as 0 and which the kernel hands
+    /// out a page per read.
+    package static func readFile(_ path: String) throws(ReactorError) -> [UInt8] {
+        let fd = try syscall("open", detail: path) { unsafe open(path, O_RDONLY | O_CLOEXEC) }
+        defer { closeDescriptor(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let count = try unsafe chunk.withUnsafeMutableBytes { buffer in
+                Result { () throws(ReactorError) in
+                    try syscall("read", detail: path) { unsafe Glibc.read(fd, buffer.baseAddress, buffer.count) }
+                }
+            }.get()
+            if count == 0 { return bytes }
+            bytes += chunk[..<count]
+        }
+    }
+
+    /// Writes every byte of `text`'s UTF-8, retrying short writes.
+    package static func writeAll(_ fileDescriptor: FileDescriptor, _ text: String) throws(ReactorError) {
+        var text = text
+        let result = text.withUTF8 { bytes -> Result<Void, ReactorError> in
+            var offset = 0
+            while offset < bytes.count {
+                do throws(ReactorError) {
+                    offset += try syscall("write") {
+                        unsafe Glibc.write(fileDescriptor.rawValue, bytes.baseAddress! + offset, bytes.count - offset)
+                    }
+                } catch {
+                    return .failure(error)
+                }
+            }
+            return .success(())
+        }
+        try result.get()
+    }
 }
 
 /// A reusable buffer for blocking reads. Its contents are read as a ``BufferSlice`` copy-free

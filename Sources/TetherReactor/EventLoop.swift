@@ -38,7 +38,7 @@ import TetherCollections
         configuration = reactor.configuration
         spin = SpinPolicy(maxNanoseconds: configuration.spinBeforeSleepNanoseconds)
         ring = try Ring(entries: configuration.ringEntries)
-        table = OperationTable(
+        table = try OperationTable(
             capacity: configuration.maxInFlightOperations + 1, iovecsPerSlot: configuration.maxIovecsPerSend)
         pool = try unsafe ProvidedBufferPool(
             ring: ring.pointer, groupID: 0, count: configuration.receiveBufferCount,

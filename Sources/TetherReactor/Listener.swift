@@ -1,5 +1,6 @@
 import CLibUring
 import Glibc
+import Synchronization
 import SystemPackage
 
 /// A listening stream socket (unix or TCP) whose connections arrive through a multishot accept.
@@ -10,7 +11,7 @@ public final class Listener: Sendable {
     public let address: SocketAddress
     let core: HandleCore
 
-    private init(reactor: Reactor, fd: Int32, address: SocketAddress) {
+    fileprivate init(reactor: Reactor, fd: Int32, address: SocketAddress) {
         self.reactor = reactor
         self.address = address
         self.core = HandleCore(reactor: reactor, fd: fd, kind: "listener")
@@ -29,32 +30,7 @@ public final class Listener: Sendable {
     public static func listen(on address: SocketAddress, backlog: Int32 = 511, reactor: Reactor)
         throws(ReactorError) -> Listener
     {
-        var storage = sockaddr_storage()
-        let length = try unsafe address.write(to: &storage)
-        let fd = try syscall("socket") {
-            Glibc.socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        }
-        do throws(ReactorError) {
-            if case .tcp = address {
-                var one: Int32 = 1
-                _ = try syscall("setsockopt SO_REUSEADDR") {
-                    unsafe setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-                }
-            }
-            _ = try syscall("bind", detail: "\(address)") {
-                unsafe withUnsafePointer(to: &storage) { pointer in
-                    unsafe pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { unsafe bind(fd, $0, length) }
-                }
-            }
-            _ = try syscall("listen", detail: "\(address)") { Glibc.listen(fd, backlog) }
-            // The kernel's port when asked for port 0; a unix path as given (the kernel's may be cut).
-            let actual: SocketAddress =
-                if case .unix = address { address } else { try unsafe SocketAddress.of(fd, getsockname, "getsockname") }
-            return Listener(reactor: reactor, fd: fd, address: actual)
-        } catch {
-            closeDescriptor(fd)
-            throw error
-        }
+        try ListeningSocket(on: address, backlog: backlog).listener(on: reactor)
     }
 
     /// The next connection. Several connections may be accepted ahead by the multishot accept.
@@ -84,5 +60,67 @@ public final class Listener: Sendable {
     /// Stops listening, closes connections accepted but not yet claimed, removes a unix socket file.
     public func close() async throws {
         try await reactor.withLoop { loop in try await self.core.close(loop: loop) }
+    }
+}
+
+/// A bound, listening socket not yet driven by a reactor: connections wait in its backlog until
+/// ``listener(on:)`` hands it to one. A plugin listens and prints its address before its reactor
+/// has started, so the host's connect overlaps that start. Its descriptor (and a unix socket's
+/// file) is released when it is dropped without becoming a listener.
+package final class ListeningSocket: Sendable {
+    /// The bound address; for TCP port 0, the port the kernel chose.
+    package let address: SocketAddress
+    private let fd: Mutex<Int32?>
+
+    /// Binds and listens on `address`; throws as ``Listener/listen(on:backlog:reactor:)`` does.
+    package init(on address: SocketAddress, backlog: Int32 = 511) throws(ReactorError) {
+        var storage = sockaddr_storage()
+        let length = try unsafe address.write(to: &storage)
+        let fd = try syscall("socket") {
+            Glibc.socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        }
+        do throws(ReactorError) {
+            if case .tcp = address {
+                var one: Int32 = 1
+                _ = try syscall("setsockopt SO_REUSEADDR") {
+                    unsafe setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+                }
+            }
+            _ = try syscall("bind", detail: "\(address)") {
+                unsafe withUnsafePointer(to: &storage) { pointer in
+                    unsafe pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { unsafe bind(fd, $0, length) }
+                }
+            }
+            do throws(ReactorError) {
+                _ = try syscall("listen", detail: "\(address)") { Glibc.listen(fd, backlog) }
+                // The kernel's port when asked for port 0; a unix path as given (the kernel's may be cut).
+                self.address =
+                    if case .unix = address {
+                        address
+                    } else {
+                        try unsafe SocketAddress.of(fd, getsockname, "getsockname")
+                    }
+            } catch {
+                if case .unix(let path) = address { _ = unsafe unlink(path) }
+                throw error
+            }
+            self.fd = Mutex(fd)
+        } catch {
+            closeDescriptor(fd)
+            throw error
+        }
+    }
+
+    /// The listener driving this socket on `reactor`. Called once; the listener owns the
+    /// descriptor (and a unix socket's file) from then on.
+    package func listener(on reactor: Reactor) -> Listener {
+        guard let fd = fd.withLock({ $0.take() }) else { preconditionFailure("a ListeningSocket becomes one listener") }
+        return Listener(reactor: reactor, fd: fd, address: address)
+    }
+
+    deinit {
+        guard let fd = fd.withLock({ $0.take() }) else { return }
+        closeDescriptor(fd)
+        if case .unix(let path) = address { _ = unsafe unlink(path) }
     }
 }

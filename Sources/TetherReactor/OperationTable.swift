@@ -19,7 +19,11 @@ import CLibUring
     case wakeUp
 }
 
-/// Slots for in-flight operations, preallocated at startup (nothing is allocated per operation).
+/// Slots for in-flight operations, up to a fixed capacity. A slot is made the first time the table
+/// runs out of free ones and reused ever after, so a reactor that serves one connection touches
+/// the memory of the few slots it uses, not of all `capacity` (a plugin's start and its RSS); the
+/// slot array's and the scratch areas' room is reserved at startup, so nothing is allocated or
+/// moved per operation.
 ///
 /// A slot's user data is `generation << 32 | index`. The generation changes whenever a slot is
 /// freed, so a late cancel request or a stray CQE for a reused slot is recognised and ignored.
@@ -36,33 +40,58 @@ import CLibUring
 
     private var slots: [Slot]
     private var freeList: [Int32]
+    let capacity: Int
     let scratch: UnsafeMutablePointer<OperationScratch>
     let iovecs: UnsafeMutablePointer<iovec>
     let iovecsPerSlot: Int
+    private let scratchBytes: Int
+    private let iovecBytes: Int
 
-    init(capacity: Int, iovecsPerSlot: Int) {
+    /// Reserves room for `capacity` slots. The scratch areas and iovec arrays are anonymous
+    /// mappings: the kernel hands out zeroed pages on first touch, and zero bytes are exactly an
+    /// empty `OperationScratch` and `iovec` (plain C structs), so they need no initializing pass.
+    init(capacity: Int, iovecsPerSlot: Int) throws(ReactorError) {
         precondition(capacity > 0 && capacity < Int(Int32.max) && iovecsPerSlot > 0)
-        slots = Array(repeating: Slot(), count: capacity)
-        freeList = (0..<Int32(capacity)).reversed()
-        unsafe scratch = .allocate(capacity: capacity)
-        unsafe scratch.initialize(repeating: OperationScratch(), count: capacity)
-        unsafe iovecs = .allocate(capacity: capacity * iovecsPerSlot)
-        unsafe iovecs.initialize(repeating: iovec(), count: capacity * iovecsPerSlot)
+        self.capacity = capacity
+        slots = []
+        slots.reserveCapacity(capacity)
+        freeList = []
+        freeList.reserveCapacity(capacity)
+        scratchBytes = capacity * MemoryLayout<OperationScratch>.stride
+        iovecBytes = capacity * iovecsPerSlot * MemoryLayout<iovec>.stride
+        let scratchMemory = try unsafe mapAnonymousMemory("mmap operation scratch", byteCount: scratchBytes)
+        let iovecMemory: UnsafeMutableRawPointer
+        do throws(ReactorError) {
+            unsafe iovecMemory = try unsafe mapAnonymousMemory("mmap operation iovecs", byteCount: iovecBytes)
+        } catch {
+            unsafe unmap(scratchMemory, byteCount: scratchBytes)
+            throw error
+        }
+        unsafe scratch = scratchMemory.bindMemory(to: OperationScratch.self, capacity: capacity)
+        unsafe iovecs = iovecMemory.bindMemory(to: iovec.self, capacity: capacity * iovecsPerSlot)
         self.iovecsPerSlot = iovecsPerSlot
     }
 
     deinit {
-        unsafe scratch.deinitialize(count: slots.count)
-        unsafe scratch.deallocate()
-        unsafe iovecs.deallocate()
+        unsafe unmap(UnsafeMutableRawPointer(scratch), byteCount: scratchBytes)
+        unsafe unmap(UnsafeMutableRawPointer(iovecs), byteCount: iovecBytes)
     }
 
     var inFlightCount: Int { slots.count - freeList.count }
-    var isFull: Bool { freeList.isEmpty }
+    var isFull: Bool { freeList.isEmpty && slots.count == capacity }
 
-    /// Takes a free slot for `operation`, or nil when every slot is in use.
+    /// Takes a free slot for `operation` (a new one while fewer than `capacity` exist), or nil
+    /// when every slot is in use.
     mutating func reserve(_ operation: Operation) -> UInt64? {
-        guard let index = freeList.popLast() else { return nil }
+        let index: Int32
+        if let free = freeList.popLast() {
+            index = free
+        } else if slots.count < capacity {
+            index = Int32(slots.count)
+            slots.append(Slot())
+        } else {
+            return nil
+        }
         slots[Int(index)].operation = operation
         slots[Int(index)].inFlight = false
         return userData(at: Int(index))
