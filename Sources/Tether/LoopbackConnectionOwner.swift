@@ -1,4 +1,10 @@
-import Foundation
+import TetherReactor
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Who is at the other end of a loopback TCP connection. `SO_PEERCRED` answers that for unix
 /// sockets only; for TCP the kernel's connection table (`/proc/net/tcp`) gives each socket's
@@ -23,9 +29,7 @@ enum LoopbackConnectionOwner {
     static func sockets(local: (host: String, port: UInt16)) -> [(remote: (host: String, port: UInt16), entry: Entry)] {
         // Read to the end: the kernel hands out the table a page per read, and a reader that
         // stops at the first one misses connections further down.
-        guard let handle = FileHandle(forReadingAtPath: "/proc/net/tcp") else { return [] }
-        defer { try? handle.close() }
-        guard let data = try? handle.readToEnd() else { return [] }
+        guard let data = try? BlockingIO.readFile("/proc/net/tcp") else { return [] }
         let table = String(decoding: data, as: UTF8.self)
         // Thousands of rows (TIME_WAIT) are common: compare the local field's text before parsing.
         let localField = fieldText(local)

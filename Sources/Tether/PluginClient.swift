@@ -1,11 +1,16 @@
 import CoreMetrics
-import Foundation
 import Logging
 import Synchronization
 import SystemPackage
 import TetherMux
 import TetherRPC
 import TetherReactor
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// The host's handle on one plugin process: started with ``start(_:on:)``, used through
 /// ``dispense(_:name:)``, stopped with ``kill()``. ``withPlugin(_:on:_:)`` does all three for a

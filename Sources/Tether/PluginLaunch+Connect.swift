@@ -1,5 +1,10 @@
-import Foundation
 import TetherReactor
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 extension PluginLaunch {
     /// Connects to the address of `handshake`. Cancelling the caller (the start's deadline)

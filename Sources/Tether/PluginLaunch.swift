@@ -1,9 +1,15 @@
-import Foundation
+import Glibc
 import Logging
 import Synchronization
 import SystemPackage
 import TetherMux
 import TetherReactor
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// One spawned plugin process and what the host holds for it (its output pipes, its socket
 /// directory), from spawn to release: reading its output, explaining its exit, stopping it.
@@ -418,6 +424,7 @@ final class StderrTail: Sendable {
     }
 
     var text: String {
-        String(decoding: bytes.withLock { $0 }, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let kept = String(decoding: bytes.withLock { $0 }, as: UTF8.self).drop(while: \.isWhitespace)
+        return String(kept[..<(kept.lastIndex(where: { !$0.isWhitespace }).map(kept.index(after:)) ?? kept.startIndex)])
     }
 }

@@ -1,6 +1,11 @@
 import CoreMetrics
-import Foundation
 import TetherReactor
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// The plugin runtime's metrics for one plugin (`tether_plugin_*`, dimension `plugin`: the
 /// executable's file name, as in the log metadata). docs/guide.md lists them.

@@ -1,8 +1,14 @@
-import Foundation
+import Glibc
 import SystemPackage
 import TetherMux
 import TetherRPC
 import TetherReactor
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// The plugin side: call ``serve(handshake:services:instances:rpc:mux:environment:)`` from a plugin's `main` and
 /// exit with what it returns.
@@ -62,6 +68,21 @@ public enum PluginServer {
         let server = RPCServer(configuration: rpc)
         for (name, service) in services[version] ?? [:] { server.register(service, as: name) }
         for (name, factory) in instances[version] ?? [:] { server.register(factory: factory, as: name) }
+        // Listen and print the handshake line first, then start the reactor: the host's connect
+        // waits in the backlog meanwhile, so the reactor's start overlaps the host's work.
+        let directory = contract.unixSocketDirectory ?? FileManager.default.temporaryDirectory.path
+        let path = "\(directory)/plugin-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).sock"
+        let socket: ListeningSocket
+        do {
+            let (listening, network, address) = try listen(contract: contract, unixPath: path)
+            let line = HandshakeLine(
+                appVersion: version, network: network, address: address, supportedVersions: supported)
+            try BlockingIO.writeAll(.standardOutput, line.description + "\n")
+            socket = listening
+        } catch {
+            reportToStandardError("plugin: \(error)")
+            return 1
+        }
         let reactor: Reactor
         do {
             reactor = try Reactor.start()
@@ -70,26 +91,16 @@ public enum PluginServer {
             return 1
         }
         let status = await withTaskExecutorPreference(reactor) {
-            await serve(
-                version: version, supported: supported, server: server, mux: mux, contract: contract,
-                reactor: reactor)
+            await serve(server: server, listener: socket.listener(on: reactor), mux: mux, reactor: reactor)
         }
         await reactor.shutdown()
         return status
     }
 
-    private static func serve(
-        version: Int, supported: [Int], server: RPCServer, mux: MuxConfiguration, contract: PluginEnvironment,
-        reactor: Reactor
-    ) async -> Int32 {
-        let directory = contract.unixSocketDirectory ?? FileManager.default.temporaryDirectory.path
-        let path =
-            "\(directory)/plugin-\(ProcessInfo.processInfo.processIdentifier)-\(UInt32.random(in: 0...UInt32.max)).sock"
+    private static func serve(server: RPCServer, listener: Listener, mux: MuxConfiguration, reactor: Reactor) async
+        -> Int32
+    {
         do {
-            let (listener, network, address) = try listen(contract: contract, unixPath: path, reactor: reactor)
-            let line = HandshakeLine(
-                appVersion: version, network: network, address: address, supportedVersions: supported)
-            FileHandle.standardOutput.write(Data((line.description + "\n").utf8))
             let socket = try await acceptHost(on: listener)
             let session = try await MuxSession(socket: socket, role: .server, configuration: mux)
             // The host opens the control stream and the stdout/stderr streams first (§10).
@@ -107,49 +118,43 @@ public enum PluginServer {
         } catch {
             ProcessControl.restoreStandardError()
             reportToStandardError("plugin: \(error)")
-            try? FileManager.default.removeItem(atPath: path)
             return 1
         }
     }
 
     /// Listens where the host asked: a unix socket at `unixPath` (given the host's group, if it
     /// named one), or the first free loopback port of the host's range.
-    private static func listen(contract: PluginEnvironment, unixPath: String, reactor: Reactor) throws
-        -> (Listener, HandshakeLine.Network, String)
+    private static func listen(contract: PluginEnvironment, unixPath: String) throws
+        -> (ListeningSocket, HandshakeLine.Network, String)
     {
         switch contract.network {
         case .unix:
-            let listener = try Listener.listen(on: .unix(path: unixPath), backlog: 1, reactor: reactor)
+            let socket = try ListeningSocket(on: .unix(path: unixPath), backlog: 1)
             if let group = contract.unixSocketGroup, let problem = SocketGroup.problemGranting(unixPath, to: group) {
-                closeSoon(listener)
                 throw problem
             }
-            return (listener, .unix, unixPath)
+            return (socket, .unix, unixPath)
         case .tcp(let ports):
-            if let (listener, port) = try listenOnLoopback(ports, reactor: reactor) {
-                return (listener, .tcp, "127.0.0.1:\(port)")
+            if let (socket, port) = try listenOnLoopback(ports) {
+                return (socket, .tcp, "127.0.0.1:\(port)")
             }
             throw PluginError(.launchFailed, "no free port in \(ports.lowerBound)–\(ports.upperBound) on 127.0.0.1")
         }
     }
 
-    /// A listener on the first port of `ports` that is free on 127.0.0.1; nil when none is.
-    private static func listenOnLoopback(_ ports: ClosedRange<Int>, reactor: Reactor) throws -> (Listener, Int)? {
+    /// A listening socket on the first port of `ports` that is free on 127.0.0.1; nil when none is.
+    private static func listenOnLoopback(_ ports: ClosedRange<Int>) throws -> (ListeningSocket, Int)? {
         for port in ports {
             let result = Result { () throws(ReactorError) in
-                try Listener.listen(on: .tcp(host: "127.0.0.1", port: UInt16(port)), backlog: 1, reactor: reactor)
+                try ListeningSocket(on: .tcp(host: "127.0.0.1", port: UInt16(port)), backlog: 1)
             }
             switch result {
-            case .success(let listener): return (listener, port)
+            case .success(let socket): return (socket, port)
             case .failure(let error) where error.errno == .addressInUse: continue
             case .failure(let error): throw error
             }
         }
         return nil
-    }
-
-    private static func closeSoon(_ listener: Listener) {
-        Task { try? await listener.close() }
     }
 
     /// Accepts one connection, checks that it comes from our parent (or our user), then closes the
@@ -211,6 +216,6 @@ public enum PluginServer {
     }
 
     static func reportToStandardError(_ message: String) {
-        FileHandle.standardError.write(Data((message + "\n").utf8))
+        try? BlockingIO.writeAll(.standardError, message + "\n")
     }
 }

@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Gives a plugin's unix socket to the group the host named in `PLUGIN_UNIX_SOCKET_GROUP`
 /// (go-plugin's `UnixSocketConfig.Group`) and makes it group read-write, so a host running as
@@ -30,7 +34,7 @@ enum SocketGroup {
         }
         do {
             try FileManager.default.setAttributes(
-                [.groupOwnerAccountID: NSNumber(value: gid), .posixPermissions: NSNumber(value: mode)],
+                [.groupOwnerAccountID: gid, .posixPermissions: mode],
                 ofItemAtPath: path)
         } catch {
             throw PluginError(.launchFailed, "giving \(path) to group \(group): \(error)")
