@@ -4,9 +4,13 @@
 SWIFT ?= swift
 # Debian packages the build and tests need. Checked with dpkg; installed only when missing.
 APT_PACKAGES := liburing-dev pkg-config
-# The real hashicorp/yamux peer for interop tests and `bench --peer go` (Debian's 2019 snapshot).
-TEST_APT_PACKAGES := golang-go golang-github-hashicorp-yamux-dev
+# The real hashicorp/yamux peer for interop tests and `bench --peer go` (Debian's 2019 snapshot),
+# and go-plugin 1.0.1 for `bench launch --peer go` (its grpc, protobuf and x/net imports too:
+# Debian's package does not depend on them, but GOPATH mode compiles every file of the package).
+TEST_APT_PACKAGES := golang-go golang-github-hashicorp-yamux-dev golang-github-hashicorp-go-plugin-dev \
+	golang-google-grpc-dev golang-goprotobuf-dev golang-golang-x-net-dev
 GO_PEER := .build/go/goyamux-peer
+GO_PLUGIN_PEER := .build/go/goplugin-launch
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BENCH_SCENARIOS ?= raw throughput rtt churn rpc streams launch fds isolation
 
@@ -54,7 +58,8 @@ test: test-deps go-peer
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --no-parallel
 
-# Release build of the bench product only (it does not need the macro toolchain), then each
+# Release build of the bench product and the plugin `bench launch` starts (neither needs the macro
+# toolchain), then each
 # scenario with `--json BENCH_RESULTS/SCENARIO.json`, then `bench report`, which regenerates
 # docs/benchmarks.md and docs/images/bench-*.svg from every result in BENCH_RESULTS.
 # BENCH_SCENARIOS picks scenarios (default: all); BENCH_ARGS adds options to each; the scenarios
@@ -62,13 +67,14 @@ test: test-deps go-peer
 # go-plugin's net/rpc are measured in the same run (BENCH_PEER= leaves Go out and the Go peer
 # unbuilt).
 BENCH_PEER ?= go
-BENCH_PEER_SCENARIOS := throughput rtt churn rpc streams
+BENCH_PEER_SCENARIOS := throughput rtt churn rpc streams launch
 BENCH_RESULTS ?= .build/bench-results
 BENCH_CHECK := .build/bench-report-check
 .PHONY: bench-report bench-report-check
 
 bench: deps $(if $(BENCH_PEER),go-peer)
 	$(SWIFT) build -c release --product bench
+	$(SWIFT) build -c release --product bench-plugin
 	@mkdir -p $(BENCH_RESULTS)
 	@bin=$$($(SWIFT) build -c release --show-bin-path)/bench; \
 	for scenario in $(BENCH_SCENARIOS); do \
@@ -103,11 +109,13 @@ bench-report-check: deps
 	&& $$bin report $(BENCH_CHECK)/results --docs $(BENCH_CHECK)/run/benchmarks.md --images $(BENCH_CHECK)/run/images \
 	&& sh scripts/check-bench-report.sh $(BENCH_CHECK)/run/benchmarks.md $(BENCH_CHECK)/run/images rtt churn
 
-# GOPATH mode against Debian's packaged library: no module download.
+# GOPATH mode against Debian's packaged libraries: no module download.
 go-peer: test-deps
 	@mkdir -p $(dir $(GO_PEER))
 	cd Benchmarks/peers/goyamux && GOPATH=/usr/share/gocode GO111MODULE=off GOCACHE=$(CURDIR)/.build/go/cache \
 		go build -o $(CURDIR)/$(GO_PEER) .
+	cd Benchmarks/peers/goplugin && GOPATH=/usr/share/gocode GO111MODULE=off GOCACHE=$(CURDIR)/.build/go/cache \
+		go build -o $(CURDIR)/$(GO_PLUGIN_PEER) .
 
 clean:
 	rm -rf .build

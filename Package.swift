@@ -22,6 +22,7 @@ let package = Package(
         .library(name: "Tether", targets: ["Tether"]),
         .library(name: "TetherTesting", targets: ["TetherTesting"]),
         .executable(name: "bench", targets: ["bench"]),
+        .executable(name: "bench-plugin", targets: ["bench-plugin"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
@@ -125,9 +126,28 @@ let package = Package(
             ],
             swiftSettings: strictSafe
         ),
+        // The echo interface of the RPC, launch and isolation benchmarks, and their handshake.
+        .target(
+            name: "BenchEcho",
+            dependencies: ["Tether", "TetherRPC"],
+            path: "Benchmarks/echo",
+            swiftSettings: strictSafe
+        ),
+        // The plugin `bench launch` starts: small, no Foundation, the standard library linked in.
+        .executableTarget(
+            name: "bench-plugin",
+            dependencies: ["BenchEcho", "Tether"],
+            path: "Benchmarks/plugin",
+            swiftSettings: strictSafe,
+            linkerSettings: [
+                .unsafeFlags(["-static-stdlib"]),
+                .linkedLibrary("_FoundationCollections"), .linkedLibrary("_FoundationCShims"),
+            ]
+        ),
         .executableTarget(
             name: "bench",
             dependencies: [
+                "BenchEcho",
                 "Tether",
                 "TetherReactor",
                 "TetherMux",

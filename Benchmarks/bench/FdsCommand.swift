@@ -6,7 +6,7 @@ import TetherReactor
 import TetherTesting
 
 /// `bench fds`: the host's file descriptors per running plugin (1, 10, 100 and 500 plugins on
-/// one reactor, each the bench binary as `bench plugin-serve`) and per stream (100,000 streams
+/// one reactor, each `bench-plugin`) and per stream (100,000 streams
 /// opened and closed on one plugin's session), beside go-plugin's host, which holds three per
 /// plugin: the connection and the pipes of the plugin's stdout and stderr (`exec.Cmd`), read for
 /// the plugin's whole life.
@@ -27,7 +27,7 @@ struct FdsCommand: AsyncParsableCommand {
         if limit.soft < limit.hard { try ProcessControl.setOpenFileLimit(soft: limit.hard) }
         let soft = try ProcessControl.openFileLimit().soft
         let reactor = try Reactor.start(configuration: benchReactorConfiguration)
-        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+        let plugin = BenchPlugin.locate()
         let title = "bench fds: host file descriptors per plugin and per stream (RLIMIT_NOFILE \(soft))"
         let tables = try await withTaskExecutorPreference(reactor) {
             print("## \(title)\n")
@@ -37,7 +37,7 @@ struct FdsCommand: AsyncParsableCommand {
                     + "after stop: fds, children")
             var pluginRows: [ResultRow] = []
             for count in plugins {
-                let (text, row) = try await Self.pluginRow(count: count, executable: executable, reactor: reactor)
+                let (text, row) = try await Self.pluginRow(count: count, plugin: plugin, reactor: reactor)
                 print(text)
                 pluginRows.append(row)
             }
@@ -45,7 +45,7 @@ struct FdsCommand: AsyncParsableCommand {
             print(
                 padded("streams", 10) + padded("host fds before", 17) + padded("with streams open (max)", 25)
                     + padded("after", 8) + "per stream")
-            let (text, streamRow) = try await Self.streamRow(count: streams, executable: executable, reactor: reactor)
+            let (text, streamRow) = try await Self.streamRow(count: streams, plugin: plugin, reactor: reactor)
             print(text)
             print("")
             return [
@@ -67,13 +67,13 @@ struct FdsCommand: AsyncParsableCommand {
     /// `count` plugins started at once, each called once (by then it forwards its output over
     /// streams 3 and 5), their descriptors counted once the host has closed the stdout pipes it
     /// read to the end; then all stopped.
-    private static func pluginRow(count: Int, executable: String, reactor: Reactor) async throws -> (
+    private static func pluginRow(count: Int, plugin: BenchPlugin, reactor: Reactor) async throws -> (
         String, ResultRow
     ) {
         let before = HostDescriptors.now()
         let host = PluginHost(reactor: reactor)
         let clients = try await startBenchPlugins(
-            count, executable: executable, startTimeout: .seconds(60), host: host, reactor: reactor)
+            count, plugin: plugin, startTimeout: .seconds(60), host: host, reactor: reactor)
         try await echoOnceEach(clients, reactor: reactor)
         // The stdout pipes end as the plugins move fd 1 to stream 3; wait (at most 2 s) for it.
         var during = HostDescriptors.now()
@@ -118,11 +118,11 @@ struct FdsCommand: AsyncParsableCommand {
 
     /// One plugin; `count` streams opened on its session a thousand at a time and closed; the
     /// host's descriptors before, the most seen while streams were open, and after.
-    private static func streamRow(count: Int, executable: String, reactor: Reactor) async throws -> (
+    private static func streamRow(count: Int, plugin: BenchPlugin, reactor: Reactor) async throws -> (
         String, ResultRow
     ) {
         let client = try await PluginClient.start(
-            benchPluginConfiguration(executable, startTimeout: .seconds(60)), on: reactor)
+            plugin.configuration(startTimeout: .seconds(60)), on: reactor)
         _ = try await client.ping()
         var before = HostDescriptors.now().total
         for _ in 0..<200 {  // the stdout pipe closing, as above

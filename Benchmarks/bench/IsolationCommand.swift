@@ -1,4 +1,5 @@
 import ArgumentParser
+import BenchEcho
 import Foundation
 import Glibc
 import Synchronization

@@ -1,30 +1,47 @@
 import ArgumentParser
+import BenchEcho
 import Foundation
+import SystemPackage
 import Tether
 import TetherReactor
 import TetherTesting
 
-/// The handshake between `bench launch` and the plugin it starts (this executable, re-run as
-/// `bench plugin-serve`).
-let benchPluginHandshake = HandshakeConfiguration(
-    cookieKey: "TETHER_BENCH_PLUGIN", cookieValue: "9c2e5b7a41d06f38", appVersions: [1])
+/// The plugin the launch benchmarks start: `bench-plugin` beside this executable (small, no
+/// Foundation, the standard library linked in, as docs/guide.md recommends for plugins), or, when
+/// it was not built, this executable as `bench plugin-serve`.
+struct BenchPlugin: Sendable {
+    let executable: String
+    let arguments: [String]
+    /// How it is built, for the tables.
+    let description: String
 
-/// How the launch benchmarks start the bench binary as a plugin (`bench plugin-serve`).
-func benchPluginConfiguration(_ executable: String, startTimeout: Duration) -> PluginClientConfiguration {
-    var configuration = PluginClientConfiguration(executable: executable, handshake: benchPluginHandshake)
-    configuration.arguments = ["plugin-serve"]
-    configuration.startTimeout = startTimeout
-    return configuration
+    static func locate() -> BenchPlugin {
+        let bench = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        let small = bench.deletingLastPathComponent().appendingPathComponent("bench-plugin").path
+        if FileManager.default.isExecutableFile(atPath: small) {
+            return BenchPlugin(executable: small, arguments: [], description: "bench-plugin")
+        }
+        return BenchPlugin(
+            executable: bench.path, arguments: ["plugin-serve"],
+            description: "the bench binary (bench-plugin not built)")
+    }
+
+    func configuration(startTimeout: Duration) -> PluginClientConfiguration {
+        var configuration = PluginClientConfiguration(executable: executable, handshake: benchPluginHandshake)
+        configuration.arguments = arguments
+        configuration.startTimeout = startTimeout
+        return configuration
+    }
 }
 
 /// `count` bench plugins started at once by `host`.
 func startBenchPlugins(
-    _ count: Int, executable: String, startTimeout: Duration, host: PluginHost, reactor: Reactor
+    _ count: Int, plugin: BenchPlugin, startTimeout: Duration, host: PluginHost, reactor: Reactor
 ) async throws -> [PluginClient] {
     try await withThrowingTaskGroup(of: PluginClient.self) { group in
         for _ in 0..<count {
             group.addTask(executorPreference: reactor) {
-                try await host.start(benchPluginConfiguration(executable, startTimeout: startTimeout))
+                try await host.start(plugin.configuration(startTimeout: startTimeout))
             }
         }
         return try await group.reduce(into: []) { $0.append($1) }
@@ -47,8 +64,10 @@ func echoOnceEach(_ clients: [PluginClient], reactor: Reactor) async throws {
 }
 
 /// `bench launch`: a plugin's whole life from the host — spawn → handshake → first call →
-/// shutdown — one at a time and 100 at once, beside the floor of the same run (spawning this
-/// executable and waiting for it to exit, no plugin work), with the host fds each plugin costs.
+/// shutdown — one at a time and 100 at once, beside the floor of the same run (spawning the
+/// plugin binary without a host, which exits at once) and, with `--peer go`, go-plugin's own
+/// launch (a Go host launching a Go net/rpc plugin), with the memory and descriptors each plugin
+/// costs.
 struct LaunchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "launch", abstract: "Plugin launch → first call → shutdown latency, and 100 plugins at once.")
@@ -56,118 +75,225 @@ struct LaunchCommand: AsyncParsableCommand {
     @Option(help: "Plugins launched one after another per run.") var launches = 50
     @Option(help: "Plugins launched at once.") var concurrent = 100
     @Option var runs = 3
+    @Option(help: "`go`: also go-plugin's own launch (a Go host and a Go net/rpc plugin), same run.") var peer: String?
     @OptionGroup var output: ResultOptions
+
+    private static let phaseNames = [
+        "start (spawn → handshake → session)", "first call", "launch → first call", "shutdown (quit → reaped)",
+        "total",
+    ]
+
+    /// The plugin's memory after its first call: all of it, and what is not the binary's pages.
+    private static let memoryNames = ["plugin RSS", "plugin anonymous memory"]
+
+    func validate() throws {
+        guard peer == nil || peer == "go" else { throw ValidationError("--peer takes `go`") }
+        if peer == "go", !GoPluginLaunch.isAvailable {
+            throw ValidationError("--peer go needs the go-plugin launch peer: `make go-peer`")
+        }
+    }
 
     func run() async throws {
         let reactor = try Reactor.start(configuration: benchReactorConfiguration)
-        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
-        let title = "bench launch: the bench binary as a plugin (64-byte echo), \(runs) runs"
+        let plugin = BenchPlugin.locate()
+        let title = "bench launch: \(plugin.description) as the plugin (64-byte echo), \(runs) runs"
         let tables = try await withTaskExecutorPreference(reactor) {
             print("## \(title)\n")
             var floor: [Double] = []
             var phases: [String: [Double]] = [:]
+            var pluginMemory: [String: [Double]] = [:]
+            var goPhases: [String: [Double]] = [:]
+            var goMemory: [String: [Double]] = [:]
             for _ in 0..<runs {
-                floor += try await Self.spawnFloor(executable: executable, count: launches, reactor: reactor)
-                for (name, values) in try await Self.sequential(
-                    executable: executable, count: launches, reactor: reactor)
-                {
-                    phases[name, default: []] += values
+                floor += try await Self.spawnFloor(plugin, count: launches, reactor: reactor)
+                let (measured, memory) = try await Self.sequential(plugin, count: launches, reactor: reactor)
+                for (name, values) in measured { phases[name, default: []] += values }
+                pluginMemory.merge(memory, uniquingKeysWith: +)
+                if peer == "go" {
+                    let (measured, memory) = try await GoPluginLaunch.sequential(count: launches, reactor: reactor)
+                    for (name, values) in measured { goPhases[name, default: []] += values }
+                    goMemory.merge(memory, uniquingKeysWith: +)
                 }
             }
-            let floorMedian = Summary(floor).median
-            print(padded("one at a time", 38) + padded("p50 ms", 10) + padded("p99 ms", 10) + "p50 / spawn floor")
-            print(
-                padded("spawn + exit (floor)", 38) + padded(format(floorMedian, 2), 10)
-                    + padded(format(Summary(floor).percentile(99), 2), 10) + "1.00×")
-            let phaseNames = [
-                "start (spawn → handshake → session)", "first call", "shutdown (quit → reaped)", "total",
-            ]
-            for name in phaseNames {
-                let summary = Summary(phases[name]!)
-                print(
-                    padded(name, 38) + padded(format(summary.median, 2), 10)
-                        + padded(format(summary.percentile(99), 2), 10)
-                        + format(summary.median / floorMedian, 2) + "×")
-            }
+            let sequential = Self.sequentialTable(
+                launches: launches, phases: phases, floor: floor, pluginMemory: pluginMemory, goPhases: goPhases,
+                goMemory: goMemory)
             print("")
-            let sequential = ResultTable(
-                id: "launch", title: "bench launch: one plugin at a time, \(launches) per run, \(runs) runs",
-                subtitle: "p50/p99 of every launch; the floor spawns the same binary doing nothing and reaps it",
-                labelHeader: "plugins", seriesHeader: "phase", ratioHeader: "p50 / spawn floor",
-                chart: ChartSpec(metric: "time", higherIsBetter: false),
-                rows: [
-                    ResultRow(
-                        label: "one at a time",
-                        tether: phaseNames.map { name in
-                            Series(
-                                name, [.percentiles("time", "ms", of: phases[name]!, digits: 2)],
-                                ratio: Summary(phases[name]!).median / floorMedian)
-                        },
-                        baselines: [Series("spawn + exit (floor)", [.percentiles("time", "ms", of: floor, digits: 2)])])
-                ])
-            print(
-                padded("\(concurrent) at once", 16) + padded("all started ms", 24) + padded("all called ms", 16)
-                    + padded("all stopped ms", 16) + padded("host fds/plugin", 17) + "fds, children after")
             var measured: [String: [Double]] = [:]
+            var goMeasured: [String: [Double]] = [:]
             for _ in 0..<runs {
-                let (row, figures) = try await Self.concurrentRun(
-                    executable: executable, count: concurrent, reactor: reactor)
-                print(row)
-                for (name, value) in figures { measured[name, default: []].append(value) }
+                for (name, value) in try await Self.concurrentRun(plugin, count: concurrent, reactor: reactor) {
+                    measured[name, default: []].append(value)
+                }
+                if peer == "go" {
+                    for (name, value) in try await GoPluginLaunch.concurrent(count: concurrent, reactor: reactor) {
+                        goMeasured[name, default: []].append(value)
+                    }
+                }
             }
-            print("")
-            let concurrentFigures: [Figure] = [
-                ("all started", "ms", 1), ("all called", "ms", 1), ("all stopped", "ms", 1),
-                ("host fds per plugin", "", 2), ("fds after", "", 0), ("children after", "", 0),
-            ].map { name, unit, digits in .median(name, unit, of: measured[name]!, digits: digits) }
-            let concurrentTable = ResultTable(
-                id: "launch-concurrent", title: "bench launch: \(concurrent) plugins at once on one PluginHost",
-                subtitle: "median [min–max] of \(runs) runs; ms from the first start",
-                labelHeader: "plugins", seriesHeader: "host",
-                rows: [
-                    ResultRow(
-                        label: "\(concurrent) at once", tether: [Series("PluginHost", concurrentFigures)], baselines: []
-                    )
-                ])
+            let concurrentTable = Self.concurrentTable(count: concurrent, measured: measured, goMeasured: goMeasured)
             return [sequential, concurrentTable]
         }
         await reactor.shutdown()
         try output.write(
             scenario: "launch",
-            parameters: ["launches": .int(launches), "concurrent": .int(concurrent), "runs": .int(runs)],
+            parameters: [
+                "launches": .int(launches), "concurrent": .int(concurrent), "runs": .int(runs),
+                "peer": .string(peer ?? "none"), "plugin": .string(plugin.description),
+            ],
             tables: tables)
     }
 
-    /// Milliseconds to spawn this executable doing nothing (`bench exit-now`) and reap it.
-    private static func spawnFloor(executable: String, count: Int, reactor: Reactor) async throws -> [Double] {
+    /// The one-at-a-time table, printed: Tether's phases against go-plugin's (when measured) or
+    /// against the spawn floor.
+    private static func sequentialTable(
+        launches: Int, phases: [String: [Double]], floor: [Double], pluginMemory: [String: [Double]],
+        goPhases: [String: [Double]], goMemory: [String: [Double]]
+    ) -> ResultTable {
+        let withGo = !goPhases.isEmpty
+        let floorMedian = Summary(floor).median
+        print(
+            padded("one at a time", 38) + padded("p50 ms", 9) + padded("p99 ms", 9) + padded("/ floor", 9)
+                + (withGo ? padded("go-plugin p50", 15) + padded("p99", 9) + "Tether/go-plugin" : ""))
+        print(
+            padded("spawn + exit (floor)", 38) + padded(format(floorMedian, 2), 9)
+                + padded(format(Summary(floor).percentile(99), 2), 9) + "1.00×")
+        func ratio(_ name: String) -> Double? {
+            guard let go = goPhases[name] else { return nil }
+            return Summary(phases[name]!).median / Summary(go).median
+        }
+        for name in phaseNames {
+            let summary = Summary(phases[name]!)
+            var line =
+                padded(name, 38) + padded(format(summary.median, 2), 9) + padded(format(summary.percentile(99), 2), 9)
+                + padded(format(summary.median / floorMedian, 2) + "×", 9)
+            if let go = goPhases[name] {
+                line +=
+                    padded(format(Summary(go).median, 2), 15) + padded(format(Summary(go).percentile(99), 2), 9)
+                    + format(ratio(name)!, 2) + "×"
+            }
+            print(line)
+        }
+        var tether = phaseNames.map { name in
+            Series(
+                name, [.percentiles("time", "ms", of: phases[name]!, digits: 2)],
+                ratio: withGo ? ratio(name) : Summary(phases[name]!).median / floorMedian)
+        }
+        for name in memoryNames {
+            let memory = Summary(pluginMemory[name]!).median
+            let goRatio = goMemory[name].map { memory / Summary($0).median }
+            print(
+                padded(name + ", MiB", 38) + padded(format(memory, 1), 27)
+                    + (goRatio == nil
+                        ? "" : padded(format(Summary(goMemory[name]!).median, 1), 24) + format(goRatio!, 2) + "×"))
+            tether.append(
+                Series(name, [.percentiles("memory", "MiB", of: pluginMemory[name]!, digits: 1)], ratio: goRatio))
+        }
+        var baselines = [Series("spawn + exit (floor)", [.percentiles("time", "ms", of: floor, digits: 2)])]
+        if withGo {
+            baselines += phaseNames.map { name in
+                Series("go-plugin: \(name)", [.percentiles("time", "ms", of: goPhases[name]!, digits: 2)])
+            }
+            baselines += memoryNames.map { name in
+                Series("go-plugin: \(name)", [.percentiles("memory", "MiB", of: goMemory[name]!, digits: 1)])
+            }
+        }
+        return ResultTable(
+            id: "launch", title: "bench launch: one plugin at a time, \(launches) per run",
+            subtitle: "p50/p99 of every launch; the floor spawns the plugin binary without a host (it exits at once)",
+            labelHeader: "plugins", seriesHeader: "phase",
+            ratioHeader: withGo ? "Tether/go-plugin" : "p50 / spawn floor",
+            chart: ChartSpec(metric: "time", higherIsBetter: false),
+            rows: [ResultRow(label: "one at a time", tether: tether, baselines: baselines)])
+    }
+
+    private static let concurrentFigures: [(name: String, unit: String, digits: Int)] = [
+        ("all started", "ms", 1), ("all called", "ms", 1), ("all stopped", "ms", 1),
+        ("host heap per plugin", "KiB", 0), ("plugin RSS", "MiB", 1), ("host fds per plugin", "", 2),
+        ("fds after", "", 0), ("children after", "", 0),
+    ]
+
+    /// The many-at-once table, printed.
+    private static func concurrentTable(count: Int, measured: [String: [Double]], goMeasured: [String: [Double]])
+        -> ResultTable
+    {
+        print(
+            padded("\(count) at once, median [min–max]", 30) + padded("Tether", 30) + padded("go-plugin", 30)
+                + "Tether/go-plugin")
+        for (name, unit, digits) in concurrentFigures {
+            let tether = Summary(measured[name]!)
+            var line = padded(name + (unit.isEmpty ? "" : " \(unit)"), 30) + padded(tether.formatted(digits), 30)
+            if let go = goMeasured[name] {
+                line += padded(Summary(go).formatted(digits), 30) + format(tether.median / Summary(go).median, 2) + "×"
+            }
+            print(line)
+        }
+        let headline = "all called"
+        let tether = Series(
+            "PluginHost",
+            concurrentFigures.map { .median($0.name, $0.unit, of: measured[$0.name]!, digits: $0.digits) },
+            ratio: goMeasured[headline].map { Summary(measured[headline]!).median / Summary($0).median })
+        let baselines =
+            goMeasured.isEmpty
+            ? []
+            : [
+                Series(
+                    "go-plugin",
+                    concurrentFigures.compactMap { figure in
+                        goMeasured[figure.name].map { .median(figure.name, figure.unit, of: $0, digits: figure.digits) }
+                    })
+            ]
+        return ResultTable(
+            id: "launch-concurrent", title: "bench launch: \(count) plugins at once on one host",
+            subtitle:
+                "median [min–max] of the runs; ms from the first start; host heap: bytes allocated per running plugin (malloc in use; Go: HeapInuse after a GC)",
+            labelHeader: "plugins", seriesHeader: "host",
+            ratioHeader: goMeasured.isEmpty ? nil : "Tether/go-plugin (all called)",
+            rows: [ResultRow(label: "\(count) at once", tether: [tether], baselines: baselines)])
+    }
+
+    /// Milliseconds to spawn the plugin binary without a host (it finds no cookie and exits 1)
+    /// and reap it: what any plugin built this way costs before its first line of code.
+    private static func spawnFloor(_ plugin: BenchPlugin, count: Int, reactor: Reactor) async throws -> [Double] {
         let clock = ContinuousClock()
+        let null = try FileDescriptor.open(FilePath("/dev/null"), .writeOnly, options: .closeOnExec)
+        defer { try? null.close() }
         var samples: [Double] = []
         for _ in 0..<count {
             let start = clock.now
             let child = try ChildProcess.spawn(
-                executable: executable, arguments: ["exit-now"], environment: [], on: reactor)
-            guard try await child.waitForExit() == .exited(code: 0) else { throw BenchError("exit-now failed") }
+                executable: plugin.executable, arguments: plugin.arguments, environment: [],
+                files: [.init(null, as: .standardError)], on: reactor)
+            guard try await child.waitForExit() == .exited(code: 1) else {
+                throw BenchError("\(plugin.executable) without a host did not exit with status 1")
+            }
             try await child.close()
             samples.append((clock.now - start).seconds * 1e3)
         }
         return samples
     }
 
-    /// Milliseconds of each phase of `count` plugin lives, one after another.
-    private static func sequential(executable: String, count: Int, reactor: Reactor) async throws -> [String: [Double]]
+    /// Milliseconds of each phase of `count` plugin lives, one after another, and each plugin's
+    /// RSS and anonymous memory in MiB after its first call.
+    private static func sequential(_ plugin: BenchPlugin, count: Int, reactor: Reactor) async throws
+        -> ([String: [Double]], [String: [Double]])
     {
         let clock = ContinuousClock()
         let payload = Data(repeating: 7, count: 64)
         var phases: [String: [Double]] = [:]
+        var memory: [String: [Double]] = [:]
         for _ in 0..<count {
             let start = clock.now
-            let client = try await PluginClient.start(
-                benchPluginConfiguration(executable, startTimeout: .seconds(30)), on: reactor)
+            let client = try await PluginClient.start(plugin.configuration(startTimeout: .seconds(30)), on: reactor)
             let started = clock.now
             guard try await client.dispense(BenchEchoClient.self, name: "echo").echo(payload) == payload else {
                 throw BenchError("echo mismatch")
             }
             let called = clock.now
+            let pid = client.process.pid
+            memory["plugin RSS", default: []].append(Double(MemoryUsage.residentBytes(of: pid)) / 1_048_576)
+            memory["plugin anonymous memory", default: []].append(
+                Double(MemoryUsage.anonymousBytes(of: pid)) / 1_048_576)
             await client.kill()
             guard client.exitStatus == .exited(code: 0) else {
                 throw BenchError("plugin ended \(String(describing: client.exitStatus))")
@@ -175,44 +301,41 @@ struct LaunchCommand: AsyncParsableCommand {
             let stopped = clock.now
             phases["start (spawn → handshake → session)", default: []].append((started - start).seconds * 1e3)
             phases["first call", default: []].append((called - started).seconds * 1e3)
+            phases["launch → first call", default: []].append((called - start).seconds * 1e3)
             phases["shutdown (quit → reaped)", default: []].append((stopped - called).seconds * 1e3)
             phases["total", default: []].append((stopped - start).seconds * 1e3)
         }
-        return phases
+        return (phases, memory)
     }
 
     /// `count` plugins started at once by one `PluginHost`, each called once, all stopped: the
-    /// text row and its figures by name.
-    private static func concurrentRun(executable: String, count: Int, reactor: Reactor) async throws
-        -> (String, [String: Double])
+    /// figures by name.
+    private static func concurrentRun(_ plugin: BenchPlugin, count: Int, reactor: Reactor) async throws
+        -> [String: Double]
     {
         let fdsBefore = ProcessResources.openFileDescriptorCount()
+        let heapBefore = MemoryUsage.heapBytes()
         let clock = ContinuousClock()
         let host = PluginHost(reactor: reactor)
         let start = clock.now
         let clients = try await startBenchPlugins(
-            count, executable: executable, startTimeout: .seconds(30), host: host, reactor: reactor)
+            count, plugin: plugin, startTimeout: .seconds(30), host: host, reactor: reactor)
         let started = clock.now
         let fdsPerPlugin = Double(ProcessResources.openFileDescriptorCount() - fdsBefore) / Double(count)
         try await echoOnceEach(clients, reactor: reactor)
         let called = clock.now
+        let heapPerPlugin = Double(MemoryUsage.heapBytes() - heapBefore) / Double(count) / 1024
+        let pluginMemory = Summary(clients.map { Double(MemoryUsage.residentBytes(of: $0.process.pid)) }).median
         await host.shutdown()
         let stopped = clock.now
         let fdsAfter = ProcessResources.openFileDescriptorCount() - fdsBefore
         let children = ProcessResources.childProcessIDs().count
-        let row =
-            padded("", 16) + padded(format((started - start).seconds * 1e3, 1), 24)
-            + padded(format((called - start).seconds * 1e3, 1), 16)
-            + padded(format((stopped - start).seconds * 1e3, 1), 16)
-            + padded(format(fdsPerPlugin, 2), 17) + "\(fdsAfter >= 0 ? "+" : "")\(fdsAfter), \(children)"
-        return (
-            row,
-            [
-                "all started": (started - start).seconds * 1e3, "all called": (called - start).seconds * 1e3,
-                "all stopped": (stopped - start).seconds * 1e3, "host fds per plugin": fdsPerPlugin,
-                "fds after": Double(fdsAfter), "children after": Double(children),
-            ]
-        )
+        return [
+            "all started": (started - start).seconds * 1e3, "all called": (called - start).seconds * 1e3,
+            "all stopped": (stopped - start).seconds * 1e3, "host heap per plugin": heapPerPlugin,
+            "plugin RSS": pluginMemory / 1_048_576, "host fds per plugin": fdsPerPlugin,
+            "fds after": Double(fdsAfter), "children after": Double(children),
+        ]
     }
 }
 

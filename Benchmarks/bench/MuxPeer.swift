@@ -1,3 +1,4 @@
+import BenchEcho
 import Glibc
 import Synchronization
 import TetherMux
