@@ -36,7 +36,8 @@ import TetherCollections
     init(reactor: Reactor) throws(ReactorError) {
         unsafe self.reactor = reactor
         configuration = reactor.configuration
-        spin = SpinPolicy(maxNanoseconds: configuration.spinBeforeSleepNanoseconds)
+        spin = SpinPolicy(
+            maxNanoseconds: configuration.spinBeforeSleepNanoseconds, processors: allowedProcessorCount())
         ring = try Ring(entries: configuration.ringEntries)
         table = try OperationTable(
             capacity: configuration.maxInFlightOperations + 1, iovecsPerSlot: configuration.maxIovecsPerSend)

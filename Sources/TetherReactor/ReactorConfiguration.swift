@@ -23,8 +23,9 @@ public struct ReactorConfiguration: Sendable, Hashable {
     /// The longest the loop keeps polling the ring (entering the kernel without sleeping) before
     /// it sleeps waiting for a completion. A peer that answers within the poll costs a few cheap
     /// syscalls instead of a sleep and a wake-up (a context switch on each side). The loop adapts
-    /// the poll between this and a sixteenth of it: longer while sleeps turn out short, shorter
-    /// while the reactor is idle. 0 sleeps at once.
+    /// the poll up to this: longer while sleeps turn out short, shorter while the reactor is idle
+    /// and none at all once it is idle for long; and never in a process allowed only one CPU
+    /// (pinned, or a one-CPU container), where the poll would only delay the peer. 0 sleeps at once.
     public var spinBeforeSleepNanoseconds: UInt64 = 100_000
     /// Name of the reactor thread (visible in `top -H`, `perf` and `/proc/<pid>/task/*/comm`).
     public var threadName: String = "tether-reactor"

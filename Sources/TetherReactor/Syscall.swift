@@ -1,3 +1,4 @@
+import CLibUring
 import Glibc
 
 /// The choke point for the synchronous system calls that report failure in `errno` (socket
@@ -65,3 +66,7 @@ func closeDescriptor(_ fd: Int32) {
     let code = errno
     precondition(code != EBADF, "close: errno \(code) — fd \(fd) is not open")
 }
+
+/// The CPUs this process may run on (`sched_getaffinity`): fewer than the machine's when it is
+/// pinned (`taskset`) or in a container with a CPU set. 1 when it cannot be read.
+func allowedProcessorCount() -> Int { Int(tether_allowed_cpu_count()) }
