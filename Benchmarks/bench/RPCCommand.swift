@@ -27,8 +27,11 @@ struct RPCCommand: AsyncParsableCommand {
             print("## bench rpc: unary echo calls, two processes, \(calls) calls per run, \(runs) runs\n")
             var header = padded("transport", 11) + padded("bytes", 7) + padded("callers", 9)
             header += padded("Tether calls/s", 26) + padded("p50 µs", 8) + padded("p99 µs", 8)
-            header += padded("mux rtt p50", 13)
-            if peer == "go" { header += padded("Go net/rpc calls/s", 20) + padded("Go p50", 8) + "Tether/Go" }
+            header += padded("mux rtt p50", 13) + padded("CPU µs/call", 12)
+            if peer == "go" {
+                header += padded("Go net/rpc calls/s", 20) + padded("Go p50", 8) + padded("Go CPU", 12)
+                header += padded("Tether/Go", 11) + "CPU Tether/Go"
+            }
             print(header)
             var rows: [ResultRow] = []
             for transport in transports {
@@ -41,16 +44,20 @@ struct RPCCommand: AsyncParsableCommand {
                         var latencies: [Double] = []
                         var goRates: [Double] = []
                         var goP50: [Double] = []
+                        var cpu: [Double] = []
+                        var goCPU: [Double] = []
                         for _ in 0..<runs {
-                            let (runLatencies, rate) = try await Self.rpcRun(
+                            let (runLatencies, rate, cpuPerCall) = try await Self.rpcRun(
                                 transport: transport, size: size, callers: callers, calls: calls, reactor: reactor)
                             rates.append(rate)
                             latencies += runLatencies
+                            cpu.append(cpuPerCall)
                             if peer == "go" {
-                                let (rate, p50) = try await Self.goRun(
+                                let (rate, p50, cpuPerCall) = try await Self.goRun(
                                     size: size, callers: callers, calls: calls, reactor: reactor)
                                 goRates.append(rate)
                                 goP50.append(p50)
+                                goCPU.append(cpuPerCall)
                             }
                         }
                         let summary = Summary(latencies)
@@ -60,15 +67,20 @@ struct RPCCommand: AsyncParsableCommand {
                                 .median("rate", "calls/s", of: rates, digits: 0),
                                 .percentiles("call latency", "µs", of: latencies, digits: 1),
                                 .percentiles("mux round trip", "µs", of: rtt, digits: 1),
-                            ])
+                                .median("CPU per call", "µs", of: cpu, digits: 1),
+                            ],
+                            cpuMicrosecondsPerOperation: Summary(cpu).median)
                         var baselines: [Series] = []
                         var row = padded(transport.rawValue, 11) + padded("\(size)", 7) + padded("\(callers)", 9)
                         row += padded(Summary(rates).formatted(0), 26) + padded(format(summary.median, 1), 8)
                         row += padded(format(summary.percentile(99), 1), 8) + padded(format(rttMedian, 1), 13)
+                        row += padded(format(Summary(cpu).median, 1), 12)
                         if peer == "go" {
                             let goRate = Summary(goRates).median
                             row += padded(format(goRate, 0), 20) + padded(format(Summary(goP50).median, 1), 8)
-                            row += format(Summary(rates).median / goRate, 2) + "×"
+                            row += padded(format(Summary(goCPU).median, 1), 12)
+                            row += padded(format(Summary(rates).median / goRate, 2) + "×", 11)
+                            row += format(Summary(cpu).median / Summary(goCPU).median, 2) + "×"
                             tether.ratio = Summary(rates).median / goRate
                             baselines.append(
                                 Series(
@@ -76,7 +88,8 @@ struct RPCCommand: AsyncParsableCommand {
                                     [
                                         .median("rate", "calls/s", of: goRates, digits: 0),
                                         .median("call latency", "µs", of: goP50, digits: 1),
-                                    ]))
+                                        .median("CPU per call", "µs", of: goCPU, digits: 1),
+                                    ], cpuMicrosecondsPerOperation: Summary(goCPU).median))
                         }
                         print(row)
                         rows.append(
@@ -94,7 +107,8 @@ struct RPCCommand: AsyncParsableCommand {
         let table = ResultTable(
             id: "rpc", title: "bench rpc: unary echo calls, two processes, \(calls) calls per run, \(runs) runs",
             subtitle: "call latency and the mux round trip (64 bytes on one stream, same run): p50/p99 of every call;"
-                + " Go net/rpc: median of the runs' p50",
+                + " Go net/rpc: median of the runs' p50; CPU per call: both processes, user + system, warm-up"
+                + " and process start included",
             labelHeader: "transport, bytes, callers", seriesHeader: "path",
             ratioHeader: peer == "go" ? "Tether/Go" : nil, chart: ChartSpec(metric: "rate", higherIsBetter: true),
             rows: rows)
@@ -112,19 +126,24 @@ struct RPCCommand: AsyncParsableCommand {
     }
 
     /// `calls` echo calls of `size` bytes from `callers` concurrent tasks to a plugin process.
+    /// Also the CPU time per call (µs) of both processes together: this one's, and the plugin's
+    /// once it has exited and been reaped, over every call made, warm-up included (the plugin's
+    /// start is counted too: a few ms over tens of thousands of calls).
     static func rpcRun(transport: Transport, size: Int, callers: Int, calls: Int, reactor: Reactor) async throws
-        -> ([Double], Double)
+        -> ([Double], Double, Double)
     {
+        let cpuBefore = ProcessCPUTime.seconds(includingReapedChildren: true)
+        let warmUp = min(1000, calls / callers / 10)
         let link = try await PeerLink.launch(["rpc-serve"], over: transport, reactor: reactor)
         let session = try await MuxSession(socket: link.socket, role: .client, configuration: benchMuxConfiguration)
         let client = BenchEchoClient(channel: RPCChannel(session: session))
         let payload = Data((0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31) })
-        let result = try await echoLoad(
-            client, payload: payload, callers: callers, calls: calls, warmUp: min(1000, calls / callers / 10),
-            reactor: reactor)
+        let (latencies, rate) = try await echoLoad(
+            client, payload: payload, callers: callers, calls: calls, warmUp: warmUp, reactor: reactor)
         await session.close()
         _ = try await link.finish()
-        return result
+        let cpu = ProcessCPUTime.seconds(includingReapedChildren: true) - cpuBefore
+        return (latencies, rate, cpu / Double(calls / callers * callers + warmUp * callers) * 1e6)
     }
 
     /// `calls` echo calls of `payload` from `callers` concurrent tasks, each after `warmUp`
@@ -163,7 +182,8 @@ struct RPCCommand: AsyncParsableCommand {
     }
 
     /// Go net/rpc over one yamux stream, two Go processes: calls/s and p50 µs.
-    static func goRun(size: Int, callers: Int, calls: Int, reactor: Reactor) async throws -> (Double, Double) {
+    static func goRun(size: Int, callers: Int, calls: Int, reactor: Reactor) async throws -> (Double, Double, Double) {
+        let cpuBefore = ProcessCPUTime.seconds(includingReapedChildren: true)
         let output = try await GoPair.run(
             server: ["-scenario", "netrpc-server", "-keepalive=false"],
             client: [
@@ -175,6 +195,8 @@ struct RPCCommand: AsyncParsableCommand {
         guard let rate = fields["calls_per_second"], let p50 = fields["p50_us"] else {
             throw BenchError("go netrpc-client said: \(output.client)")
         }
-        return (rate, p50)
+        // Both Go processes have been reaped; their warm-up is min(1000, calls / 10) calls.
+        let cpu = ProcessCPUTime.seconds(includingReapedChildren: true) - cpuBefore
+        return (rate, p50, cpu / Double(calls + min(1000, calls / 10)) * 1e6)
     }
 }
