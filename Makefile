@@ -4,17 +4,18 @@
 SWIFT ?= swift
 # Debian packages the build and tests need. Checked with dpkg; installed only when missing.
 APT_PACKAGES := liburing-dev pkg-config
-# The real hashicorp/yamux peer for interop tests and `bench --peer go` (Debian's 2019 snapshot),
-# and go-plugin 1.0.1 for `bench launch --peer go` (its grpc, protobuf and x/net imports too:
+# The real hashicorp/yamux peer for interop tests and `bench --peer go` (Debian's 2019 snapshot).
+TEST_APT_PACKAGES := golang-go golang-github-hashicorp-yamux-dev
+# go-plugin 1.0.1 for `bench launch --peer go` only (and its grpc, protobuf and x/net imports:
 # Debian's package does not depend on them, but GOPATH mode compiles every file of the package).
-TEST_APT_PACKAGES := golang-go golang-github-hashicorp-yamux-dev golang-github-hashicorp-go-plugin-dev \
-	golang-google-grpc-dev golang-goprotobuf-dev golang-golang-x-net-dev
+BENCH_APT_PACKAGES := golang-github-hashicorp-go-plugin-dev golang-google-grpc-dev golang-goprotobuf-dev \
+	golang-golang-x-net-dev
 GO_PEER := .build/go/goyamux-peer
 GO_PLUGIN_PEER := .build/go/goplugin-launch
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BENCH_SCENARIOS ?= raw throughput rtt churn rpc streams launch fds isolation
 
-.PHONY: all deps test-deps python-deps apt-install go-peer build lint format test bench clean
+.PHONY: all deps test-deps python-deps apt-install go-peer go-plugin-peer build lint format test bench clean
 
 all: build
 
@@ -59,20 +60,19 @@ test: test-deps go-peer
 	$(SWIFT) test --skip-build --no-parallel
 
 # Release build of the bench product and the plugin `bench launch` starts (neither needs the macro
-# toolchain), then each
-# scenario with `--json BENCH_RESULTS/SCENARIO.json`, then `bench report`, which regenerates
-# docs/benchmarks.md and docs/images/bench-*.svg from every result in BENCH_RESULTS.
-# BENCH_SCENARIOS picks scenarios (default: all); BENCH_ARGS adds options to each; the scenarios
-# that take --peer run with `--peer $(BENCH_PEER)`: by default go, so hashicorp/yamux and
-# go-plugin's net/rpc are measured in the same run (BENCH_PEER= leaves Go out and the Go peer
-# unbuilt).
+# toolchain), then each scenario with `--json BENCH_RESULTS/SCENARIO.json`, then `bench report`,
+# which regenerates docs/benchmarks.md and docs/images/bench-*.svg from every result in
+# BENCH_RESULTS. BENCH_SCENARIOS picks scenarios (default: all); BENCH_ARGS adds options to each;
+# the scenarios that take --peer (launch among them) run with `--peer $(BENCH_PEER)`: by default
+# go, so hashicorp/yamux, go-plugin's net/rpc and go-plugin's launch are measured in the same run
+# (BENCH_PEER= leaves Go out and the Go peers unbuilt).
 BENCH_PEER ?= go
 BENCH_PEER_SCENARIOS := throughput rtt churn rpc streams launch
 BENCH_RESULTS ?= .build/bench-results
 BENCH_CHECK := .build/bench-report-check
 .PHONY: bench-report bench-report-check
 
-bench: deps $(if $(BENCH_PEER),go-peer)
+bench: deps $(if $(BENCH_PEER),go-peer go-plugin-peer)
 	$(SWIFT) build -c release --product bench
 	$(SWIFT) build -c release --product bench-plugin
 	@mkdir -p $(BENCH_RESULTS)
@@ -114,6 +114,11 @@ go-peer: test-deps
 	@mkdir -p $(dir $(GO_PEER))
 	cd Benchmarks/peers/goyamux && GOPATH=/usr/share/gocode GO111MODULE=off GOCACHE=$(CURDIR)/.build/go/cache \
 		go build -o $(CURDIR)/$(GO_PEER) .
+
+# go-plugin's own launch, the baseline of `bench launch --peer go` (no test uses it).
+go-plugin-peer: test-deps
+	@$(MAKE) --no-print-directory apt-install PACKAGES="$(BENCH_APT_PACKAGES)"
+	@mkdir -p $(dir $(GO_PLUGIN_PEER))
 	cd Benchmarks/peers/goplugin && GOPATH=/usr/share/gocode GO111MODULE=off GOCACHE=$(CURDIR)/.build/go/cache \
 		go build -o $(CURDIR)/$(GO_PLUGIN_PEER) .
 

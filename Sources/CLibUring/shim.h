@@ -86,15 +86,16 @@ static inline size_t tether_heap_bytes_in_use(void) {
     return info.uordblks + info.hblkhd;  // small chunks in use + large mmap'd chunks
 }
 
-// The CPUs this process may run on. The raw syscall returns the mask's size in bytes; glibc's
-// wrapper and CPU_COUNT need _GNU_SOURCE, which this header must not define (see above).
+// The CPUs this process may run on, or 0 when that cannot be read (more than 1024 possible
+// CPUs, a seccomp filter). The raw syscall returns the mask's size in bytes; glibc's wrapper and
+// CPU_COUNT need _GNU_SOURCE, which this header must not define (see above).
 static inline int tether_allowed_cpu_count(void) {
     unsigned long mask[16] = {0};  // up to 1024 CPUs
     long bytes = syscall(SYS_sched_getaffinity, 0, sizeof mask, mask);
-    if (bytes <= 0) return 1;
+    if (bytes <= 0) return 0;
     int count = 0;
     for (long i = 0; i < bytes / (long)sizeof mask[0]; i++) count += __builtin_popcountl(mask[i]);
-    return count > 0 ? count : 1;
+    return count;
 }
 
 static inline void tether_sqe_set_addr2(struct io_uring_sqe *sqe, const void *pointer) {

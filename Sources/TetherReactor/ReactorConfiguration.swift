@@ -25,7 +25,8 @@ public struct ReactorConfiguration: Sendable, Hashable {
     /// syscalls instead of a sleep and a wake-up (a context switch on each side). The loop adapts
     /// the poll up to this: longer while sleeps turn out short, shorter while the reactor is idle
     /// and none at all once it is idle for long; and never in a process allowed only one CPU
-    /// (pinned, or a one-CPU container), where the poll would only delay the peer. 0 sleeps at once.
+    /// (pinned, or a container with a one-CPU cpuset; a CPU quota is not seen), where the poll
+    /// would only delay the peer. 0 sleeps at once.
     public var spinBeforeSleepNanoseconds: UInt64 = 100_000
     /// Name of the reactor thread (visible in `top -H`, `perf` and `/proc/<pid>/task/*/comm`).
     public var threadName: String = "tether-reactor"

@@ -11,17 +11,19 @@
 ///   sixteenth of the maximum);
 /// - when the sleep is long (idle, sparse traffic), halve the poll, and below a sixteenth of the
 ///   maximum stop polling until short sleeps come back: an idle reactor costs no CPU;
-/// - on a process allowed one CPU (pinned, or a one-CPU container) never poll: whatever the
-///   reactor waits for needs that CPU.
+/// - on a process allowed one CPU (pinned, or a container with a one-CPU cpuset) never poll:
+///   whatever the reactor waits for needs that CPU. A CPU quota (`docker --cpus=1`) is not an
+///   affinity and is not seen here.
 struct SpinPolicy: Sendable, Equatable {
     let maxNanoseconds: UInt64
     var minNanoseconds: UInt64 { maxNanoseconds / 16 }
     /// How long the next poll lasts; 0 sleeps at once.
     private(set) var nanoseconds: UInt64
 
-    /// - Parameter processors: the CPUs this process may run on; with one, polling is off.
-    init(maxNanoseconds: UInt64, processors: Int = 2) {
-        self.maxNanoseconds = processors > 1 ? maxNanoseconds : 0
+    /// - Parameter processors: the CPUs this process may run on (0: unknown); with one, polling
+    ///   is off.
+    init(maxNanoseconds: UInt64, processors: Int = 0) {
+        self.maxNanoseconds = processors == 1 ? 0 : maxNanoseconds
         self.nanoseconds = self.maxNanoseconds
     }
 

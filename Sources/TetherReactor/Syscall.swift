@@ -68,5 +68,5 @@ func closeDescriptor(_ fd: Int32) {
 }
 
 /// The CPUs this process may run on (`sched_getaffinity`): fewer than the machine's when it is
-/// pinned (`taskset`) or in a container with a CPU set. 1 when it cannot be read.
+/// pinned (`taskset`) or in a container with a CPU set. 0 when it cannot be read.
 func allowedProcessorCount() -> Int { Int(tether_allowed_cpu_count()) }

@@ -38,6 +38,8 @@ import Testing
         pinned.slept(10)
         #expect(pinned.nanoseconds == 0)
         #expect(SpinPolicy(maxNanoseconds: 100_000, processors: 2).nanoseconds == 100_000)
+        // An affinity that cannot be read keeps polling.
+        #expect(SpinPolicy(maxNanoseconds: 100_000, processors: 0).nanoseconds == 100_000)
     }
 
     @Test func zeroNeverPollsAndHugeSleepsDoNotOverflow() {

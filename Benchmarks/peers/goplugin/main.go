@@ -116,6 +116,8 @@ func main() {
 
 func fail(format string, args ...interface{}) {
 	fmt.Fprintf(os.Stderr, "goplugin-launch: "+format+"\n", args...)
+	// Kill every plugin started so far: go-plugin's plugins do not die with their host.
+	plugin.CleanupClients()
 	os.Exit(1)
 }
 
