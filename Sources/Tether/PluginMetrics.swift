@@ -21,7 +21,7 @@ struct PluginMetrics: Sendable {
     /// one; nil when that is the no-op factory.
     init?(_ configuration: PluginClientConfiguration) {
         let factory = configuration.metricsFactory ?? MetricsSystem.factory
-        guard !(factory is NOOPMetricsHandler) else { return nil }
+        guard !factory.isNoOp else { return nil }
         self.factory = factory
         self.dimensions = [("plugin", URL(fileURLWithPath: configuration.executable).lastPathComponent)]
     }

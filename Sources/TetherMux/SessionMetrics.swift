@@ -1,4 +1,5 @@
 import CoreMetrics
+import TetherReactor
 
 /// A session's counters as swift-metrics metrics (`tether_mux_*`, dimension `role`: `client` or
 /// `server`). docs/guide.md lists them.
@@ -15,18 +16,10 @@ final class SessionMetrics {
 
     private let factory: any MetricsFactory
     private let dimensions: [(String, String)]
-    private let streamsOpened: Counter
-    private let streamsAccepted: Counter
-    private let framesSent: Counter
-    private let payloadBytesSent: Counter
-    private let payloadBytesReceived: Counter
-    private let bytesCopied: Counter
-    private let windowStalls: Counter
-    private let outboundStalls: Counter
+    private var counters: CounterPublication<MuxCounters>
     private let streamsActive: Meter
     private let sessionsActive: Meter
-    /// The counters and the stream count as last published.
-    private var published = MuxCounters()
+    /// The stream count as last published.
     private var publishedStreamCount = 0
     /// When, on the session's clock, the session publishes next.
     private var nextPublicationNanoseconds: UInt64 = 0
@@ -34,19 +27,18 @@ final class SessionMetrics {
     /// The metrics of a session in `role`, counted as live from now; nil when `factory` is the
     /// no-op factory.
     init?(factory: any MetricsFactory, role: MuxRole) {
-        guard !(factory is NOOPMetricsHandler) else { return nil }
+        guard !factory.isNoOp else { return nil }
         self.factory = factory
         let dimensions = [("role", role == .client ? "client" : "server")]
         self.dimensions = dimensions
-        func counter(_ label: String) -> Counter { Counter(label: label, dimensions: dimensions, factory: factory) }
-        streamsOpened = counter("tether_mux_streams_opened")
-        streamsAccepted = counter("tether_mux_streams_accepted")
-        framesSent = counter("tether_mux_frames_sent")
-        payloadBytesSent = counter("tether_mux_payload_bytes_sent")
-        payloadBytesReceived = counter("tether_mux_payload_bytes_received")
-        bytesCopied = counter("tether_mux_bytes_copied")
-        windowStalls = counter("tether_mux_window_stalls")
-        outboundStalls = counter("tether_mux_outbound_stalls")
+        counters = CounterPublication(
+            [
+                ("tether_mux_streams_opened", \.streamsOpened), ("tether_mux_streams_accepted", \.streamsAccepted),
+                ("tether_mux_frames_sent", \.framesSent), ("tether_mux_payload_bytes_sent", \.payloadBytesSent),
+                ("tether_mux_payload_bytes_received", \.payloadBytesReceived),
+                ("tether_mux_bytes_copied", \.bytesCopied), ("tether_mux_window_stalls", \.windowStalls),
+                ("tether_mux_outbound_stalls", \.outboundStalls),
+            ], dimensions: dimensions, factory: factory, initial: MuxCounters())
         streamsActive = Meter(label: "tether_mux_streams_active", dimensions: dimensions, factory: factory)
         sessionsActive = Meter(label: "tether_mux_sessions_active", dimensions: dimensions, factory: factory)
         sessionsActive.increment()
@@ -72,22 +64,10 @@ final class SessionMetrics {
     /// Adds what each counter gained since the last publication; moves the stream meter by the
     /// change in the session's stream count.
     private func publish(_ counters: MuxCounters, streamCount: Int) {
-        func add(_ metric: Counter, _ value: KeyPath<MuxCounters, UInt64>) {
-            let gained = counters[keyPath: value] &- published[keyPath: value]
-            if gained > 0 { metric.increment(by: Int64(truncatingIfNeeded: gained)) }
-        }
-        add(streamsOpened, \.streamsOpened)
-        add(streamsAccepted, \.streamsAccepted)
-        add(framesSent, \.framesSent)
-        add(payloadBytesSent, \.payloadBytesSent)
-        add(payloadBytesReceived, \.payloadBytesReceived)
-        add(bytesCopied, \.bytesCopied)
-        add(windowStalls, \.windowStalls)
-        add(outboundStalls, \.outboundStalls)
+        self.counters.publish(counters)
         let change = streamCount - publishedStreamCount
         if change > 0 { streamsActive.increment(by: Double(change)) }
         if change < 0 { streamsActive.decrement(by: Double(-change)) }
-        published = counters
         publishedStreamCount = streamCount
     }
 }

@@ -15,38 +15,28 @@ final class ReactorMetrics {
     /// How often, at most, the loop publishes.
     static let intervalNanoseconds: Int64 = 1_000_000_000
 
-    private let bytesReceived: Counter
-    private let bytesSent: Counter
-    private let completions: Counter
-    private let sleeps: Counter
-    private let crossThreadWakeups: Counter
-    private let fallbackReceives: Counter
-    private let bufferRingExhaustions: Counter
-    private let submissionQueueFull: Counter
-    private let acceptResourceExhaustions: Counter
+    private var counters: CounterPublication<ReactorCounters>
     private let operationsInFlight: Gauge
     private let buffersLent: Gauge
-    /// The counters as last published.
-    private var published = ReactorCounters()
     /// When the loop publishes next.
     private(set) var nextPublication: ContinuousClock.Instant
 
     /// The metrics of the reactor named `name`, or nil when `factory` is the no-op factory.
     init?(factory: any MetricsFactory, name: String) {
-        guard !(factory is NOOPMetricsHandler) else { return nil }
+        guard !factory.isNoOp else { return nil }
         // Reactors share a thread name by default: a serial number tells their gauges apart.
         let serial = Self.started.add(1, ordering: .relaxed).newValue
         let dimensions = [("reactor", "\(name)-\(serial)")]
-        func counter(_ label: String) -> Counter { Counter(label: label, dimensions: dimensions, factory: factory) }
-        bytesReceived = counter("tether_reactor_bytes_received")
-        bytesSent = counter("tether_reactor_bytes_sent")
-        completions = counter("tether_reactor_completions")
-        sleeps = counter("tether_reactor_sleeps")
-        crossThreadWakeups = counter("tether_reactor_cross_thread_wakeups")
-        fallbackReceives = counter("tether_reactor_fallback_receives")
-        bufferRingExhaustions = counter("tether_reactor_buffer_ring_exhaustions")
-        submissionQueueFull = counter("tether_reactor_submission_queue_full")
-        acceptResourceExhaustions = counter("tether_reactor_accept_exhaustions")
+        counters = CounterPublication(
+            [
+                ("tether_reactor_bytes_received", \.bytesIn), ("tether_reactor_bytes_sent", \.bytesOut),
+                ("tether_reactor_completions", \.completions), ("tether_reactor_sleeps", \.sleeps),
+                ("tether_reactor_cross_thread_wakeups", \.crossThreadWakeups),
+                ("tether_reactor_fallback_receives", \.fallbackReceives),
+                ("tether_reactor_buffer_ring_exhaustions", \.bufferRingExhaustions),
+                ("tether_reactor_submission_queue_full", \.submissionQueueFull),
+                ("tether_reactor_accept_exhaustions", \.acceptResourceExhaustions),
+            ], dimensions: dimensions, factory: factory, initial: ReactorCounters())
         operationsInFlight = Gauge(
             label: "tether_reactor_operations_in_flight", dimensions: dimensions, factory: factory)
         buffersLent = Gauge(label: "tether_reactor_buffers_lent", dimensions: dimensions, factory: factory)
@@ -55,22 +45,9 @@ final class ReactorMetrics {
 
     /// Adds what each counter gained since the last publication and records the gauges.
     func publish(_ counters: ReactorCounters, at now: ContinuousClock.Instant) {
-        func add(_ metric: Counter, _ value: KeyPath<ReactorCounters, UInt64>) {
-            let gained = counters[keyPath: value] &- published[keyPath: value]
-            if gained > 0 { metric.increment(by: Int64(truncatingIfNeeded: gained)) }
-        }
-        add(bytesReceived, \.bytesIn)
-        add(bytesSent, \.bytesOut)
-        add(completions, \.completions)
-        add(sleeps, \.sleeps)
-        add(crossThreadWakeups, \.crossThreadWakeups)
-        add(fallbackReceives, \.fallbackReceives)
-        add(bufferRingExhaustions, \.bufferRingExhaustions)
-        add(submissionQueueFull, \.submissionQueueFull)
-        add(acceptResourceExhaustions, \.acceptResourceExhaustions)
+        self.counters.publish(counters)
         operationsInFlight.record(counters.operationsInFlight)
         buffersLent.record(counters.buffersLent)
-        published = counters
         nextPublication = now.advanced(by: .nanoseconds(Self.intervalNanoseconds))
     }
 }

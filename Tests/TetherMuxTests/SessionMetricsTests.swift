@@ -1,8 +1,9 @@
 import MetricsTestKit
 import Testing
-import TetherMux
 import TetherReactor
 import TetherTesting
+
+@testable import TetherMux
 
 /// A session's counters reach the metrics factory it was made with: from its timer while it
 /// runs, and in full with its end.
@@ -71,5 +72,30 @@ import TetherTesting
         }
         #expect(metrics.counterTotal(label: "tether_mux_window_stalls", dimensions: client) >= 1)
         #expect(metrics.counterTotal(label: "tether_mux_outbound_stalls", dimensions: client) == 0)
+    }
+
+    /// The stream meter follows the session's stream count at each publication and drops the
+    /// session's part when it ends; the session meter counts it while it lives. No clock: the
+    /// publications are called directly.
+    @Test func theMetersFollowTheStreamCountAndTheEnd() throws {
+        let metrics = TestMetrics()
+        let session = try #require(SessionMetrics(factory: metrics, role: .client))
+        #expect(try metrics.expectMeter("tether_mux_sessions_active", client).lastValue == 1)
+        session.publishIfDue(MuxCounters(), streamCount: 3, nowNanoseconds: 0)
+        #expect(try metrics.expectMeter("tether_mux_streams_active", client).lastValue == 3)
+        // Within the interval nothing is published.
+        session.publishIfDue(MuxCounters(), streamCount: 5, nowNanoseconds: 1)
+        #expect(try metrics.expectMeter("tether_mux_streams_active", client).lastValue == 3)
+        session.publishIfDue(MuxCounters(), streamCount: 1, nowNanoseconds: SessionMetrics.intervalNanoseconds)
+        #expect(try metrics.expectMeter("tether_mux_streams_active", client).lastValue == 1)
+        var counters = MuxCounters()
+        counters.windowStalls = 2
+        session.ended(counters, reason: nil)
+        #expect(try metrics.expectMeter("tether_mux_streams_active", client).lastValue == 0)
+        #expect(try metrics.expectMeter("tether_mux_sessions_active", client).lastValue == 0)
+        #expect(metrics.counterTotal(label: "tether_mux_window_stalls", dimensions: client) == 2)
+        #expect(
+            metrics.counterTotal(label: "tether_mux_session_ends", dimensions: client + [("reason", "sessionClosed")])
+                == 1)
     }
 }
