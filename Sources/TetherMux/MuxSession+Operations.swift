@@ -219,9 +219,9 @@ extension MuxSession {
         switch progress {
         case .done:
             return .finished(.done)
-        case .mustWait:
+        case .mustWait(let reason):
             guard streams[streamID] != nil else { throw MuxError(.streamClosed, streamID: streamID) }
-            noteWriterWaits()
+            noteWriterWaits(for: reason)
             return .waiting(
                 .write(streamID: streamID, slices: slices, cursor: cursor, finishing: finishing), .writer(streamID))
         case .failed(let error):

@@ -73,13 +73,11 @@ final class SessionMetrics {
 }
 
 extension MuxSession {
-    /// A writer is about to wait: counts whether for room in the outbound buffer
-    /// or for the peer's window, in the order the state machine checks them.
-    func noteWriterWaits() {
-        if ask({ $0.outbound.outstandingDataBytes >= $0.configuration.maxOutboundDataBytes }) {
-            counters.outboundStalls += 1
-        } else {
-            counters.windowStalls += 1
+    /// A writer is about to wait for `reason`: counts the stall.
+    func noteWriterWaits(for reason: SendWait) {
+        switch reason {
+        case .outbound: counters.outboundStalls += 1
+        case .window: counters.windowStalls += 1
         }
     }
 

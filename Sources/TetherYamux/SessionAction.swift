@@ -47,11 +47,19 @@ public enum OpenStreamResult: Hashable, Sendable {
 @usableFromInline enum SendReservation: Hashable, Sendable {
     /// Queue this Data header followed by exactly `header.length` bytes of the payload.
     case send(FrameHeader)
-    /// The peer's window is exhausted, or the outbound buffer is full: retry after
-    /// ``SessionAction/streamWritable(streamID:)``.
-    case mustWait
+    /// The peer's window is exhausted, or the outbound buffer is full (which, says the reason):
+    /// retry after ``SessionAction/streamWritable(streamID:)``.
+    case mustWait(SendWait)
     /// The stream cannot send (closed, reset, unknown, or the session failed).
     case failed(MuxError)
+}
+
+/// What a send waits for.
+public enum SendWait: Hashable, Sendable {
+    /// Credit: the peer's window for the stream is exhausted.
+    case window
+    /// Room: ``MuxConfiguration/maxOutboundDataBytes`` are queued for the connection.
+    case outbound
 }
 
 /// How far ``SessionState/send(streamID:payload:cursor:finishing:)`` got.
@@ -59,8 +67,9 @@ public enum SendProgress: Hashable, Sendable {
     /// Every byte is queued.
     case done
     /// The peer's window is exhausted, or ``MuxConfiguration/maxOutboundDataBytes`` wait for the
-    /// connection: call again after ``SessionAction/streamWritable(streamID:)``.
-    case mustWait
+    /// connection (which, says the reason): call again after
+    /// ``SessionAction/streamWritable(streamID:)``.
+    case mustWait(SendWait)
     /// The stream cannot send (closed, reset, unknown, or the session failed).
     case failed(MuxError)
 }

@@ -82,8 +82,8 @@ extension SessionState {
                     }
                 }
                 cursor._remainingBytes -= Int(header.length)
-            case .mustWait:
-                return .mustWait
+            case .mustWait(let reason):
+                return .mustWait(reason)
             case .failed(let error):
                 return .failed(error)
             }
@@ -122,7 +122,7 @@ extension SessionState {
                 store(state, streamID: streamID)
                 outputWaiters.append(streamID)
             }
-            return .mustWait
+            return .mustWait(.outbound)
         }
         let reservation = state.reserveSend(
             wantedBytes: wantedBytes, maxFrameBytes: configuration.maxFrameBytes, finishing: finishing)
@@ -135,7 +135,7 @@ extension SessionState {
             }
             return .send(.data(streamID: streamID, flags: fin ? .fin : [], payloadBytes: byteCount))
         case .mustWait:
-            return .mustWait
+            return .mustWait(.window)
         case .writeClosed:
             return .failed(MuxError(.streamClosed, streamID: streamID))
         }

@@ -56,8 +56,8 @@ public struct SessionState<Chunk: FrameByteChunk>: Sendable {
     /// Every stream; changed only through ``store(_:streamID:)`` and ``removeStream(_:)``, which
     /// keep ``grantedCreditBytes`` in step.
     @usableFromInline var streams: [UInt32: StreamState] = [:]
-    /// How the streams the session no longer tracks ended, until the owner lets go of them
-    /// (``releaseStream(_:)``): a stream's reader and writers learn its end from here
+    /// How each ended stream (one that is not in `streams`) ended, kept until the owner releases
+    /// it (``releaseStream(_:)``): a stream's reader and writers learn its end from here
     /// (``readStatus(of:)``, ``streamFailure(_:)``), so the owner keeps no copy of it.
     @usableFromInline var endedStreams: [UInt32: StreamEnd] = [:]
     @usableFromInline var acceptQueue = FIFO<UInt32>()
@@ -157,7 +157,7 @@ public struct SessionState<Chunk: FrameByteChunk>: Sendable {
         return .open
     }
 
-    /// Why the stream can no longer be used, or `nil` if it can (or ended normally: its write
+    /// Why the stream cannot be used, or `nil` if it can (or ended normally: its write
     /// half then fails with `streamClosed` on its own). A reset or dropped stream keeps its own
     /// reason after the session fails.
     @inlinable @inline(__always) public func streamFailure(_ streamID: UInt32) -> MuxError? {
@@ -172,7 +172,7 @@ public struct SessionState<Chunk: FrameByteChunk>: Sendable {
     /// ``SessionAction/streamOpened(streamID:)``): a stream still open is reset, and the record of
     /// an ended one is forgotten. Every such stream is released once; until then its end is kept.
     @inlinable public mutating func releaseStream(_ streamID: UInt32) {
-        // A stream with a recorded end is no longer tracked: nothing to reset.
+        // A stream with a recorded end is not in `streams`: nothing to reset.
         if endedStreams.removeValue(forKey: streamID) == nil { resetStream(streamID: streamID) }
     }
 

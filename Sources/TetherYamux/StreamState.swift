@@ -80,6 +80,25 @@ public struct StreamState: Hashable, Sendable {
         }
     }
 
+    /// Runs `body` on the receive window of the phase that has one (open, or half-closed by this
+    /// side) and returns its result; nil after the peer's FIN, when there is no window.
+    @inline(__always) mutating func updateReceiveWindow<Result, Failure: Error>(
+        _ body: (inout ReceiveWindow) throws(Failure) -> Result
+    ) throws(Failure) -> Result? {
+        switch phase {
+        case .open(var state):
+            let result = try body(&state.receive)
+            phase = .open(state)
+            return result
+        case .halfClosedLocal(var state):
+            let result = try body(&state.receive)
+            phase = .halfClosedLocal(state)
+            return result
+        case .halfClosedRemote:
+            return nil
+        }
+    }
+
     /// Receive credit granted by window updates and not used by the peer yet (0 after its FIN).
     @usableFromInline var grantedReceiveCreditBytes: UInt64 { receiveWindow.map { UInt64($0.grantedCreditBytes) } ?? 0 }
 
@@ -120,16 +139,10 @@ extension StreamState {
         if flags.contains(.rst) { return .reset }
         var events = acknowledge(flags)
         if byteCount > 0 {
-            switch phase {
-            case .open(var state):
-                try Self.count(byteCount, in: &state.receive, streamID: streamID)
-                phase = .open(state)
-            case .halfClosedLocal(var state):
-                try Self.count(byteCount, in: &state.receive, streamID: streamID)
-                phase = .halfClosedLocal(state)
-            case .halfClosedRemote:
-                throw MuxError(.dataAfterFin, streamID: streamID, value: UInt64(byteCount))
+            let counted: Void? = try updateReceiveWindow { (window) throws(MuxError) in
+                try Self.count(byteCount, in: &window, streamID: streamID)
             }
+            if counted == nil { throw MuxError(.dataAfterFin, streamID: streamID, value: UInt64(byteCount)) }
         }
         if flags.contains(.fin) { events.formUnion(try receiveFin(streamID: streamID)) }
         return events
@@ -273,22 +286,11 @@ extension StreamState {
         budgetBytes: UInt64,
         limitBytes: UInt64
     ) -> ReceiveWindow.Update? {
-        switch phase {
-        case .open(var state):
-            let update = state.receive.consume(
+        updateReceiveWindow { window in
+            window.consume(
                 byteCount, nowNanoseconds: nowNanoseconds, rttNanoseconds: rttNanoseconds, budgetBytes: budgetBytes,
                 limitBytes: limitBytes)
-            phase = .open(state)
-            return update
-        case .halfClosedLocal(var state):
-            let update = state.receive.consume(
-                byteCount, nowNanoseconds: nowNanoseconds, rttNanoseconds: rttNanoseconds, budgetBytes: budgetBytes,
-                limitBytes: limitBytes)
-            phase = .halfClosedLocal(state)
-            return update
-        case .halfClosedRemote:
-            return nil
-        }
+        } ?? nil
     }
 
     /// Whether a window update is due (enough consumed) but was not granted.
@@ -305,18 +307,7 @@ extension StreamState {
 
     /// The update for the SYN or ACK frame (`streamWindowBytes − 256 KiB`).
     @usableFromInline mutating func openingUpdate(nowNanoseconds: UInt64) -> UInt32 {
-        switch phase {
-        case .open(var state):
-            let delta = state.receive.openingUpdate(nowNanoseconds: nowNanoseconds)
-            phase = .open(state)
-            return delta
-        case .halfClosedLocal(var state):
-            let delta = state.receive.openingUpdate(nowNanoseconds: nowNanoseconds)
-            phase = .halfClosedLocal(state)
-            return delta
-        case .halfClosedRemote:
-            // The peer already finished: credit would be useless, but the ACK flag must still go out.
-            return 0
-        }
+        // After the peer's FIN credit would be useless, but the ACK flag must still go out.
+        updateReceiveWindow { $0.openingUpdate(nowNanoseconds: nowNanoseconds) } ?? 0
     }
 }

@@ -139,6 +139,8 @@ struct SessionOutboundTests {
         #expect(queued >= 100_000 && queued < 100_000 + 16_384)
         #expect(pair.client.session.outbound.outstandingDataBytes == queued)
         #expect(pair.write(.client, stream: stream, Array(data[queued...])) == 0)
+        // It waits for room, not credit: the peer's window still has some.
+        #expect(pair.client.session.reserveSend(streamID: stream, wantedBytes: 1) == .mustWait(.outbound))
         pair.client.wireBlocked = false
         pair.pump()
         #expect(pair.client.events.contains(.writable(stream)))

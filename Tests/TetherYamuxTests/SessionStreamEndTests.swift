@@ -3,7 +3,7 @@ import Testing
 @testable import TetherYamux
 
 /// How a stream ended is the state machine's record, kept until the owner releases the stream:
-/// the session driver asks it instead of keeping flags of its own.
+/// the session driver asks it and keeps no flags of its own.
 @Suite("Session stream ends")
 struct SessionStreamEndTests {
     /// An accepted stream 1 on both sides, with nothing queued.

@@ -177,7 +177,7 @@ struct SessionStreamTests {
         let data = payload(600_000)
         var sent = pair.write(.client, stream: id, data)
         #expect(sent == 262_144)
-        #expect(pair.client.session.reserveSend(streamID: id, wantedBytes: 1) == .mustWait)
+        #expect(pair.client.session.reserveSend(streamID: id, wantedBytes: 1) == .mustWait(.window))
         pair.pump()
         #expect(pair.server.received[1]?.count == 262_144)
 
