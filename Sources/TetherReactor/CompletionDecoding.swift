@@ -86,6 +86,18 @@ extension Completion {
     /// The errno of a negative result.
     private var errnoValue: Int32 { -result }
 
+    /// The shared reading of this negative result.
+    private func failure(_ operation: String, _ context: CompletionContext) -> CompletionFailure {
+        CompletionFailure(errno: errnoValue, operation: operation, context: context)
+    }
+
+    /// A kind whose every non-negative result is a value, made by `value`.
+    private func decodeNonNegative<Value>(
+        _ operation: String, _ context: CompletionContext, _ value: (Int32) -> Value
+    ) -> Result<Value, CompletionFailure> {
+        result >= 0 ? .success(value(result)) : .failure(failure(operation, context))
+    }
+
     /// A receive: bytes, end of stream, or an empty buffer ring.
     func decodeReceive(_ operation: String, _ context: CompletionContext) -> Result<Received, CompletionFailure> {
         if result > 0 { return .success(.bytes(count: Int(result), bufferID: bufferID)) }
@@ -93,13 +105,12 @@ extension Completion {
         // A receive into own memory reads ENOBUFS the same way: nothing was consumed, and the
         // queue reads into own memory again.
         if errnoValue == ENOBUFS { return .success(.bufferRingEmpty) }
-        return .failure(CompletionFailure(errno: errnoValue, operation: operation, context: context))
+        return .failure(failure(operation, context))
     }
 
     /// A `sendmsg` or `writev`: the number of bytes the kernel took.
     func decodeSend(_ operation: String, _ context: CompletionContext) -> Result<Int, CompletionFailure> {
-        if result >= 0 { return .success(Int(result)) }
-        return .failure(CompletionFailure(errno: errnoValue, operation: operation, context: context))
+        decodeNonNegative(operation, context) { Int($0) }
     }
 
     /// A multishot accept: a connection, or the process out of descriptors or memory.
@@ -109,26 +120,24 @@ extension Completion {
         switch errnoValue {
         case EMFILE, ENFILE, ENOBUFS, ENOMEM: return .success(.outOfResources(errno: errnoValue))
         case ECONNABORTED: return .failure(.retry)
-        default: return .failure(CompletionFailure(errno: errnoValue, operation: operation, context: context))
+        default: return .failure(failure(operation, context))
         }
     }
 
     /// A relative timeout: `ETIME` is its firing, the success.
     func decodeTimeout(_ operation: String, _ context: CompletionContext) -> Result<Void, CompletionFailure> {
         if result >= 0 || errnoValue == ETIME { return .success(()) }
-        return .failure(CompletionFailure(errno: errnoValue, operation: operation, context: context))
+        return .failure(failure(operation, context))
     }
 
     /// An operation whose success carries nothing: `connect`, `close`.
     func decodeDone(_ operation: String, _ context: CompletionContext) -> Result<Void, CompletionFailure> {
-        if result >= 0 { return .success(()) }
-        return .failure(CompletionFailure(errno: errnoValue, operation: operation, context: context))
+        decodeNonNegative(operation, context) { _ in () }
     }
 
     /// A one-shot poll: the events that are ready.
     func decodePoll(_ operation: String, _ context: CompletionContext) -> Result<Int16, CompletionFailure> {
-        if result >= 0 { return .success(Int16(truncatingIfNeeded: result)) }
-        return .failure(CompletionFailure(errno: errnoValue, operation: operation, context: context))
+        decodeNonNegative(operation, context) { Int16(truncatingIfNeeded: $0) }
     }
 
     /// A `waitid` on a pidfd: the exit status the reactor copied out of the siginfo.
@@ -137,6 +146,6 @@ extension Completion {
             guard let exit else { preconditionFailure("\(operation) completed without siginfo") }
             return .success(exit)
         }
-        return .failure(CompletionFailure(errno: errnoValue, operation: operation, context: context))
+        return .failure(failure(operation, context))
     }
 }

@@ -335,7 +335,7 @@ import TetherCollections
 
 /// Where an event loop is in its life. It only moves forward, one step at a time
 /// (``advance(to:)`` checks), from ``running`` to ``exited``.
-enum LoopPhase: Equatable {
+enum LoopPhase: Equatable, CaseIterable {
     /// Operations start; the wake-up read is in flight and armed again after each completion.
     case running
     /// Shutdown began: new operations are refused and the ones in flight were asked to cancel.
@@ -352,16 +352,19 @@ enum LoopPhase: Equatable {
     /// The wake-up read is in the kernel (or about to be armed again by its completion).
     var wakeUpInFlight: Bool { self == .running || self == .draining || self == .releasingWakeUp }
 
+    /// Whether `next` is the phase that follows this one.
+    func isFollowed(by next: LoopPhase) -> Bool {
+        switch (self, next) {
+        case (.running, .draining), (.draining, .releasingWakeUp), (.releasingWakeUp, .wakeUpReleased),
+            (.wakeUpReleased, .exited):
+            true
+        default: false
+        }
+    }
+
     /// Moves to `next`, the phase that follows this one.
     mutating func advance(to next: LoopPhase) {
-        let follows: Bool =
-            switch (self, next) {
-            case (.running, .draining), (.draining, .releasingWakeUp), (.releasingWakeUp, .wakeUpReleased),
-                (.wakeUpReleased, .exited):
-                true
-            default: false
-            }
-        precondition(follows, "event loop phase \(self) cannot move to \(next)")
+        precondition(isFollowed(by: next), "event loop phase \(self) cannot move to \(next)")
         self = next
     }
 }

@@ -58,7 +58,7 @@ import CLibUring
         freeList = []
         freeList.reserveCapacity(capacity)
         scratchBytes = capacity * MemoryLayout<OperationScratch>.stride
-        iovecBytes = capacity * iovecsPerSlot * MemoryLayout<iovec>.stride
+        iovecBytes = unsafe capacity * iovecsPerSlot * MemoryLayout<iovec>.stride
         let scratchMemory = try unsafe mapAnonymousMemory("mmap operation scratch", byteCount: scratchBytes)
         let iovecMemory: UnsafeMutableRawPointer
         do throws(ReactorError) {

@@ -96,7 +96,7 @@ extension ReactorSuite {
                 let sending = Task(executorPreference: reactor) {
                     try await sender.send(pattern.slice(from: 0, count: totalBytes))
                 }
-                while await reactor.counters().bytesOut == 0 { try await reactor.sleep(for: .milliseconds(1)) }
+                #expect(try await eventually(on: reactor) { await reactor.counters().bytesOut > 0 })
                 try await reactor.sleep(for: .milliseconds(10))
                 await Task(executorPreference: reactor) { sender.abort() }.value
                 let error = await #expect(throws: ReactorError.self) { try await sending.value }

@@ -14,6 +14,23 @@ import Testing
         #expect(!phase.wakeUpInFlight)
     }
 
+    /// The wake-up read is in the kernel until its cancellation has completed.
+    @Test func theWakeUpReadIsInFlightUntilReleased() {
+        let inFlight = LoopPhase.allCases.filter(\.wakeUpInFlight)
+        #expect(inFlight == [.running, .draining, .releasingWakeUp])
+    }
+
+    /// Of every pair of phases, only each one and the next are a legal move.
+    @Test func onlyTheNextPhaseFollows() {
+        let order = LoopPhase.allCases
+        #expect(order == [.running, .draining, .releasingWakeUp, .wakeUpReleased, .exited])
+        for (index, phase) in order.enumerated() {
+            for (otherIndex, other) in order.enumerated() {
+                #expect(phase.isFollowed(by: other) == (otherIndex == index + 1), "\(phase) → \(other)")
+            }
+        }
+    }
+
     @Test func skippingAPhaseTraps() async {
         await #expect(processExitsWith: .failure) {
             var phase = LoopPhase.running

@@ -1,3 +1,4 @@
+import Dispatch
 import Synchronization
 import Testing
 import TetherReactor
@@ -38,9 +39,14 @@ extension ReactorSuite {
                 let fired = try await eventually(on: reactor) { log.count == 1 }
                 #expect(fired)
                 #expect(log.firingsOffTheReactor.load(ordering: .relaxed) == 0)
-                // Cancelling a timer that fired submits nothing.
-                timer.cancel()
+                // Fired once and not armed again.
                 #expect(await reactor.counters().operationsInFlight == 0)
+                // Cancelling a timer that fired submits nothing: over a 1 ms sleep (one
+                // submission, its own timeout) the loop submits nothing else.
+                let submitted = await reactor.counters().submissions
+                timer.cancel()
+                try await reactor.sleep(for: .milliseconds(1))
+                #expect(await reactor.counters().submissions == submitted + 1)
             }
         }
 
@@ -71,11 +77,21 @@ extension ReactorSuite {
         @Test func startedAndCancelledElsewhereNeverFires() async throws {
             try await withReactor { reactor in
                 let log = TimerLog(reactor: reactor)
-                await offTheReactor {
+                let submitted = await reactor.counters().submissions
+                // The reactor thread (this task's) is held until both posts are queued, so the
+                // loop sees the cancel before it could arm the timer.
+                let posted = DispatchSemaphore(value: 0)
+                Task.detached {
                     ReactorTimer.start(on: reactor, timeoutNanoseconds: 3_600_000_000_000, handler: log).cancel()
+                    posted.signal()
                 }
-                // A round trip to the loop: the posts before it have run.
-                #expect(await reactor.counters().operationsInFlight == 0)
+                posted.wait()
+                // A loop turn runs the posts: it submits the sleep's timeout and the wake-up read
+                // armed again (perhaps twice); an armed and removed timer would add two more.
+                try await reactor.sleep(for: .milliseconds(1))
+                let counters = await reactor.counters()
+                #expect(counters.submissions - submitted <= 3)
+                #expect(counters.operationsInFlight == 0)
                 #expect(log.count == 0)
             }
         }
@@ -105,6 +121,8 @@ extension ReactorSuite {
             let log = TimerLog(reactor: reactor)
             // An hour: a shutdown that waited for it would exceed the suite's time limit.
             let timer = ReactorTimer.start(on: reactor, timeoutNanoseconds: 3_600_000_000_000, handler: log)
+            // Started from this task, off the reactor: pending once the loop took the post.
+            #expect(try await eventually(on: reactor) { await reactor.counters().operationsInFlight == 1 })
             await reactor.shutdown()
             #expect(log.count == 0)
             // After shutdown, cancelling and starting do nothing (and do not trap).
