@@ -424,7 +424,10 @@ final class StderrTail: Sendable {
     }
 
     var text: String {
-        let kept = String(decoding: bytes.withLock { $0 }, as: UTF8.self).drop(while: \.isWhitespace)
-        return String(kept[..<(kept.lastIndex(where: { !$0.isWhitespace }).map(kept.index(after:)) ?? kept.startIndex)])
+        let text = String(decoding: bytes.withLock { $0 }, as: UTF8.self)
+        guard let first = text.firstIndex(where: { !$0.isWhitespace }),
+            let last = text.lastIndex(where: { !$0.isWhitespace })
+        else { return "" }
+        return String(text[first...last])
     }
 }

@@ -35,6 +35,7 @@ struct FIFOTests {
     func removeWhereKeepsOrder() {
         var queue = FIFO<Int>()
         for element in 0..<6 { queue.append(element) }
+        #expect(queue.capacity == 8)
         // Move the head so the elements wrap around the end of the 8-slot storage.
         for _ in 0..<5 { _ = queue.popFirst() }
         for element in 6..<12 { queue.append(element) }

@@ -23,14 +23,6 @@ private func withKeyValue(
 }
 
 /// Waits (bounded) until `condition` holds: ordering comes from the other side's progress.
-private func waitUntil(_ what: Comment, _ condition: () -> Bool) async throws {
-    for _ in 0..<2_000 {
-        if condition() { return }
-        try await Task.sleep(for: .milliseconds(5))
-    }
-    Issue.record("never happened: \(what)")
-}
-
 @Suite(.timeLimit(.minutes(1)))
 struct RPCCallTests {
     @Test func unaryCallsCarryArgumentsAndResults() async throws {
@@ -162,12 +154,12 @@ struct RPCCallTests {
     @Test func cancellingTheCallerCancelsTheHandler() async throws {
         try await withKeyValue { kv, store, _ in
             let call = Task { try await kv.block() }
-            try await waitUntil("the handler started") { store.startedBlocks.load(ordering: .relaxed) == 1 }
+            let started = try await eventually { store.startedBlocks.load(ordering: .relaxed) == 1 }
+            #expect(started, "the handler started")
             call.cancel()
             await #expect(throws: CancellationError.self) { _ = try await call.value }
-            try await waitUntil("the handler saw the cancellation") {
-                store.cancelledHandlers.load(ordering: .relaxed) == 1
-            }
+            let sawCancellation = try await eventually { store.cancelledHandlers.load(ordering: .relaxed) == 1 }
+            #expect(sawCancellation, "the handler saw the cancellation")
             #expect(try await kv.get("still") == nil)
         }
     }
@@ -177,9 +169,8 @@ struct RPCCallTests {
             let hurried = KeyValueClient(channel: channel.withTimeout(.milliseconds(50)))
             let error = await #expect(throws: RPCError.self) { _ = try await hurried.block() }
             #expect(error?.code == .deadlineExceeded)
-            try await waitUntil("the handler was cancelled at its deadline") {
-                store.cancelledHandlers.load(ordering: .relaxed) == 1
-            }
+            let cancelled = try await eventually { store.cancelledHandlers.load(ordering: .relaxed) == 1 }
+            #expect(cancelled, "the handler was cancelled at its deadline")
             #expect(try await hurried.get("fast") == nil)
         }
     }

@@ -405,8 +405,7 @@ struct RPCServerLimitTests {
     }
 
     /// The sweeper outlives the calls that come and go between its looks, until the latest
-    /// deadline registered has passed: steady traffic keeps one sweeper instead of starting one
-    /// per call.
+    /// deadline registered has passed: steady traffic has one sweeper, not one per call.
     @Test func overdueCallsAreTakenOnceAndSweepingEndsATimeoutAfterTheLastCall() {
         var state = RPCSessionLoadState(maxConcurrentCalls: 4, maxIncomingMessageBytes: 0)
         let (early, late, arrived) = (RPCCallControl(), RPCCallControl(), RPCCallControl())

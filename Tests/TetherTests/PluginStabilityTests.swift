@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import MetricsTestKit
 import RPCFixtures
 import Synchronization
 import Testing
@@ -24,6 +25,8 @@ struct PluginStabilityTests {
             deaf.mux.writeTimeoutNanoseconds = 120_000_000_000
             let recorder = LogRecorder()
             deaf.logger = recorder.logger()
+            let metrics = TestMetrics()
+            deaf.metricsFactory = metrics
             let client = try await PluginClient.start(deaf, on: reactor)
             let kv = try client.dispense(KeyValueClient.self, name: "kv")
             let payload = Data(repeating: 7, count: 256 * 1024)
@@ -38,7 +41,10 @@ struct PluginStabilityTests {
             guard killed else { return }
             // The plugin leaves SIGTERM at its default action: the group's SIGTERM ended it.
             #expect(client.exitStatus == .signaled(signal: SIGTERM, coreDumped: false))
-            // The host asked for this exit: it is not reported as unexpected.
+            // The host asked for this exit: it is counted as expected (the exit watcher decides
+            // that before it would log "unexpectedly"), and not reported as unexpected.
+            #expect(try await eventually(on: reactor) { metrics.counterTotal(label: "tether_plugin_exits") == 1 })
+            #expect(metrics.counterTotal(label: "tether_plugin_exits", dimensions: [("expected", "true")]) == 1)
             #expect(!recorder.all.contains { $0.message.hasPrefix("plugin exited unexpectedly") })
             for call in calls { await #expect(throws: (any Error).self) { try await call.value } }
             #expect(!FileManager.default.fileExists(atPath: client.socketDirectory))
