@@ -69,15 +69,6 @@ enum ParameterValue: Codable, Sendable, Equatable {
         }
     }
 
-    /// The value as the command line spells it.
-    var text: String {
-        switch self {
-        case .int(let value): "\(value)"
-        case .string(let value): value
-        case .ints(let values): values.map { "\($0)" }.joined(separator: ",")
-        case .strings(let values): values.joined(separator: ",")
-        }
-    }
 }
 
 /// One table of a scenario (most print one, some a second one for `--peer go`).

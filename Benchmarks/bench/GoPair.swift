@@ -13,39 +13,25 @@ enum GoPair {
     {
         guard GoYamuxPeer.isAvailable else { throw BenchError("--peer go needs `make go-peer`") }
         let (a, b) = try StreamSocket.makePair(on: reactor)
-        let (serverOutput, serverWriter) = try reactor.makePipe()
-        let (clientOutput, clientWriter) = try reactor.makePipe()
-        let serverProcess = try ChildProcess.spawn(
-            executable: GoYamuxPeer.executablePath, arguments: ["-role", "server", "-fd", "3"] + server,
-            environment: ["PATH=/usr/bin:/bin"],
-            files: [
-                .init(a.fileDescriptor, as: FileDescriptor(rawValue: 3)),
-                .init(serverWriter.fileDescriptor, as: .standardOutput),
-            ],
-            on: reactor)
-        let clientProcess = try ChildProcess.spawn(
-            executable: GoYamuxPeer.executablePath, arguments: ["-role", "client", "-fd", "3"] + client,
-            environment: ["PATH=/usr/bin:/bin"],
-            files: [
-                .init(b.fileDescriptor, as: FileDescriptor(rawValue: 3)),
-                .init(clientWriter.fileDescriptor, as: .standardOutput),
-            ],
-            on: reactor)
+        let serverProcess = try OutputProcess.spawn(
+            GoYamuxPeer.executablePath, ["-role", "server", "-fd", "3"] + server,
+            files: [.init(a.fileDescriptor, as: FileDescriptor(rawValue: 3))], reactor: reactor)
+        let clientProcess = try OutputProcess.spawn(
+            GoYamuxPeer.executablePath, ["-role", "client", "-fd", "3"] + client,
+            files: [.init(b.fileDescriptor, as: FileDescriptor(rawValue: 3))], reactor: reactor)
         try await a.close()
         try await b.close()
-        try await serverWriter.close()
-        try await clientWriter.close()
-        async let clientText = readAll(clientOutput, until: marker)
-        async let serverText = readAll(serverOutput, until: marker)
+        try await clientProcess.closeWriteEnds()
+        try await serverProcess.closeWriteEnds()
+        async let clientText = readAll(clientProcess.output, until: marker)
+        async let serverText = readAll(serverProcess.output, until: marker)
         let (clientResult, serverResult) = try await (clientText, serverText)
         if marker != nil {
-            try? clientProcess.send(signal: 9)
-            try? serverProcess.send(signal: 9)
+            try? clientProcess.process.send(signal: 9)
+            try? serverProcess.process.send(signal: 9)
         }
-        let clientStatus = try await clientProcess.waitForExit()
-        let serverStatus = try await serverProcess.waitForExit()
-        try await clientProcess.close()
-        try await serverProcess.close()
+        let clientStatus = try await clientProcess.finish()
+        let serverStatus = try await serverProcess.finish()
         guard marker != nil || (clientStatus == .exited(code: 0) && serverStatus == .exited(code: 0)) else {
             throw BenchError("go pair: client \(clientStatus) \(clientResult); server \(serverStatus) \(serverResult)")
         }
@@ -79,5 +65,48 @@ enum GoPair {
             if parts.count == 2, let value = Double(parts[1]) { result[String(parts[0])] = value }
         }
         return result
+    }
+}
+
+/// A peer process with its stdout (and, when asked, its stderr) on pipes the bench reads.
+struct OutputProcess {
+    let process: ChildProcess
+    let output: PipeReader
+    let errors: PipeReader?
+    private let writers: [PipeWriter]
+
+    /// Spawns `executable` with `files` mapped in, stdout on a pipe, and stderr on one too with
+    /// `capturingErrors` (else inherited). Call ``closeWriteEnds()`` once every process that
+    /// should hold the pipes has been spawned.
+    static func spawn(
+        _ executable: String, _ arguments: [String], files: [ChildProcess.FileMapping] = [],
+        capturingErrors: Bool = false, reactor: Reactor
+    ) throws -> OutputProcess {
+        let (output, outputWriter) = try reactor.makePipe()
+        var mappings = files + [.init(outputWriter.fileDescriptor, as: .standardOutput)]
+        var writers = [outputWriter]
+        var errors: PipeReader?
+        if capturingErrors {
+            let (reader, writer) = try reactor.makePipe()
+            mappings.append(.init(writer.fileDescriptor, as: .standardError))
+            writers.append(writer)
+            errors = reader
+        }
+        let process = try ChildProcess.spawn(
+            executable: executable, arguments: arguments, environment: ["PATH=/usr/bin:/bin"], files: mappings,
+            on: reactor)
+        return OutputProcess(process: process, output: output, errors: errors, writers: writers)
+    }
+
+    /// Closes this side's copies of the pipes' write ends, so the pipes end with the process.
+    func closeWriteEnds() async throws {
+        for writer in writers { try await writer.close() }
+    }
+
+    /// Waits for the exit, closes the process handle and returns the status.
+    func finish() async throws -> ExitStatus {
+        let status = try await process.waitForExit()
+        try await process.close()
+        return status
     }
 }

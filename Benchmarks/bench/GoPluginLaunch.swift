@@ -32,13 +32,11 @@ enum GoPluginLaunch {
                 let total = fields["total_us"], let rss = fields["plugin_rss_kb"],
                 let anonymous = fields["plugin_anon_kb"]
             else { throw BenchError("goplugin-launch: unexpected line \(line)") }
-            phases["start (spawn → handshake → session)", default: []].append(start / 1e3)
-            phases["first call", default: []].append(call / 1e3)
-            phases["launch → first call", default: []].append((start + call) / 1e3)
-            phases["shutdown (quit → reaped)", default: []].append(stop / 1e3)
-            phases["total", default: []].append(total / 1e3)
-            memory["plugin RSS", default: []].append(rss / 1024)
-            memory["plugin anonymous memory", default: []].append(anonymous / 1024)
+            for (name, microseconds) in zip(LaunchFigures.phases, [start, call, start + call, stop, total]) {
+                phases[name, default: []].append(microseconds / 1e3)
+            }
+            memory[LaunchFigures.rss, default: []].append(rss / 1024)
+            memory[LaunchFigures.anonymous, default: []].append(anonymous / 1024)
         }
         guard phases["total"]?.count == count else { throw BenchError("goplugin-launch: \(output)") }
         return (phases, memory)
@@ -55,29 +53,19 @@ enum GoPluginLaunch {
         else { throw BenchError("goplugin-launch: \(output)") }
         return [
             "all started": started, "all called": called, "all stopped": stopped, "host heap per plugin": heap,
-            "plugin RSS": rss / 1024,
+            LaunchFigures.rss: rss / 1024,
         ]
     }
 
     /// Runs the peer to its end and returns its stdout; its stderr (yamux's complaints about
     /// killed plugins) is kept and shown only when it fails.
     private static func run(_ arguments: [String], reactor: Reactor) async throws -> String {
-        let (output, outputWriter) = try reactor.makePipe()
-        let (errors, errorWriter) = try reactor.makePipe()
-        let process = try ChildProcess.spawn(
-            executable: executablePath, arguments: arguments, environment: ["PATH=/usr/bin:/bin"],
-            files: [
-                .init(outputWriter.fileDescriptor, as: .standardOutput),
-                .init(errorWriter.fileDescriptor, as: .standardError),
-            ],
-            on: reactor)
-        try await outputWriter.close()
-        try await errorWriter.close()
-        async let text = GoPair.readAll(output)
-        async let errorText = GoPair.readAll(errors)
+        let peer = try OutputProcess.spawn(executablePath, arguments, capturingErrors: true, reactor: reactor)
+        try await peer.closeWriteEnds()
+        async let text = GoPair.readAll(peer.output)
+        async let errorText = GoPair.readAll(peer.errors!)
         let (stdout, stderr) = try await (text, errorText)
-        let status = try await process.waitForExit()
-        try await process.close()
+        let status = try await peer.finish()
         guard status == .exited(code: 0) else {
             throw BenchError("goplugin-launch \(arguments.joined(separator: " ")): \(status)\n\(stdout)\(stderr)")
         }

@@ -16,14 +16,14 @@ struct BenchPlugin: Sendable {
     let description: String
 
     static func locate() -> BenchPlugin {
-        let bench = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        let small = bench.deletingLastPathComponent().appendingPathComponent("bench-plugin").path
-        if FileManager.default.isExecutableFile(atPath: small) {
+        // The executable of the same build (a bare name when there is none).
+        let small = TestExecutables.path("bench-plugin")
+        if small.hasPrefix("/") {
             return BenchPlugin(executable: small, arguments: [], description: "bench-plugin")
         }
         return BenchPlugin(
-            executable: bench.path, arguments: ["plugin-serve"],
-            description: "the bench binary (bench-plugin not built)")
+            executable: URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path,
+            arguments: ["plugin-serve"], description: "the bench binary (bench-plugin not built)")
     }
 
     func configuration(startTimeout: Duration) -> PluginClientConfiguration {
@@ -32,6 +32,19 @@ struct BenchPlugin: Sendable {
         configuration.startTimeout = startTimeout
         return configuration
     }
+}
+
+/// Names of `bench launch`'s figures, shared by Tether's side and go-plugin's.
+enum LaunchFigures {
+    /// The phases of one plugin's life, timed one at a time.
+    static let phases = [
+        "start (spawn → handshake → session)", "first call", "launch → first call", "shutdown (quit → reaped)",
+        "total",
+    ]
+    static let rss = "plugin RSS"
+    static let anonymous = "plugin anonymous memory"
+    /// The plugin's memory after its first call: all of it, and what is not the binary's pages.
+    static let memory = [rss, anonymous]
 }
 
 /// `count` bench plugins started at once by `host`.
@@ -78,13 +91,9 @@ struct LaunchCommand: AsyncParsableCommand {
     @Option(help: "`go`: also go-plugin's own launch (a Go host and a Go net/rpc plugin), same run.") var peer: String?
     @OptionGroup var output: ResultOptions
 
-    private static let phaseNames = [
-        "start (spawn → handshake → session)", "first call", "launch → first call", "shutdown (quit → reaped)",
-        "total",
-    ]
+    private static let phaseNames = LaunchFigures.phases
 
-    /// The plugin's memory after its first call: all of it, and what is not the binary's pages.
-    private static let memoryNames = ["plugin RSS", "plugin anonymous memory"]
+    private static let memoryNames = LaunchFigures.memory
 
     func validate() throws {
         guard peer == nil || peer == "go" else { throw ValidationError("--peer takes `go`") }
@@ -290,20 +299,20 @@ struct LaunchCommand: AsyncParsableCommand {
                 throw BenchError("echo mismatch")
             }
             let called = clock.now
+            // Read between the timed phases: neither counts it.
             let pid = client.process.pid
-            memory["plugin RSS", default: []].append(Double(MemoryUsage.residentBytes(of: pid)) / 1_048_576)
-            memory["plugin anonymous memory", default: []].append(
-                Double(MemoryUsage.anonymousBytes(of: pid)) / 1_048_576)
+            memory[LaunchFigures.rss, default: []].append(MemoryUsage.statusMiB(of: pid, "VmRSS:"))
+            memory[LaunchFigures.anonymous, default: []].append(MemoryUsage.statusMiB(of: pid, "RssAnon:"))
+            let stopping = clock.now
             await client.kill()
             guard client.exitStatus == .exited(code: 0) else {
                 throw BenchError("plugin ended \(String(describing: client.exitStatus))")
             }
             let stopped = clock.now
-            phases["start (spawn → handshake → session)", default: []].append((started - start).seconds * 1e3)
-            phases["first call", default: []].append((called - started).seconds * 1e3)
-            phases["launch → first call", default: []].append((called - start).seconds * 1e3)
-            phases["shutdown (quit → reaped)", default: []].append((stopped - called).seconds * 1e3)
-            phases["total", default: []].append((stopped - start).seconds * 1e3)
+            let times = [started - start, called - started, called - start, stopped - stopping]
+            for (name, time) in zip(LaunchFigures.phases, times + [times[2] + times[3]]) {
+                phases[name, default: []].append(time.seconds * 1e3)
+            }
         }
         return (phases, memory)
     }
@@ -321,19 +330,22 @@ struct LaunchCommand: AsyncParsableCommand {
         let clients = try await startBenchPlugins(
             count, plugin: plugin, startTimeout: .seconds(30), host: host, reactor: reactor)
         let started = clock.now
-        let fdsPerPlugin = Double(ProcessResources.openFileDescriptorCount() - fdsBefore) / Double(count)
         try await echoOnceEach(clients, reactor: reactor)
         let called = clock.now
+        // Counted between the timed phases; "all stopped" leaves this time out.
+        let fdsPerPlugin = Double(ProcessResources.openFileDescriptorCount() - fdsBefore) / Double(count)
         let heapPerPlugin = Double(MemoryUsage.heapBytes() - heapBefore) / Double(count) / 1024
-        let pluginMemory = Summary(clients.map { Double(MemoryUsage.residentBytes(of: $0.process.pid)) }).median
+        let pluginMemory = Summary(clients.map { MemoryUsage.statusMiB(of: $0.process.pid, "VmRSS:") }).median
+        let stopping = clock.now
         await host.shutdown()
         let stopped = clock.now
         let fdsAfter = ProcessResources.openFileDescriptorCount() - fdsBefore
         let children = ProcessResources.childProcessIDs().count
         return [
             "all started": (started - start).seconds * 1e3, "all called": (called - start).seconds * 1e3,
-            "all stopped": (stopped - start).seconds * 1e3, "host heap per plugin": heapPerPlugin,
-            "plugin RSS": pluginMemory / 1_048_576, "host fds per plugin": fdsPerPlugin,
+            "all stopped": ((called - start) + (stopped - stopping)).seconds * 1e3,
+            "host heap per plugin": heapPerPlugin,
+            LaunchFigures.rss: pluginMemory, "host fds per plugin": fdsPerPlugin,
             "fds after": Double(fdsAfter), "children after": Double(children),
         ]
     }
@@ -348,11 +360,4 @@ struct PluginServeCommand: AsyncParsableCommand {
             handshake: benchPluginHandshake, services: [1: ["echo": BenchEchoService()]])
         if status != 0 { throw ExitCode(status) }
     }
-}
-
-/// `bench exit-now`: starts and exits; the floor `bench launch` compares against.
-struct ExitNowCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "exit-now", shouldDisplay: false)
-
-    func run() async throws {}
 }

@@ -10,11 +10,13 @@
 //	        plugin.NewClient + Client() (spawn → handshake → session), Dispense + one 64-byte Echo
 //	        call (first call), Kill (graceful quit → reaped). One line per launch:
 //	        "launch start_us=S call_us=C stop_us=K total_us=T plugin_rss_kb=R plugin_anon_kb=A",
-//	        R and A = the plugin's VmRSS and RssAnon after its first call.
+//	        R and A = the plugin's VmRSS and RssAnon after its first call, read between the first
+//	        call and Kill (T = S + C + K leaves the read out). Kill must end the plugin with status 0.
 //	goplugin-launch -mode concurrent -count N   the host: N plugins started at once (one goroutine
 //	        each), each called once, all killed. One line:
 //	        "concurrent plugins=N started_ms=A called_ms=B stopped_ms=C host_heap_kb_per_plugin=H
-//	        plugin_rss_kb=R", times from the first start; H = (host MemStats.HeapInuse with all N
+//	        plugin_rss_kb=R", times from the first start (C leaves out the memory readings taken
+//	        between the calls and the Kills); H = (host MemStats.HeapInuse with all N
 //	        running after their calls - before) / N in KiB, each after runtime.GC +
 //	        debug.FreeOSMemory; R = median plugin VmRSS.
 //	(run by the host, with the magic cookie set)  the plugin: plugin.Serve with net/rpc, one
@@ -121,22 +123,40 @@ func fail(format string, args ...interface{}) {
 	os.Exit(1)
 }
 
-func newClient(self string) *plugin.Client {
-	return plugin.NewClient(&plugin.ClientConfig{
+// launched is one plugin: go-plugin's client and the command it runs.
+type launched struct {
+	client *plugin.Client
+	cmd    *exec.Cmd
+}
+
+func newClient(self string) launched {
+	cmd := exec.Command(self)
+	return launched{client: plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  handshake,
 		Plugins:          plugins,
-		Cmd:              exec.Command(self),
+		Cmd:              cmd,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolNetRPC},
 		Logger:           hclog.NewNullLogger(),
 		StartTimeout:     30 * time.Second,
-	})
+		// So that plugin.CleanupClients() in fail() kills it.
+		Managed: true,
+	}), cmd: cmd}
+}
+
+// stop is Kill (a graceful quit, SIGKILL after 2 s), then a check that the plugin exited by
+// itself with status 0, as Tether's side checks.
+func (l launched) stop() {
+	l.client.Kill()
+	if l.cmd.ProcessState == nil || !l.cmd.ProcessState.Success() {
+		fail("plugin did not exit cleanly: %v", l.cmd.ProcessState)
+	}
 }
 
 var payload = bytes.Repeat([]byte{7}, 64)
 
 // call dispenses "echo" and makes one call, comparing the reply.
-func call(client *plugin.Client) {
-	protocol, err := client.Client()
+func call(client launched) {
+	protocol, err := client.client.Client()
 	if err != nil {
 		fail("client: %v", err)
 	}
@@ -153,27 +173,27 @@ func call(client *plugin.Client) {
 func sequential(self string) {
 	start := time.Now()
 	client := newClient(self)
-	if _, err := client.Client(); err != nil {
+	if _, err := client.client.Client(); err != nil {
 		fail("start: %v", err)
 	}
 	started := time.Now()
 	call(client)
 	called := time.Now()
-	pid := client.ReattachConfig().Pid
+	// Read between the timed phases: neither counts it.
+	pid := client.client.ReattachConfig().Pid
 	rss, anon := rssKB(pid), anonKB(pid)
-	client.Kill()
-	if !client.Exited() {
-		fail("plugin not reaped after Kill")
-	}
+	stopping := time.Now()
+	client.stop()
 	stopped := time.Now()
+	shutdown := stopped.Sub(stopping)
 	fmt.Printf("launch start_us=%d call_us=%d stop_us=%d total_us=%d plugin_rss_kb=%d plugin_anon_kb=%d\n",
 		started.Sub(start).Microseconds(), called.Sub(started).Microseconds(),
-		stopped.Sub(called).Microseconds(), stopped.Sub(start).Microseconds(), rss, anon)
+		shutdown.Microseconds(), (called.Sub(start) + shutdown).Microseconds(), rss, anon)
 }
 
 func concurrent(self string, n int) {
 	before := settledHeap()
-	clients := make([]*plugin.Client, n)
+	clients := make([]launched, n)
 	start := time.Now()
 	var wg sync.WaitGroup
 	for i := range clients {
@@ -181,7 +201,7 @@ func concurrent(self string, n int) {
 		go func(i int) {
 			defer wg.Done()
 			clients[i] = newClient(self)
-			if _, err := clients[i].Client(); err != nil {
+			if _, err := clients[i].client.Client(); err != nil {
 				fail("start %d: %v", i, err)
 			}
 		}(i)
@@ -190,22 +210,24 @@ func concurrent(self string, n int) {
 	started := time.Now()
 	for _, c := range clients {
 		wg.Add(1)
-		go func(c *plugin.Client) { defer wg.Done(); call(c) }(c)
+		go func(c launched) { defer wg.Done(); call(c) }(c)
 	}
 	wg.Wait()
 	called := time.Now()
+	// Measured between the timed phases; "stopped" leaves this time out.
 	running := settledHeap()
 	pluginRSS := make([]int, 0, n)
 	for _, c := range clients {
-		pluginRSS = append(pluginRSS, rssKB(c.ReattachConfig().Pid))
+		pluginRSS = append(pluginRSS, rssKB(c.client.ReattachConfig().Pid))
 	}
 	sort.Ints(pluginRSS)
+	stopping := time.Now()
 	for _, c := range clients {
 		wg.Add(1)
-		go func(c *plugin.Client) { defer wg.Done(); c.Kill() }(c)
+		go func(c launched) { defer wg.Done(); c.stop() }(c)
 	}
 	wg.Wait()
-	stopped := time.Now()
+	stopped := called.Add(time.Since(stopping))
 	fmt.Printf("concurrent plugins=%d started_ms=%.1f called_ms=%.1f stopped_ms=%.1f host_heap_kb_per_plugin=%.1f plugin_rss_kb=%d\n",
 		n, ms(started.Sub(start)), ms(called.Sub(start)), ms(stopped.Sub(start)),
 		float64(running-before)/1024/float64(n), pluginRSS[n/2])
