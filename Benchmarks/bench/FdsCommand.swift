@@ -141,7 +141,7 @@ struct FdsCommand: AsyncParsableCommand {
             for stream in batch { await stream.close() }
         }
         let after = HostDescriptors.now().total
-        await client.kill()
+        await client.stop()
         let text =
             padded("\(count)", 10) + padded("\(before)", 17) + padded("\(most)", 25) + padded("\(after)", 8)
             + format(Double(most - before) / Double(count), 6)

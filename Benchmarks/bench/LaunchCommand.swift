@@ -304,7 +304,7 @@ struct LaunchCommand: AsyncParsableCommand {
             memory[LaunchFigures.rss, default: []].append(MemoryUsage.statusMiB(of: pid, "VmRSS:"))
             memory[LaunchFigures.anonymous, default: []].append(MemoryUsage.statusMiB(of: pid, "RssAnon:"))
             let stopping = clock.now
-            await client.kill()
+            await client.stop()
             guard client.exitStatus == .exited(code: 0) else {
                 throw BenchError("plugin ended \(String(describing: client.exitStatus))")
             }

@@ -13,8 +13,8 @@ import TetherReactor
 #endif
 
 /// The host's handle on one plugin process: started with ``start(_:on:)``, used through
-/// ``dispense(_:name:)``, stopped with ``kill()``. ``withPlugin(_:on:_:)`` does all three for a
-/// plugin used within one scope. A client released without `kill()` stops its plugin all the
+/// ``dispense(_:name:)``, stopped with ``stop()``. ``withPlugin(_:on:_:)`` does all three for a
+/// plugin used within one scope. A client released without `stop()` stops its plugin all the
 /// same (see `deinit`).
 ///
 /// `start` spawns the plugin in a process group of its own with the handshake environment and a
@@ -51,7 +51,7 @@ public final class PluginClient: Sendable {
         self.control = ControlChannel(stream: streams.control, reactor: launch.reactor)
     }
 
-    /// A client released without ``kill()`` still ends its plugin: the same escalation as `kill()`
+    /// A client released without ``stop()`` still ends its plugin: the same escalation as `stop()`
     /// runs in a task that holds the plugin's process, pipes and session but not the client, and
     /// reaps it. The socket directory goes at once (the plugin has accepted; nothing uses it), so
     /// it is gone even if the reactor is shut down before that task has finished.
@@ -179,7 +179,7 @@ public final class PluginClient: Sendable {
         return clock.now - start
     }
 
-    /// The private (0700) directory holding the plugin's socket; removed by ``kill()``, or when
+    /// The private (0700) directory holding the plugin's socket; removed by ``stop()``, or when
     /// the client is released.
     public var socketDirectory: String { launch.socketDirectory }
 
@@ -238,7 +238,7 @@ public final class PluginClient: Sendable {
     /// The exit status, once the process has ended.
     public var exitStatus: ExitStatus? { process.exitStatus }
 
-    /// Stops the plugin and reaps it, whatever it is doing.
+    /// Stops the plugin gracefully and reaps it, whatever it is doing.
     ///
     /// Closes the session (the plugin's quit request) and gives the plugin
     /// ``PluginClientConfiguration/shutdownGrace`` to exit; then sends SIGTERM to its process
@@ -248,13 +248,23 @@ public final class PluginClient: Sendable {
     /// (waiting at most a grace each for the session's and the output's end) and removes the
     /// socket directory: at most three graces and the kernel's SIGKILL in all. The escalation
     /// runs in a task of its own, so cancelling the caller cannot cut the grace periods short or
-    /// return before the plugin is reaped. Calling it again waits for the first call's result.
-    public func kill() async {
+    /// return before the plugin is reaped. Calling it again (or ``kill()``) waits for the first
+    /// call's result.
+    public func stop() async {
         await launch.stop(session: session)
+    }
+
+    /// Ends the plugin at once: SIGKILL to its process group, no quit request and no grace; then
+    /// the same release as ``stop()`` (reaped, descriptors closed, socket directory removed).
+    /// During a ``stop()`` it cuts the graceful part short. For a plugin that must not run one
+    /// moment longer; prefer ``stop()``, which lets the plugin finish its work and flush its
+    /// output.
+    public func kill() async {
+        await launch.kill(session: session)
     }
 }
 
-/// Starts a plugin, runs `body` with its client and stops the plugin (``PluginClient/kill()``)
+/// Starts a plugin, runs `body` with its client and stops the plugin (``PluginClient/stop()``)
 /// when `body` returns or throws: the way to use one plugin.
 ///
 /// ```swift
@@ -278,7 +288,7 @@ public nonisolated(nonsending) func withPlugin<Result>(
     } catch {
         result = .failure(error)
     }
-    await plugin.kill()
+    await plugin.stop()
     return try result.get()
 }
 

@@ -26,7 +26,7 @@ public struct PluginClientConfiguration: Sendable {
     /// When it passes, the plugin is killed and reaped and `start` throws `startTimeout` naming
     /// the phase it was in.
     public var startTimeout: Duration = .seconds(10)
-    /// How long ``PluginClient/kill()`` gives the plugin to exit after each step: after the quit
+    /// How long ``PluginClient/stop()`` gives the plugin to exit after each step: after the quit
     /// (the session's close) and after SIGTERM; then SIGKILL. Also the most the host waits,
     /// once the plugin has exited, for the end of its output and of its session (a process that
     /// inherited the plugin's pipes or socket could hold them open).

@@ -6,7 +6,7 @@ import TetherReactor
 /// Owns the plugins a host application runs on one reactor and stops them all together.
 ///
 /// A swift-service-lifecycle `Service`: in a `ServiceGroup`, ``run()`` waits for the group's
-/// graceful shutdown (or for cancellation), then stops every plugin it started with ``kill()``'s
+/// graceful shutdown (or for cancellation), then stops every plugin it started with ``PluginClient/stop()``'s
 /// escalation, concurrently, and returns once each is reaped and its socket directory removed.
 /// Outside a service group call ``shutdown()`` yourself.
 public final class PluginHost: Service, Sendable {
@@ -51,7 +51,7 @@ public final class PluginHost: Service, Sendable {
             return true
         }
         guard accepted else {
-            await client.kill()
+            await client.stop()
             throw PluginError(.hostShutDown, "the plugin host is shutting down")
         }
         return client
@@ -60,19 +60,19 @@ public final class PluginHost: Service, Sendable {
     /// The plugins started and not yet stopped (some may have exited on their own).
     public var clients: [PluginClient] { state.withLock { Array($0.clients.values) } }
 
-    /// Stops one plugin (``PluginClient/kill()``) and forgets it; ``shutdown()`` waits for it.
+    /// Stops one plugin (``PluginClient/stop()``) and forgets it; ``shutdown()`` waits for it.
     public func stop(_ client: PluginClient) async {
         state.withLock { state in
             state.clients.removeValue(forKey: ObjectIdentifier(client))
             state.inFlight += 1
         }
         defer { leave() }
-        await client.kill()
+        await client.stop()
     }
 
-    /// Stops every plugin, all at once with ``PluginClient/kill()``'s escalation, waits for
+    /// Stops every plugin, all at once with ``PluginClient/stop()``'s escalation, waits for
     /// starts and stops under way, and returns when every plugin is reaped — even when the
-    /// calling task is cancelled (see ``PluginClient/kill()``). Later ``start(_:)``
+    /// calling task is cancelled (see ``PluginClient/stop()``). Later ``start(_:)``
     /// calls fail; calling it again waits for the first call to finish.
     public func shutdown() async {
         let clients = state.withLock { state -> [PluginClient]? in
@@ -89,7 +89,7 @@ public final class PluginHost: Service, Sendable {
         logger.debug("stopping plugins", metadata: ["plugin.count": "\(clients.count)"])
         await withTaskGroup(of: Void.self) { group in
             for client in clients {
-                group.addTask(executorPreference: reactor) { await client.kill() }
+                group.addTask(executorPreference: reactor) { await client.stop() }
             }
         }
         leave()

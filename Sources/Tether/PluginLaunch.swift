@@ -92,7 +92,7 @@ final class PluginLaunch: Sendable {
         }
     }
 
-    /// Removes the socket directory if nothing did before (a client released without `kill()`
+    /// Removes the socket directory if nothing did before (a client released without `stop()`
     /// whose reactor stopped before the stop finished).
     deinit {
         try? FileManager.default.removeItem(atPath: socketDirectory)
@@ -337,7 +337,7 @@ final class PluginLaunch: Sendable {
         await stopped.wait()
     }
 
-    /// Starts ``stop(session:)`` without waiting for it: for a client released without `kill()`.
+    /// Starts ``stop(session:)`` without waiting for it: for a client released without `stop()`.
     /// The task holds this launch and the session, nothing of the client.
     func beginStopping(session: MuxSession?) {
         let first = stopRequested.withLock { requested in
@@ -349,6 +349,17 @@ final class PluginLaunch: Sendable {
             await escalate(session: session)
             stopped.open()
         }
+    }
+
+    /// SIGKILL to the process group now, then the rest of ``stop(session:)``: the graceful steps
+    /// find the plugin gone and pass at once. During a stop already under way it cuts that stop's
+    /// grace short.
+    func kill(session: MuxSession?) async {
+        // The stop first: the exit is then expected by the time the watcher sees it.
+        beginStopping(session: session)
+        signalledByHost.withLock { $0 = true }
+        try? process.sendToProcessGroup(signal: SIGKILL)
+        await stopped.wait()
     }
 
     private func escalate(session: MuxSession?) async {

@@ -21,11 +21,11 @@ struct PluginLaunchTests {
             for _ in 0..<3 { _ = try await client.ping() }
             let attributes = try FileManager.default.attributesOfItem(atPath: client.socketDirectory)
             #expect((attributes[.posixPermissions] as? Int) == 0o700)
-            await client.kill()
+            await client.stop()
             #expect(!FileManager.default.fileExists(atPath: client.socketDirectory))
             // The quit (session closed) made the plugin return from serve: a clean exit.
             #expect(try await client.waitForExit() == .exited(code: 0))
-            await client.kill()  // idempotent
+            await client.stop()  // idempotent
         }
     }
 
@@ -38,7 +38,7 @@ struct PluginLaunchTests {
             stubborn.shutdownGrace = .milliseconds(200)
             let client = try await PluginClient.start(stubborn, on: reactor)
             #expect(try await client.dispense(KeyValueClient.self, name: "kv").get("x") == nil)
-            await client.kill()
+            await client.stop()
             #expect(try await client.waitForExit() == .signaled(signal: signal, coreDumped: false))
         }
     }
@@ -58,7 +58,7 @@ struct PluginLaunchTests {
             #expect(client.exitStatus == .signaled(signal: SIGKILL, coreDumped: false))
             let ping = await #expect(throws: PluginError.self) { _ = try await client.ping() }
             #expect(ping?.code == .pluginExited)
-            await client.kill()
+            await client.stop()
         }
     }
 
@@ -77,7 +77,7 @@ struct PluginLaunchTests {
             }
             #expect(output.withLock { $0 } == ["put a", "put b"])
             #expect(errors.withLock { $0 } == ["stderr put a", "stderr put b"])
-            await client.kill()
+            await client.stop()
         }
     }
 
@@ -105,7 +105,7 @@ struct PluginLaunchTests {
                 try await group.waitForAll()
             }
             await withTaskGroup(of: Void.self) { group in
-                for client in clients { group.addTask(executorPreference: reactor) { await client.kill() } }
+                for client in clients { group.addTask(executorPreference: reactor) { await client.stop() } }
             }
             for client in clients { #expect(client.exitStatus == .exited(code: 0)) }
         }
@@ -118,7 +118,7 @@ struct PluginLaunchTests {
             configuration.stdoutSink = { line in lines.withLock { $0.append(line) } }
             let client = try await PluginClient.start(configuration, on: reactor)
             #expect(lines.withLock { $0 } == ["kvplugin: loading configuration"])
-            await client.kill()
+            await client.stop()
         }
     }
 
@@ -127,7 +127,7 @@ struct PluginLaunchTests {
             let both = try await PluginClient.start(
                 configuration(pluginVersions: "1,2,3", hostVersions: [1, 2]), on: reactor)
             #expect(both.appVersion == 2)
-            await both.kill()
+            await both.stop()
             let error = await expectStartFails(
                 .noCommonVersion, configuration(pluginVersions: "1,2", hostVersions: [3, 4]), on: reactor)
             #expect(error?.message == "host supports 3,4, plugin supports 1,2")
@@ -224,7 +224,7 @@ struct PluginLaunchTests {
             try await shared.put("k", value: Data("shared".utf8))
             #expect(try await sharedAgain.get("k") == Data("shared".utf8))
             #expect(try await first.get("k") == Data("first".utf8))
-            await client.kill()
+            await client.stop()
         }
     }
 
@@ -237,7 +237,7 @@ struct PluginLaunchTests {
             #expect(try await client.dispense(KeyValueClient.self, name: "kv").get("x") == nil)
             let error = #expect(throws: PluginError.self) { _ = try client.dispense(KeyValueClient.self, name: "kv2") }
             #expect(error?.code == .unknownPlugin)
-            await client.kill()
+            await client.stop()
         }
     }
 
@@ -299,7 +299,7 @@ struct PluginLaunchTests {
             let client = try await PluginClient.start(logging, on: reactor)
             try await client.dispense(KeyValueClient.self, name: "kv").put("k1", value: Data("abc".utf8))
             for _ in 0..<2_000 where raw.withLock({ $0.count }) < 4 { try await reactor.sleep(for: .milliseconds(5)) }
-            await client.kill()
+            await client.stop()
             #expect(raw.withLock { $0.map(\.count) } == [raw.withLock { $0[0].count }, 28, 65_536, 70_000 - 65_536])
 
             let pid = "\(client.process.pid)"
@@ -368,7 +368,7 @@ struct PluginLaunchTests {
             let kv = try client.dispense(KeyValueClient.self, name: "kv")
             try await kv.put("over", value: Data("tcp".utf8))
             #expect(try await kv.get("over") == Data("tcp".utf8))
-            await client.kill()
+            await client.stop()
             #expect(client.exitStatus == .exited(code: 0))
             try await taken.close()
         }
@@ -439,7 +439,7 @@ struct PluginLaunchTests {
             #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o770)
             #expect((attributes[.groupOwnerAccountID] as? NSNumber)?.uint32Value == getgid())
             #expect(try await client.dispense(KeyValueClient.self, name: "kv").get("x") == nil)
-            await client.kill()
+            await client.stop()
             var unknown = configuration()
             unknown.unixSocketGroup = "no-such-group-tether"
             _ = await expectStartFails(.invalidEnvironment, unknown, on: reactor)
@@ -466,7 +466,7 @@ struct PluginLaunchTests {
             let message = error?.message ?? ""
             #expect(message.contains("keepalive"), "\(message)")
             try client.process.send(signal: SIGCONT)
-            await client.kill()
+            await client.stop()
         }
     }
 
@@ -481,7 +481,7 @@ struct PluginLaunchTests {
             let client = try await PluginClient.start(logging, on: reactor)
             try await client.dispense(KeyValueClient.self, name: "kv").put("k2", value: Data("abc".utf8))
             for _ in 0..<2_000 where pluginRecords.all.count < 4 { try await reactor.sleep(for: .milliseconds(5)) }
-            await client.kill()
+            await client.stop()
             #expect(pluginRecords.all.first?.message == "put k2")
             #expect(pluginRecords.all.first?.metadata["plugin.pid"] == .string("\(client.process.pid)"))
             #expect(hostRecords.all.map(\.message).allSatisfy { $0.hasPrefix("plugin ") })

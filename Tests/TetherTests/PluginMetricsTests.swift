@@ -24,16 +24,16 @@ extension PluginLaunchTests {
                 // quit before it has taken its streams, it exits with status 1.)
                 let serving = try await PluginClient.start(counted("serve"), on: reactor)
                 _ = try await serving.ping()
-                await serving.kill()
+                await serving.stop()
                 // Ignores the request and SIGTERM: the host's SIGKILL ends it.
                 let stubborn = try await PluginClient.start(counted("stubborn"), on: reactor)
-                await stubborn.kill()
+                await stubborn.stop()
                 // Raises SIGSEGV on a put, unasked.
                 let crashing = try await PluginClient.start(counted("crash-segv"), on: reactor)
                 let kv = try crashing.dispense(KeyValueClient.self, name: "kv")
                 _ = try? await kv.put("k", value: Data("v".utf8))
                 #expect(try await eventually(on: reactor) { metrics.counterTotal(label: "tether_plugin_exits") == 3 })
-                await crashing.kill()
+                await crashing.stop()
                 // Exits with status 3 before its handshake: a failed start.
                 _ = await expectStartFails(.exitedBeforeHandshake, counted("exit-early"), on: reactor)
 

@@ -14,7 +14,7 @@ import TetherTesting
 /// crashes, is forgotten by its host, or is started past the descriptor limit.
 @Suite(.serialized, .timeLimit(.minutes(2)))
 struct PluginStabilityTests {
-    /// `kill()` with calls queued to a plugin that never reads (it never even accepts the
+    /// `stop()` with calls queued to a plugin that never reads (it never even accepts the
     /// connection): closing the session cannot finish, yet the grace bounds the graceful part,
     /// SIGTERM follows, and the plugin is reaped and released. The session's write timeout is
     /// set far beyond the test's bound, so only the grace can end the graceful part in time.
@@ -36,8 +36,8 @@ struct PluginStabilityTests {
             // A megabyte queued: far more than the socket holds unread, so a send is in flight
             // that the plugin never lets finish.
             #expect(try await eventually(on: reactor) { await client.session.statistics.payloadBytesSent >= 1_000_000 })
-            let killed = try await finishes(within: .seconds(20), on: reactor) { await client.kill() }
-            #expect(killed, "kill() did not return")
+            let killed = try await finishes(within: .seconds(20), on: reactor) { await client.stop() }
+            #expect(killed, "stop() did not return")
             guard killed else { return }
             // The plugin leaves SIGTERM at its default action: the group's SIGTERM ended it.
             #expect(client.exitStatus == .signaled(signal: SIGTERM, coreDumped: false))
@@ -51,6 +51,31 @@ struct PluginStabilityTests {
         }
     }
 
+    /// `kill()` is the forced stop: SIGKILL to the group at once, no quit request and no grace.
+    /// The grace here is far beyond the test's bound, so a `kill()` that waited for the plugin
+    /// to quit (as `stop()` does) would not return in time; and a plugin ended by SIGTERM would
+    /// show another status. A `stop()` under way is cut short by it.
+    @Test func killEndsThePluginWithoutAGrace() async throws {
+        try await withoutLeaks { reactor in
+            var deaf = configuration(mode: "never-reads")
+            deaf.shutdownGrace = .seconds(120)
+            let metrics = TestMetrics()
+            deaf.metricsFactory = metrics
+            let client = try await PluginClient.start(deaf, on: reactor)
+            let stopping = Task(executorPreference: reactor) { await client.stop() }
+            let killed = try await finishes(within: .seconds(20), on: reactor) { await client.kill() }
+            #expect(killed, "kill() did not return")
+            guard killed else { return }
+            #expect(client.exitStatus == .signaled(signal: SIGKILL, coreDumped: false))
+            #expect(try await finishes(within: .seconds(20), on: reactor) { await stopping.value })
+            #expect(try await eventually(on: reactor) { metrics.counterTotal(label: "tether_plugin_exits") == 1 })
+            #expect(
+                metrics.counterTotal(
+                    label: "tether_plugin_exits", dimensions: [("kind", "killed"), ("expected", "true")]) == 1)
+            #expect(!FileManager.default.fileExists(atPath: client.socketDirectory))
+        }
+    }
+
     /// A plugin that left the process group it was started in still gets SIGTERM and SIGKILL:
     /// they go to the plugin itself (its pidfd) as well as to the group.
     @Test func killReachesAPluginThatLeftItsProcessGroup() async throws {
@@ -59,8 +84,8 @@ struct PluginStabilityTests {
             stray.shutdownGrace = .milliseconds(300)
             let client = try await PluginClient.start(stray, on: reactor)
             #expect(getpgid(client.process.pid) == getpgrp())
-            let killed = try await finishes(within: .seconds(20), on: reactor) { await client.kill() }
-            #expect(killed, "kill() did not return")
+            let killed = try await finishes(within: .seconds(20), on: reactor) { await client.stop() }
+            #expect(killed, "stop() did not return")
             guard killed else { return }
             #expect(client.exitStatus == .signaled(signal: SIGTERM, coreDumped: false))
         }
@@ -81,7 +106,7 @@ struct PluginStabilityTests {
             let ended = try await finishes(within: .seconds(30), on: reactor) {
                 do {
                     let client = try await PluginClient.start(configuration, on: reactor)
-                    await client.kill()
+                    await client.stop()
                 } catch {
                     failure.withLock { $0 = error }
                 }
@@ -126,7 +151,7 @@ struct PluginStabilityTests {
                 #expect(ping?.message.contains(text) == true, "\(text) is not in \(ping?.message ?? "")")
                 #expect(unexpected.first?.message.contains(text) == true, "\(text) is not in the record")
             }
-            await client.kill()
+            await client.stop()
         }
     }
 
@@ -143,11 +168,11 @@ struct PluginStabilityTests {
             let count = clients.count
             #expect(try await eventually(on: reactor) { descriptors.added <= 3 * count })
             #expect(descriptors.added == 3 * count)
-            for client in clients { await client.kill() }
+            for client in clients { await client.stop() }
         }
     }
 
-    /// A client released without `kill()` still ends its plugin: stopped, reaped, its socket
+    /// A client released without `stop()` still ends its plugin: stopped, reaped, its socket
     /// directory removed, its descriptors closed.
     @Test func aReleasedClientStopsAndReapsItsPlugin() async throws {
         try await withoutLeaks { reactor in
@@ -258,7 +283,7 @@ struct PluginStabilityTests {
             #expect(ProcessResources.childProcessIDs().count == clients.count, "a process of the failed start is left")
             #expect(socketDirectories().subtracting(directories).count == clients.count, "a directory is left")
             await withTaskGroup(of: Void.self) { group in
-                for client in clients { group.addTask(executorPreference: reactor) { await client.kill() } }
+                for client in clients { group.addTask(executorPreference: reactor) { await client.stop() } }
             }
             #expect(socketDirectories() == directories)
         }
@@ -282,7 +307,7 @@ struct PluginStabilityTests {
             #expect(counts == [3])
             #expect(await client.session.statistics.streamsOpened >= 100_000)
             _ = try await client.ping()
-            await client.kill()
+            await client.stop()
         }
     }
 }

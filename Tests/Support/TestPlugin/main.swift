@@ -70,7 +70,7 @@ case "host-without-connecting":
         try await Task.sleep(for: .seconds(3600))
     }
 case "host-drops-client":
-    // A host that lets go of its client without kill() and stops its reactor right after.
+    // A host that lets go of its client without stop() and stops its reactor right after.
     let reactor = try Reactor.start()
     try await withTaskExecutorPreference(reactor) {
         var configuration = PluginClientConfiguration(
