@@ -71,7 +71,7 @@ public final class PluginClient: Sendable {
     /// Prefer ``withPlugin(_:on:_:)``, which also stops the plugin whatever its body does.
     ///
     /// - Throws: ``PluginError`` — `executableNotFound`, `notExecutable`, `launchFailed`,
-    ///   `tooManyOpenFiles`, `exitedBeforeHandshake`, `startTimeout`, `malformedHandshake`,
+    ///   `tooManyOpenFiles`, `exitedBeforeHandshake`, `cookieMismatch`, `startTimeout`, `malformedHandshake`,
     ///   `coreVersionMismatch`, `noCommonVersion`, `unsupportedNetwork`, `unsupportedProtocol`,
     ///   `tlsUnsupported`, `peerMismatch`.
     public static func start(_ configuration: PluginClientConfiguration, on reactor: Reactor) async throws

@@ -29,7 +29,10 @@ public struct PluginError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let unsupportedProtocol = Code(name: "unsupportedProtocol")
         /// The plugin asked for TLS (a server certificate in the handshake), which Tether does not do.
         public static let tlsUnsupported = Code(name: "tlsUnsupported")
-        /// The magic cookie is missing or wrong: the binary was not started by a host.
+        /// The magic cookie is missing or wrong. In a plugin: the binary was not started by a
+        /// host. In a host: the plugin refused the host's cookie (it exited with
+        /// ``PluginServer/cookieMismatchExitStatus`` before its handshake), so the two were built
+        /// with different ``HandshakeConfiguration``s or the binary is not this host's plugin.
         public static let cookieMismatch = Code(name: "cookieMismatch")
         /// An environment variable of the plugin contract has a value that cannot be used.
         public static let invalidEnvironment = Code(name: "invalidEnvironment")

@@ -194,7 +194,7 @@ final class PluginLaunch: Sendable {
 
     /// Reads stdout until the handshake line; earlier lines go to the stdout sink. When stdout
     /// ends first, waits for the exit and throws `exitedBeforeHandshake` with the status and
-    /// the stderr tail. The caller's deadline bounds it (cancelling it throws
+    /// the stderr tail, or `cookieMismatch` for the status of a plugin that refused the cookie. The caller's deadline bounds it (cancelling it throws
     /// `CancellationError`).
     func readHandshake() async throws -> String {
         var splitter = LineSplitter()
@@ -226,6 +226,16 @@ final class PluginLaunch: Sendable {
         let status = try await process.waitForExit()
         // A process the plugin started may hold stderr open: the tail is what came within a grace.
         await waitForStderrEnd(within: configuration.shutdownGrace)
+        if status == .exited(code: PluginServer.cookieMismatchExitStatus) {
+            let key = configuration.handshake.cookieKey
+            throw PluginError(
+                .cookieMismatch,
+                """
+                \(configuration.executable) refused the host's magic cookie \(key) (it exited with status \
+                \(PluginServer.cookieMismatchExitStatus) before its handshake): host and plugin were built with \
+                different handshake configurations, or it is not a plugin of this host
+                """)
+        }
         throw PluginError(
             .exitedBeforeHandshake, "\(configuration.executable) \(status) before its handshake" + stderrTailSuffix)
     }

@@ -13,7 +13,8 @@ import TetherReactor
 /// The plugin side: call ``serve(handshake:services:instances:rpc:mux:environment:)`` from a plugin's `main` and
 /// exit with what it returns.
 ///
-/// It checks the magic cookie (wrong or missing: an explanation on stderr, exit status 1), picks
+/// It checks the magic cookie (wrong or missing: an explanation on stderr for a person who ran the
+/// plugin by hand, exit status ``cookieMismatchExitStatus``), picks
 /// the highest application protocol version it shares with the host, listens on a unix socket in
 /// `PLUGIN_UNIX_SOCKET_DIR` (or the temporary directory), prints the handshake line on stdout,
 /// accepts exactly one connection — from its parent process, or at least its own user — and
@@ -26,6 +27,12 @@ import TetherReactor
 /// while crashing (a `fatalError`'s message and the Swift runtime's backtrace, say) or just
 /// before `exit` still reaches the host, through the original stderr it keeps open.
 public enum PluginServer {
+    /// The exit status of a plugin whose magic cookie is missing or wrong: 78, `EX_CONFIG` of
+    /// BSD's sysexits ("configuration error"). A host that sees it before the handshake reports
+    /// ``PluginError/Code-swift.struct/cookieMismatch`` (host and plugin were built with different
+    /// ``HandshakeConfiguration``s) rather than a plugin that exited.
+    public static let cookieMismatchExitStatus: Int32 = 78
+
     /// Serves until the host closes the session.
     ///
     /// - Parameters:
@@ -36,8 +43,9 @@ public enum PluginServer {
     ///   - rpc: the RPC server's options, among them the limits on what the host's calls may hold
     ///     (concurrent calls, the call message's deadline, bytes of messages still arriving).
     ///   - mux: the session's limits and timings (see ``MuxConfiguration``).
-    /// - Returns: the exit status for `main`: 0 after the host quit, 1 when not started by a host
-    ///   or the host could not be served.
+    /// - Returns: the exit status for `main`: 0 after the host quit, ``cookieMismatchExitStatus``
+    ///   when not started by a host (no or another magic cookie), 1 when the environment is
+    ///   unusable or the host could not be served.
     public static func serve(
         handshake: HandshakeConfiguration,
         services: [Int: [String: any RPCService]],
@@ -52,7 +60,7 @@ public enum PluginServer {
             contract = try PluginEnvironment(environment, handshake: handshake)
         } catch {
             reportToStandardError(error.message)
-            return 1
+            return error.code == .cookieMismatch ? cookieMismatchExitStatus : 1
         }
         // Die with the host; leave the terminal's Ctrl-C to it.
         do {

@@ -241,7 +241,7 @@ struct PluginLaunchTests {
         }
     }
 
-    @Test func pluginRunWithoutTheCookieExplainsItselfAndExits1() async throws {
+    @Test func pluginRunWithoutTheCookieExplainsItselfAndExitsWithItsStatus() async throws {
         try await withoutLeaks { reactor in
             let (errorOutput, errorWriter) = try reactor.makePipe()
             let process = try ChildProcess.spawn(
@@ -250,10 +250,26 @@ struct PluginLaunchTests {
             try await errorWriter.close()
             var text: [UInt8] = []
             while let slice = try await errorOutput.read() { text += slice.bytes }
-            #expect(try await process.waitForExit() == .exited(code: 1))
+            #expect(try await process.waitForExit() == .exited(code: PluginServer.cookieMismatchExitStatus))
             #expect(String(decoding: text, as: UTF8.self).hasPrefix("This binary is a plugin"))
             try await errorOutput.close()
             try await process.close()
+        }
+    }
+
+    /// A host whose cookie the plugin refuses learns that it is the cookie (host and plugin
+    /// disagree on the handshake configuration), not that the plugin exited with the advice for
+    /// a person at a terminal; a plugin that exits with another status before its handshake is
+    /// still `exitedBeforeHandshake`.
+    @Test func aRefusedCookieFailsTheStartAsCookieMismatch() async throws {
+        try await withoutLeaks { reactor in
+            var wrong = configuration()
+            wrong.handshake = HandshakeConfiguration(
+                cookieKey: wrong.handshake.cookieKey, cookieValue: "another", appVersions: wrong.handshake.appVersions)
+            let error = await expectStartFails(.cookieMismatch, wrong, on: reactor)
+            #expect(error?.message.contains("TETHER_TEST_COOKIE") == true)
+            #expect(error?.message.contains("This binary is a plugin") == false)
+            _ = await expectStartFails(.exitedBeforeHandshake, configuration(mode: "exit-early"), on: reactor)
         }
     }
 
