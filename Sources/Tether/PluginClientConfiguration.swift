@@ -3,10 +3,19 @@ import Logging
 import TetherMux
 import TetherRPC
 
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
 /// How a host starts one plugin.
 public struct PluginClientConfiguration: Sendable {
     /// The plugin's executable.
     public var executable: String
+    /// The plugin's name in log metadata (`plugin.name`) and metrics (the `plugin` dimension); nil:
+    /// the executable's file name. ``builtIn(_:handshake:)`` sets it to the built-in's name.
+    public var name: String?
     public var arguments: [String] = []
     /// Added to (or, with `inheritEnvironment` false, instead of) the host's environment.
     public var environment: [String: String] = [:]
@@ -59,5 +68,10 @@ public struct PluginClientConfiguration: Sendable {
     public init(executable: String, handshake: HandshakeConfiguration) {
         self.executable = executable
         self.handshake = handshake
+    }
+
+    /// ``name``, or the executable's file name.
+    var displayName: String {
+        name ?? URL(fileURLWithPath: executable).lastPathComponent
     }
 }

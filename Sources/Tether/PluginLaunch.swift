@@ -69,7 +69,7 @@ final class PluginLaunch: Sendable {
         self.stderr = stderr
         let tail = StderrTail(limitBytes: configuration.stderrTailBytes)
         self.stderrTail = tail
-        let name = URL(fileURLWithPath: configuration.executable).lastPathComponent
+        let name = configuration.displayName
         func named(_ base: Logger) -> Logger {
             var logger = base
             logger[metadataKey: "plugin.name"] = "\(name)"
@@ -142,6 +142,8 @@ final class PluginLaunch: Sendable {
             throw problem
         }
         var environment = configuration.inheritEnvironment ? ProcessInfo.processInfo.environment : [:]
+        // A host that is itself a built-in plugin does not pass that role on to its plugins.
+        environment.removeValue(forKey: PluginServer.builtInPluginVariable)
         environment.merge(configuration.environment) { _, new in new }
         environment.merge(
             PluginEnvironment.hostVariables(

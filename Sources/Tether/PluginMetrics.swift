@@ -8,7 +8,7 @@ import TetherReactor
 #endif
 
 /// The plugin runtime's metrics for one plugin (`tether_plugin_*`, dimension `plugin`: the
-/// executable's file name, as in the log metadata). docs/guide.md lists them.
+/// configuration's `name` or the executable's file name, as in the log metadata). docs/guide.md lists them.
 ///
 /// Made once per ``PluginClient/start(_:on:)``, and only when a backend is there (a factory
 /// other than swift-metrics' no-op one); a plugin's start and exit are one event each, so each
@@ -23,7 +23,7 @@ struct PluginMetrics: Sendable {
         let factory = configuration.metricsFactory ?? MetricsSystem.factory
         guard !factory.isNoOp else { return nil }
         self.factory = factory
-        self.dimensions = [("plugin", URL(fileURLWithPath: configuration.executable).lastPathComponent)]
+        self.dimensions = [("plugin", configuration.displayName)]
     }
 
     /// The plugin process was spawned.

@@ -273,6 +273,36 @@ struct PluginLaunchTests {
         }
     }
 
+    /// A binary that ships its own plugin: the host starts `.builtIn("kv")`, which re-executes
+    /// the host's binary as the plugin (the same file: `/proc/PID/exe` of both agree), calls it
+    /// and stops it with the API of any plugin. A name the binary does not have fails the start
+    /// with the binary's explanation naming the plugins it has.
+    @Test(arguments: [
+        ("builtin-host", ["got v", "same binary true", "plugin exited with status 0"]),
+        (
+            "builtin-host-missing",
+            [
+                "error exitedBeforeHandshake: /proc/self/exe exited with status 1 before its handshake; stderr: "
+                    + #"plugin: this binary has no built-in plugin named "missing" (it has: kv)"#
+            ]
+        ),
+    ])
+    func aHostStartsItsBuiltInPlugin(mode: String, expected: [String]) async throws {
+        try await withoutLeaks { reactor in
+            let (output, outputWriter) = try reactor.makePipe()
+            let host = try ChildProcess.spawn(
+                executable: pluginPath, environment: ["PATH=/usr/bin:/bin", "TETHER_TEST_PLUGIN_MODE=\(mode)"],
+                files: [.init(outputWriter.fileDescriptor, as: .standardOutput)], on: reactor)
+            try await outputWriter.close()
+            var text: [UInt8] = []
+            while let slice = try await output.read() { text += slice.bytes }
+            #expect(try await host.waitForExit() == .exited(code: 0))
+            #expect(String(decoding: text, as: UTF8.self).split(separator: "\n").map(String.init) == expected)
+            try await output.close()
+            try await host.close()
+        }
+    }
+
     /// Killed host, plugin connected: the session ends, the plugin exits. Not connected yet (it
     /// waits in accept): only PR_SET_PDEATHSIG ends it.
     @Test(arguments: ["host", "host-without-connecting"])

@@ -5,7 +5,8 @@
 // host (starts a serving plugin itself and prints `child PID`), host-without-connecting, stubborn, lingering, chatty,
 // handshake (prints TETHER_TEST_HANDSHAKE as its handshake line), logging (every put writes an hclog JSON line, a plain `[ERROR]` line and a 70,000-byte line to stderr),
 // (never hands shake), bad-core / grpc (a handshake Tether must refuse). `TETHER_TEST_PLUGIN_VERSIONS`
-// lists the app versions it serves (default 1).
+// lists the app versions it serves (default 1). builtin-host / builtin-host-missing: a host that
+// starts its own built-in plugin "kv" (or "missing", which it does not have) and reports.
 //
 // Misbehaving plugins: never-reads (a valid handshake, then never accepts nor reads: the host's
 // connection waits in the listen queue), never-reads-other-group (the same, after moving itself
@@ -28,7 +29,40 @@ func say(_ line: String) {
     FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }
 
+// This binary's built-in plugin "kv" (started by the builtin-host modes through /proc/self/exe).
+if let status = await PluginServer.serveBuiltIn(
+    ["kv": BuiltInPlugin(services: [1: ["kv": KeyValueService(Store())]])], handshake: handshake)
+{
+    exit(status)
+}
+
 switch environment["TETHER_TEST_PLUGIN_MODE"] ?? "serve" {
+case let mode where mode.hasPrefix("builtin-host"):
+    // A host that starts its own built-in plugin ("kv"; "missing" in builtin-host-missing), calls
+    // it, says whether the plugin runs this very binary, stops it and says how it exited.
+    let reactor = try Reactor.start()
+    await withTaskExecutorPreference(reactor) {
+        do {
+            let configuration = PluginClientConfiguration.builtIn(
+                mode == "builtin-host" ? "kv" : "missing", handshake: handshake)
+            let plugin = try await withPlugin(configuration, on: reactor) { plugin in
+                let kv = try plugin.dispense(KeyValueClient.self, name: "kv")
+                try await kv.put("k", value: Data("v".utf8))
+                say("got \(String(decoding: try await kv.get("k") ?? Data(), as: UTF8.self))")
+                let executable = { (pid: Int32) in
+                    try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/exe")
+                }
+                say("same binary \(executable(plugin.process.pid) == executable(getpid()))")
+                return plugin
+            }
+            say("plugin \(plugin.exitStatus.map { "\($0)" } ?? "unknown")")
+        } catch let error as PluginError {
+            say("error \(error.code): \(error.message)")
+        } catch {
+            say("error \(error)")
+        }
+    }
+    await reactor.shutdown()
 case "exit-early", "exit-early-leaving-a-helper":
     FileHandle.standardError.write(Data("boom: cannot open the database\n".utf8))
     if environment["TETHER_TEST_PLUGIN_MODE"] == "exit-early-leaving-a-helper" {
