@@ -62,6 +62,15 @@ public struct PluginError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let launchFailed = Code(name: "launchFailed")
         /// `dispense` was asked for a plugin name the configuration does not list.
         public static let unknownPlugin = Code(name: "unknownPlugin")
+        /// A ``SupervisedPlugin`` is being restarted after an exit of its own, and the client
+        /// asked for does not wait (``RestartPolicy/WhileRestarting/failFast``) or the plugin was
+        /// not back within the wait.
+        public static let pluginRestarting = Code(name: "pluginRestarting")
+        /// A ``SupervisedPlugin`` exited more often than its ``RestartPolicy`` allows within the
+        /// window: it stays down (the message has the last exit).
+        public static let restartsExhausted = Code(name: "restartsExhausted")
+        /// A ``SupervisedPlugin`` was stopped and serves no more clients.
+        public static let pluginStopped = Code(name: "pluginStopped")
         /// The ``PluginHost`` is shutting down and starts no more plugins.
         public static let hostShutDown = Code(name: "hostShutDown")
 

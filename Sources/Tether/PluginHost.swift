@@ -14,6 +14,7 @@ public final class PluginHost: Service, Sendable {
     private let logger: Logger
     private struct State {
         var clients: [ObjectIdentifier: PluginClient] = [:]
+        var supervised: [ObjectIdentifier: SupervisedPlugin] = [:]
         var shuttingDown = false
         /// Starts and stops under way; shutdown waits for them.
         var inFlight = 0
@@ -37,12 +38,7 @@ public final class PluginHost: Service, Sendable {
     ///   ``shutdown()`` has begun (a plugin that finishes starting after that is stopped at once,
     ///   and shutdown waits for it).
     public func start(_ configuration: PluginClientConfiguration) async throws -> PluginClient {
-        let admitted = state.withLock { state in
-            guard !state.shuttingDown else { return false }
-            state.inFlight += 1
-            return true
-        }
-        guard admitted else { throw PluginError(.hostShutDown, "the plugin host is shutting down") }
+        guard admit() else { throw PluginError(.hostShutDown, "the plugin host is shutting down") }
         defer { leave() }
         let client = try await PluginClient.start(configuration, on: reactor)
         let accepted = state.withLock { state in
@@ -55,6 +51,38 @@ public final class PluginHost: Service, Sendable {
             throw PluginError(.hostShutDown, "the plugin host is shutting down")
         }
         return client
+    }
+
+    /// Starts a plugin that is restarted when it exits on its own, as `policy` says
+    /// (``SupervisedPlugin/start(_:policy:on:)``), and that this host will stop.
+    ///
+    /// - Throws: what ``PluginClient/start(_:on:)`` throws; `hostShutDown` as ``start(_:)``.
+    public func startSupervised(_ configuration: PluginClientConfiguration, policy: RestartPolicy) async throws
+        -> SupervisedPlugin
+    {
+        guard admit() else { throw PluginError(.hostShutDown, "the plugin host is shutting down") }
+        defer { leave() }
+        let plugin = try await SupervisedPlugin.start(configuration, policy: policy, on: reactor)
+        let accepted = state.withLock { state in
+            guard !state.shuttingDown else { return false }
+            state.supervised[ObjectIdentifier(plugin)] = plugin
+            return true
+        }
+        guard accepted else {
+            await plugin.stop()
+            throw PluginError(.hostShutDown, "the plugin host is shutting down")
+        }
+        return plugin
+    }
+
+    /// Stops one supervised plugin (``SupervisedPlugin/stop()``) and forgets it.
+    public func stop(_ plugin: SupervisedPlugin) async {
+        state.withLock { state in
+            state.supervised.removeValue(forKey: ObjectIdentifier(plugin))
+            state.inFlight += 1
+        }
+        defer { leave() }
+        await plugin.stop()
     }
 
     /// The plugins started and not yet stopped (some may have exited on their own).
@@ -75,21 +103,28 @@ public final class PluginHost: Service, Sendable {
     /// calling task is cancelled (see ``PluginClient/stop()``). Later ``start(_:)``
     /// calls fail; calling it again waits for the first call to finish.
     public func shutdown() async {
-        let clients = state.withLock { state -> [PluginClient]? in
+        let plugins = state.withLock { state -> (clients: [PluginClient], supervised: [SupervisedPlugin])? in
             guard !state.shuttingDown else { return nil }
             state.shuttingDown = true
             state.inFlight += 1
-            defer { state.clients.removeAll() }
-            return Array(state.clients.values)
+            defer {
+                state.clients.removeAll()
+                state.supervised.removeAll()
+            }
+            return (Array(state.clients.values), Array(state.supervised.values))
         }
-        guard let clients else {
+        guard let plugins else {
             await stopped.wait()
             return
         }
-        logger.debug("stopping plugins", metadata: ["plugin.count": "\(clients.count)"])
+        logger.debug(
+            "stopping plugins", metadata: ["plugin.count": "\(plugins.clients.count + plugins.supervised.count)"])
         await withTaskGroup(of: Void.self) { group in
-            for client in clients {
+            for client in plugins.clients {
                 group.addTask(executorPreference: reactor) { await client.stop() }
+            }
+            for plugin in plugins.supervised {
+                group.addTask(executorPreference: reactor) { await plugin.stop() }
             }
         }
         leave()
@@ -101,6 +136,15 @@ public final class PluginHost: Service, Sendable {
     public func run() async throws {
         try? await gracefulShutdown()
         await shutdown()
+    }
+
+    /// Counts a start in, unless shutdown has begun.
+    private func admit() -> Bool {
+        state.withLock { state in
+            guard !state.shuttingDown else { return false }
+            state.inFlight += 1
+            return true
+        }
     }
 
     private func leave() {

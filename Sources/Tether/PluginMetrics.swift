@@ -58,4 +58,14 @@ struct PluginMetrics: Sendable {
         let exitDimensions = dimensions + [("kind", kind), ("expected", expected ? "true" : "false")]
         Counter(label: "tether_plugin_exits", dimensions: exitDimensions, factory: factory).increment()
     }
+
+    /// A supervised plugin was started again (``SupervisedPlugin``).
+    func restarted() {
+        Counter(label: "tether_plugin_restarts", dimensions: dimensions, factory: factory).increment()
+    }
+
+    /// A supervisor spent its restart budget and leaves the plugin down.
+    func gaveUpRestarting() {
+        Counter(label: "tether_plugin_restart_giveups", dimensions: dimensions, factory: factory).increment()
+    }
 }
