@@ -36,6 +36,9 @@ public final class PluginClient: Sendable {
     private let streams: PluginStreams
     private let control: ControlChannel
     private let nextInstance = Mutex(1)
+    /// Serves the plugin's calls on the session: calls to the objects the host passes as
+    /// callbacks (`any P & Sendable` arguments), registered for the duration of their call.
+    private let callbacks: RPCServer
 
     private init(
         configuration: PluginClientConfiguration, session: MuxSession, appVersion: Int,
@@ -49,6 +52,10 @@ public final class PluginClient: Sendable {
         self.launch = launch
         self.streams = streams
         self.control = ControlChannel(stream: streams.control, reactor: launch.reactor)
+        let callbacks = RPCServer(configuration: configuration.rpc)
+        self.callbacks = callbacks
+        // Ends with the session; holds the server and the session, not the client.
+        Task(executorPreference: launch.reactor) { await callbacks.serve(session) }
     }
 
     /// A client released without ``stop()`` still ends its plugin: the same escalation as `stop()`
@@ -226,7 +233,8 @@ public final class PluginClient: Sendable {
         var rpc = configuration.rpc
         let launch = self.launch
         rpc.explainConnectionLoss = { await launch.exitExplanation() }
-        return Client(channel: RPCChannel(session: session, service: service, configuration: rpc))
+        return Client(
+            channel: RPCChannel(session: session, service: service, configuration: rpc, callbackServer: callbacks))
     }
 
     /// Waits for the plugin process to end (it is reaped); the same status every time. The host

@@ -38,11 +38,38 @@ enum ClientGenerator {
             case .void: ""
             case .value(let type), .stream(let type, _): " -> \(type)"
             }
+        let callExpression = "try await channel.\(call(for: method, in: model)) \(argumentsClosure(for: method))"
         return """
             \(model.memberAccess)func \(method.name)(\(parameters.joined(separator: ", "))) async throws\(returnClause) {
-            \("try await channel.\(call(for: method, in: model)) \(argumentsClosure(for: method))".indented())
+            \(withCallbacks(callExpression, for: method).indented())
             }
             """
+    }
+
+    /// `body` as is, or, for a method with callback parameters, inside one `withCallback` per
+    /// callback: each object is served (as its interface's generated service, through a local
+    /// generic function that opens the existential) while the call runs, and its reference is
+    /// what `argumentsClosure` encodes.
+    private static func withCallbacks(_ body: String, for method: InterfaceMethod) -> String {
+        let callbacks = method.parameters.filter { $0.callbackInterface != nil }
+        guard !callbacks.isEmpty else { return body }
+        var openers: [String] = []
+        var expression = body
+        for (index, parameter) in callbacks.enumerated().reversed() {
+            let interface = parameter.callbackInterface!
+            openers.insert(
+                """
+                func callbackService\(index)<TetherCallback: \(interface) & Sendable>(_ value: TetherCallback) -> any RPCService {
+                    \(interface)Service(value)
+                }
+                """, at: 0)
+            expression = """
+                try await channel.withCallback(callbackService\(index)(\(parameter.clientName))) { callback\(index) in
+                \(expression.indented())
+                }
+                """
+        }
+        return (openers + ["return " + expression]).joined(separator: "\n")
     }
 
     /// The runtime call with every argument but the trailing closure.
@@ -75,7 +102,12 @@ enum ClientGenerator {
         guard !encoded.isEmpty else {
             return "{ _ in\n}"
         }
-        let lines = encoded.map { "try arguments.encode(\($0.clientName))" }
+        var callbackIndex = 0
+        let lines = encoded.map { parameter in
+            guard parameter.callbackInterface != nil else { return "try arguments.encode(\(parameter.clientName))" }
+            defer { callbackIndex += 1 }
+            return "try arguments.encode(callback\(callbackIndex))"
+        }
         return "{ arguments in\n\(lines.joined(separator: "\n").indented())\n}"
     }
 }

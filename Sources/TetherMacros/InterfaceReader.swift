@@ -91,24 +91,33 @@ struct InterfaceReader {
 
         var parameters: [InterfaceParameter] = []
         var seenStream = false
+        var firstCallback: TypeSyntax?
         for parameter in function.signature.parameterClause.parameters {
             if let ellipsis = parameter.ellipsis {
                 report(ellipsis, .variadicParameter)
             }
             var streamElement: TypeSyntax?
-            if case .stream(let element) = TypeRules.parameterShape(parameter.type, diagnostics: &diagnostics) {
+            var callbackInterface: TypeSyntax?
+            switch TypeRules.parameterShape(parameter.type, diagnostics: &diagnostics) {
+            case .stream(let element):
                 if seenStream {
                     report(parameter, .extraStreamParameter)
                 }
                 seenStream = true
                 streamElement = element
+            case .callback(let interface):
+                callbackInterface = interface
+                firstCallback = firstCallback ?? parameter.type
+            case .value, .void:
+                break
             }
             parameters.append(
                 InterfaceParameter(
                     label: parameter.firstName.tokenKind == .wildcard ? nil : parameter.firstName.trimmed,
                     clientName: "",
                     type: parameter.type.trimmed,
-                    streamElement: streamElement?.trimmed
+                    streamElement: streamElement?.trimmed,
+                    callbackInterface: callbackInterface?.trimmed
                 )
             )
         }
@@ -120,7 +129,11 @@ struct InterfaceReader {
             case .void: result = .void
             case .value: result = .value(returnType.trimmed)
             case .stream(let element): result = .stream(type: returnType.trimmed, element: element.trimmed)
+            case .callback: break  // results never have this shape
             }
+        }
+        if case .stream = result, let firstCallback {
+            report(firstCallback, .callbackWithStreamResult)
         }
         if let whereClause = function.genericWhereClause {
             report(whereClause, .methodWhereClause)

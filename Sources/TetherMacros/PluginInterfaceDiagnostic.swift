@@ -30,6 +30,8 @@ enum PluginInterfaceDiagnostic: DiagnosticMessage {
     case nestedStream
     case streamArgumentCount
     case duplicateMethodID(String)
+    case callbackNotSendable
+    case callbackWithStreamResult
 
     var message: String {
         switch self {
@@ -85,6 +87,10 @@ enum PluginInterfaceDiagnostic: DiagnosticMessage {
             "'RPCStream' must be the whole type of a parameter or of the result, not part of another type"
         case .streamArgumentCount:
             "'RPCStream' takes exactly one generic argument: the element type"
+        case .callbackNotSendable:
+            "a callback parameter must be 'any P & Sendable': the object is called from the peer's calls, concurrently with the caller"
+        case .callbackWithStreamResult:
+            "a method returning 'RPCStream' cannot take a callback: a callback lives until its call returns, before the stream is read"
         case .duplicateMethodID(let id):
             "method id '\(id)' is already used by another method: methods cannot be overloaded by type alone; change the name or an argument label"
         }

@@ -55,7 +55,14 @@ enum ServiceGenerator {
         } else {
             lines.append("var arguments = try call.arguments(count: \(encoded.count))")
             for (index, parameter) in encoded.enumerated() {
-                lines.append("let argument\(index) = try arguments.decode(\(parameter.type).self)")
+                if let interface = parameter.callbackInterface {
+                    // A callback: a client of the object the caller serves for this call.
+                    lines.append(
+                        "let argument\(index) = \(interface)Client(channel: call.channel(to: try arguments.decode(RPCCallbackReference.self)))"
+                    )
+                } else {
+                    lines.append("let argument\(index) = try arguments.decode(\(parameter.type).self)")
+                }
             }
         }
         if let stream = method.streamParameter, let element = stream.streamElement {

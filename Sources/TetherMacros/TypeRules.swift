@@ -6,6 +6,9 @@ enum TypeShape {
     case value
     case void
     case stream(element: TypeSyntax)
+    /// `any P & Sendable`, a parameter only: an object the caller serves for the call's duration,
+    /// `P` being another `@PluginInterface` protocol.
+    case callback(interface: TypeSyntax)
 }
 
 /// The syntactic rules for types in a plugin interface. They reject what can never cross the wire
@@ -15,7 +18,42 @@ enum TypeShape {
 enum TypeRules {
     /// Checks a parameter's type; `RPCStream<T>` as the whole type makes it a stream parameter.
     static func parameterShape(_ type: TypeSyntax, diagnostics: inout [Diagnostic]) -> TypeShape {
-        shape(of: type, allowVoid: false, diagnostics: &diagnostics)
+        if let callback = callbackShape(type, diagnostics: &diagnostics) { return callback }
+        return shape(of: type, allowVoid: false, diagnostics: &diagnostics)
+    }
+
+    /// `any P & Sendable` (either order, `Swift.Sendable` too) as the whole type: a callback of
+    /// interface `P`. `any P` alone is reported: the object is called from the peer's calls,
+    /// concurrently with the caller, so it must be `Sendable`. Nil for any other type.
+    private static func callbackShape(_ type: TypeSyntax, diagnostics: inout [Diagnostic]) -> TypeShape? {
+        var bare = type
+        while let tuple = bare.as(TupleTypeSyntax.self), let inner = tuple.parenthesizedType { bare = inner }
+        guard let existential = bare.as(SomeOrAnyTypeSyntax.self), existential.someOrAnySpecifier.text == "any"
+        else { return nil }
+        func isInterface(_ type: TypeSyntax) -> Bool {
+            if let identifier = type.as(IdentifierTypeSyntax.self) {
+                return identifier.genericArgumentClause == nil && !isSendable(type)
+            }
+            if let member = type.as(MemberTypeSyntax.self) {
+                return member.genericArgumentClause == nil && !isSendable(type)
+            }
+            return false
+        }
+        if isInterface(existential.constraint) {
+            diagnostics.append(Diagnostic(node: existential, message: PluginInterfaceDiagnostic.callbackNotSendable))
+            return .callback(interface: existential.constraint)
+        }
+        guard let composition = existential.constraint.as(CompositionTypeSyntax.self),
+            composition.elements.count == 2
+        else { return nil }
+        let parts = composition.elements.map(\.type)
+        guard parts.contains(where: isSendable), let interface = parts.first(where: isInterface) else { return nil }
+        return .callback(interface: interface)
+    }
+
+    private static func isSendable(_ type: TypeSyntax) -> Bool {
+        let text = type.trimmedDescription
+        return text == "Sendable" || text == "Swift.Sendable"
     }
 
     /// Checks a result type; `Void` and `()` mean no result.

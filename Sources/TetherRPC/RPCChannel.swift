@@ -17,13 +17,20 @@ public struct RPCChannel: Sendable {
     /// Time allowed for each call, or nil for none.
     public var timeout: Duration?
     public let configuration: RPCConfiguration
+    /// The server that answers the peer's calls on this side of the session: where
+    /// ``withCallback(_:_:)`` registers the objects passed as callbacks. Nil: none can be passed.
+    public let callbackServer: RPCServer?
     let builder: RPCMessageBuilder
     let context: RPCDecodingContext
 
-    public init(session: MuxSession, service: String? = nil, configuration: RPCConfiguration = RPCConfiguration()) {
+    public init(
+        session: MuxSession, service: String? = nil, configuration: RPCConfiguration = RPCConfiguration(),
+        callbackServer: RPCServer? = nil
+    ) {
         self.session = session
         self.service = service
         self.configuration = configuration
+        self.callbackServer = callbackServer
         self.builder = RPCMessageBuilder(encoder: MessagePackEncoder(), maxMessageBytes: configuration.maxMessageBytes)
         self.context = RPCDecodingContext(configuration: configuration)
     }

@@ -53,6 +53,11 @@ public struct RPCConfiguration: Sendable {
     /// A value below ``maxMessageBytes`` makes it the largest message that can arrive in more
     /// than one chunk.
     public var maxIncomingMessageBytesPerSession = 128 * 1024 * 1024
+    /// The time each call to a callback the peer passed (an `any P & Sendable` argument) may
+    /// take, or nil for none: a call past it fails with
+    /// ``RPCError/Code-swift.struct/deadlineExceeded`` on this side and is cancelled on the
+    /// peer's. Applies to the channels ``RPCIncomingCall/channel(to:)`` makes.
+    public var callbackTimeout: Duration?
     /// Limits applied while decoding payloads (nesting, collection and string sizes).
     public var decoderLimits = MessagePackLimits()
     /// Error types thrown by remote implementations that this side knows: an error of one of

@@ -40,6 +40,11 @@ public struct RPCError: Error, Hashable, Sendable, CustomStringConvertible {
         /// A message did not fit in a limit the server sets per session: the bytes of incoming
         /// messages still arriving (``RPCConfiguration/maxIncomingMessageBytesPerSession``).
         public static let resourceExhausted = Code(name: "resourceExhausted")
+        /// A call to a callback whose carrying call has returned (it is no longer served).
+        public static let callbackReleased = Code(name: "callbackReleased")
+        /// A callback cannot be passed: nothing serves the peer's calls on the caller's side (a
+        /// channel made without a ``RPCChannel/callbackServer``).
+        public static let callbacksUnavailable = Code(name: "callbacksUnavailable")
 
         /// The ``name``.
         public var description: String { name }

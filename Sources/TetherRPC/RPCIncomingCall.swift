@@ -64,16 +64,19 @@ final class RPCCallExchange: Sendable {
     let builder: RPCMessageBuilder
     let context: RPCDecodingContext
     let budget: RPCMessageBudget
+    /// The server running the call: where the callee's own callbacks are registered.
+    let server: RPCServer
     private let messages: Mutex<RPCMessageReader?>
     private let responded = Atomic<Bool>(false)
 
     init(
-        builder: RPCMessageBuilder, context: RPCDecodingContext, budget: RPCMessageBudget,
+        builder: RPCMessageBuilder, context: RPCDecodingContext, budget: RPCMessageBudget, server: RPCServer,
         messages: consuming RPCMessageReader
     ) {
         self.builder = builder
         self.context = context
         self.budget = budget
+        self.server = server
         self.messages = Mutex(messages)
     }
 

@@ -27,6 +27,8 @@ public final class RPCServer: Sendable {
     /// The load of each session served, kept as long as the session exists (an entry whose
     /// session is gone is replaced or dropped when a new entry is made).
     private let sessionLoads = Mutex<[ObjectIdentifier: SessionLoadEntry]>([:])
+    /// The number in the next callback's name.
+    private let nextCallback = Atomic<UInt64>(1)
 
     /// A server with `configuration`'s limits (see ``RPCConfiguration``).
     ///
@@ -65,6 +67,15 @@ public final class RPCServer: Sendable {
             services.removeValue(forKey: name)
             for key in services.keys where key.hasPrefix(name + "#") { services.removeValue(forKey: key) }
         }
+    }
+
+    /// Registers `service` under a new name of its own (``callbackPrefix`` and a number) and
+    /// returns the name: a callback, unregistered when its call returns.
+    func registerCallback(_ service: some RPCService) -> String {
+        let number = nextCallback.wrappingAdd(1, ordering: .relaxed).oldValue
+        let name = "\(Self.callbackPrefix)\(number)"
+        services.withLock { $0[name] = service }
+        return name
     }
 
     /// Accepts and serves calls until the session ends. Cancelling the task stops the loop: it
@@ -151,7 +162,8 @@ public final class RPCServer: Sendable {
             return
         }
         // The reader may hold bytes past the call message: the first items of a streamed argument.
-        let exchange = RPCCallExchange(builder: builder, context: context, budget: budget, messages: consume messages)
+        let exchange = RPCCallExchange(
+            builder: builder, context: context, budget: budget, server: self, messages: consume messages)
         // The call's deadline expires its control (cancelling this task) from a reactor timer.
         let deadline = header.timeoutNanoseconds.map {
             ReactorTimer.start(on: stream.session.reactor, timeoutNanoseconds: $0, handler: control)
@@ -159,6 +171,10 @@ public final class RPCServer: Sendable {
         defer { deadline?.cancel() }
         do {
             guard let service = service(for: header) else {
+                if let name = header.service, name.hasPrefix(Self.callbackPrefix) {
+                    throw RPCError(
+                        .callbackReleased, "callback \(name) was released: the call that passed it has returned")
+                }
                 throw RPCError(
                     .unknownMethod, "no service \(header.service ?? String(header.interfaceName)) for \(header.method)")
             }

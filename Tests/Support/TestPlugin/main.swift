@@ -203,7 +203,7 @@ case let mode:
     }
     var instances: [Int: [String: @Sendable () -> any RPCService]] = [:]
     for version in versions {
-        services[version] = ["kv": KeyValueService(store)]
+        services[version] = ["kv": KeyValueService(store), "jobs": JobsService(JobRunner())]
         instances[version] = ["kv-instance": { KeyValueService(Store()) }]  // a store per dispense
     }
     let status = await PluginServer.serve(handshake: handshake, services: services, instances: instances)

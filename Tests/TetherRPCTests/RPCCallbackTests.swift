@@ -1,0 +1,100 @@
+import Foundation
+import RPCFixtures
+import Synchronization
+import Testing
+import TetherMux
+import TetherPluginInterface
+import TetherReactor
+import TetherTesting
+
+/// Interfaces as arguments: the callee calls the caller's object back over the same session,
+/// may pass an object of its own back in that call, and cannot use the object after the call
+/// that carried it has returned.
+@Suite(.timeLimit(.minutes(1)))
+struct RPCCallbackTests {
+    /// The callee's server (serving `Jobs`) on one session, the caller's callback server on the
+    /// other; `body` gets a `Jobs` client whose channel passes callbacks.
+    private func withJobs(
+        calleeConfiguration: RPCConfiguration = RPCConfiguration(),
+        _ body: @Sendable (JobsClient) async throws -> Void
+    ) async throws {
+        try await withMuxSessionPair { client, server, reactor in
+            let callee = RPCServer(configuration: calleeConfiguration)
+            callee.register(JobsService(JobRunner()))
+            let callbacks = RPCServer()
+            let serving = [
+                Task(executorPreference: reactor) { await callee.serve(server) },
+                Task(executorPreference: reactor) { await callbacks.serve(client) },
+            ]
+            defer { for task in serving { task.cancel() } }
+            try await body(JobsClient(channel: RPCChannel(session: client, callbackServer: callbacks)))
+        }
+    }
+
+    @Test func theCalleeCallsTheCallerBackAndPassesAnObjectOfItsOwn() async throws {
+        try await withJobs { jobs in
+            let sink = RecordingSink()
+            let answer = try await jobs.run(3, progress: sink)
+            #expect(answer == "the caller heard: the callee, asked who?")
+            #expect(sink.steps == [1, 2, 3])
+        }
+    }
+
+    @Test func concurrentCallsBackAllArrive() async throws {
+        try await withJobs { jobs in
+            let sink = RecordingSink()
+            try await jobs.fanOut(64, sink: sink)
+            #expect(sink.steps.sorted() == Array(1...64))
+        }
+    }
+
+    /// A callback lives as long as the call that carried it: kept and called later, it is gone.
+    @Test func aCallbackIsReleasedWhenItsCallReturns() async throws {
+        try await withJobs { jobs in
+            let sink = RecordingSink()
+            try await jobs.keep(sink)
+            let error = await #expect(throws: RPCError.self) { try await jobs.callKept() }
+            #expect(error?.code == .callbackReleased, "\(String(describing: error))")
+            #expect(sink.steps.isEmpty)
+        }
+    }
+
+    /// The callee's `callbackTimeout` bounds each call back: a caller's object that never
+    /// answers fails the callee's call back with `deadlineExceeded` (which the callee's handler
+    /// lets through) and its handler on the caller's side is cancelled.
+    @Test func aCallBackThatHangsFailsWithinTheCalleesTimeout() async throws {
+        var configuration = RPCConfiguration()
+        configuration.callbackTimeout = .milliseconds(50)
+        try await withJobs(calleeConfiguration: configuration) { jobs in
+            let sink = HangingSink()
+            let error = await #expect(throws: RPCError.self) { _ = try await jobs.run(1, progress: sink) }
+            #expect(error?.code == .deadlineExceeded, "\(String(describing: error))")
+            let cancelled = try await eventually { sink.cancelled.load(ordering: .relaxed) }
+            #expect(cancelled, "the caller's handler was not cancelled")
+        }
+    }
+
+    @Test func aChannelWithoutACallbackServerCannotPassOne() async throws {
+        try await withMuxSessionPair { client, _, _ in
+            let jobs = JobsClient(channel: RPCChannel(session: client))
+            let error = await #expect(throws: RPCError.self) { _ = try await jobs.run(1, progress: RecordingSink()) }
+            #expect(error?.code == .callbacksUnavailable)
+        }
+    }
+}
+
+/// A sink whose progress never returns until it is cancelled.
+private final class HangingSink: ProgressSink, Sendable {
+    let cancelled = Atomic<Bool>(false)
+
+    func progress(_ done: Int, of total: Int) async throws {
+        do {
+            try await Task.sleep(for: .seconds(3600))
+        } catch {
+            cancelled.store(true, ordering: .relaxed)
+            throw error
+        }
+    }
+
+    func ask(_ question: String, answerer: any Answerer & Sendable) async throws -> String { question }
+}
