@@ -42,8 +42,11 @@ import TetherReactor
 ///
 /// Bootstrapping the logging system is the plugin's choice: Tether's own code never does it.
 public struct PluginLogHandler: LogHandler {
+    /// The lowest level logged; `Logger` drops records below it before they reach the handler.
     public var logLevel: Logger.Level = .info
+    /// Metadata added to every record of this handler (the record's own replaces it key by key).
     public var metadata: Logger.Metadata = [:]
+    /// Called for every record; what it returns is added to the handler's metadata.
     public var metadataProvider: Logger.MetadataProvider?
     /// The logger's label, written as `@module`.
     public let label: String
@@ -76,11 +79,13 @@ public struct PluginLogHandler: LogHandler {
         self.write = write
     }
 
+    /// One entry of ``metadata``.
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
         set { metadata[key] = newValue }
     }
 
+    /// Writes `event` as one JSON line to stderr.
     public func log(event: LogEvent) {
         var fields = metadata
         if let provided = metadataProvider?.get() { fields.merge(provided) { _, new in new } }
