@@ -1,5 +1,6 @@
 import Logging
 import Synchronization
+import SystemPackage
 import TetherReactor
 
 #if canImport(FoundationEssentials)
@@ -66,7 +67,17 @@ public struct PluginLogHandler: LogHandler {
     ///   - label: the logger's label, written as `@module`.
     ///   - metadataProvider: adds metadata to every record.
     public init(label: String, metadataProvider: Logger.MetadataProvider?) {
-        self.init(label: label, metadataProvider: metadataProvider, write: Self.writeToStandardError)
+        self.init(label: label, metadataProvider: metadataProvider, fileDescriptor: .standardError)
+    }
+
+    /// A handler that writes to `fileDescriptor` (a blocking one) instead of stderr.
+    init(label: String, metadataProvider: Logger.MetadataProvider? = nil, fileDescriptor: FileDescriptor) {
+        self.init(label: label, metadataProvider: metadataProvider) { line in
+            Self.writeLock.withLock { _ in
+                // A log line that cannot be written has nowhere else to go.
+                try? BlockingIO.writeAll(fileDescriptor, line)
+            }
+        }
     }
 
     /// A handler that hands each line, with its newline, to `write`.
@@ -239,15 +250,10 @@ public struct PluginLogHandler: LogHandler {
             + "\(padded(secondOfDay / 60 % 60, 2)):\(padded(secondOfDay % 60, 2)).\(padded(fraction, 6))Z"
     }
 
-    /// Serializes the writes of every handler in the process: one line, one write, whole.
+    /// Serializes the writes of every handler in the process: a line longer than the kernel
+    /// writes atomically (`PIPE_BUF`, 4 KiB, for a pipe) would otherwise interleave with another
+    /// thread's line whenever the pipe fills in the middle of it.
     private static let writeLock = Mutex(())
-
-    private static let writeToStandardError: @Sendable (String) -> Void = { line in
-        writeLock.withLock { _ in
-            // A log line that cannot be written has nowhere else to go.
-            try? BlockingIO.writeAll(.standardError, line)
-        }
-    }
 }
 
 extension Int64 {

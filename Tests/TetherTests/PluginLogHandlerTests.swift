@@ -161,3 +161,52 @@ private final class Lines: Sendable {
         #expect(PluginLogHandler.rfc3339(Date(timeIntervalSince1970: seconds)) == text)
     }
 }
+
+/// The handler writing to a real pipe.
+@Suite(.timeLimit(.minutes(1)))
+struct PluginLogHandlerPipeTests {
+    /// Lines longer than the pipe holds, logged from several threads at once, arrive whole: each
+    /// write blocks part-way until the reader drains the pipe, where another thread's write
+    /// would slip in without the handler's lock.
+    @Test func linesFromSeveralThreadsDoNotInterleave() async throws {
+        try await withoutLeaks { reactor in
+            let (reader, writer) = try reactor.makePipe()
+            let fileDescriptor = writer.fileDescriptor
+            let reading = Task(executorPreference: reactor) {
+                var bytes: [UInt8] = []
+                while let slice = try await reader.read() { bytes += slice.bytes }
+                try await reader.close()
+                return bytes
+            }
+            let threads = 4
+            let linesPerThread = 6
+            let letters = ["a", "b", "c", "d"]
+            await Task.detached {
+                DispatchQueue.concurrentPerform(iterations: threads) { thread in
+                    let logger = Logger(label: "writer") { PluginLogHandler(label: $0, fileDescriptor: fileDescriptor) }
+                    for index in 0..<linesPerThread {
+                        logger.info(
+                            "\(String(repeating: letters[thread], count: 100_000))",
+                            metadata: ["thread": "\(thread)", "index": "\(index)"])
+                    }
+                }
+            }.value
+            try await writer.close()
+            let lines = String(decoding: try await reading.value, as: UTF8.self).split(separator: "\n")
+            #expect(lines.count == threads * linesPerThread)
+            var seen: Set<String> = []
+            for line in lines {
+                let record = PluginLogRecord(parsing: String(line))
+                guard case .string(let thread)? = record.metadata["thread"], let number = Int(thread),
+                    letters.indices.contains(number), case .string(let index)? = record.metadata["index"]
+                else {
+                    Issue.record("not a whole record: \(line.prefix(80))…")
+                    continue
+                }
+                #expect(record.message == String(repeating: letters[number], count: 100_000))
+                seen.insert("\(thread)/\(index)")
+            }
+            #expect(seen.count == threads * linesPerThread)
+        }
+    }
+}
