@@ -168,7 +168,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "kv-plugin",
-            dependencies: ["KeyValueExample", "Tether"],
+            dependencies: ["KeyValueExample", "Tether", .product(name: "Logging", package: "swift-log")],
             path: "Examples/KeyValue/Plugin",
             swiftSettings: strictSafe
         ),

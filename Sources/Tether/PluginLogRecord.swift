@@ -9,7 +9,8 @@ import Logging
 /// One line of a plugin's stderr as a log record.
 ///
 /// A line that is a JSON object with `@level` and `@message` (hclog's JSON format, go-plugin's
-/// default) becomes a record at that level, its other keys metadata (`@timestamp` and `@module`
+/// default) becomes a record at that level (hclog's `trace`, `debug`, `info`, `warn`, `error`, and
+/// swift-log's `notice`, `warning`, `critical`, any case), its other keys metadata (`@timestamp` and `@module`
 /// as `timestamp` and `module`). Any other line keeps its text: a `[TRACE]`…`[ERROR]` prefix sets
 /// the level, a Go `panic:` or Swift `Fatal error:` is an error, everything else is debug —
 /// go-plugin's mapping, so plugins written for it log the same way here.
@@ -53,8 +54,10 @@ public struct PluginLogRecord: Equatable, Sendable {
         case "trace": .trace
         case "debug": .debug
         case "info": .info
+        case "notice": .notice
         case "warn", "warning": .warning
         case "error": .error
+        case "critical": .critical
         default: nil
         }
     }

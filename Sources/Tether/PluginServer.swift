@@ -81,6 +81,10 @@ public enum PluginServer {
         let directory = contract.unixSocketDirectory ?? FileManager.default.temporaryDirectory.path
         let path = "\(directory)/plugin-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).sock"
         let socket: ListeningSocket
+        // What the plugin printed before `serve` may still sit in C stdio's buffer (stdout is a
+        // pipe, so fully buffered): it goes out now, ahead of the handshake, while fd 1 is the
+        // host's pipe; later it would reach the host after the handshake, or be lost at exit.
+        ProcessControl.flushStandardStreams()
         do {
             let (listening, network, address) = try listen(contract: contract, unixPath: path)
             let line = HandshakeLine(

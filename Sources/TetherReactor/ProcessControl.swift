@@ -27,6 +27,14 @@ public enum ProcessControl {
 
     /// The parent process's ID.
     public static var parentProcessID: Int32 { getppid() }
+
+    /// Writes out what C stdio holds in its buffers for every output stream (`fflush(NULL)`).
+    /// Swift's `print` goes through C stdio, which buffers fully when stdout is a pipe: a plugin
+    /// calls this before it moves fd 1 elsewhere, or its earlier output would be written late, to
+    /// wherever fd 1 then points, or never.
+    public static func flushStandardStreams() {
+        fflush(nil)
+    }
 }
 
 extension ProcessControl {

@@ -122,6 +122,19 @@ struct PluginLaunchTests {
         }
     }
 
+    /// `print` before `serve` reaches the stdout sink ahead of the handshake, though C stdio
+    /// holds it in its buffer (stdout is a pipe): `serve` flushes before it moves fd 1.
+    @Test func printedLinesBeforeServeAreFlushedAheadOfTheHandshake() async throws {
+        try await withoutLeaks { reactor in
+            let lines = Mutex<[String]>([])
+            var configuration = configuration(mode: "prints-before-serve")
+            configuration.stdoutSink = { line in lines.withLock { $0.append(line) } }
+            let client = try await PluginClient.start(configuration, on: reactor)
+            #expect(lines.withLock { $0 } == ["kvplugin: loading configuration", "kvplugin: 3 stores found"])
+            await client.stop()
+        }
+    }
+
     @Test func versionNegotiationPicksTheHighestSharedVersion() async throws {
         try await withoutLeaks { reactor in
             let both = try await PluginClient.start(

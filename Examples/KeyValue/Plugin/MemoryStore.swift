@@ -1,4 +1,5 @@
 import KeyValueExample
+import Logging
 import Synchronization
 
 /// The plugin's ``KeyValueStore``: a dictionary in memory plus the open watches.
@@ -25,6 +26,8 @@ final class MemoryStore: KeyValueStore, Sendable {
     }
 
     private let state = Mutex(State())
+    /// Records go to stderr as hclog JSON lines (`PluginLogHandler`, bootstrapped in main.swift).
+    private let logger = Logger(label: "kv-plugin")
 
     func get(_ key: String) async throws -> String? {
         state.withLock { $0.values[key] }
@@ -32,7 +35,7 @@ final class MemoryStore: KeyValueStore, Sendable {
 
     func put(_ key: String, value: String) async throws {
         store(key, value)
-        HCLog.info("put", ["key": key])
+        logger.info("put", metadata: ["key": "\(key)"])
     }
 
     func delete(_ key: String) async throws -> Bool {
@@ -58,7 +61,7 @@ final class MemoryStore: KeyValueStore, Sendable {
             }
             defer {
                 _ = self.state.withLock { $0.watchers.removeValue(forKey: id) }
-                HCLog.info("watch ended", ["prefix": prefix])
+                self.logger.info("watch ended", metadata: ["prefix": "\(prefix)"])
             }
             for change in current { try await writer.yield(change) }
             // Ends when the host stops iterating: its reset of the call cancels this task, and a
@@ -73,7 +76,7 @@ final class MemoryStore: KeyValueStore, Sendable {
             store(entry.key, entry.value)
             count += 1
         }
-        HCLog.info("load", ["entries": "\(count)"])
+        logger.info("load", metadata: ["entries": .stringConvertible(count)])
         return count
     }
 

@@ -1,8 +1,12 @@
 // kv-plugin: serves an in-memory KeyValueStore to the Tether host that starts it (kv-host).
 // Run by hand, it explains that it is a plugin and exits with status 1.
-import Foundation
+import Glibc
 import KeyValueExample
+import Logging
 import Tether
+
+// Every Logger of the plugin writes hclog JSON lines to stderr, which the host logs as records.
+LoggingSystem.bootstrap(PluginLogHandler.init(label:))
 
 let handshake = HandshakeConfiguration(
     cookieKey: KeyValuePlugin.cookieKey, cookieValue: KeyValuePlugin.cookieValue,

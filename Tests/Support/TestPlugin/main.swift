@@ -1,5 +1,6 @@
 // A plugin executable for the plugin-runtime tests. `TETHER_TEST_PLUGIN_MODE` picks a behaviour:
-// serve (default), stray (prints a line before serving), exit-early (stderr, exit 3),
+// serve (default), stray (prints a line before serving), prints-before-serve (two lines through
+// `print`, unflushed, before serving), exit-early (stderr, exit 3),
 // exit-early-leaving-a-helper (the same, leaving a `sleep 60` that holds its stderr and
 // printing `helper PID`), silent,
 // host (starts a serving plugin itself and prints `child PID`), host-without-connecting, stubborn, lingering, chatty,
@@ -158,6 +159,12 @@ case "handshake":
     try await Task.sleep(for: .seconds(3600))
 case let mode:
     if mode == "stray" { say("kvplugin: loading configuration") }
+    // prints-before-serve: two lines through Swift's `print`, which C stdio holds back (stdout
+    // is a pipe, so fully buffered) until something flushes it.
+    if mode == "prints-before-serve" {
+        print("kvplugin: loading configuration")
+        print("kvplugin: 3 stores found")
+    }
     // stubborn: ignores SIGTERM and does not exit when the host quits; lingering: does not exit
     // when the host quits, but SIGTERM ends it.
     if mode == "stubborn" { try ProcessControl.ignore(signal: SIGTERM) }
