@@ -95,7 +95,11 @@ public struct PluginDiscovery: Sendable {
     }
 
     /// Lists the plugins in ``directories`` whose names match ``pattern``, and what was skipped
-    /// and why (see ``PluginDiscovery`` for the rules). Reads the file system; never throws.
+    /// and why (see ``PluginDiscovery`` for the rules). Never throws.
+    ///
+    /// It reads the file system synchronously (a listing and a few `lstat`s per matching name),
+    /// blocking the calling thread meanwhile: call it at startup or from a thread that may
+    /// block, not from code running on a reactor, whose other plugins would wait.
     public func discover() -> DiscoveryReport {
         var report = DiscoveryReport()
         let current = FileManager.default.currentDirectoryPath

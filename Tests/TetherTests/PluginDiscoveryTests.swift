@@ -186,6 +186,8 @@ struct PluginDiscoveryTests {
             try await withoutLeaks { reactor in
                 let report = try await PluginDiscovery.probe(
                     found.plugins, template: configuration(), on: reactor, options: options)
+                // Every probe was stopped and reaped before `probe` returned.
+                #expect(ProcessResources.childProcessIDs().isEmpty, "a probed plugin is still running")
 
                 #expect(report.accepted.map(\.plugin.name) == ["plugin-1-good"])
                 #expect(report.accepted.first?.appVersion == 1)
