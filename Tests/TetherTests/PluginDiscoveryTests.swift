@@ -229,11 +229,32 @@ struct PluginDiscoveryTests {
         }
     }
 
+    /// A plugin that completes the handshake but ignores the quit and SIGTERM is accepted and then
+    /// killed by `stop()`'s escalation before `probe` returns.
+    @Test func probeStopsAStubbornPlugin() async throws {
+        let candidate = DiscoveredPlugin(
+            path: pluginPath, directory: URL(fileURLWithPath: pluginPath).deletingLastPathComponent().path,
+            name: URL(fileURLWithPath: pluginPath).lastPathComponent)
+        let template = {
+            var template = configuration(mode: "stubborn")
+            template.shutdownGrace = .milliseconds(200)
+            return template
+        }()
+        let options = probeOptions(startTimeout: .seconds(20))
+        try await withoutLeaks { reactor in
+            let report = try await PluginDiscovery.probe([candidate], template: template, on: reactor, options: options)
+            #expect(report.accepted.map(\.plugin) == [candidate])
+            #expect(ProcessResources.childProcessIDs().isEmpty, "the stubborn plugin is still running")
+        }
+    }
+
     /// A candidate that never prints a handshake is killed at the probe's start timeout, with its
-    /// process group (the `sleep` it started in the background too).
+    /// process group (the `sleep` it started in the background too); so is one that floods its
+    /// stdout with lines that are not a handshake.
     @Test func probeTimesOutACandidateThatHangs() async throws {
         try await withScratchDirectory { root in
             let plugins = try root.directory("plugins")
+            try plugins.script("plugin-floods", "tr -dc 'a-z \\n' </dev/urandom | head -c 1000000\nexec sleep 600")
             try plugins.script("plugin-hangs", "sleep 600 &\necho \"helper $!\" >&2\nexec sleep 600")
             let found = PluginDiscovery(pattern: try GlobPattern("plugin-*"), directories: [plugins.path]).discover()
             let options = probeOptions(startTimeout: .seconds(2))
@@ -249,9 +270,9 @@ struct PluginDiscoveryTests {
                 let report = try await PluginDiscovery.probe(
                     found.plugins, template: template, on: reactor, options: options)
                 #expect(report.accepted.isEmpty)
-                #expect(report.rejected.map(\.error.code) == [.startTimeout])
+                #expect(report.rejected.map(\.error.code) == [.startTimeout, .startTimeout])
                 // The probe's deadline, not the template's (20 s).
-                #expect(report.rejected.first?.error.message.contains("within 2.0 seconds") == true)
+                #expect(report.rejected.allSatisfy { $0.error.message.contains("within 2.0 seconds") })
             }
             let pid = try #require(helper.withLock { $0 })
             #expect(try await eventually { !ProcessResources.isRunning(pid) }, "the candidate's helper survived")
