@@ -347,7 +347,7 @@ public final class PluginClient: Sendable {
     /// plugin to quit, and lets go of its process (a launched one is neither signalled nor
     /// killed by ``Reactor/shutdown()`` from then on; the reactor still reaps it if it exits
     /// while it runs). The socket directory stays, the plugin listens there. ``stop()`` and
-    /// ``kill()`` do nothing afterwards. A plugin launched without
+    /// ``kill()`` do nothing afterwards, and ``waitForExit()`` throws (the handle is closed). A plugin launched without
     /// ``PluginClientConfiguration/reattachable`` serves only its first host, so for it this is
     /// ``stop()``.
     public func detach() async {

@@ -48,6 +48,8 @@ final class PluginLaunch: Sendable {
     /// Set by ``detach(session:control:)``: the plugin runs on, and its socket directory (where
     /// it still listens) stays.
     private let detached = Mutex(false)
+    /// The task of ``watchExit(session:)``, cancelled by ``detach(session:control:)``.
+    private let exitWatcher = Mutex<Task<Void, Never>?>(nil)
     /// Set before the host sends the plugin SIGTERM or SIGKILL: a signal exit then counts as
     /// `killed` in the metrics, not as the plugin's own `signal`.
     private let signalledByHost = Mutex(false)
@@ -310,8 +312,10 @@ final class PluginLaunch: Sendable {
     /// stop, one error record with the exit status and the stderr tail; then closes the session
     /// (calls in flight fail at once even if another process keeps the plugin's socket open).
     func watchExit(session: MuxSession) {
-        Task(executorPreference: reactor) { [self] in
+        let watcher = Task(executorPreference: reactor) { [self] in
             let status = try? await process.waitForExit()
+            // Detached: the plugin's end is no longer this host's to report.
+            if Task.isCancelled { return }
             let expected = stopRequested.withLock { $0 }
             if let status { countExit(status, expected: expected) }
             logger.debug("plugin exited", metadata: ["plugin.exit": "\(status.map { "\($0)" } ?? "unknown")"])
@@ -323,6 +327,7 @@ final class PluginLaunch: Sendable {
             }
             Task(executorPreference: reactor) { await session.close() }
         }
+        exitWatcher.withLock { $0 = watcher }
     }
 
     // MARK: Stopping
@@ -382,6 +387,7 @@ final class PluginLaunch: Sendable {
         }
         guard first else { return await stopped.wait() }
         detached.withLock { $0 = true }
+        exitWatcher.withLock { $0 }?.cancel()
         Task(executorPreference: reactor) { [self] in
             await SessionClosing(session, on: reactor).wait(within: configuration.shutdownGrace, on: reactor)
             // The plugin keeps its original stderr (the crash text's route) while it lives: the
