@@ -4,11 +4,14 @@ import TetherReactor
 
 /// Messages on the control stream (stream 1): 9-byte records, a type byte and a big-endian
 /// 64-bit sequence number (docs/wire-protocol.md §10). Type 1 is a ping from the host, type 2 the
-/// plugin's pong with the same sequence number; other types are ignored, so later ones can be added.
+/// plugin's pong with the same sequence number, type 3 the host's quit request (sequence 0: end
+/// the process, not only this session; a reattachable plugin needs it, §13); other types are
+/// ignored, so later ones can be added.
 enum ControlRecord {
     static let byteCount = 9
     static let ping: UInt8 = 1
     static let pong: UInt8 = 2
+    static let quit: UInt8 = 3
 
     static func encode(type: UInt8, sequence: UInt64) -> BufferSlice {
         BufferSlice(count: byteCount) { span in
@@ -31,15 +34,22 @@ enum ControlRecord {
         return records
     }
 
-    /// Plugin side: answers every ping until the stream ends.
-    static func answerPings(on stream: MuxStream) async {
+    /// Plugin side: answers every ping until the stream ends or the host asks the plugin to
+    /// quit; true in that last case.
+    @discardableResult
+    static func answerPings(on stream: MuxStream) async -> Bool {
         var pending: [UInt8] = []
         while let slice = try? await stream.read() {
             pending += slice.bytes
-            for record in decode(&pending) where record.type == ping {
-                guard (try? await stream.write(encode(type: pong, sequence: record.sequence))) != nil else { return }
+            for record in decode(&pending) {
+                if record.type == quit { return true }
+                guard record.type == ping else { continue }
+                guard (try? await stream.write(encode(type: pong, sequence: record.sequence))) != nil else {
+                    return false
+                }
             }
         }
+        return false
     }
 }
 
@@ -95,6 +105,12 @@ final class ControlChannel: Sendable {
             }
         }
         for waiter in waiters { waiter.resume(returning: false) }
+    }
+
+    /// Asks the plugin to end its process (not only this session). The caller bounds the wait:
+    /// a plugin that stopped reading can hold the write.
+    func requestQuit() async {
+        _ = try? await stream.write(ControlRecord.encode(type: ControlRecord.quit, sequence: 0))
     }
 
     /// Sends a ping and waits for its pong; false when the stream ended first.

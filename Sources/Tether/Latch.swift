@@ -62,14 +62,30 @@ final class Latch: Sendable {
 struct SessionClosing: Sendable {
     private let closed = Latch()
 
-    /// Starts closing `session`; with none, there is nothing to wait for.
-    init(_ session: MuxSession?, on reactor: Reactor) {
+    /// Starts closing `session`; with no session, there is nothing to wait for.
+    ///
+    /// With a `request` (the quit request on the control stream), that is sent first and the
+    /// plugin given up to `bound` to end the session itself: closing at once could end the
+    /// session before the plugin has even accepted the stream the request is on.
+    init(
+        _ session: MuxSession?, on reactor: Reactor, after request: (@Sendable () async -> Void)? = nil,
+        waitingUpTo bound: Duration = .zero
+    ) {
         guard let session else {
             closed.open()
             return
         }
         let closed = self.closed
         Task(executorPreference: reactor) {
+            if let request {
+                await request()
+                let ended = Latch()
+                Task(executorPreference: reactor) {
+                    await session.waitUntilFinished()
+                    ended.open()
+                }
+                _ = try? await reactor.withDeadline(bound) { try await ended.waitUnlessCancelled() }
+            }
             await session.close()
             closed.open()
         }

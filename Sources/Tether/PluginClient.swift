@@ -22,16 +22,27 @@ import TetherReactor
 /// before it go to the stdout sink), checks the line and the versions, connects, checks that the
 /// process at the other end is the one it spawned (`SO_PEERCRED`) and opens the multiplexed session.
 /// Every failure has its own ``PluginError`` and leaves no process, socket or descriptor behind.
+///
+/// ``reattach(_:configuration:on:)`` makes a client of a plugin that is already running (one
+/// launched with ``PluginClientConfiguration/reattachable``, or served by hand in debug mode)
+/// from its ``ReattachConfiguration``; docs/guide.md, "Reattach and debug mode".
 public final class PluginClient: Sendable {
     public let configuration: PluginClientConfiguration
-    /// The plugin's process.
-    public var process: ChildProcess { launch.process }
+    /// The plugin's process: a ``ChildProcess`` when this client launched it, an
+    /// ``AttachedProcess`` when it reattached to it. Signals through it go through the pidfd.
+    public var process: any ProcessHandle {
+        switch owner {
+        case .launch(let launch): launch.process
+        case .attachment(let attachment): attachment.process
+        }
+    }
     public let session: MuxSession
     /// The application protocol version both sides agreed on.
     public let appVersion: Int
-    /// The handshake line the plugin printed (its network and address among others).
+    /// The handshake line the plugin printed (its network and address among others); for a
+    /// reattached client, the same fields as its ``ReattachConfiguration`` gave them.
     public let handshake: HandshakeLine
-    private let launch: PluginLaunch
+    private let owner: Owner
     /// Streams 1, 3 and 5; held so that they stay open (dropping a stream handle resets it).
     private let streams: PluginStreams
     private let control: ControlChannel
@@ -40,31 +51,55 @@ public final class PluginClient: Sendable {
     /// callbacks (`any P & Sendable` arguments), registered for the duration of their call.
     private let callbacks: RPCServer
 
-    private init(
+    /// What holds the plugin's process: the launch that spawned it, or the attachment to a
+    /// plugin that was already running.
+    enum Owner: Sendable {
+        case launch(PluginLaunch)
+        case attachment(PluginAttachment)
+
+        var reactor: Reactor {
+            switch self {
+            case .launch(let launch): launch.reactor
+            case .attachment(let attachment): attachment.reactor
+            }
+        }
+
+        func exitExplanation() async -> (any Error)? {
+            switch self {
+            case .launch(let launch): await launch.exitExplanation()
+            case .attachment(let attachment): await attachment.exitExplanation()
+            }
+        }
+    }
+
+    init(
         configuration: PluginClientConfiguration, session: MuxSession, appVersion: Int,
         handshake: HandshakeLine,
-        launch: PluginLaunch, streams: PluginStreams
+        owner: Owner, streams: PluginStreams, control: ControlChannel? = nil
     ) {
         self.configuration = configuration
         self.session = session
         self.appVersion = appVersion
         self.handshake = handshake
-        self.launch = launch
+        self.owner = owner
         self.streams = streams
-        self.control = ControlChannel(stream: streams.control, reactor: launch.reactor)
+        self.control = control ?? ControlChannel(stream: streams.control, reactor: owner.reactor)
         let callbacks = RPCServer(configuration: configuration.rpc)
         self.callbacks = callbacks
         // Ends with the session; holds the server and the session, not the client.
-        Task(executorPreference: launch.reactor) { await callbacks.serve(session) }
+        Task(executorPreference: owner.reactor) { await callbacks.serve(session) }
     }
 
     /// A client released without ``stop()`` still ends its plugin: the same escalation as `stop()`
     /// runs in a task that holds the plugin's process, pipes and session but not the client, and
     /// reaps it. The socket directory goes at once (the plugin has accepted; nothing uses it), so
-    /// it is gone even if the reactor is shut down before that task has finished.
+    /// it is gone even if the reactor is shut down before that task has finished. A detached
+    /// plugin (``detach()``) is left as it is.
     deinit {
-        try? FileManager.default.removeItem(atPath: launch.socketDirectory)
-        launch.beginStopping(session: session)
+        switch owner {
+        case .launch(let launch): launch.clientReleased(session: session, control: control)
+        case .attachment(let attachment): attachment.clientReleased(session: session, control: control)
+        }
     }
 
     /// Starts the plugin and connects to it.
@@ -119,7 +154,7 @@ public final class PluginClient: Sendable {
                 ])
             return PluginClient(
                 configuration: configuration, session: ready.session, appVersion: ready.version,
-                handshake: ready.handshake, launch: launch, streams: ready.streams)
+                handshake: ready.handshake, owner: .launch(launch), streams: ready.streams)
         } catch {
             let phase = attempt.phase
             // In a task of its own: the caller's may be cancelled, and the cleanup must not be.
@@ -180,15 +215,23 @@ public final class PluginClient: Sendable {
         let clock = ContinuousClock()
         let start = clock.now
         guard await control.ping() else {
-            if let exited = await launch.exitExplanation() { throw exited }
+            if let exited = await owner.exitExplanation() { throw exited }
             throw PluginError(.launchFailed, "the control stream ended")
         }
         return clock.now - start
     }
 
     /// The private (0700) directory holding the plugin's socket; removed by ``stop()``, or when
-    /// the client is released.
-    public var socketDirectory: String { launch.socketDirectory }
+    /// the client is released (not by ``detach()``: the plugin still listens there). For a
+    /// reattached client, the directory of its unix socket, and empty over TCP.
+    public var socketDirectory: String {
+        switch owner {
+        case .launch(let launch): return launch.socketDirectory
+        case .attachment(let attachment):
+            guard handshake.network == .unix else { return "" }
+            return URL(fileURLWithPath: attachment.reattach.address).deletingLastPathComponent().path
+        }
+    }
 
     /// A client of the service the plugin registered as `name`. Every call makes a new client;
     /// clients are cheap (calls are streams of the one session).
@@ -231,20 +274,56 @@ public final class PluginClient: Sendable {
 
     private func client<Client: RPCClientStub>(_ type: Client.Type, service: String) -> Client {
         var rpc = configuration.rpc
-        let launch = self.launch
-        rpc.explainConnectionLoss = { await launch.exitExplanation() }
+        let owner = self.owner
+        rpc.explainConnectionLoss = { await owner.exitExplanation() }
         return Client(
             channel: RPCChannel(session: session, service: service, configuration: rpc, callbackServer: callbacks))
     }
 
     /// Waits for the plugin process to end (it is reaped); the same status every time. The host
     /// learns of the exit at once (a pidfd completion) and closes the session then.
+    ///
+    /// - Throws: for a reattached plugin, which is not this process's child and cannot be
+    ///   reaped, ``PluginError/Code-swift.struct/exitStatusUnknown`` once it has exited (its
+    ///   status is its parent's to know).
     public func waitForExit() async throws -> ExitStatus {
-        try await process.waitForExit()
+        switch owner {
+        case .launch(let launch): try await launch.process.waitForExit()
+        case .attachment(let attachment): try await attachment.waitForExit()
+        }
     }
 
-    /// The exit status, once the process has ended.
-    public var exitStatus: ExitStatus? { process.exitStatus }
+    /// The exit status, once the process has ended; always nil for a reattached plugin (see
+    /// ``waitForExit()``).
+    public var exitStatus: ExitStatus? {
+        switch owner {
+        case .launch(let launch): launch.process.exitStatus
+        case .attachment: nil
+        }
+    }
+
+    /// True when this client reattached to a running plugin rather than launching it.
+    public var isReattached: Bool {
+        if case .attachment = owner { return true }
+        return false
+    }
+
+    /// What another host needs to reattach to this plugin (``reattach(_:configuration:on:)``),
+    /// or nil when the plugin was launched without ``PluginClientConfiguration/reattachable``
+    /// (it accepts no host but its first). ``ReattachConfiguration/plugins`` lists
+    /// ``PluginClientConfiguration/plugins``. Another host reaches the plugin once this one has
+    /// detached (``detach()``): a plugin serves one host at a time.
+    public var reattachConfiguration: ReattachConfiguration? {
+        switch owner {
+        case .launch(let launch):
+            guard configuration.reattachable else { return nil }
+            return ReattachConfiguration(
+                appVersion: appVersion, network: handshake.network, address: handshake.address,
+                pid: launch.process.pid, plugins: configuration.plugins.sorted())
+        case .attachment(let attachment):
+            return attachment.reattach
+        }
+    }
 
     /// Stops the plugin gracefully and reaps it, whatever it is doing.
     ///
@@ -258,8 +337,32 @@ public final class PluginClient: Sendable {
     /// runs in a task of its own, so cancelling the caller cannot cut the grace periods short or
     /// return before the plugin is reaped. Calling it again (or ``kill()``) waits for the first
     /// call's result.
+    ///
+    /// A reattachable plugin is sent a quit request on the control stream first (the end of
+    /// one host's session does not end it). For a reattached plugin, which is not this host's
+    /// child, the same steps signal only the process itself, through its pidfd (never its group,
+    /// never by pid), and nothing is reaped; a plugin in debug mode
+    /// (``ReattachConfiguration/debug``) is detached from instead (``detach()``), so that the
+    /// next host can reattach.
     public func stop() async {
-        await launch.stop(session: session)
+        switch owner {
+        case .launch(let launch): await launch.stop(session: session, control: control)
+        case .attachment(let attachment): await attachment.stop(session: session, control: control)
+        }
+    }
+
+    /// Lets the plugin run on for the next host: closes this host's session without asking the
+    /// plugin to quit, and lets go of its process (a launched one is neither signalled nor
+    /// killed by ``Reactor/shutdown()`` from then on; the reactor still reaps it if it exits
+    /// while it runs). The socket directory stays, the plugin listens there. ``stop()`` and
+    /// ``kill()`` do nothing afterwards, and ``waitForExit()`` throws (the handle is closed). A plugin launched without
+    /// ``PluginClientConfiguration/reattachable`` serves only its first host, so for it this is
+    /// ``stop()``.
+    public func detach() async {
+        switch owner {
+        case .launch(let launch): await launch.detach(session: session, control: control)
+        case .attachment(let attachment): await attachment.detach(session: session)
+        }
     }
 
     /// Ends the plugin at once: SIGKILL to its process group, no quit request and no grace; then
@@ -267,8 +370,14 @@ public final class PluginClient: Sendable {
     /// During a ``stop()`` it cuts the graceful part short. For a plugin that must not run one
     /// moment longer; prefer ``stop()``, which lets the plugin finish its work and flush its
     /// output.
+    ///
+    /// For a reattached plugin: SIGKILL through its pidfd (its own process only), also in debug
+    /// mode.
     public func kill() async {
-        await launch.kill(session: session)
+        switch owner {
+        case .launch(let launch): await launch.kill(session: session, control: control)
+        case .attachment(let attachment): await attachment.kill(session: session)
+        }
     }
 }
 
@@ -300,9 +409,9 @@ public nonisolated(nonsending) func withPlugin<Result>(
     return try result.get()
 }
 
-/// What a start has made so far, and the phase it is in, for the cleanup and the timeout's
-/// message.
-private final class StartAttempt: Sendable {
+/// What a start (or a reattach) has made so far, and the phase it is in, for the cleanup and the
+/// timeout's message.
+final class StartAttempt: Sendable {
     private struct State {
         var phase = "spawning the plugin"
         var socket: StreamSocket?

@@ -30,8 +30,17 @@ public struct PluginClientConfiguration: Sendable {
     /// unix socket (0660): for a plugin that runs as another user of that group. An unknown
     /// group fails `start` with `invalidEnvironment`.
     public var unixSocketGroup: String?
+    /// Launch the plugin so that it can outlive this host and serve the next one
+    /// (``PluginClient/reattachConfiguration``, ``PluginClient/detach()``): it keeps listening
+    /// after the first connection and serves one host after another until a host stops it, and
+    /// it does not take the parent-death signal, so it survives a host that crashes. The trade:
+    /// a host killed with SIGKILL leaves it running, until another host reattaches and stops it
+    /// (docs/guide.md, "Reattach and debug mode"). Off by default.
+    public var reattachable = false
     /// The one deadline of ``PluginClient/start(_:on:)``: from the spawn to a ready session (the
     /// handshake line, the connect, the peer check, the session and its streams 1, 3 and 5).
+    /// Also the deadline of ``PluginClient/reattach(_:configuration:on:)``: from the connect to
+    /// the plugin's first answer on the control stream.
     /// When it passes, the plugin is killed and reaped and `start` throws `startTimeout` naming
     /// the phase it was in.
     public var startTimeout: Duration = .seconds(10)

@@ -12,6 +12,14 @@ public struct PluginEnvironment: Sendable, Equatable {
     /// Tether's addition: `tcp` asks the plugin to listen on loopback TCP within the port range
     /// instead of on a unix socket (go-plugin picks TCP only on Windows).
     public static let networkVariable = "TETHER_PLUGIN_NETWORK"
+    /// Tether's addition: `1` asks the plugin to outlive its host and serve one host after
+    /// another (``PluginClientConfiguration/reattachable``): it keeps its listener and does not
+    /// take the parent-death signal.
+    public static let reattachableVariable = "TETHER_PLUGIN_REATTACHABLE"
+    /// Set (to anything but `0`) by a developer who starts a plugin by hand, under a debugger:
+    /// the plugin serves without a host, as a reattachable one, and prints its reattach
+    /// configuration instead of the handshake line (docs/guide.md, "Reattach and debug mode").
+    public static let debugVariable = "TETHER_PLUGIN_DEBUG"
 
     /// The versions the host supports; nil when the host did not say (an old go-plugin host).
     public var hostVersions: [Int]?
@@ -26,6 +34,8 @@ public struct PluginEnvironment: Sendable, Equatable {
     /// Where to listen: TCP when the host asked for it (with its port range, or go-plugin's
     /// default range), else a unix socket.
     public var network: PluginNetwork
+    /// The host asked the plugin to be reattachable (``reattachableVariable``).
+    public var reattachable = false
 
     /// Reads the contract from a plugin's environment.
     ///
@@ -59,6 +69,7 @@ public struct PluginEnvironment: Sendable, Equatable {
         default:
             throw PluginError(.invalidEnvironment, "\(Self.minPortVariable) and \(Self.maxPortVariable) go together")
         }
+        reattachable = environment[Self.reattachableVariable] == "1"
         switch environment[Self.networkVariable] {
         case nil, "", "unix": network = .unix
         case "tcp": network = .tcp(ports: portRange ?? PluginNetwork.defaultPorts)
@@ -79,7 +90,7 @@ public struct PluginEnvironment: Sendable, Equatable {
     /// The variables a host sets for a plugin it starts.
     public static func hostVariables(
         handshake: HandshakeConfiguration, unixSocketDirectory: String?, hostProcessID: Int32? = nil,
-        network: PluginNetwork = .unix, unixSocketGroup: String? = nil
+        network: PluginNetwork = .unix, unixSocketGroup: String? = nil, reattachable: Bool = false
     ) -> [String: String] {
         var variables = [
             handshake.cookieKey: handshake.cookieValue,
@@ -88,6 +99,7 @@ public struct PluginEnvironment: Sendable, Equatable {
         if let hostProcessID { variables[hostProcessIDVariable] = String(hostProcessID) }
         if let unixSocketDirectory { variables[unixSocketDirectoryVariable] = unixSocketDirectory }
         if let unixSocketGroup { variables[unixSocketGroupVariable] = unixSocketGroup }
+        if reattachable { variables[reattachableVariable] = "1" }
         if case .tcp(let ports) = network {
             variables[networkVariable] = "tcp"
             variables[minPortVariable] = String(ports.lowerBound)

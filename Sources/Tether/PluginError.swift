@@ -73,6 +73,18 @@ public struct PluginError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let pluginStopped = Code(name: "pluginStopped")
         /// The ``PluginHost`` is shutting down and starts no more plugins.
         public static let hostShutDown = Code(name: "hostShutDown")
+        /// A reattach configuration's process does not exist (it has exited: the configuration
+        /// is stale). Nothing was signalled.
+        public static let pluginNotRunning = Code(name: "pluginNotRunning")
+        /// A reattach configuration's address could not be connected to (its socket is gone, or
+        /// nothing listens there).
+        public static let pluginUnreachable = Code(name: "pluginUnreachable")
+        /// A reattach configuration has a value that cannot name a plugin (a pid that is not
+        /// positive, an empty address).
+        public static let invalidReattachConfiguration = Code(name: "invalidReattachConfiguration")
+        /// The plugin has exited, but it is not this process's child (a reattached plugin), so its
+        /// exit status is its parent's to know.
+        public static let exitStatusUnknown = Code(name: "exitStatusUnknown")
 
         /// The ``name``.
         public var description: String { name }

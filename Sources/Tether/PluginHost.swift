@@ -32,7 +32,10 @@ public final class PluginHost: Service, Sendable {
         self.logger = logger
     }
 
-    /// Starts a plugin (``PluginClient/start(_:on:)``) that this host will stop.
+    /// Starts a plugin (``PluginClient/start(_:on:)``) that this host will stop; or, when
+    /// `TETHER_REATTACH_PLUGINS` names it, reattaches to it instead
+    /// (``PluginClient/startOrReattach(_:on:environment:)``: a plugin a developer runs in a
+    /// debugger, whose ``PluginClient/stop()`` at shutdown only detaches).
     ///
     /// - Throws: what `start` throws; ``PluginError/Code-swift.struct/hostShutDown`` once
     ///   ``shutdown()`` has begun (a plugin that finishes starting after that is stopped at once,
@@ -40,7 +43,7 @@ public final class PluginHost: Service, Sendable {
     public func start(_ configuration: PluginClientConfiguration) async throws -> PluginClient {
         guard admit() else { throw PluginError(.hostShutDown, "the plugin host is shutting down") }
         defer { leave() }
-        let client = try await PluginClient.start(configuration, on: reactor)
+        let client = try await PluginClient.startOrReattach(configuration, on: reactor)
         let accepted = state.withLock { state in
             guard !state.shuttingDown else { return false }
             state.clients[ObjectIdentifier(client)] = client

@@ -39,11 +39,17 @@ final class PluginLaunch: Sendable {
     private let stdoutState = Mutex<(lines: [String], splitter: LineSplitter)>(([], LineSplitter()))
     /// Once the session is up: the ends of the stdout pipe and of streams 3 and 5.
     private let forwarding = Mutex<Forwarding?>(nil)
-    /// Set when the host begins to stop the plugin (``stop(session:)``, ``abandon()``): its exit
+    /// Set when the host begins to stop the plugin (``stop(session:control:)``, ``abandon()``): its exit
     /// is expected from then on.
     private let stopRequested = Mutex(false)
-    /// Opens when the first ``stop(session:)`` has finished.
+    /// Opens when the first ``stop(session:control:)`` (or ``detach(session:control:)``) has
+    /// finished.
     private let stopped = Latch()
+    /// Set by ``detach(session:control:)``: the plugin runs on, and its socket directory (where
+    /// it still listens) stays.
+    private let detached = Mutex(false)
+    /// The task of ``watchExit(session:)``, cancelled by ``detach(session:control:)``.
+    private let exitWatcher = Mutex<Task<Void, Never>?>(nil)
     /// Set before the host sends the plugin SIGTERM or SIGKILL: a signal exit then counts as
     /// `killed` in the metrics, not as the plugin's own `signal`.
     private let signalledByHost = Mutex(false)
@@ -93,14 +99,14 @@ final class PluginLaunch: Sendable {
     }
 
     /// Removes the socket directory if nothing did before (a client released without `stop()`
-    /// whose reactor stopped before the stop finished).
+    /// whose reactor stopped before the stop finished), unless the plugin was detached.
     deinit {
-        try? FileManager.default.removeItem(atPath: socketDirectory)
+        if !detached.withLock({ $0 }) { try? FileManager.default.removeItem(atPath: socketDirectory) }
     }
 
     /// Hands a stderr line to `sink` and logs it as a record (not parsed when the logger would
     /// drop every level).
-    private static func stderrLineHandler(sink: @escaping @Sendable (String) -> Void, logger: Logger)
+    static func stderrLineHandler(sink: @escaping @Sendable (String) -> Void, logger: Logger)
         -> @Sendable (String) -> Void
     {
         { line in
@@ -149,7 +155,7 @@ final class PluginLaunch: Sendable {
             PluginEnvironment.hostVariables(
                 handshake: configuration.handshake, unixSocketDirectory: directory,
                 hostProcessID: ProcessInfo.processInfo.processIdentifier, network: configuration.network,
-                unixSocketGroup: configuration.unixSocketGroup)
+                unixSocketGroup: configuration.unixSocketGroup, reattachable: configuration.reattachable)
         ) {
             _, new in new
         }
@@ -318,8 +324,10 @@ final class PluginLaunch: Sendable {
     /// stop, one error record with the exit status and the stderr tail; then closes the session
     /// (calls in flight fail at once even if another process keeps the plugin's socket open).
     func watchExit(session: MuxSession) {
-        Task(executorPreference: reactor) { [self] in
+        let watcher = Task(executorPreference: reactor) { [self] in
             let status = try? await process.waitForExit()
+            // Detached: the plugin's end is no longer this host's to report.
+            if Task.isCancelled { return }
             let expected = stopRequested.withLock { $0 }
             if let status { countExit(status, expected: expected) }
             logger.debug("plugin exited", metadata: ["plugin.exit": "\(status.map { "\($0)" } ?? "unknown")"])
@@ -331,6 +339,7 @@ final class PluginLaunch: Sendable {
             }
             Task(executorPreference: reactor) { await session.close() }
         }
+        exitWatcher.withLock { $0 = watcher }
     }
 
     // MARK: Stopping
@@ -344,40 +353,83 @@ final class PluginLaunch: Sendable {
     /// reaped, the session's end and the output's end are waited for (each at most a grace: a
     /// process outside the group could hold the socket or the pipes), and descriptors and the
     /// socket directory are released.
-    func stop(session: MuxSession?) async {
-        beginStopping(session: session)
+    ///
+    /// A reattachable plugin (``PluginClientConfiguration/reattachable``) outlives the end of a
+    /// session, so it is first sent the quit request on the control stream.
+    func stop(session: MuxSession?, control: ControlChannel?) async {
+        beginStopping(session: session, control: control)
         await stopped.wait()
     }
 
-    /// Starts ``stop(session:)`` without waiting for it: for a client released without `stop()`.
-    /// The task holds this launch and the session, nothing of the client.
-    func beginStopping(session: MuxSession?) {
+    /// Starts ``stop(session:control:)`` without waiting for it: for a client released without
+    /// `stop()`. The task holds this launch, the session and the control channel, nothing of the
+    /// client.
+    func beginStopping(session: MuxSession?, control: ControlChannel?) {
         let first = stopRequested.withLock { requested in
             defer { requested = true }
             return !requested
         }
         guard first else { return }
+        var quit: (@Sendable () async -> Void)?
+        if configuration.reattachable, let control { quit = { await control.requestQuit() } }
         Task(executorPreference: reactor) { [self] in
-            await escalate(session: session)
+            await escalate(session: session, quit: quit)
             stopped.open()
         }
     }
 
-    /// SIGKILL to the process group now, then the rest of ``stop(session:)``: the graceful steps
+    /// For a client released without `stop()`: the socket directory goes at once (the plugin has
+    /// accepted; nothing uses it) unless the plugin was detached, and the plugin is stopped.
+    func clientReleased(session: MuxSession, control: ControlChannel) {
+        guard !detached.withLock({ $0 }) else { return }
+        try? FileManager.default.removeItem(atPath: socketDirectory)
+        beginStopping(session: session, control: control)
+    }
+
+    /// Leaves a reattachable plugin running for the next host: closes the session (no quit
+    /// request), the output pipes and the process handle (``ChildProcess/detach()``: a reactor
+    /// shutdown does not kill it), and keeps the socket directory, where the plugin still
+    /// listens. A plugin launched without ``PluginClientConfiguration/reattachable`` accepts no
+    /// other host, so it is stopped instead. After a stop has begun it waits for that stop.
+    func detach(session: MuxSession, control: ControlChannel) async {
+        guard configuration.reattachable else { return await stop(session: session, control: control) }
+        let first = stopRequested.withLock { requested in
+            defer { requested = true }
+            return !requested
+        }
+        guard first else { return await stopped.wait() }
+        detached.withLock { $0 = true }
+        exitWatcher.withLock { $0 }?.cancel()
+        Task(executorPreference: reactor) { [self] in
+            await SessionClosing(session, on: reactor).wait(within: configuration.shutdownGrace, on: reactor)
+            // The plugin keeps its original stderr (the crash text's route) while it lives: the
+            // pipes do not end, so they are closed, which ends their reads.
+            try? await stdout.close()
+            try? await stderr.close()
+            try? await process.detach()
+            logger.debug("detached from the plugin; it keeps running")
+            stopped.open()
+        }
+        await stopped.wait()
+    }
+
+    /// SIGKILL to the process group now, then the rest of ``stop(session:control:)``: the graceful steps
     /// find the plugin gone and pass at once. During a stop already under way it cuts that stop's
     /// grace short.
-    func kill(session: MuxSession?) async {
+    /// After ``detach(session:control:)`` it does nothing: the handle is no longer this host's.
+    func kill(session: MuxSession?, control: ControlChannel?) async {
+        if detached.withLock({ $0 }) { return await stopped.wait() }
         // The stop first: the exit is then expected by the time the watcher sees it.
-        beginStopping(session: session)
+        beginStopping(session: session, control: control)
         signalledByHost.withLock { $0 = true }
         try? process.sendToProcessGroup(signal: SIGKILL)
         await stopped.wait()
     }
 
-    private func escalate(session: MuxSession?) async {
+    private func escalate(session: MuxSession?, quit: (@Sendable () async -> Void)?) async {
         let grace = configuration.shutdownGrace
         // The quit request, not awaited before the grace starts (see `SessionClosing`).
-        let closing = SessionClosing(session, on: reactor)
+        let closing = SessionClosing(session, on: reactor, after: quit, waitingUpTo: grace)
         if await waitForExit(within: grace) == nil {
             logger.info("plugin did not quit within the grace period; sending SIGTERM to its process group")
             signalledByHost.withLock { $0 = true }

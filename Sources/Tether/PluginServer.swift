@@ -26,6 +26,15 @@ import TetherReactor
 /// Its stdout and stderr travel over streams 3 and 5 while it serves; what it writes to stderr
 /// while crashing (a `fatalError`'s message and the Swift runtime's backtrace, say) or just
 /// before `exit` still reaches the host, through the original stderr it keeps open.
+///
+/// Launched reattachable (`TETHER_PLUGIN_REATTACHABLE=1`, ``PluginClientConfiguration/reattachable``)
+/// it outlives its host instead: no parent-death signal, SIGPIPE ignored, and it keeps its
+/// listener and serves one host after another until a host's quit request (or a signal) ends
+/// it. In debug mode (`TETHER_PLUGIN_DEBUG=1`, a plugin started by hand, under a debugger) it
+/// needs no cookie, prints its ``ReattachConfiguration`` instead of the handshake line (one
+/// line, ``ReattachConfiguration/debugLine(name:_:)``), leaves its stdout and stderr on the
+/// terminal, lets Ctrl-C end it, and serves hosts in turn like a reattachable one.
+/// docs/guide.md, "Reattach and debug mode".
 public enum PluginServer {
     /// The exit status of a plugin whose magic cookie is missing or wrong: 78, `EX_CONFIG` of
     /// BSD's sysexits ("configuration error"). A host that sees it before the handshake reports
@@ -55,6 +64,10 @@ public enum PluginServer {
         environment: [String: String] = ProcessInfo.processInfo.environment
     ) async -> Int32 {
         precondition(!services.isEmpty || !instances.isEmpty, "a plugin serves at least one version")
+        // Debug mode: started by hand, so there is no cookie to check.
+        let debugging = environment[PluginEnvironment.debugVariable].map { !$0.isEmpty && $0 != "0" } ?? false
+        var environment = environment
+        if debugging { environment[handshake.cookieKey] = handshake.cookieValue }
         let contract: PluginEnvironment
         do {
             contract = try PluginEnvironment(environment, handshake: handshake)
@@ -62,11 +75,16 @@ public enum PluginServer {
             reportToStandardError(error.message)
             return error.code == .cookieMismatch ? cookieMismatchExitStatus : 1
         }
-        // Die with the host; leave the terminal's Ctrl-C to it.
+        // Die with the host, unless the plugin is to outlive it; leave the terminal's Ctrl-C to it.
+        let reattachable = debugging || contract.reattachable
         do {
-            try ProcessControl.dieWithParent(
-                expectedParent: contract.hostProcessID ?? ProcessControl.parentProcessID)
-            try ProcessControl.ignoreInterrupts()
+            if !reattachable {
+                try ProcessControl.dieWithParent(
+                    expectedParent: contract.hostProcessID ?? ProcessControl.parentProcessID)
+            }
+            if !debugging { try ProcessControl.ignoreInterrupts() }
+            // Between hosts its stdout and stderr may lead to a pipe nobody reads any more.
+            if reattachable { try ProcessControl.ignore(signal: SIGPIPE) }
         } catch {
             reportToStandardError("plugin: \(error)")
             return 1
@@ -89,7 +107,11 @@ public enum PluginServer {
             let (listening, network, address) = try listen(contract: contract, unixPath: path)
             let line = HandshakeLine(
                 appVersion: version, network: network, address: address, supportedVersions: supported)
-            try BlockingIO.writeAll(.standardOutput, line.description + "\n")
+            let printed =
+                debugging
+                ? debugLine(line, names: Set((services[version] ?? [:]).keys).union((instances[version] ?? [:]).keys))
+                : line.description
+            try BlockingIO.writeAll(.standardOutput, printed + "\n")
             socket = listening
         } catch {
             reportToStandardError("plugin: \(error)")
@@ -103,7 +125,13 @@ public enum PluginServer {
             return 1
         }
         let status = await withTaskExecutorPreference(reactor) {
-            await serve(server: server, listener: socket.listener(on: reactor), mux: mux, reactor: reactor)
+            let listener = socket.listener(on: reactor)
+            guard reattachable else {
+                return await serve(server: server, listener: listener, mux: mux, reactor: reactor)
+            }
+            return await serveHostsInTurn(
+                server: server, listener: listener, mux: mux, reactor: reactor, forwardOutput: !debugging,
+                socketDirectory: debugging ? nil : contract.unixSocketDirectory)
         }
         await reactor.shutdown()
         return status
@@ -189,7 +217,7 @@ public enum PluginServer {
 
     /// True when `socket`'s other end belongs to our parent process or at least to our user:
     /// `SO_PEERCRED` for a unix socket, the kernel's connection table for loopback TCP.
-    private static func isFromHost(_ socket: StreamSocket) async -> Bool {
+    static func isFromHost(_ socket: StreamSocket) async -> Bool {
         if let peer = try? socket.peerCredentials(), peer.pid > 0 {
             return peer.pid == getppid() || peer.uid == getuid()
         }
@@ -208,7 +236,7 @@ public enum PluginServer {
     /// The original stderr stays open: what the process writes to fd 2 while dying (a fatal
     /// error's message, a crash report) or just before it exits goes there, and the host reads
     /// it to the end (see ``ProcessControl/redirectStandardOutputAndError(on:)``).
-    private static func forwardStandardOutputAndError(to streams: PluginStreams, reactor: Reactor) throws
+    static func forwardStandardOutputAndError(to streams: PluginStreams, reactor: Reactor) throws
         -> Task<Void, Never>
     {
         let (output, error) = try ProcessControl.redirectStandardOutputAndError(on: reactor)

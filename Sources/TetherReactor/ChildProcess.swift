@@ -257,6 +257,22 @@ public final class ChildProcess: Sendable {
             }
         }
     }
+
+    /// Lets the child run on without this handle or the reactor's shutdown ending it: as
+    /// ``close()``, except that ``Reactor/shutdown()`` only closes its pidfd instead of killing
+    /// it. While the reactor runs it still reaps the child when it exits; after this process
+    /// exits, init (or a subreaper) does. For a plugin that must outlive its first host.
+    public func detach() async throws {
+        try await reactor.withLoop { loop in
+            if self.exitStatus != nil {
+                try await self.core.close(loop: loop)
+            } else {
+                OrphanedChild.adopt(
+                    self.core, pid: self.pid, leadsProcessGroup: self.leadsProcessGroup, killAtShutdown: false,
+                    loop: loop)
+            }
+        }
+    }
 }
 
 /// Calls `body` with a NULL-terminated `char *[]` of `strings`, valid during the call.

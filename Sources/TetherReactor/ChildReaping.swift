@@ -26,24 +26,32 @@ enum ChildReaping {
 /// A child whose handle was dropped or closed before the child was reaped: the loop owns its
 /// pidfd and keeps a `waitid` on it in flight, so the child is reaped when it exits (it is not
 /// killed for being let go). Registered as an open handle: a reactor shutdown kills and reaps
-/// it (``ChildReaping/killAndReap(pidfd:pid:leadsProcessGroup:)``). Reactor thread only.
+/// it (``ChildReaping/killAndReap(pidfd:pid:leadsProcessGroup:)``), unless it was detached
+/// (``ChildProcess/detach()``): a shutdown then only closes its pidfd, and the child outlives
+/// this process (re-parented to init or a subreaper). Reactor thread only.
 final class OrphanedChild: LoopHandle, OperationCallback {
     let pidfd: Int32
     let pid: Int32
     let leadsProcessGroup: Bool
+    /// False for a detached child: a shutdown leaves it running.
+    let killAtShutdown: Bool
     private var closed = false
 
-    private init(pidfd: Int32, pid: Int32, leadsProcessGroup: Bool) {
+    private init(pidfd: Int32, pid: Int32, leadsProcessGroup: Bool, killAtShutdown: Bool) {
         self.pidfd = pidfd
         self.pid = pid
         self.leadsProcessGroup = leadsProcessGroup
+        self.killAtShutdown = killAtShutdown
     }
 
     /// Takes the pidfd from `core` (a child's handle) and watches the child from the loop.
     /// No effect if the handle was closed already.
-    static func adopt(_ core: HandleCore, pid: Int32, leadsProcessGroup: Bool, loop: EventLoop) {
+    static func adopt(
+        _ core: HandleCore, pid: Int32, leadsProcessGroup: Bool, killAtShutdown: Bool = true, loop: EventLoop
+    ) {
         guard let pidfd = core.releaseDescriptor(loop: loop) else { return }
-        OrphanedChild(pidfd: pidfd, pid: pid, leadsProcessGroup: leadsProcessGroup).watch(loop: loop)
+        OrphanedChild(pidfd: pidfd, pid: pid, leadsProcessGroup: leadsProcessGroup, killAtShutdown: killAtShutdown)
+            .watch(loop: loop)
     }
 
     private func watch(loop: EventLoop) {
@@ -68,7 +76,9 @@ final class OrphanedChild: LoopHandle, OperationCallback {
 
     func closeForShutdown() {
         guard !closed else { return }
-        ChildReaping.killAndReap(pidfd: pidfd, pid: pid, leadsProcessGroup: leadsProcessGroup)
+        if killAtShutdown {
+            ChildReaping.killAndReap(pidfd: pidfd, pid: pid, leadsProcessGroup: leadsProcessGroup)
+        }
         closePidfd()
     }
 

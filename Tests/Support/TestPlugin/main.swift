@@ -16,7 +16,10 @@
 // crash-fatal (a put writes a line to stderr, then calls fatalError), crash-exit (a put writes a
 // line to stderr, then exit(1)), crash-segv (a put raises SIGSEGV), host-drops-client (a host
 // that starts a serving plugin, prints `plugin PID DIRECTORY`, releases the client, shuts its
-// reactor down and exits).
+// reactor down and exits), reattach-host (a second host process: reattaches through
+// TETHER_REATTACH_PLUGINS, prints `got VALUE reattached true`, detaches), reattachable-host (launches
+// a reattachable plugin, puts "before" under "k", prints its reattach line, waits to be killed;
+// with TETHER_TEST_HOST_DETACHES=1 it detaches, shuts its reactor down and exits 0 instead).
 import Foundation
 import RPCFixtures
 import Tether
@@ -147,6 +150,40 @@ case "never-reads", "never-reads-other-group", "never-accepts":
         try await Task.sleep(for: .seconds(3600))
         withExtendedLifetime((listener, own)) {}
     }
+case "reattachable-host":
+    // A host that launches a reattachable plugin, puts "before" under "k", prints the plugin's
+    // reattach configuration (as a debug line) and waits to be killed.
+    let reactor = try Reactor.start()
+    try await withTaskExecutorPreference(reactor) {
+        var configuration = PluginClientConfiguration(
+            executable: URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path, handshake: handshake)
+        configuration.environment = ["TETHER_TEST_PLUGIN_MODE": "serve"]
+        configuration.reattachable = true
+        let client = try await PluginClient.start(configuration, on: reactor)
+        try await client.dispense(KeyValueClient.self, name: "kv").put("k", value: Data("before".utf8))
+        say(ReattachConfiguration.debugLine(name: "plugin", client.reattachConfiguration!))
+        if environment["TETHER_TEST_HOST_DETACHES"] != "1" { try await Task.sleep(for: .seconds(3600)) }
+        await client.detach()
+    }
+    await reactor.shutdown()
+    exit(0)
+case "reattach-host":
+    // A second host process: reattaches to the plugin TETHER_REATTACH_PLUGINS names (under this
+    // executable), prints `got VALUE` for the key "k", puts "from-host" under "k2", detaches.
+    let reactor = try Reactor.start()
+    try await withTaskExecutorPreference(reactor) {
+        var configuration = PluginClientConfiguration(
+            executable: URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path, handshake: handshake)
+        configuration.startTimeout = .seconds(20)
+        let client = try await PluginClient.startOrReattach(configuration, on: reactor)
+        let kv = try client.dispense(KeyValueClient.self, name: "kv")
+        let value = try await kv.get("k")
+        try await kv.put("k2", value: Data("from-host".utf8))
+        say("got \(String(decoding: value ?? Data(), as: UTF8.self)) reattached \(client.isReattached)")
+        await client.detach()
+    }
+    await reactor.shutdown()
+    exit(0)
 case "bad-core":
     say("2|1|unix|/nonexistent.sock|tether|")
     try await Task.sleep(for: .seconds(3600))
