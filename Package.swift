@@ -166,16 +166,24 @@ let package = Package(
             path: "Examples/KeyValue/Interface",
             swiftSettings: strictSafe
         ),
+        .target(
+            name: "KeyValueMemoryStore",
+            dependencies: ["KeyValueExample", .product(name: "Logging", package: "swift-log")],
+            path: "Examples/KeyValue/MemoryStore",
+            swiftSettings: strictSafe
+        ),
         .executableTarget(
             name: "kv-plugin",
-            dependencies: ["KeyValueExample", "Tether", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "KeyValueExample", "KeyValueMemoryStore", "Tether", .product(name: "Logging", package: "swift-log"),
+            ],
             path: "Examples/KeyValue/Plugin",
             swiftSettings: strictSafe
         ),
         .executableTarget(
             name: "kv-host",
             dependencies: [
-                "KeyValueExample", "Tether",
+                "KeyValueExample", "KeyValueMemoryStore", "Tether",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -5,11 +5,14 @@ import TetherTesting
 // Nested in PluginLaunchTests to share its `.serialized`: the leak checks there count this
 // process's children and descriptors, and the kv-host child would show up in them.
 extension PluginLaunchTests {
-    /// Examples/KeyValue, run as a user would: `kv-host demo` starts `kv-plugin` from beside itself.
+    /// Examples/KeyValue, run as a user would: `kv-host demo` starts `kv-plugin` from beside
+    /// itself; `kv-host demo --built-in` starts its own built-in plugin `memory` (kv-host again),
+    /// with the same results.
     @Suite(.timeLimit(.minutes(1)))
     struct ExampleTests {
-        @Test func keyValueDemo() async throws {
-            let result = try await ChildRun.run(TestExecutables.path("kv-host"), ["demo"])
+        @Test(arguments: [("kv-plugin", [String]()), ("memory", ["--built-in"])])
+        func keyValueDemo(plugin: String, options: [String]) async throws {
+            let result = try await ChildRun.run(TestExecutables.path("kv-host"), ["demo"] + options)
             #expect(result.status == 0, "stderr:\n\(result.stderr)")
             #expect(
                 result.stdout.split(separator: "\n", omittingEmptySubsequences: false) == [
@@ -24,7 +27,8 @@ extension PluginLaunchTests {
                 ])
             // The plugin's hclog line for a put, as a swift-log record with its key as metadata.
             let putRecord = result.stderr.split(separator: "\n").first { line in
-                line.contains(" info kv-plugin: key=a1 ") && line.hasSuffix("] put")
+                line.contains(" info kv-plugin: key=a1 ") && line.contains(" plugin.name=\(plugin) ")
+                    && line.hasSuffix("] put")
             }
             #expect(putRecord != nil, "stderr:\n\(result.stderr)")
         }

@@ -209,7 +209,7 @@ struct PluginDiscoveryTests {
     /// A plugin of another host (another cookie: it refuses to serve) and one that shares no
     /// version with this host are rejected with the handshake's own error.
     @Test(arguments: [
-        ("someone-else", [1], PluginError.Code.exitedBeforeHandshake),
+        ("someone-else", [1], PluginError.Code.cookieMismatch),
         ("plugin", [3, 4], .noCommonVersion),
     ])
     func probeRejectsAPluginOfAnotherHost(cookie: String, hostVersions: [Int], code: PluginError.Code) async throws {

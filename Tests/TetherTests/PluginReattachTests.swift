@@ -224,7 +224,7 @@ struct PluginReattachTests {
             let printed = try #require(ReattachConfiguration.parseDebugLine(line), "the plugin printed \(text)")
             #expect(printed.pid == plugin.pid)
             #expect(printed.debug)
-            #expect(printed.plugins == ["kv", "kv-instance"])
+            #expect(printed.plugins == ["jobs", "kv", "kv-instance"])
             let environment = [
                 ReattachConfiguration.environmentVariable: ReattachConfiguration.environmentValue(
                     ["tether-test-plugin": printed])

@@ -10,6 +10,9 @@ struct PluginOptions: ParsableArguments {
     @Option(help: "The plugin executable (default: kv-plugin next to kv-host).")
     var plugin: String?
 
+    @Flag(help: "Use kv-host's built-in plugin `memory` (this binary, started again as the plugin).")
+    var builtIn = false
+
     @Flag(help: "Also log Tether's debug records (plugin started, exited).")
     var verbose = false
 
@@ -22,11 +25,11 @@ struct PluginOptions: ParsableArguments {
     /// Starts the plugin on a reactor of its own, hands its store to `body`, then stops the plugin
     /// and the reactor (also when `body` throws) and returns how the plugin exited.
     func withStore(_ body: (KeyValueStoreClient) async throws -> Void) async throws -> ExitStatus? {
-        var configuration = PluginClientConfiguration(
-            executable: plugin ?? Self.pluginBesideHost,
-            handshake: HandshakeConfiguration(
-                cookieKey: KeyValuePlugin.cookieKey, cookieValue: KeyValuePlugin.cookieValue,
-                appVersions: [KeyValuePlugin.appVersion]))
+        // The same API for both: only the configuration differs.
+        var configuration =
+            builtIn
+            ? PluginClientConfiguration.builtIn("memory", handshake: KVHost.handshake)
+            : PluginClientConfiguration(executable: plugin ?? Self.pluginBesideHost, handshake: KVHost.handshake)
         // The plugin's stderr lines (hclog JSON) arrive here as records, keys as metadata.
         var logger = Logger(label: "kv-plugin", factory: { StreamLogHandler.standardError(label: $0) })
         logger.logLevel = verbose ? .debug : .info

@@ -2,6 +2,7 @@
 // Run by hand, it explains that it is a plugin and exits with status 1.
 import Glibc
 import KeyValueExample
+import KeyValueMemoryStore
 import Logging
 import Tether
 

@@ -2,11 +2,12 @@ import KeyValueExample
 import Logging
 import Synchronization
 
-/// The plugin's ``KeyValueStore``: a dictionary in memory plus the open watches.
+/// The example's ``KeyValueStore``: a dictionary in memory plus the open watches. kv-plugin serves
+/// it, and so does kv-host's built-in plugin `memory`.
 ///
 /// One lock guards both, so a watch's first entries and the changes it is told of later come in
 /// the order the store saw them, with nothing missed or repeated in between.
-final class MemoryStore: KeyValueStore, Sendable {
+public final class MemoryStore: KeyValueStore, Sendable {
     private struct Watcher {
         var prefix: String
         var changes: AsyncStream<Change>.Continuation
@@ -26,19 +27,22 @@ final class MemoryStore: KeyValueStore, Sendable {
     }
 
     private let state = Mutex(State())
-    /// Records go to stderr as hclog JSON lines (`PluginLogHandler`, bootstrapped in main.swift).
+    /// Records go to stderr as hclog JSON lines (`PluginLogHandler`, which the plugin's main
+    /// bootstraps).
     private let logger = Logger(label: "kv-plugin")
 
-    func get(_ key: String) async throws -> String? {
+    public init() {}
+
+    public func get(_ key: String) async throws -> String? {
         state.withLock { $0.values[key] }
     }
 
-    func put(_ key: String, value: String) async throws {
+    public func put(_ key: String, value: String) async throws {
         store(key, value)
         logger.info("put", metadata: ["key": "\(key)"])
     }
 
-    func delete(_ key: String) async throws -> Bool {
+    public func delete(_ key: String) async throws -> Bool {
         state.withLock { state in
             guard state.values.removeValue(forKey: key) != nil else { return false }
             state.notify(Change(key: key, value: nil))
@@ -46,7 +50,7 @@ final class MemoryStore: KeyValueStore, Sendable {
         }
     }
 
-    func watch(prefix: String) async throws -> RPCStream<Change> {
+    public func watch(prefix: String) async throws -> RPCStream<Change> {
         // Registered when the stream starts to be sent, so a watch whose response is never sent
         // leaves nothing behind.
         RPCStream { writer in
@@ -70,7 +74,7 @@ final class MemoryStore: KeyValueStore, Sendable {
         }
     }
 
-    func load(_ entries: RPCStream<Entry>) async throws -> Int {
+    public func load(_ entries: RPCStream<Entry>) async throws -> Int {
         var count = 0
         for try await entry in entries {
             store(entry.key, entry.value)
