@@ -123,10 +123,11 @@ final class PluginLaunch: Sendable {
         async throws -> PluginLaunch
     {
         let executable = configuration.executable
-        guard let attributes = try? FileManager.default.attributesOfItem(atPath: executable) else {
+        // Follows symbolic links: a link to nothing does not exist, a link to a directory is one.
+        var isDirectory = false
+        guard FileManager.default.fileExists(atPath: executable, isDirectory: &isDirectory) else {
             throw PluginError(.executableNotFound, "\(executable) does not exist")
         }
-        let isDirectory = attributes[.type] as? FileAttributeType == .typeDirectory
         guard !isDirectory, FileManager.default.isExecutableFile(atPath: executable) else {
             throw PluginError(.notExecutable, "\(executable) is not an executable file")
         }

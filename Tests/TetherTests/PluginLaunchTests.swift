@@ -159,6 +159,19 @@ struct PluginLaunchTests {
             var notExecutable = configuration()
             notExecutable.executable = file.path
             _ = await expectStartFails(.notExecutable, notExecutable, on: reactor)
+            // Through symbolic links: to a directory (executable bits and all), and to nothing.
+            let links = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "tether-links-\(UInt32.random(in: 0...UInt32.max))")
+            try FileManager.default.createDirectory(at: links, withIntermediateDirectories: false)
+            defer { try? FileManager.default.removeItem(at: links) }
+            let toDirectory = links.appendingPathComponent("to-directory").path
+            let dangling = links.appendingPathComponent("dangling").path
+            try FileManager.default.createSymbolicLink(atPath: toDirectory, withDestinationPath: "/usr/bin")
+            try FileManager.default.createSymbolicLink(atPath: dangling, withDestinationPath: "/nonexistent/plugin")
+            notExecutable.executable = toDirectory
+            _ = await expectStartFails(.notExecutable, notExecutable, on: reactor)
+            missing.executable = dangling
+            _ = await expectStartFails(.executableNotFound, missing, on: reactor)
         }
     }
 
