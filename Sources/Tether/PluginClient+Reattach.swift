@@ -1,4 +1,3 @@
-import CoreMetrics
 import Glibc
 import TetherMux
 import TetherReactor
@@ -158,18 +157,7 @@ extension PluginClient {
         guard !process.hasExited else {
             throw PluginError(.pluginNotRunning, "the plugin \(reattach.pid) exited while the host reattached")
         }
-        attempt.phase = "starting the session"
-        let session: MuxSession
-        do {
-            session = try await MuxSession(
-                socket: socket, role: .client, configuration: configuration.mux,
-                metricsFactory: configuration.metricsFactory ?? MetricsSystem.factory)
-        } catch {
-            throw PluginError(.launchFailed, "session: \(error)")
-        }
-        attempt.session = session
-        attempt.phase = "opening streams 1, 3 and 5"
-        let streams = try await PluginStreams.open(on: session)
+        let (session, streams) = try await openSession(on: socket, configuration, attempt)
         attempt.phase = "waiting for the plugin's first answer (it serves one host at a time)"
         let control = ControlChannel(stream: streams.control, reactor: reactor)
         guard await control.ping() else {

@@ -192,6 +192,15 @@ public final class PluginClient: Sendable {
         attempt.socket = socket
         attempt.phase = "checking that the plugin serves \(handshake.address)"
         try await launch.checkPeer(of: socket, handshake: handshake)
+        let (session, streams) = try await openSession(on: socket, configuration, attempt)
+        return Ready(session: session, streams: streams, handshake: handshake, version: version)
+    }
+
+    /// The session on `socket` (a connection whose peer was checked) and its streams 1, 3 and 5,
+    /// noting each phase and the session in `attempt`.
+    static func openSession(
+        on socket: StreamSocket, _ configuration: PluginClientConfiguration, _ attempt: StartAttempt
+    ) async throws -> (MuxSession, PluginStreams) {
         attempt.phase = "starting the session"
         let session: MuxSession
         do {
@@ -204,7 +213,7 @@ public final class PluginClient: Sendable {
         attempt.session = session
         attempt.phase = "opening streams 1, 3 and 5"
         let streams = try await PluginStreams.open(on: session)
-        return Ready(session: session, streams: streams, handshake: handshake, version: version)
+        return (session, streams)
     }
 
     /// Asks the plugin to answer on the control stream and returns the round trip.
