@@ -98,7 +98,7 @@ extension PluginClient {
     ) async throws -> PluginClient {
         guard
             let reattach = try ReattachConfiguration.fromEnvironment(
-                environment, executable: configuration.executable)
+                environment, executable: configuration.executable, name: configuration.name)
         else {
             return try await start(configuration, on: reactor)
         }

@@ -374,7 +374,8 @@ public final class PluginClient: Sendable {
         }
     }
 
-    /// Ends the plugin at once: SIGKILL to its process group, no quit request and no grace; then
+    /// Ends the plugin at once: SIGKILL to its process group, without waiting for it to quit (the
+    /// session is closed as by ``stop()``, but no grace is given); then
     /// the same release as ``stop()`` (reaped, descriptors closed, socket directory removed).
     /// During a ``stop()`` it cuts the graceful part short. For a plugin that must not run one
     /// moment longer; prefer ``stop()``, which lets the plugin finish its work and flush its

@@ -31,7 +31,8 @@ extension PluginDiscovery {
     /// handshake line with a version this host supports, listened where it said, and the
     /// session with its first streams opened. Anything else rejects it with the
     /// ``PluginError`` that `start` threw: `exitedBeforeHandshake` for a program that is not a
-    /// plugin (or a plugin of another host, whose cookie it refused), `startTimeout` for one
+    /// plugin, `cookieMismatch` for a Tether plugin of another host (whose cookie it refused),
+    /// `startTimeout` for one
     /// that prints nothing, `malformedHandshake` for garbage that looks like a handshake,
     /// `noCommonVersion`, and so on.
     ///

@@ -12,6 +12,9 @@ public struct PluginEnvironment: Sendable, Equatable {
     /// Tether's addition: `tcp` asks the plugin to listen on loopback TCP within the port range
     /// instead of on a unix socket (go-plugin picks TCP only on Windows).
     public static let networkVariable = "TETHER_PLUGIN_NETWORK"
+    /// How the explanation of a plugin that refuses the cookie begins, on its stderr: with its
+    /// exit status, how a host tells a refused cookie from an exit of the plugin's own.
+    static let cookieRefusal = "This binary is a plugin"
     /// Tether's addition: `1` asks the plugin to outlive its host and serve one host after
     /// another (``PluginClientConfiguration/reattachable``): it keeps its listener and does not
     /// take the parent-death signal.
@@ -47,7 +50,7 @@ public struct PluginEnvironment: Sendable, Equatable {
             throw PluginError(
                 .cookieMismatch,
                 """
-                This binary is a plugin: a host program starts it and talks to it. Run the program \
+                \(Self.cookieRefusal): a host program starts it and talks to it. Run the program \
                 that uses this plugin instead (\(handshake.cookieKey) is \
                 \(environment[handshake.cookieKey] == nil ? "not set" : "set to another value")).
                 """)

@@ -149,8 +149,13 @@ final class PluginLaunch: Sendable {
             throw problem
         }
         var environment = configuration.inheritEnvironment ? ProcessInfo.processInfo.environment : [:]
-        // A host that is itself a built-in plugin does not pass that role on to its plugins.
-        environment.removeValue(forKey: PluginServer.builtInPluginVariable)
+        // A host that is itself a plugin (built-in, reattachable, in debug mode) does not pass
+        // that role on to its plugins: the configuration alone says what they are.
+        for role in [
+            PluginServer.builtInPluginVariable, PluginEnvironment.reattachableVariable, PluginEnvironment.debugVariable,
+        ] {
+            environment.removeValue(forKey: role)
+        }
         environment.merge(configuration.environment) { _, new in new }
         environment.merge(
             PluginEnvironment.hostVariables(
@@ -203,7 +208,8 @@ final class PluginLaunch: Sendable {
 
     /// Reads stdout until the handshake line; earlier lines go to the stdout sink. When stdout
     /// ends first, waits for the exit and throws `exitedBeforeHandshake` with the status and
-    /// the stderr tail, or `cookieMismatch` for the status of a plugin that refused the cookie. The caller's deadline bounds it (cancelling it throws
+    /// the stderr tail, or `cookieMismatch` for a plugin that refused the cookie (its status and
+    /// its explanation on stderr). The caller's deadline bounds it (cancelling it throws
     /// `CancellationError`).
     func readHandshake() async throws -> String {
         var splitter = LineSplitter()
@@ -235,7 +241,11 @@ final class PluginLaunch: Sendable {
         let status = try await process.waitForExit()
         // A process the plugin started may hold stderr open: the tail is what came within a grace.
         await waitForStderrEnd(within: configuration.shutdownGrace)
-        if status == .exited(code: PluginServer.cookieMismatchExitStatus) {
+        // Status 78 alone could be the plugin's own (EX_CONFIG is common): the refusal's text
+        // must be there too.
+        if status == .exited(code: PluginServer.cookieMismatchExitStatus),
+            stderrTail.text.contains(PluginEnvironment.cookieRefusal)
+        {
             let key = configuration.handshake.cookieKey
             throw PluginError(
                 .cookieMismatch,

@@ -11,10 +11,13 @@ import TetherReactor
 
 extension PluginServer {
     /// The line a debug-mode plugin prints instead of the handshake: its reattach configuration
-    /// under its executable's file name (``ReattachConfiguration/debugLine(name:_:)``).
-    static func debugLine(_ line: HandshakeLine, names: Set<String>) -> String {
+    /// under the built-in plugin's name when it serves one (``builtInPluginVariable``), else under
+    /// its executable's file name (``ReattachConfiguration/debugLine(name:_:)``).
+    static func debugLine(_ line: HandshakeLine, names: Set<String>, environment: [String: String]) -> String {
         let executable = CommandLine.arguments.first ?? "plugin"
-        let name = executable.split(separator: "/").last.map(String.init) ?? executable
+        let name =
+            environment[builtInPluginVariable].flatMap { $0.isEmpty ? nil : $0 }
+            ?? executable.split(separator: "/").last.map(String.init) ?? executable
         let configuration = ReattachConfiguration(
             appVersion: line.appVersion, network: line.network, address: line.address,
             pid: ProcessInfo.processInfo.processIdentifier, plugins: names.sorted(), debug: true)

@@ -37,7 +37,8 @@ import TetherReactor
 /// docs/guide.md, "Reattach and debug mode".
 public enum PluginServer {
     /// The exit status of a plugin whose magic cookie is missing or wrong: 78, `EX_CONFIG` of
-    /// BSD's sysexits ("configuration error"). A host that sees it before the handshake reports
+    /// BSD's sysexits ("configuration error"). A host that sees it before the handshake, with the
+    /// plugin's explanation on stderr ("This binary is a plugin…"), reports
     /// ``PluginError/Code-swift.struct/cookieMismatch`` (host and plugin were built with different
     /// ``HandshakeConfiguration``s) rather than a plugin that exited.
     public static let cookieMismatchExitStatus: Int32 = 78
@@ -109,7 +110,9 @@ public enum PluginServer {
                 appVersion: version, network: network, address: address, supportedVersions: supported)
             let printed =
                 debugging
-                ? debugLine(line, names: Set((services[version] ?? [:]).keys).union((instances[version] ?? [:]).keys))
+                ? debugLine(
+                    line, names: Set((services[version] ?? [:]).keys).union((instances[version] ?? [:]).keys),
+                    environment: environment)
                 : line.description
             try BlockingIO.writeAll(.standardOutput, printed + "\n")
             socket = listening

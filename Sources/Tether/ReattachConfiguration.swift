@@ -87,11 +87,13 @@ public struct ReattachConfiguration: Codable, Sendable, Hashable {
     }
 
     /// The configuration ``environmentVariable`` in `environment` gives for `executable`: the
-    /// entry under its path, else under its file name; nil when there is none (or no variable).
+    /// entry under `name` when given (a built-in plugin's name), else under its path, else under
+    /// its file name; nil when there is none (or no variable).
     ///
     /// - Throws: ``PluginError/Code-swift.struct/invalidEnvironment`` when the variable is not
     ///   such a JSON object.
-    public static func fromEnvironment(_ environment: [String: String], executable: String) throws(PluginError)
+    public static func fromEnvironment(_ environment: [String: String], executable: String, name: String? = nil)
+        throws(PluginError)
         -> ReattachConfiguration?
     {
         guard let text = environment[environmentVariable], !text.isEmpty else { return nil }
@@ -102,8 +104,9 @@ public struct ReattachConfiguration: Codable, Sendable, Hashable {
             throw PluginError(
                 .invalidEnvironment, "\(environmentVariable) is not a JSON object of reattach configurations: \(error)")
         }
-        let name = executable.split(separator: "/").last.map(String.init) ?? executable
-        return plugins[executable] ?? plugins[name]
+        if let name, let entry = plugins[name] { return entry }
+        let fileName = executable.split(separator: "/").last.map(String.init) ?? executable
+        return plugins[executable] ?? plugins[fileName]
     }
 
     /// The line a plugin served in debug mode prints on stdout:

@@ -17,8 +17,8 @@ import TetherReactor
 ///
 /// Only exits the supervisor did not ask for are restarted, whatever their status: a plugin that
 /// quits with status 0 is restarted too. ``stop()`` and ``kill()`` end the supervision and the
-/// plugin; a supervised plugin released without either is stopped by its supervision task,
-/// which ends with the reactor.
+/// plugin; a supervised plugin released without either is stopped all the same (gracefully, as
+/// by `stop()`, in its supervision task).
 public final class SupervisedPlugin: Sendable {
     /// Where the supervised plugin stands.
     public enum State: Sendable {
@@ -33,15 +33,100 @@ public final class SupervisedPlugin: Sendable {
         case stopped
     }
 
-    public let configuration: PluginClientConfiguration
-    public let policy: RestartPolicy
-    public let reactor: Reactor
-    private let logger: Logger
-    private let metrics: PluginMetrics?
+    private let supervisor: Supervisor
 
-    private enum Stopping {
+    /// The plugin's configuration, the same for every restart.
+    public var configuration: PluginClientConfiguration { supervisor.configuration }
+    public var policy: RestartPolicy { supervisor.policy }
+    public var reactor: Reactor { supervisor.reactor }
+
+    private init(supervisor: Supervisor) {
+        self.supervisor = supervisor
+    }
+
+    /// A supervised plugin released without ``stop()`` or ``kill()`` is stopped as by `stop()`:
+    /// its supervision task (which holds the supervisor, not this handle) ends and stops the
+    /// plugin it holds.
+    deinit {
+        supervisor.beginEnding(.graceful)
+    }
+
+    /// Starts the plugin (``PluginClient/start(_:on:)``) and supervises it.
+    ///
+    /// The first start is not retried: its failure is thrown, as `PluginClient.start` throws it.
+    public static func start(_ configuration: PluginClientConfiguration, policy: RestartPolicy, on reactor: Reactor)
+        async throws -> SupervisedPlugin
+    {
+        try await start(configuration, policy: policy, on: reactor, beforeRestart: nil)
+    }
+
+    /// ``start(_:policy:on:)`` with a hook the supervisor awaits before each restart's start
+    /// (after the backoff): for tests that need the plugin held down.
+    static func start(
+        _ configuration: PluginClientConfiguration, policy: RestartPolicy, on reactor: Reactor,
+        beforeRestart: (@Sendable () async -> Void)?
+    ) async throws -> SupervisedPlugin {
+        _ = RestartSchedule(policy: policy)  // checks the policy before anything starts
+        let first = try await PluginClient.start(configuration, on: reactor)
+        let supervisor = Supervisor(
+            configuration: configuration, policy: policy, reactor: reactor, first: first, beforeRestart: beforeRestart)
+        supervisor.startSupervising(first)
+        return SupervisedPlugin(supervisor: supervisor)
+    }
+
+    /// Where the plugin stands now.
+    public var state: State { supervisor.state }
+
+    /// How many times the plugin has been started again.
+    public var restarts: Int { supervisor.restarts }
+
+    /// How many ``client()`` calls are waiting for a restart now.
+    var waitingClients: Int { supervisor.waitingClients }
+
+    /// The running plugin's client; while it is being restarted, as the policy's
+    /// ``RestartPolicy/whileRestarting`` says.
+    ///
+    /// - Throws: ``PluginError`` — `pluginRestarting` (failing fast, or not back within the
+    ///   wait), `restartsExhausted` once the supervisor gave up, `pluginStopped` after ``stop()``.
+    public func client() async throws -> PluginClient {
+        try await supervisor.client()
+    }
+
+    /// A client of the service `name` of the running plugin (``PluginClient/dispense(_:name:)``),
+    /// waiting for a restart as ``client()`` does.
+    public func dispense<Client: RPCClientStub>(_ type: Client.Type, name: String) async throws -> Client {
+        try await client().dispense(type, name: name)
+    }
+
+    /// Ends the supervision and stops the plugin gracefully (``PluginClient/stop()``); a restart
+    /// under way is abandoned and its process reaped. Waiting clients fail with `pluginStopped`.
+    /// Calling it again waits for the first call.
+    public func stop() async {
+        await supervisor.end(.graceful)
+    }
+
+    /// As ``stop()``, with ``PluginClient/kill()``: SIGKILL at once. It also cuts a `stop()`
+    /// under way short.
+    public func kill() async {
+        await supervisor.end(.forced)
+    }
+}
+
+/// What a ``SupervisedPlugin`` does: held by the supervision task, so that the handle the
+/// application holds can be released (and its `deinit` end the supervision).
+private final class Supervisor: Sendable {
+    typealias State = SupervisedPlugin.State
+    enum Stopping {
         case graceful, forced
     }
+
+    let configuration: PluginClientConfiguration
+    let policy: RestartPolicy
+    let reactor: Reactor
+    private let logger: Logger
+    private let metrics: PluginMetrics?
+    private let beforeRestart: (@Sendable () async -> Void)?
+
     private struct Inner {
         var state: State
         /// The client the supervision task holds (also while it stops it).
@@ -52,13 +137,18 @@ public final class SupervisedPlugin: Sendable {
         /// Opened, and replaced, at every change of `state`.
         var changed = Latch()
         var supervision: Task<Void, Never>?
+        /// `client()` calls waiting for a restart.
+        var waitingClients = 0
     }
     private let inner: Mutex<Inner>
     /// Opens when the supervision task has ended (and stopped the plugin it held).
     private let ended = Latch()
 
-    private init(configuration: PluginClientConfiguration, policy: RestartPolicy, reactor: Reactor, first: PluginClient)
-    {
+    init(
+        configuration: PluginClientConfiguration, policy: RestartPolicy, reactor: Reactor, first: PluginClient,
+        beforeRestart: (@Sendable () async -> Void)?
+    ) {
+        self.beforeRestart = beforeRestart
         self.configuration = configuration
         self.policy = policy
         self.reactor = reactor
@@ -69,32 +159,17 @@ public final class SupervisedPlugin: Sendable {
         self.inner = Mutex(Inner(state: .running(first), current: first))
     }
 
-    /// Starts the plugin (``PluginClient/start(_:on:)``) and supervises it.
-    ///
-    /// The first start is not retried: its failure is thrown, as `PluginClient.start` throws it.
-    public static func start(_ configuration: PluginClientConfiguration, policy: RestartPolicy, on reactor: Reactor)
-        async throws -> SupervisedPlugin
-    {
-        _ = RestartSchedule(policy: policy)  // checks the policy before anything starts
-        let first = try await PluginClient.start(configuration, on: reactor)
-        let plugin = SupervisedPlugin(configuration: configuration, policy: policy, reactor: reactor, first: first)
-        let task = Task(executorPreference: reactor) { [plugin] in await plugin.supervise(first) }
-        plugin.inner.withLock { $0.supervision = task }
-        return plugin
+    var state: State { inner.withLock { $0.state } }
+    var restarts: Int { inner.withLock { $0.restarts } }
+    var waitingClients: Int { inner.withLock { $0.waitingClients } }
+
+    /// Starts the supervision task, which holds this supervisor (not the application's handle).
+    func startSupervising(_ first: PluginClient) {
+        let task = Task(executorPreference: reactor) { [self] in await supervise(first) }
+        inner.withLock { $0.supervision = task }
     }
 
-    /// Where the plugin stands now.
-    public var state: State { inner.withLock { $0.state } }
-
-    /// How many times the plugin has been started again.
-    public var restarts: Int { inner.withLock { $0.restarts } }
-
-    /// The running plugin's client; while it is being restarted, as the policy's
-    /// ``RestartPolicy/whileRestarting`` says.
-    ///
-    /// - Throws: ``PluginError`` — `pluginRestarting` (failing fast, or not back within the
-    ///   wait), `restartsExhausted` once the supervisor gave up, `pluginStopped` after ``stop()``.
-    public func client() async throws -> PluginClient {
+    func client() async throws -> PluginClient {
         var waited = Duration.zero
         let clock = ContinuousClock()
         while true {
@@ -116,6 +191,8 @@ public final class SupervisedPlugin: Sendable {
                 throw PluginError(.pluginRestarting, "\(configuration.displayName) \(down)")
             }
             let start = clock.now
+            inner.withLock { $0.waitingClients += 1 }
+            defer { inner.withLock { $0.waitingClients -= 1 } }
             do {
                 try await reactor.withDeadline(max(bound - waited, .zero)) { try await changed.waitUnlessCancelled() }
             } catch let error as ReactorError where error.code == .timedOut {
@@ -126,34 +203,24 @@ public final class SupervisedPlugin: Sendable {
         }
     }
 
-    /// A client of the service `name` of the running plugin (``PluginClient/dispense(_:name:)``),
-    /// waiting for a restart as ``client()`` does.
-    public func dispense<Client: RPCClientStub>(_ type: Client.Type, name: String) async throws -> Client {
-        try await client().dispense(type, name: name)
+    /// Ends the supervision (the task stops the plugin it holds, `how` says how) and waits for it.
+    func end(_ how: Stopping) async {
+        let current = beginEnding(how)
+        if how == .forced, let current { await current.kill() }
+        await ended.wait()
     }
 
-    /// Ends the supervision and stops the plugin gracefully (``PluginClient/stop()``); a restart
-    /// under way is abandoned and its process reaped. Waiting clients fail with `pluginStopped`.
-    /// Calling it again waits for the first call.
-    public func stop() async {
-        await end(.graceful)
-    }
-
-    /// As ``stop()``, with ``PluginClient/kill()``: SIGKILL at once. It also cuts a `stop()`
-    /// under way short.
-    public func kill() async {
-        await end(.forced)
-    }
-
-    private func end(_ how: Stopping) async {
+    /// Marks the supervision stopping and cancels its task, without waiting; returns the client
+    /// it holds now.
+    @discardableResult
+    func beginEnding(_ how: Stopping) -> PluginClient? {
         let (task, current) = inner.withLock { inner -> (Task<Void, Never>?, PluginClient?) in
             if inner.stopping != .forced { inner.stopping = how }
             set(.stopped, in: &inner)
             return (inner.supervision, inner.current)
         }
         task?.cancel()
-        if how == .forced, let current { await current.kill() }
-        await ended.wait()
+        return current
     }
 
     /// Sets `state` and wakes the tasks waiting for a change; with the lock held.
@@ -216,6 +283,8 @@ public final class SupervisedPlugin: Sendable {
                 metadata: ["plugin.restart": "\(restart)"])
             do {
                 try await Task.sleep(for: delay)
+                await beforeRestart?()
+                try Task.checkCancellation()
                 let client = try await PluginClient.start(configuration, on: reactor)
                 let kept = inner.withLock { inner in
                     guard inner.stopping == nil else { return false }
@@ -225,7 +294,8 @@ public final class SupervisedPlugin: Sendable {
                     return true
                 }
                 guard kept else {
-                    await client.stop()
+                    // Stopped while it started: as the stop asked.
+                    await inner.withLock({ $0.stopping }) == .forced ? client.kill() : client.stop()
                     return nil
                 }
                 metrics?.restarted()

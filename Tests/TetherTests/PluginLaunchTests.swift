@@ -285,8 +285,8 @@ struct PluginLaunchTests {
 
     /// A host whose cookie the plugin refuses learns that it is the cookie (host and plugin
     /// disagree on the handshake configuration), not that the plugin exited with the advice for
-    /// a person at a terminal; a plugin that exits with another status before its handshake is
-    /// still `exitedBeforeHandshake`.
+    /// a person at a terminal; a plugin that exits with another status before its handshake, or
+    /// with that status and no refusal on stderr, is still `exitedBeforeHandshake`.
     @Test func aRefusedCookieFailsTheStartAsCookieMismatch() async throws {
         try await withoutLeaks { reactor in
             var wrong = configuration()
@@ -296,6 +296,9 @@ struct PluginLaunchTests {
             #expect(error?.message.contains("TETHER_TEST_COOKIE") == true)
             #expect(error?.message.contains("This binary is a plugin") == false)
             _ = await expectStartFails(.exitedBeforeHandshake, configuration(mode: "exit-early"), on: reactor)
+            // The cookie refusal's status for a reason of the plugin's own: its stderr says so.
+            let own = await expectStartFails(.exitedBeforeHandshake, configuration(mode: "exit-78"), on: reactor)
+            #expect(own?.message.contains("bad configuration file") == true, "\(String(describing: own))")
         }
     }
 
@@ -303,21 +306,29 @@ struct PluginLaunchTests {
     /// the host's binary as the plugin (the same file: `/proc/PID/exe` of both agree), calls it
     /// and stops it with the API of any plugin. A name the binary does not have fails the start
     /// with the binary's explanation naming the plugins it has.
+    ///
+    /// A host that is itself in debug mode or reattachable (here: its environment says so) does
+    /// not pass that on: its built-in plugin still hands shake as a plugin of its own.
     @Test(arguments: [
-        ("builtin-host", ["got v", "same binary true", "plugin exited with status 0"]),
+        ("builtin-host", [], ["got v", "same binary true", "plugin exited with status 0"]),
         (
-            "builtin-host-missing",
+            "builtin-host", ["TETHER_PLUGIN_DEBUG=1", "TETHER_PLUGIN_REATTACHABLE=1"],
+            ["got v", "same binary true", "plugin exited with status 0"]
+        ),
+        (
+            "builtin-host-missing", [],
             [
                 "error exitedBeforeHandshake: /proc/self/exe exited with status 1 before its handshake; stderr: "
                     + #"plugin: this binary has no built-in plugin named "missing" (it has: kv)"#
             ]
         ),
     ])
-    func aHostStartsItsBuiltInPlugin(mode: String, expected: [String]) async throws {
+    func aHostStartsItsBuiltInPlugin(mode: String, inherited: [String], expected: [String]) async throws {
         try await withoutLeaks { reactor in
             let (output, outputWriter) = try reactor.makePipe()
             let host = try ChildProcess.spawn(
-                executable: pluginPath, environment: ["PATH=/usr/bin:/bin", "TETHER_TEST_PLUGIN_MODE=\(mode)"],
+                executable: pluginPath,
+                environment: ["PATH=/usr/bin:/bin", "TETHER_TEST_PLUGIN_MODE=\(mode)"] + inherited,
                 files: [.init(outputWriter.fileDescriptor, as: .standardOutput)], on: reactor)
             try await outputWriter.close()
             var text: [UInt8] = []

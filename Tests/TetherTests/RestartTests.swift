@@ -182,24 +182,61 @@ extension PluginLaunchTests {
             }
         }
 
-        /// A client asked for while the plugin is down waits for the restarted plugin.
+        /// A client asked for while the plugin is down waits for the restarted plugin: the restart
+        /// is held (a hook before its start) until the client is seen waiting.
         @Test func aWaitingClientGetsTheRestartedPlugin() async throws {
             try await withoutLeaks { reactor in
+                let (held, release) = AsyncStream<Void>.makeStream()
                 let plugin = try await SupervisedPlugin.start(
                     configuration(mode: "crash-exit"),
-                    policy: policy {
-                        $0.initialBackoff = .milliseconds(300)
-                        $0.whileRestarting = .wait(.seconds(20))
-                    }, on: reactor)
+                    policy: policy { $0.whileRestarting = .wait(.seconds(20)) }, on: reactor,
+                    beforeRestart: { for await _ in held { break } })
+                try await crash(plugin)
+                let waiting = Task(executorPreference: reactor) {
+                    try await plugin.dispense(KeyValueClient.self, name: "kv").get("k")
+                }
+                #expect(try await eventually(on: reactor) { plugin.waitingClients == 1 })
+                #expect(plugin.restarts == 0)
+                release.yield()
+                #expect(try await waiting.value == nil, "a new process: the crashed one's store is gone")
+                #expect(plugin.restarts == 1)
+                await plugin.kill()
+            }
+        }
+
+        /// A supervised plugin released without `stop()` is stopped all the same, and not
+        /// restarted: the process ends and is reaped while the reactor runs.
+        @Test func aReleasedSupervisedPluginIsStopped() async throws {
+            try await withoutLeaks { reactor in
+                var plugin: SupervisedPlugin? = try await SupervisedPlugin.start(
+                    configuration(), policy: policy { _ in }, on: reactor)
+                let pid = try await plugin!.client().process.pid
+                plugin = nil
+                #expect(try await eventually(on: reactor) { !FileManager.default.fileExists(atPath: "/proc/\(pid)") })
+            }
+        }
+
+        /// `kill()` while a restart is held before its start: the supervision ends, nothing is
+        /// started, the state is stopped.
+        @Test func killDuringARestartStartsNothing() async throws {
+            try await withoutLeaks { reactor in
+                // Never released: the restart stays held until the kill cancels it.
+                let (held, holder) = AsyncStream<Void>.makeStream()
+                defer { holder.finish() }
+                let plugin = try await SupervisedPlugin.start(
+                    configuration(mode: "crash-exit"), policy: policy { _ in }, on: reactor,
+                    beforeRestart: { for await _ in held { break } })
                 try await crash(plugin)
                 #expect(
                     try await eventually(on: reactor) {
                         if case .restarting = plugin.state { true } else { false }
                     })
-                let kv = try await plugin.dispense(KeyValueClient.self, name: "kv")
-                #expect(try await kv.get("k") == nil)
-                #expect(plugin.restarts == 1)
-                await plugin.kill()
+                #expect(try await finishes(within: .seconds(20), on: reactor) { await plugin.kill() })
+                #expect(plugin.restarts == 0)
+                guard case .stopped = plugin.state else {
+                    Issue.record("state \(plugin.state) after kill()")
+                    return
+                }
             }
         }
 

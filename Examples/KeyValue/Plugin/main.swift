@@ -1,5 +1,5 @@
 // kv-plugin: serves an in-memory KeyValueStore to the Tether host that starts it (kv-host).
-// Run by hand, it explains that it is a plugin and exits with status 1.
+// Run by hand, it explains that it is a plugin and exits with status 78.
 import Glibc
 import KeyValueExample
 import KeyValueMemoryStore

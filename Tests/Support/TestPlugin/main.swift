@@ -1,6 +1,6 @@
 // A plugin executable for the plugin-runtime tests. `TETHER_TEST_PLUGIN_MODE` picks a behaviour:
 // serve (default), stray (prints a line before serving), prints-before-serve (two lines through
-// `print`, unflushed, before serving), exit-early (stderr, exit 3),
+// `print`, unflushed, before serving), exit-early (stderr, exit 3), exit-78 (stderr, exit 78),
 // exit-early-leaving-a-helper (the same, leaving a `sleep 60` that holds its stderr and
 // printing `helper PID`), silent,
 // host (starts a serving plugin itself and prints `child PID`), host-without-connecting, stubborn, lingering, chatty,
@@ -79,6 +79,10 @@ case "exit-early", "exit-early-leaving-a-helper":
         FileHandle.standardError.write(Data("helper \(helper.processIdentifier)\n".utf8))
     }
     exit(3)
+case "exit-78":
+    // EX_CONFIG for a reason of its own: not a refused cookie.
+    FileHandle.standardError.write(Data("kvplugin: bad configuration file\n".utf8))
+    exit(78)
 case "silent":
     try await Task.sleep(for: .seconds(3600))
 case "host":
