@@ -48,19 +48,25 @@ struct InterfaceMethod {
     }
 
     /// The parameters that are encoded as arguments: all but the stream, in declaration order.
-    var encodedParameters: [InterfaceParameter] { parameters.filter { $0.streamElement == nil } }
+    var encodedParameters: [InterfaceParameter] { parameters.filter { !$0.isStream } }
 
-    /// The stream parameter, if the method streams from client to server.
-    var streamParameter: InterfaceParameter? { parameters.first { $0.streamElement != nil } }
+    /// The stream parameter (`RPCStream` or `ByteStream`), if the method streams from client to
+    /// server.
+    var streamParameter: InterfaceParameter? { parameters.first { $0.isStream } }
 
     /// The runtime call the method maps to, with what that call needs.
     var call: CallShape {
         let resultValue: TypeSyntax? =
             switch result {
-            case .void, .stream: nil
+            case .void, .stream, .bytes: nil
             case .value(let type): type
             }
+        if let sending = streamParameter, sending.isByteStream {
+            if case .bytes = result { return .bidirectionalBytes(sending: sending) }
+            return .clientStreaming(sending: sending, returning: resultValue)
+        }
         switch (streamParameter, result) {
+        case (nil, .bytes): return .serverStreamingBytes
         case (nil, .stream(_, let element)): return .serverStreaming(of: element)
         case (let sending?, .stream(_, let element)): return .bidirectional(sending: sending, of: element)
         case (let sending?, _): return .clientStreaming(sending: sending, returning: resultValue)
@@ -69,8 +75,12 @@ struct InterfaceMethod {
     }
 }
 
-/// The four RPC shapes of the runtime. `returning: nil` means a Void result.
+/// The RPC shapes of the runtime. `returning: nil` means a Void result. `clientStreaming` sends
+/// items or bytes (the runtime overloads it on the stream's type). A method that mixes an
+/// `RPCStream` and a `ByteStream` is rejected before a shape is asked for.
 enum CallShape {
+    case serverStreamingBytes
+    case bidirectionalBytes(sending: InterfaceParameter)
     case unary(returning: TypeSyntax?)
     case serverStreaming(of: TypeSyntax)
     case clientStreaming(sending: InterfaceParameter, returning: TypeSyntax?)
@@ -86,6 +96,11 @@ struct InterfaceParameter {
     var type: TypeSyntax
     /// For an `RPCStream<Element>` parameter, `Element`.
     var streamElement: TypeSyntax?
+    /// A `ByteStream` parameter.
+    var isByteStream = false
+
+    /// An `RPCStream` or a `ByteStream`: sent after the call message, not among the arguments.
+    var isStream: Bool { streamElement != nil || isByteStream }
 }
 
 enum InterfaceResult {
@@ -94,6 +109,8 @@ enum InterfaceResult {
     case value(TypeSyntax)
     /// `RPCStream<Element>`: the whole type as written and its element.
     case stream(type: TypeSyntax, element: TypeSyntax)
+    /// `ByteStream`, as written.
+    case bytes(type: TypeSyntax)
 }
 
 extension TokenSyntax {

@@ -96,19 +96,28 @@ struct InterfaceReader {
                 report(ellipsis, .variadicParameter)
             }
             var streamElement: TypeSyntax?
-            if case .stream(let element) = TypeRules.parameterShape(parameter.type, diagnostics: &diagnostics) {
+            var isByteStream = false
+            switch TypeRules.parameterShape(parameter.type, diagnostics: &diagnostics) {
+            case .stream(let element):
+                streamElement = element
+            case .bytes:
+                isByteStream = true
+            case .value, .void:
+                break
+            }
+            if streamElement != nil || isByteStream {
                 if seenStream {
                     report(parameter, .extraStreamParameter)
                 }
                 seenStream = true
-                streamElement = element
             }
             parameters.append(
                 InterfaceParameter(
                     label: parameter.firstName.tokenKind == .wildcard ? nil : parameter.firstName.trimmed,
                     clientName: "",
                     type: parameter.type.trimmed,
-                    streamElement: streamElement?.trimmed
+                    streamElement: streamElement?.trimmed,
+                    isByteStream: isByteStream
                 )
             )
         }
@@ -120,13 +129,34 @@ struct InterfaceReader {
             case .void: result = .void
             case .value: result = .value(returnType.trimmed)
             case .stream(let element): result = .stream(type: returnType.trimmed, element: element.trimmed)
+            case .bytes: result = .bytes(type: returnType.trimmed)
             }
         }
+        checkStreamKinds(parameters: parameters, result: result, function: function)
         if let whereClause = function.genericWhereClause {
             report(whereClause, .methodWhereClause)
         }
         return InterfaceMethod(
             name: function.name.trimmed, parameters: parameters, result: result, declaration: function)
+    }
+
+    /// A call's two directions carry items (`RPCStream`) or raw bytes (`ByteStream`), not one of
+    /// each: the runtime has no call shape that mixes them.
+    private mutating func checkStreamKinds(
+        parameters: [InterfaceParameter], result: InterfaceResult, function: FunctionDeclSyntax
+    ) {
+        let sendsItems = parameters.contains { $0.streamElement != nil }
+        let sendsBytes = parameters.contains { $0.isByteStream }
+        var receivesItems = false
+        var receivesBytes = false
+        switch result {
+        case .stream: receivesItems = true
+        case .bytes: receivesBytes = true
+        case .void, .value: break
+        }
+        if (sendsItems && receivesBytes) || (sendsBytes && receivesItems) {
+            report(function.signature, .mixedStreamKinds)
+        }
     }
 
     private mutating func checkEffects(_ function: FunctionDeclSyntax) {

@@ -29,6 +29,9 @@ enum PluginInterfaceDiagnostic: DiagnosticMessage {
     case extraStreamParameter
     case nestedStream
     case streamArgumentCount
+    case nestedByteStream
+    case byteStreamArguments
+    case mixedStreamKinds
     case duplicateMethodID(String)
 
     var message: String {
@@ -80,11 +83,17 @@ enum PluginInterfaceDiagnostic: DiagnosticMessage {
         case .typeAttribute(let attribute):
             "type attribute '\(attribute)' is not supported in a plugin interface"
         case .extraStreamParameter:
-            "a plugin interface method can take at most one 'RPCStream' parameter: a call carries one stream each way"
+            "a plugin interface method can take at most one 'RPCStream' or 'ByteStream' parameter: a call carries one stream each way"
         case .nestedStream:
             "'RPCStream' must be the whole type of a parameter or of the result, not part of another type"
         case .streamArgumentCount:
             "'RPCStream' takes exactly one generic argument: the element type"
+        case .nestedByteStream:
+            "'ByteStream' must be the whole type of a parameter or of the result, not part of another type"
+        case .byteStreamArguments:
+            "'ByteStream' takes no generic argument: it carries raw bytes"
+        case .mixedStreamKinds:
+            "a method cannot combine an 'RPCStream' and a 'ByteStream': a call's streams are both items or both raw bytes"
         case .duplicateMethodID(let id):
             "method id '\(id)' is already used by another method: methods cannot be overloaded by type alone; change the name or an argument label"
         }
