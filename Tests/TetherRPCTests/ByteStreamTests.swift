@@ -1,6 +1,7 @@
 import RPCFixtures
 import Synchronization
 import Testing
+import TetherMessagePack
 import TetherMux
 import TetherReactor
 import TetherTesting
@@ -397,6 +398,49 @@ struct ByteStreamCallTests {
             }
             #expect(unknown?.code == .unknownMethod)
             try await fixture.expectNoStreamsLeft()
+        }
+    }
+
+    /// The callee's deadline passing after `[3, nil]` resets the stream: a failure message there
+    /// would read as data. A hand-written caller (which enforces no deadline of its own) sends
+    /// the timeout to a producer that writes 1,000 bytes and then idles with room in the
+    /// window, waits for the callee to let go of the stream, and then finds only those bytes
+    /// before the reset.
+    @Test func calleeDeadlineAfterTheBytesBeganIsAReset() async throws {
+        try await withBlobs { fixture in
+            let builder = RPCMessageBuilder(encoder: MessagePackEncoder(), maxMessageBytes: 1 << 20)
+            var arguments = RPCArgumentEncoder(encoder: builder.encoder)
+            try arguments.encode(UInt8(8))
+            try arguments.encode(1_000)
+            let call = try builder.call(
+                service: nil, method: "Blobs.trickle(seed:byteCount:)",
+                timeoutNanoseconds: 100_000_000, arguments: arguments)
+            let stream = try await fixture.client.openStream()
+            try await stream.writeAndClose([BufferSlice(copying: call)])
+            var messages = RPCDecodingContext(configuration: RPCConfiguration()).messages(on: stream)
+            guard case .result = try await messages.next() else {
+                Issue.record("no [3, nil] before the bytes")
+                return
+            }
+            var count = 0
+            if let first = messages.takeRemainder() {
+                #expect(BlobPattern.firstMismatch(in: first, at: 0, seed: 8) == nil)
+                count += first.count
+            }
+            let server = fixture.server
+            let released = try await eventually(on: fixture.reactor) {
+                let streams = await server.streamCount
+                return streams == 0
+            }
+            #expect(released, "the callee reset the stream at its deadline")
+            let error = await #expect(throws: MuxError.self) {
+                while let slice = try await stream.read() {
+                    #expect(BlobPattern.firstMismatch(in: slice, at: count, seed: 8) == nil)
+                    count += slice.count
+                }
+            }
+            #expect(error?.code == .streamReset)
+            #expect(count == 1_000)
         }
     }
 }

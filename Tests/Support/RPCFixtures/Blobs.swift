@@ -26,6 +26,8 @@ public protocol Blobs {
     /// `byteCount` pattern bytes in writes of `chunkBytes`; throws ``BlobProducerFailed`` once
     /// `failAfter` bytes are written, if set.
     func download(seed: UInt8, byteCount: Int, chunkBytes: Int, failAfter: Int?) async throws -> ByteStream
+    /// `byteCount` pattern bytes, then waits until cancelled (the stream never ends by itself).
+    func trickle(seed: UInt8, byteCount: Int) async throws -> ByteStream
     /// The bytes of `data` as they arrived (forwarded, not copied).
     func echo(_ data: ByteStream) async throws -> ByteStream
     /// Reads nothing until ``BlobStore/openGate()``, then `readBytes` of `data` at most, and
@@ -124,6 +126,18 @@ public final class BlobStore: Blobs, Sendable {
                     sent += count
                     self.producedBytes.add(count, ordering: .relaxed)
                 }
+            } catch {
+                self.interrupted(by: error)
+                throw error
+            }
+        }
+    }
+
+    public func trickle(seed: UInt8, byteCount: Int) async throws -> ByteStream {
+        ByteStream { writer in
+            do {
+                try await writer.write(BlobPattern.slice(from: 0, count: byteCount, seed: seed))
+                while true { try await Task.sleep(for: .seconds(60)) }
             } catch {
                 self.interrupted(by: error)
                 throw error
