@@ -55,6 +55,7 @@ enum MuxPeer {
         let session = try await MuxSession(socket: socket, role: .server, configuration: benchMuxConfiguration)
         let server = RPCServer()
         server.register(BenchEchoService())
+        server.register(BenchBytesService())
         await server.serve(session)
         await session.close()
     }

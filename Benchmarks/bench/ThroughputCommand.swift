@@ -5,7 +5,9 @@ import TetherReactor
 import TetherTesting
 
 /// `bench throughput`: bulk data over 1, 8 and 64 multiplexed streams between two processes,
-/// beside the raw socket (both ends on reactors) measured in the same run.
+/// beside the raw socket (both ends on reactors) measured in the same run, and the same bytes as
+/// one RPC call's `ByteStream` argument (the `ByteStream RPC` row, also compared with one bare
+/// mux stream).
 struct ThroughputCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "throughput", abstract: "Multiplexed bulk throughput vs the raw socket, two processes.")
@@ -33,6 +35,8 @@ struct ThroughputCommand: AsyncParsableCommand {
                 var raw: [Double] = []
                 var mux: [Int: [Double]] = [:]
                 var copied: [Int: UInt64] = [:]
+                var byteStream: [Double] = []
+                var byteStreamCopied: UInt64 = 0
                 for _ in 0..<runs {
                     raw.append(
                         try await RawCommand.bulkRun(
@@ -44,6 +48,10 @@ struct ThroughputCommand: AsyncParsableCommand {
                         mux[count, default: []].append(rate)
                         copied[count] = bytesCopied
                     }
+                    let (rate, bytesCopied) = try await Self.byteStreamRun(
+                        transport: transport, bytes: mebibytes * 1_048_576, reactor: reactor)
+                    byteStream.append(rate)
+                    byteStreamCopied = bytesCopied
                 }
                 let rawSummary = Summary(raw)
                 print(
@@ -57,6 +65,18 @@ struct ThroughputCommand: AsyncParsableCommand {
                             + padded(format(summary.median / rawSummary.median, 2) + "×", 9)
                             + "\(copied[count]!)")
                 }
+                let byteStreamSummary = Summary(byteStream)
+                print(
+                    padded(transport.rawValue, 12) + padded("ByteStream RPC", 16)
+                        + padded(byteStreamSummary.formatted(2), 22)
+                        + padded(format(byteStreamSummary.median / rawSummary.median, 2) + "×", 9)
+                        + "\(byteStreamCopied)")
+                if let single = mux[1] {
+                    // The target: one RPC byte stream ≥ 0.8× one bare mux stream of the same run.
+                    print(
+                        padded("", 12) + "ByteStream RPC / mux 1 stream: "
+                            + format(byteStreamSummary.median / Summary(single).median, 2) + "×")
+                }
                 rows.append(
                     ResultRow(
                         label: transport.rawValue,
@@ -67,7 +87,15 @@ struct ThroughputCommand: AsyncParsableCommand {
                                     .median("throughput", "GB/s", of: mux[count]!, digits: 2),
                                     .single("bytes copied", "B", Double(copied[count]!)),
                                 ], ratio: Summary(mux[count]!).median / rawSummary.median)
-                        },
+                        }
+                            + [
+                                Series(
+                                    "ByteStream RPC",
+                                    [
+                                        .median("throughput", "GB/s", of: byteStream, digits: 2),
+                                        .single("bytes copied", "B", Double(byteStreamCopied)),
+                                    ], ratio: byteStreamSummary.median / rawSummary.median)
+                            ],
                         baselines: [Series("raw socket", [.median("throughput", "GB/s", of: raw, digits: 2)])]))
             }
             print("")

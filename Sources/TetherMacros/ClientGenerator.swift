@@ -36,7 +36,7 @@ enum ClientGenerator {
         let returnClause: String =
             switch method.result {
             case .void: ""
-            case .value(let type), .stream(let type, _): " -> \(type)"
+            case .value(let type), .stream(let type, _), .bytes(let type): " -> \(type)"
             }
         let callExpression = "try await channel.\(call(for: method, in: model)) \(argumentsClosure(for: method))"
         return """
@@ -91,6 +91,11 @@ enum ClientGenerator {
         case .bidirectional(let sending, let element):
             function = "bidirectional"
             arguments += ["sending: \(sending.clientName)", "of: \(element).self"]
+        case .serverStreamingBytes:
+            function = "serverStreamingBytes"
+        case .bidirectionalBytes(let sending):
+            function = "bidirectionalBytes"
+            arguments.append("sending: \(sending.clientName)")
         }
         return "\(function)(\(arguments.joined(separator: ", ")))"
     }

@@ -98,18 +98,23 @@ struct InterfaceReader {
             }
             var streamElement: TypeSyntax?
             var callbackInterface: TypeSyntax?
+            var isByteStream = false
             switch TypeRules.parameterShape(parameter.type, diagnostics: &diagnostics) {
             case .stream(let element):
-                if seenStream {
-                    report(parameter, .extraStreamParameter)
-                }
-                seenStream = true
                 streamElement = element
+            case .bytes:
+                isByteStream = true
             case .callback(let interface):
                 callbackInterface = interface
                 firstCallback = firstCallback ?? parameter.type
             case .value, .void:
                 break
+            }
+            if streamElement != nil || isByteStream {
+                if seenStream {
+                    report(parameter, .extraStreamParameter)
+                }
+                seenStream = true
             }
             parameters.append(
                 InterfaceParameter(
@@ -117,7 +122,8 @@ struct InterfaceReader {
                     clientName: "",
                     type: parameter.type.trimmed,
                     streamElement: streamElement?.trimmed,
-                    callbackInterface: callbackInterface?.trimmed
+                    callbackInterface: callbackInterface?.trimmed,
+                    isByteStream: isByteStream
                 )
             )
         }
@@ -129,17 +135,41 @@ struct InterfaceReader {
             case .void: result = .void
             case .value: result = .value(returnType.trimmed)
             case .stream(let element): result = .stream(type: returnType.trimmed, element: element.trimmed)
+            case .bytes: result = .bytes(type: returnType.trimmed)
             case .callback: break  // results never have this shape
             }
         }
-        if case .stream = result, let firstCallback {
-            report(firstCallback, .callbackWithStreamResult)
+        checkStreamKinds(parameters: parameters, result: result, function: function)
+        switch result {
+        case .stream, .bytes:
+            if let firstCallback { report(firstCallback, .callbackWithStreamResult) }
+        case .void, .value:
+            break
         }
         if let whereClause = function.genericWhereClause {
             report(whereClause, .methodWhereClause)
         }
         return InterfaceMethod(
             name: function.name.trimmed, parameters: parameters, result: result, declaration: function)
+    }
+
+    /// A call's two directions carry items (`RPCStream`) or raw bytes (`ByteStream`), not one of
+    /// each: the runtime has no call shape that mixes them.
+    private mutating func checkStreamKinds(
+        parameters: [InterfaceParameter], result: InterfaceResult, function: FunctionDeclSyntax
+    ) {
+        let sendsItems = parameters.contains { $0.streamElement != nil }
+        let sendsBytes = parameters.contains { $0.isByteStream }
+        var receivesItems = false
+        var receivesBytes = false
+        switch result {
+        case .stream: receivesItems = true
+        case .bytes: receivesBytes = true
+        case .void, .value: break
+        }
+        if (sendsItems && receivesBytes) || (sendsBytes && receivesItems) {
+            report(function.signature, .mixedStreamKinds)
+        }
     }
 
     private mutating func checkEffects(_ function: FunctionDeclSyntax) {

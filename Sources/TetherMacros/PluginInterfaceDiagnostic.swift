@@ -29,6 +29,9 @@ enum PluginInterfaceDiagnostic: DiagnosticMessage {
     case extraStreamParameter
     case nestedStream
     case streamArgumentCount
+    case nestedByteStream
+    case byteStreamArguments
+    case mixedStreamKinds
     case duplicateMethodID(String)
     case callbackNotSendable
     case callbackWithStreamResult
@@ -82,7 +85,7 @@ enum PluginInterfaceDiagnostic: DiagnosticMessage {
         case .typeAttribute(let attribute):
             "type attribute '\(attribute)' is not supported in a plugin interface"
         case .extraStreamParameter:
-            "a plugin interface method can take at most one 'RPCStream' parameter: a call carries one stream each way"
+            "a plugin interface method can take at most one 'RPCStream' or 'ByteStream' parameter: a call carries one stream each way"
         case .nestedStream:
             "'RPCStream' must be the whole type of a parameter or of the result, not part of another type"
         case .streamArgumentCount:
@@ -90,7 +93,13 @@ enum PluginInterfaceDiagnostic: DiagnosticMessage {
         case .callbackNotSendable:
             "a callback parameter must be 'any P & Sendable': the object is called from the peer's calls, concurrently with the caller"
         case .callbackWithStreamResult:
-            "a method returning 'RPCStream' cannot take a callback: a callback lives until its call returns, before the stream is read"
+            "a method returning a stream ('RPCStream' or 'ByteStream') cannot take a callback: a callback lives until its call returns, before the stream is read"
+        case .nestedByteStream:
+            "'ByteStream' must be the whole type of a parameter or of the result, not part of another type"
+        case .byteStreamArguments:
+            "'ByteStream' takes no generic argument: it carries raw bytes"
+        case .mixedStreamKinds:
+            "a method cannot combine an 'RPCStream' and a 'ByteStream': a call's streams are both items or both raw bytes"
         case .duplicateMethodID(let id):
             "method id '\(id)' is already used by another method: methods cannot be overloaded by type alone; change the name or an argument label"
         }

@@ -65,14 +65,18 @@ enum ServiceGenerator {
                 }
             }
         }
-        if let stream = method.streamParameter, let element = stream.streamElement {
-            lines.append("let stream = call.incomingStream(of: \(element).self)")
+        if let stream = method.streamParameter {
+            if let element = stream.streamElement {
+                lines.append("let stream = call.incomingStream(of: \(element).self)")
+            } else {
+                lines.append("let stream = call.incomingBytes()")
+            }
         }
 
         var encodedIndex = 0
         let callArguments = method.parameters.map { parameter in
             var value = "stream"
-            if parameter.streamElement == nil {
+            if !parameter.isStream {
                 value = "argument\(encodedIndex)"
                 encodedIndex += 1
             }
@@ -86,6 +90,8 @@ enum ServiceGenerator {
             lines.append("try await call.respond(\(invocation))")
         case .stream:
             lines.append("try await call.respondStreaming(\(invocation))")
+        case .bytes:
+            lines.append("try await call.respondBytes(\(invocation))")
         }
         return "case \(literal(method.wireID(interface: model.wireName))):\n\(lines.joined(separator: "\n").indented())"
     }

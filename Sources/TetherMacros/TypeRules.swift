@@ -9,14 +9,17 @@ enum TypeShape {
     /// `any P & Sendable`, a parameter only: an object the caller serves for the call's duration,
     /// `P` being another `@PluginInterface` protocol.
     case callback(interface: TypeSyntax)
+    /// `ByteStream`: raw bytes after the call message or the result (docs/wire-protocol.md, 11.6).
+    case bytes
 }
 
 /// The syntactic rules for types in a plugin interface. They reject what can never cross the wire
-/// (closures, existentials, tuples, `Self`) and place `RPCStream`. Whether a type is `Codable`
+/// (closures, existentials, tuples, `Self`) and place `RPCStream` and `ByteStream`. Whether a type is `Codable`
 /// cannot be seen in syntax: a non-Codable type fails later, in the generated code, with the
 /// compiler's own conformance error.
 enum TypeRules {
-    /// Checks a parameter's type; `RPCStream<T>` as the whole type makes it a stream parameter.
+    /// Checks a parameter's type; `RPCStream<T>` or `ByteStream` as the whole type makes it a stream
+    /// parameter.
     static func parameterShape(_ type: TypeSyntax, diagnostics: inout [Diagnostic]) -> TypeShape {
         if let callback = callbackShape(type, diagnostics: &diagnostics) { return callback }
         return shape(of: type, allowVoid: false, diagnostics: &diagnostics)
@@ -65,6 +68,12 @@ enum TypeRules {
         let bare = peel(type, diagnostics: &diagnostics)
         if allowVoid && isVoid(bare) {
             return .void
+        }
+        if let arguments = byteStreamGenericArguments(bare) {
+            if arguments != nil {
+                diagnostics.append(Diagnostic(node: bare, message: PluginInterfaceDiagnostic.byteStreamArguments))
+            }
+            return .bytes
         }
         if let arguments = streamGenericArguments(bare) {
             guard let arguments, arguments.count == 1, let only = arguments.first,
@@ -122,6 +131,20 @@ enum TypeRules {
     }
 }
 
+extension TypeRules {
+    /// For `ByteStream…` (or `TetherRPC.ByteStream…`): its generic arguments (it takes none),
+    /// `.some(nil)` when it has none. For any other type: nil.
+    static func byteStreamGenericArguments(_ type: TypeSyntax) -> GenericArgumentListSyntax?? {
+        if let identifier = type.as(IdentifierTypeSyntax.self), identifier.name.text == "ByteStream" {
+            return .some(identifier.genericArgumentClause?.arguments)
+        }
+        if let member = type.as(MemberTypeSyntax.self), member.name.text == "ByteStream" {
+            return .some(member.genericArgumentClause?.arguments)
+        }
+        return nil
+    }
+}
+
 extension TupleTypeSyntax {
     /// `(T)`: parentheses around one unlabelled type, which Swift treats as `T` itself.
     var parenthesizedType: TypeSyntax? {
@@ -132,7 +155,7 @@ extension TupleTypeSyntax {
     }
 }
 
-/// Walks a type (never a whole `RPCStream` at the top: the caller handles that) and reports each
+/// Walks a type (never a whole `RPCStream` or `ByteStream` at the top: the caller handles that) and reports each
 /// construct that cannot cross the wire, once, without descending into it.
 final class TypeProblemFinder: SyntaxVisitor {
     private var problems: [Diagnostic] = []
@@ -203,10 +226,17 @@ final class TypeProblemFinder: SyntaxVisitor {
         if node.name.text == "RPCStream" {
             return report(node, .nestedStream)
         }
+        if node.name.text == "ByteStream" {
+            return report(node, .nestedByteStream)
+        }
         return .visitChildren
     }
 
     override func visit(_ node: MemberTypeSyntax) -> SyntaxVisitorContinueKind {
-        node.name.text == "RPCStream" ? report(node, .nestedStream) : .visitChildren
+        switch node.name.text {
+        case "RPCStream": report(node, .nestedStream)
+        case "ByteStream": report(node, .nestedByteStream)
+        default: .visitChildren
+        }
     }
 }

@@ -5,7 +5,7 @@
 /// implementation of the protocol to remote callers.
 ///
 /// Every requirement must be an `async throws` method whose arguments and result are `Codable`
-/// (or ``RPCStream`` of a `Codable` element for streaming calls). The method's identity on the
+/// (or ``RPCStream`` of a `Codable` element for streaming calls, or ``ByteStream`` for raw bytes). The method's identity on the
 /// wire is `Interface.method(label:label:)`, so renaming a parameter's internal name keeps
 /// compatibility and changing a label does not.
 ///

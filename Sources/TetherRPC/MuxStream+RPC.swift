@@ -27,6 +27,21 @@ extension MuxStream {
         }
     }
 
+    /// Writes `slices` as they are (the bytes of a ``ByteStream``: no copy). Checks for the
+    /// task's cancellation first: a write the window has room for does not wait, so the mux
+    /// would not see it, and a producer that keeps up would never stop.
+    func writeForCall(slices: [BufferSlice]) async throws {
+        if Task.isCancelled {
+            resetSoon()
+            throw CancellationError()
+        }
+        do {
+            try await write(slices)
+        } catch {
+            throw rpcError(for: error)
+        }
+    }
+
     func closeWriteForCall() async throws {
         do {
             try await closeWrite()

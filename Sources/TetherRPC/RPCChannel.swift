@@ -97,12 +97,23 @@ public struct RPCChannel: Sendable {
     private func streamingCall<Item: Encodable & Sendable>(
         _ method: String, sending items: RPCStream<Item>, arguments: (inout RPCArgumentEncoder) throws -> Void
     ) async throws -> MessagePackReader {
+        let builder = self.builder
+        return try await streamingCall(method, arguments: arguments) { stream in
+            await Self.send(items, on: stream, builder: builder)
+        }
+    }
+
+    /// Sends the call, then runs `send` (which writes the rest of the caller's direction and
+    /// returns its failure) while waiting for the result; returns the result's value.
+    func streamingCall(
+        _ method: String, arguments: (inout RPCArgumentEncoder) throws -> Void,
+        send: @escaping @Sendable (MuxStream) async -> (any Error)?
+    ) async throws -> MessagePackReader {
         try await explaining {
             let stream = try await start(method, finishing: false, arguments: arguments)
-            let builder = self.builder
             return try await withDeadline(resetting: stream) {
                 try await withThrowingTaskGroup(of: (any Error)?.self) { group in
-                    group.addTask { await Self.send(items, on: stream, builder: builder) }
+                    group.addTask { await send(stream) }
                     let response: Result<MessagePackReader, any Error>
                     do {
                         response = try await awaitResponse(on: stream)
@@ -142,7 +153,7 @@ public struct RPCChannel: Sendable {
 
     /// Runs `body`; a lost connection is reported as ``RPCConfiguration/explainConnectionLoss``
     /// explains it (a plugin client: "the plugin exited").
-    private func explaining<Value>(_ body: () async throws -> Value) async throws -> Value {
+    func explaining<Value>(_ body: () async throws -> Value) async throws -> Value {
         do {
             return try await body()
         } catch {
@@ -151,7 +162,7 @@ public struct RPCChannel: Sendable {
     }
 
     /// Opens the call's stream and writes the call message (with FIN when nothing follows).
-    private func start(
+    func start(
         _ method: String, finishing: Bool, arguments: (inout RPCArgumentEncoder) throws -> Void
     ) async throws -> MuxStream {
         var encoder = RPCArgumentEncoder(encoder: builder.encoder)

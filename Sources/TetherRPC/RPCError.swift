@@ -46,6 +46,10 @@ public struct RPCError: Error, Hashable, Sendable, CustomStringConvertible {
         /// channel made without a ``RPCChannel/callbackServer``).
         public static let callbacksUnavailable = Code(name: "callbacksUnavailable")
 
+        /// The sender of a ``ByteStream`` reset it before its end: its producer failed, or it gave
+        /// up the call. The bytes that arrived are not all of the stream.
+        public static let streamReset = Code(name: "streamReset")
+
         /// The ``name``.
         public var description: String { name }
     }

@@ -33,6 +33,28 @@ public struct RPCIncomingCall: Sendable {
             remote: RPCRemoteItems(reader: RPCItemReader(messages: messages, end: .fin, context: exchange.context)))
     }
 
+    /// The raw bytes the caller streams after the call message, ending at its FIN (11.6). Can be
+    /// taken once.
+    public func incomingBytes() -> ByteStream {
+        var messages = exchange.takeMessages()
+        let first = messages?.takeRemainder()
+        return ByteStream(
+            remote: RPCRemoteBytes(
+                reader: RPCByteReader(stream: stream, first: first, context: exchange.context)))
+    }
+
+    /// Sends `[3, nil]` (the call succeeded), then the bytes of `bytes` as they are, and ends the
+    /// call with FIN (11.6). When `bytes` fails (its producer throws, the caller resets), throws
+    /// that error; the server then resets the stream, which the caller sees as
+    /// ``RPCError/Code-swift.struct/streamReset``.
+    public func respondBytes(_ bytes: ByteStream) async throws {
+        try exchange.markResponded(sendingBytes: true)
+        let stream = self.stream
+        try await stream.writeForCall(exchange.builder.emptyResult())
+        try await bytes.forEachChunk { slices in try await stream.writeForCall(slices: slices) }
+        try await stream.closeWriteForCall()
+    }
+
     /// Sends `result` and ends the call.
     public func respond<Result: Encodable>(_ result: Result) async throws {
         try exchange.markResponded()
@@ -68,6 +90,7 @@ final class RPCCallExchange: Sendable {
     let server: RPCServer
     private let messages: Mutex<RPCMessageReader?>
     private let responded = Atomic<Bool>(false)
+    private let respondsWithBytes = Atomic<Bool>(false)
 
     init(
         builder: RPCMessageBuilder, context: RPCDecodingContext, budget: RPCMessageBudget, server: RPCServer,
@@ -88,11 +111,17 @@ final class RPCCallExchange: Sendable {
         }
     }
 
-    func markResponded() throws {
+    /// - Parameter sendingBytes: the response is raw bytes after `[3, nil]`: once it started, the
+    ///   call can only end with FIN or a reset, never another message.
+    func markResponded(sendingBytes: Bool = false) throws {
         guard !responded.exchange(true, ordering: .acquiringAndReleasing) else {
             throw RPCError(.protocolViolation, "the call was already answered")
         }
+        if sendingBytes { respondsWithBytes.store(true, ordering: .releasing) }
     }
 
     var hasResponded: Bool { responded.load(ordering: .acquiring) }
+
+    /// The response is a byte stream (see ``markResponded(sendingBytes:)``).
+    var hasRespondedWithBytes: Bool { respondsWithBytes.load(ordering: .acquiring) }
 }

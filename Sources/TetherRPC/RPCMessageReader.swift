@@ -1,5 +1,6 @@
 import TetherMessagePack
 import TetherMux
+import TetherReactor
 
 /// Reads the envelope messages of one call's stream, in order: the bytes of the stream cut into
 /// messages (``RPCMessageFramer``) and parsed (``RPCMessage``). Callers, callees and item readers
@@ -54,5 +55,11 @@ struct RPCMessageReader: Sendable {
             }
             framer.append(slice)
         }
+    }
+
+    /// The bytes read past the last message returned: the start of raw bytes that follow the
+    /// envelope messages on this stream (11.6), or nil when none were read yet.
+    mutating func takeRemainder() -> BufferSlice? {
+        framer.takeRemainder()
     }
 }

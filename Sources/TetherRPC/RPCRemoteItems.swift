@@ -32,14 +32,14 @@ final class RPCRemoteItems<Element: Sendable>: Sendable {
 
 /// Cancels its task when the last reference to it goes.
 final class RPCCompanionTask: Sendable {
-    let task: Task<Void, Never>
+    private let cancelTask: @Sendable () -> Void
 
-    init(_ task: Task<Void, Never>) {
-        self.task = task
+    init<Success: Sendable>(_ task: Task<Success, Never>) {
+        self.cancelTask = { task.cancel() }
     }
 
     deinit {
-        task.cancel()
+        cancelTask()
     }
 }
 

@@ -186,7 +186,9 @@ public final class RPCServer: Sendable {
             let reported =
                 control.hasDeadlineExpired
                 ? RPCError(.deadlineExceeded, "\(header.method) ran past its deadline") : error
-            if !exchange.hasResponded || control.hasDeadlineExpired {
+            // Past the `[3, nil]` of a byte-stream result the stream carries raw bytes: a failure
+            // message would read as data, so the call ends with a reset.
+            if !exchange.hasResponded || (control.hasDeadlineExpired && !exchange.hasRespondedWithBytes) {
                 await fail(stream, with: reported)
             } else {
                 await stream.reset()

@@ -113,6 +113,105 @@ import Testing
         )
     }
 
+    /// `ByteStream` as the streamed argument, the result, or both: the client calls the byte
+    /// overloads of the runtime, the service reads `incomingBytes()` and answers `respondBytes`.
+    @Test func byteStreamsInEveryPosition() {
+        assertPluginInterface(
+            """
+            @PluginInterface
+            public protocol Files {
+                func upload(_ data: ByteStream, name: String) async throws -> Digest
+                func store(_ data: TetherRPC.ByteStream) async throws
+                func download(name: String) async throws -> ByteStream
+                func compress(_ data: ByteStream, level: Int) async throws -> ByteStream
+            }
+            """,
+            expandsTo: """
+                public protocol Files {
+                    func upload(_ data: ByteStream, name: String) async throws -> Digest
+                    func store(_ data: TetherRPC.ByteStream) async throws
+                    func download(name: String) async throws -> ByteStream
+                    func compress(_ data: ByteStream, level: Int) async throws -> ByteStream
+                }
+
+                /// Calls a remote `Files` over `channel`: each method is one RPC.
+                public struct FilesClient: Files, RPCClientStub {
+                    public let channel: RPCChannel
+
+                    public init(channel: RPCChannel) {
+                        self.channel = channel
+                    }
+
+                    public func upload(_ data: ByteStream, name: String) async throws -> Digest {
+                        try await channel.clientStreaming("Files.upload(_:name:)", sending: data, returning: Digest.self) { arguments in
+                            try arguments.encode(name)
+                        }
+                    }
+
+                    public func store(_ data: TetherRPC.ByteStream) async throws {
+                        try await channel.clientStreaming("Files.store(_:)", sending: data) { _ in
+                        }
+                    }
+
+                    public func download(name: String) async throws -> ByteStream {
+                        try await channel.serverStreamingBytes("Files.download(name:)") { arguments in
+                            try arguments.encode(name)
+                        }
+                    }
+
+                    public func compress(_ data: ByteStream, level: Int) async throws -> ByteStream {
+                        try await channel.bidirectionalBytes("Files.compress(_:level:)", sending: data) { arguments in
+                            try arguments.encode(level)
+                        }
+                    }
+                }
+
+                /// Serves an implementation of `Files` to remote callers.
+                public struct FilesService<Implementation: Files & Sendable>: RPCService {
+                    public let implementation: Implementation
+
+                    public init(_ implementation: Implementation) {
+                        self.implementation = implementation
+                    }
+
+                    public static var interfaceName: String {
+                        "Files"
+                    }
+
+                    public static var methodNames: [String] {
+                        ["Files.upload(_:name:)", "Files.store(_:)", "Files.download(name:)", "Files.compress(_:level:)"]
+                    }
+
+                    public func handle(_ call: RPCIncomingCall) async throws {
+                        switch call.method {
+                        case "Files.upload(_:name:)":
+                            var arguments = try call.arguments(count: 1)
+                            let argument0 = try arguments.decode(String.self)
+                            let stream = call.incomingBytes()
+                            try await call.respond(try await self.implementation.upload(stream, name: argument0))
+                        case "Files.store(_:)":
+                            _ = try call.arguments(count: 0)
+                            let stream = call.incomingBytes()
+                            try await self.implementation.store(stream)
+                            try await call.respond()
+                        case "Files.download(name:)":
+                            var arguments = try call.arguments(count: 1)
+                            let argument0 = try arguments.decode(String.self)
+                            try await call.respondBytes(try await self.implementation.download(name: argument0))
+                        case "Files.compress(_:level:)":
+                            var arguments = try call.arguments(count: 1)
+                            let argument0 = try arguments.decode(Int.self)
+                            let stream = call.incomingBytes()
+                            try await call.respondBytes(try await self.implementation.compress(stream, level: argument0))
+                        default:
+                            throw RPCError(.unknownMethod, call.method)
+                        }
+                    }
+                }
+                """
+        )
+    }
+
     @Test func internalProtocolGetsInternalPeers() {
         assertPluginInterface(
             """

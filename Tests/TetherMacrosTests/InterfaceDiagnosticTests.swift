@@ -144,7 +144,7 @@ import Testing
                     line: 5, column: 23),
                 DiagnosticSpec(
                     message:
-                        "a plugin interface method can take at most one 'RPCStream' parameter: a call carries one stream each way",
+                        "a plugin interface method can take at most one 'RPCStream' or 'ByteStream' parameter: a call carries one stream each way",
                     line: 5, column: 58),
                 DiagnosticSpec(
                     message:
@@ -157,7 +157,7 @@ import Testing
                     line: 7, column: 23),
                 DiagnosticSpec(
                     message:
-                        "a plugin interface method can take at most one 'RPCStream' parameter: a call carries one stream each way",
+                        "a plugin interface method can take at most one 'RPCStream' or 'ByteStream' parameter: a call carries one stream each way",
                     line: 7, column: 58),
             ]
         )

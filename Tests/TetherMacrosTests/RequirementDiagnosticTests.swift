@@ -246,7 +246,7 @@ private typealias Problem = RejectedRequirement.Problem
             "func merge(_ left: RPCStream<Int>, _ right: RPCStream<Int>) async throws -> Int",
             Problem(
                 message:
-                    "a plugin interface method can take at most one 'RPCStream' parameter: a call carries one stream each way",
+                    "a plugin interface method can take at most one 'RPCStream' or 'ByteStream' parameter: a call carries one stream each way",
                 highlight: "_ right: RPCStream<Int>")),
         .init(
             "func watch() async throws -> RPCStream<Int>?",
@@ -275,6 +275,50 @@ private typealias Problem = RejectedRequirement.Problem
                 highlight: "RPCStream")),
     ]
 
+    static let byteStreams: [RejectedRequirement] = [
+        .init(
+            "func merge(_ left: ByteStream, _ right: ByteStream) async throws -> Int",
+            Problem(
+                message:
+                    "a plugin interface method can take at most one 'RPCStream' or 'ByteStream' parameter: a call carries one stream each way",
+                highlight: "_ right: ByteStream")),
+        .init(
+            "func merge(_ rows: RPCStream<Int>, _ blob: ByteStream) async throws",
+            Problem(
+                message:
+                    "a plugin interface method can take at most one 'RPCStream' or 'ByteStream' parameter: a call carries one stream each way",
+                highlight: "_ blob: ByteStream")),
+        .init(
+            "func read() async throws -> ByteStream?",
+            Problem(
+                message:
+                    "'ByteStream' must be the whole type of a parameter or of the result, not part of another type",
+                highlight: "ByteStream")),
+        .init(
+            "func write(_ parts: [TetherRPC.ByteStream]) async throws",
+            Problem(
+                message:
+                    "'ByteStream' must be the whole type of a parameter or of the result, not part of another type",
+                highlight: "TetherRPC.ByteStream")),
+        .init(
+            "func read() async throws -> ByteStream<UInt8>",
+            Problem(
+                message: "'ByteStream' takes no generic argument: it carries raw bytes",
+                highlight: "ByteStream<UInt8>")),
+        .init(
+            "func convert(_ rows: RPCStream<Int>) async throws -> ByteStream",
+            Problem(
+                message:
+                    "a method cannot combine an 'RPCStream' and a 'ByteStream': a call's streams are both items or both raw bytes",
+                highlight: "(_ rows: RPCStream<Int>) async throws -> ByteStream")),
+        .init(
+            "func convert(_ data: ByteStream) async throws -> RPCStream<Int>",
+            Problem(
+                message:
+                    "a method cannot combine an 'RPCStream' and a 'ByteStream': a call's streams are both items or both raw bytes",
+                highlight: "(_ data: ByteStream) async throws -> RPCStream<Int>")),
+    ]
+
     @Test(arguments: notMethods)
     func onlyInstanceMethodsAreRequirements(_ rejected: RejectedRequirement) {
         assertRejected(rejected.source, rejected.diagnostics)
@@ -292,6 +336,11 @@ private typealias Problem = RejectedRequirement.Problem
 
     @Test(arguments: streams)
     func streamsAreWholeTypesAndAtMostOneEachWay(_ rejected: RejectedRequirement) {
+        assertRejected(rejected.source, rejected.diagnostics)
+    }
+
+    @Test(arguments: byteStreams)
+    func byteStreamsAreWholeTypesOneEachWayAndNotMixedWithItems(_ rejected: RejectedRequirement) {
         assertRejected(rejected.source, rejected.diagnostics)
     }
 }

@@ -67,4 +67,43 @@ struct RPCCrossProcessTests {
             #expect(after == nil)
         }
     }
+
+    /// Byte streams across processes: an upload, a download and an echo of several MiB arrive
+    /// intact and in order, and a producer failing mid-download ends it with `streamReset`
+    /// after the bytes before it.
+    @Test func byteStreamsAcrossProcesses() async throws {
+        try await withPluginProcess { _, channel in
+            let blobs = BlobsClient(channel: channel)
+            let byteCount = 3 * 1024 * 1024 + 17
+            let upload = ByteStream { writer in
+                var sent = 0
+                while sent < byteCount {
+                    let count = min(40_000, byteCount - sent)
+                    try await writer.write(BlobPattern.slice(from: sent, count: count, seed: 11))
+                    sent += count
+                }
+            }
+            #expect(try await blobs.upload(upload, seed: 11) == BlobCheck(byteCount: byteCount, firstMismatch: nil))
+            for bytes in [
+                try await blobs.download(seed: 12, byteCount: byteCount, chunkBytes: 64 * 1024, failAfter: nil),
+                try await blobs.echo(
+                    try await blobs.download(seed: 12, byteCount: byteCount, chunkBytes: 32 * 1024, failAfter: nil)),
+            ] {
+                var count = 0
+                for try await slice in bytes {
+                    #expect(BlobPattern.firstMismatch(in: slice, at: count, seed: 12) == nil)
+                    count += slice.count
+                }
+                #expect(count == byteCount)
+            }
+            let failing = try await blobs.download(
+                seed: 13, byteCount: byteCount, chunkBytes: 64 * 1024, failAfter: 1024 * 1024)
+            var count = 0
+            let error = await #expect(throws: RPCError.self) {
+                for try await slice in failing { count += slice.count }
+            }
+            #expect(error?.code == .streamReset)
+            #expect(count == 1024 * 1024)
+        }
+    }
 }

@@ -1,5 +1,5 @@
-// A plugin process for cross-process RPC tests: serves `KeyValue` (a fresh `Store`) on the yamux
-// session over its fd 3 until the host closes the session.
+// A plugin process for cross-process RPC tests: serves `KeyValue` (a fresh `Store`) and `Blobs` (a
+// fresh `BlobStore`) on the yamux session over its fd 3 until the host closes the session.
 import RPCFixtures
 import SystemPackage
 import TetherMux
@@ -11,6 +11,7 @@ try await withTaskExecutorPreference(reactor) {
     let session = try await MuxSession(socket: socket, role: .server)
     let server = RPCServer()
     server.register(KeyValueService(Store()))
+    server.register(BlobsService(BlobStore()))
     await server.serve(session)
     await session.close()
 }
