@@ -95,18 +95,19 @@ import Testing
         )
     }
 
-    @Test func aMethodReturningAStreamCannotTakeACallback() {
+    @Test(arguments: ["RPCStream<Int>", "ByteStream"])
+    func aMethodReturningAStreamCannotTakeACallback(result: String) {
         assertRejected(
             """
             @PluginInterface
             protocol Jobs {
-                func run(progress: any ProgressSink & Sendable) async throws -> RPCStream<Int>
+                func run(progress: any ProgressSink & Sendable) async throws -> \(result)
             }
             """,
             [
                 DiagnosticSpec(
                     message:
-                        "a method returning 'RPCStream' cannot take a callback: a callback lives until its call returns, before the stream is read",
+                        "a method returning a stream ('RPCStream' or 'ByteStream') cannot take a callback: a callback lives until its call returns, before the stream is read",
                     line: 3, column: 24, highlights: ["any ProgressSink & Sendable"])
             ]
         )
