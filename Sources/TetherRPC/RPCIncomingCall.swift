@@ -68,15 +68,38 @@ public struct RPCIncomingCall: Sendable {
     }
 
     /// Sends every item of `items`, then the end marker, and ends the call.
+    ///
+    /// When `items` fails (its producer throws, before or after items), the caller gets that
+    /// error as the call's failure (`[4, …]` + FIN), as it would from a unary call; when the
+    /// stream cannot take more (the caller reset it), or the call is cancelled, this throws.
     public func respondStreaming<Item: Encodable & Sendable>(_ items: RPCStream<Item>) async throws {
         try exchange.markResponded()
         let stream = self.stream
         let builder = exchange.builder
-        try await items.forEach { item in
-            try await stream.writeForCall(try builder.item(item))
+        do {
+            try await items.forEach { item in
+                let message = try builder.item(item)
+                do {
+                    try await stream.writeForCall(message)
+                } catch {
+                    throw ResultStreamWriteFailed(underlying: error)
+                }
+            }
+        } catch let failed as ResultStreamWriteFailed {
+            throw failed.underlying
+        } catch  where !(error is CancellationError) && !Task.isCancelled {
+            // The producer failed: the stream still takes messages, so the caller learns why.
+            try await stream.writeForCall(
+                try builder.failure(RPCFailure(error: error, encoder: builder.encoder)), finishing: true)
+            return
         }
         try await stream.writeForCall(builder.emptyResult(), finishing: true)
     }
+}
+
+/// A write of a result stream's item failed: the stream is gone, not the producer.
+private struct ResultStreamWriteFailed: Error {
+    let underlying: any Error
 }
 
 /// The server's per-call state shared with the handler: encoding, the call's message reader

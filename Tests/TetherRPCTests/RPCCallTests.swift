@@ -89,6 +89,21 @@ struct RPCCallTests {
         }
     }
 
+    /// A result stream whose producer fails, before or after items: the caller gets the items
+    /// sent, then the producer's own error (not a reset of the stream).
+    @Test(arguments: [0, 3])
+    func aResultStreamsProducerFailureReachesTheCaller(items: Int) async throws {
+        var configuration = RPCConfiguration()
+        configuration.knownErrors = [StoreError.self]
+        try await withKeyValue(configuration: configuration) { kv, _, _ in
+            var received: [Int] = []
+            await #expect(throws: StoreError.readOnly) {
+                for try await item in try await kv.countThenFail(items) { received.append(item) }
+            }
+            #expect(received == Array(0..<items))
+        }
+    }
+
     @Test func bidirectionalStreamsFlowBothWays() async throws {
         try await withKeyValue { kv, _, _ in
             let rows = RPCStream(elements: (0..<500).map { Row(id: $0, name: "r\($0)") })

@@ -50,6 +50,8 @@ public protocol KeyValue {
     /// Waits until cancelled; returns whether it was.
     func block() async throws -> Bool
     func bulk(count: Int, itemBytes: Int) async throws -> RPCStream<Data>
+    /// Yields 0 ..< `count`, then fails with `StoreError.readOnly`.
+    func countThenFail(_ count: Int) async throws -> RPCStream<Int>
 }
 
 /// The plugin's implementation, recording what a test needs to see of the callee's side.
@@ -120,6 +122,13 @@ public final class Store: KeyValue, Sendable {
                 try await writer.yield(Data(repeating: UInt8(truncatingIfNeeded: index), count: itemBytes))
                 self.bulkProduced.add(1, ordering: .relaxed)
             }
+        }
+    }
+
+    public func countThenFail(_ count: Int) async throws -> RPCStream<Int> {
+        RPCStream { writer in
+            for index in 0..<count { try await writer.yield(index) }
+            throw StoreError.readOnly
         }
     }
 }
