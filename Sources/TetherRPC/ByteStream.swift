@@ -18,8 +18,13 @@ import TetherReactor
 /// or it gave up the call: the bytes that arrived are not all of them);
 /// ``RPCError/Code-swift.struct/deadlineExceeded`` when the call's deadline passed (a caller's
 /// deadline covers the whole transfer); `CancellationError` when the reading task is cancelled
-/// (the stream is reset, which stops the producer). Dropping a received stream before its end
-/// resets it too.
+/// (the stream is reset, which stops the producer). On the caller's side, dropping a received
+/// stream before its end resets it too; a callee's handler that drops the caller's bytes unread
+/// leaves them to its call's end (the caller's producer waits on the window until then).
+///
+/// A callee whose caller resets the call (the caller's producer failed, or it was cancelled) is
+/// cancelled: its read of the caller's bytes throws `CancellationError`, or `streamReset` when
+/// it read the reset first.
 public struct ByteStream: AsyncSequence, Sendable {
     public typealias Element = BufferSlice
 
@@ -79,9 +84,7 @@ public struct ByteStream: AsyncSequence, Sendable {
             guard bytes.count + slice.count <= maxBytes else {
                 throw RPCError(.resourceExhausted, "the byte stream is longer than \(maxBytes) bytes")
             }
-            slice.withSpan { span in
-                for index in span.indices { bytes.append(span[index]) }
-            }
+            bytes += slice.bytes
         }
         return bytes
     }

@@ -26,21 +26,26 @@ public struct RPCIncomingCall: Sendable {
             reader: header.arguments, count: count, decoder: exchange.context.decoder, method: method)
     }
 
-    /// The items the caller streams, ending at its FIN. Can be taken once.
+    /// The items the caller streams, ending at its FIN. Can be taken once: a second stream (of
+    /// items or bytes) throws ``RPCError/Code-swift.struct/streamConsumed`` when iterated.
     public func incomingStream<Item: Decodable & Sendable>(of: Item.Type) -> RPCStream<Item> {
-        let messages = exchange.takeMessages() ?? exchange.context.messages(on: stream, budget: exchange.budget)
-        return RPCStream(
-            remote: RPCRemoteItems(reader: RPCItemReader(messages: messages, end: .fin, context: exchange.context)))
+        let remote = RPCRemoteItems<Item>(
+            reader: RPCItemReader(
+                messages: exchange.takeMessages() ?? exchange.context.messages(on: stream, budget: exchange.budget),
+                end: .fin, context: exchange.context))
+        if !exchange.takeIncoming() { _ = remote.takeReader() }
+        return RPCStream(remote: remote)
     }
 
     /// The raw bytes the caller streams after the call message, ending at its FIN (11.6). Can be
-    /// taken once.
+    /// taken once: a second stream (of items or bytes) throws
+    /// ``RPCError/Code-swift.struct/streamConsumed`` when iterated.
     public func incomingBytes() -> ByteStream {
         var messages = exchange.takeMessages()
         let first = messages?.takeRemainder()
-        return ByteStream(
-            remote: RPCRemoteBytes(
-                reader: RPCByteReader(stream: stream, first: first, context: exchange.context)))
+        let remote = RPCRemoteBytes(reader: RPCByteReader(stream: stream, first: first, context: exchange.context))
+        if !exchange.takeIncoming() { _ = remote.takeReader() }
+        return ByteStream(remote: remote)
     }
 
     /// Sends `[3, nil]` (the call succeeded), then the bytes of `bytes` as they are, and ends the
@@ -113,6 +118,7 @@ final class RPCCallExchange: Sendable {
     let server: RPCServer
     private let messages: Mutex<RPCMessageReader?>
     private let responded = Atomic<Bool>(false)
+    private let incomingTaken = Atomic<Bool>(false)
     private let respondsWithBytes = Atomic<Bool>(false)
 
     init(
@@ -136,6 +142,11 @@ final class RPCCallExchange: Sendable {
 
     /// - Parameter sendingBytes: the response is raw bytes after `[3, nil]`: once it started, the
     ///   call can only end with FIN or a reset, never another message.
+    /// True for the first taker of the caller's streamed argument, false after.
+    func takeIncoming() -> Bool {
+        !incomingTaken.exchange(true, ordering: .acquiringAndReleasing)
+    }
+
     func markResponded(sendingBytes: Bool = false) throws {
         guard !responded.exchange(true, ordering: .acquiringAndReleasing) else {
             throw RPCError(.protocolViolation, "the call was already answered")

@@ -91,7 +91,7 @@ final class RPCByteReader: Sendable {
                 slice = try await stream.read()
             } catch {
                 state.withLock { $0.finished = true }
-                throw await context.explained(failure(for: error))
+                throw await context.explained(await failure(for: error))
             }
             guard let slice else {
                 state.withLock { $0.finished = true }
@@ -105,7 +105,7 @@ final class RPCByteReader: Sendable {
 
     /// The error for a failed read: the deadline's, the task's cancellation (which resets the
     /// stream so that the producer stops), the sender's reset, or the connection's loss.
-    private func failure(for error: MuxError) -> any Error {
+    private func failure(for error: MuxError) async -> any Error {
         if let deadline, deadline.expiry.hasExpired {
             return RPCError(.deadlineExceeded, "the byte stream did not end within \(deadline.timeout)")
         }
@@ -117,6 +117,9 @@ final class RPCByteReader: Sendable {
             stream.resetSoon()
             return CancellationError()
         case .streamClosed:
+            // Reset on this side: by the bytes this side sends (its producer failed), whose
+            // error then explains it, or by this side's cancellation.
+            if let sent = await companion?.error(), !(sent is CancellationError) { return sent }
             return RPCError(.cancelled, "the byte stream on stream \(stream.id) was reset here")
         default:
             return RPCError(.connectionLost, "\(error)")

@@ -33,9 +33,22 @@ final class RPCRemoteItems<Element: Sendable>: Sendable {
 /// Cancels its task when the last reference to it goes.
 final class RPCCompanionTask: Sendable {
     private let cancelTask: @Sendable () -> Void
+    /// The error the task ended with, for a task that returns one (a sender of bytes or items).
+    private let outcome: (@Sendable () async -> (any Error)?)?
 
     init<Success: Sendable>(_ task: Task<Success, Never>) {
         self.cancelTask = { task.cancel() }
+        self.outcome = nil
+    }
+
+    init(_ task: Task<(any Error)?, Never>) {
+        self.cancelTask = { task.cancel() }
+        self.outcome = { await task.value }
+    }
+
+    /// Waits for the task to end and returns the error it ended with; nil for none.
+    func error() async -> (any Error)? {
+        await outcome?()
     }
 
     deinit {

@@ -306,6 +306,28 @@ struct ByteStreamCallTests {
         }
     }
 
+    /// Both ways at once: the caller's own producer fails after the callee's stream began; the
+    /// caller's reader gets that failure (not a reset it would read as its own cancellation).
+    @Test func echoProducerFailureReachesTheCallersReader() async throws {
+        try await withBlobs { fixture in
+            // The producer fails only once the echo has begun (its call returned).
+            let (begun, echoBegan) = AsyncStream<Void>.makeStream()
+            let failing = ByteStream { writer in
+                try await writer.write(copying: Array(repeating: 7, count: 1_000))
+                for await _ in begun { break }
+                throw Broken()
+            }
+            let echoed = try await fixture.blobs.echo(failing)
+            echoBegan.yield()
+            var count = 0
+            await #expect(throws: Broken.self) {
+                for try await slice in echoed { count += slice.count }
+            }
+            #expect(count <= 1_000)
+            try await fixture.expectNoStreamsLeft()
+        }
+    }
+
     /// A download whose producer throws mid-stream: the bytes before it arrive intact, then the
     /// reader gets `streamReset`, never a clean end.
     @Test func downloadProducerFailureEndsTheStreamWithStreamReset() async throws {
@@ -441,6 +463,44 @@ struct ByteStreamCallTests {
             }
             #expect(error?.code == .streamReset)
             #expect(count == 1_000)
+        }
+    }
+}
+
+/// A handler that takes the caller's bytes twice: the second stream is consumed, the first has
+/// every byte.
+@Suite(.timeLimit(.minutes(1)))
+struct ByteStreamTakenTwiceTests {
+    private struct TakesTwice: RPCService {
+        static var interfaceName: String { "Twice" }
+        static var methodNames: [String] { ["Twice.take()"] }
+
+        func handle(_ call: RPCIncomingCall) async throws {
+            _ = try call.arguments(count: 0)
+            let first = call.incomingBytes()
+            let second = call.incomingBytes()
+            var secondError = "none"
+            do {
+                for try await _ in second {}
+            } catch let error as RPCError {
+                secondError = error.code.name
+            }
+            let count = try await first.collect(upTo: 1 << 20).count
+            try await call.respond("\(count) \(secondError)")
+        }
+    }
+
+    @Test func aSecondTakerGetsAConsumedStream() async throws {
+        try await withMuxSessionPair { client, server, reactor in
+            let rpc = RPCServer()
+            rpc.register(TakesTwice())
+            let serving = Task(executorPreference: reactor) { await rpc.serve(server) }
+            defer { serving.cancel() }
+            let answer = try await RPCChannel(session: client).clientStreaming(
+                "Twice.take()", sending: ByteStream(copying: Array(repeating: 1, count: 100_000)),
+                returning: String.self
+            ) { _ in }
+            #expect(answer == "100000 streamConsumed")
         }
     }
 }
