@@ -37,13 +37,7 @@ final class PluginAttachment: Sendable {
         self.reattach = reattach
         self.reactor = reactor
         self.process = process
-        let name = URL(fileURLWithPath: configuration.executable).lastPathComponent
-        func named(_ base: Logger) -> Logger {
-            var logger = base
-            logger[metadataKey: "plugin.name"] = "\(name)"
-            logger[metadataKey: "plugin.pid"] = "\(process.pid)"
-            return logger
-        }
+        let named = configuration.namingLogger(pid: process.pid)
         self.logger = named(configuration.logger)
         self.stderrTail = StderrTail(limitBytes: configuration.stderrTailBytes)
         self.stderrLines = PluginLaunch.stderrLineHandler(
@@ -85,10 +79,7 @@ final class PluginAttachment: Sendable {
         }
     }
 
-    private var stderrTailSuffix: String {
-        let tail = stderrTail.text
-        return tail.isEmpty ? "" : "; stderr: \(tail)"
-    }
+    private var stderrTailSuffix: String { stderrTail.suffix }
 
     private func waitForStderrEnd(within bound: Duration) async {
         guard let latch = stderrEnded.withLock({ $0 }) else { return }

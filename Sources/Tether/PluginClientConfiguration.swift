@@ -83,4 +83,16 @@ public struct PluginClientConfiguration: Sendable {
     var displayName: String {
         name ?? URL(fileURLWithPath: executable).lastPathComponent
     }
+
+    /// What gives a logger this plugin's metadata: `plugin.name` (``displayName``) and
+    /// `plugin.pid`.
+    func namingLogger(pid: Int32) -> @Sendable (Logger) -> Logger {
+        let name = displayName
+        return { base in
+            var logger = base
+            logger[metadataKey: "plugin.name"] = "\(name)"
+            logger[metadataKey: "plugin.pid"] = "\(pid)"
+            return logger
+        }
+    }
 }

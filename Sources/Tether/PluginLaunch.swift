@@ -75,13 +75,7 @@ final class PluginLaunch: Sendable {
         self.stderr = stderr
         let tail = StderrTail(limitBytes: configuration.stderrTailBytes)
         self.stderrTail = tail
-        let name = configuration.displayName
-        func named(_ base: Logger) -> Logger {
-            var logger = base
-            logger[metadataKey: "plugin.name"] = "\(name)"
-            logger[metadataKey: "plugin.pid"] = "\(process.pid)"
-            return logger
-        }
+        let named = configuration.namingLogger(pid: process.pid)
         self.logger = named(configuration.logger)
         let sink = Self.stderrLineHandler(
             sink: configuration.stderrSink, logger: named(configuration.pluginLogger ?? configuration.logger))
@@ -259,11 +253,7 @@ final class PluginLaunch: Sendable {
             .exitedBeforeHandshake, "\(configuration.executable) \(status) before its handshake" + stderrTailSuffix)
     }
 
-    /// "; stderr: …" with the last stderr bytes, or nothing when the plugin wrote none.
-    private var stderrTailSuffix: String {
-        let tail = stderrTail.text
-        return tail.isEmpty ? "" : "; stderr: \(tail)"
-    }
+    private var stderrTailSuffix: String { stderrTail.suffix }
 
     /// After the handshake: the rest of the stdout pipe, then what the plugin writes to fds 1 and 2
     /// once it forwards them over streams 3 and 5, go to the sinks as it comes.
@@ -507,6 +497,13 @@ final class StderrTail: Sendable {
             bytes += new
             if bytes.count > limitBytes { bytes.removeFirst(bytes.count - limitBytes) }
         }
+    }
+
+    /// "; stderr: …" with the last stderr bytes, or nothing when the plugin wrote none: the end
+    /// of the errors and records that explain an exit.
+    var suffix: String {
+        let text = self.text
+        return text.isEmpty ? "" : "; stderr: \(text)"
     }
 
     var text: String {
