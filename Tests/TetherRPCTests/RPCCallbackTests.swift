@@ -59,6 +59,24 @@ struct RPCCallbackTests {
         }
     }
 
+    /// A call cancelled on the caller's side releases its callbacks as well.
+    @Test func aCallbackIsReleasedWhenItsCallIsCancelled() async throws {
+        try await withJobs { jobs in
+            let sink = RecordingSink()
+            let blocked = Task { try await jobs.keepAndBlock(sink) }
+            // The callee kept it: a call back through another call still reaches the sink.
+            let kept = try await eventually {
+                (try? await jobs.callKept()) != nil && sink.steps == [0]
+            }
+            #expect(kept)
+            blocked.cancel()
+            _ = await blocked.result
+            let error = await #expect(throws: RPCError.self) { try await jobs.callKept() }
+            #expect(error?.code == .callbackReleased, "\(String(describing: error))")
+            #expect(sink.steps == [0])
+        }
+    }
+
     /// The callee's `callbackTimeout` bounds each call back: a caller's object that never
     /// answers fails the callee's call back with `deadlineExceeded` (which the callee's handler
     /// lets through) and its handler on the caller's side is cancelled.

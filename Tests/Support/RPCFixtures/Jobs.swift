@@ -22,6 +22,8 @@ public protocol Jobs {
     func run(_ steps: Int, progress: any ProgressSink & Sendable) async throws -> String
     /// Keeps `sink` beyond the call.
     func keep(_ sink: any ProgressSink & Sendable) async throws
+    /// Keeps `sink` beyond the call, then waits until the call is cancelled.
+    func keepAndBlock(_ sink: any ProgressSink & Sendable) async throws
     /// Calls the kept sink, whose call has returned.
     func callKept() async throws
     /// Calls `sink` with `steps` steps at once (concurrently).
@@ -41,6 +43,11 @@ public final class JobRunner: Jobs, Sendable {
 
     public func keep(_ sink: any ProgressSink & Sendable) async throws {
         kept.withLock { $0 = sink }
+    }
+
+    public func keepAndBlock(_ sink: any ProgressSink & Sendable) async throws {
+        kept.withLock { $0 = sink }
+        try await Task.sleep(for: .seconds(3600))
     }
 
     public func callKept() async throws {
