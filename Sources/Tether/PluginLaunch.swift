@@ -39,15 +39,19 @@ final class PluginLaunch: Sendable {
     private let stdoutState = Mutex<(lines: [String], splitter: LineSplitter)>(([], LineSplitter()))
     /// Once the session is up: the ends of the stdout pipe and of streams 3 and 5.
     private let forwarding = Mutex<Forwarding?>(nil)
-    /// Set when the host begins to stop the plugin (``stop(session:control:)``, ``abandon()``): its exit
-    /// is expected from then on.
-    private let stopRequested = Mutex(false)
+    /// How the host is letting the plugin go, one way only, decided under this one lock: stopping
+    /// (``stop(session:control:)``, ``kill(session:control:)``, ``abandon()``: its exit is
+    /// expected from then on) or detaching (``detach(session:control:)``: it runs on).
+    private let ending = Mutex(Ending.none)
+    private enum Ending {
+        case none, stopping, detaching
+    }
     /// Opens when the first ``stop(session:control:)`` (or ``detach(session:control:)``) has
     /// finished.
     private let stopped = Latch()
     /// Set by ``detach(session:control:)``: the plugin runs on, and its socket directory (where
     /// it still listens) stays.
-    private let detached = Mutex(false)
+    private var detached: Bool { ending.withLock { $0 == .detaching } }
     /// The task of ``watchExit(session:)``, cancelled by ``detach(session:control:)``.
     private let exitWatcher = Mutex<Task<Void, Never>?>(nil)
     /// Set before the host sends the plugin SIGTERM or SIGKILL: a signal exit then counts as
@@ -95,7 +99,7 @@ final class PluginLaunch: Sendable {
     /// Removes the socket directory if nothing did before (a client released without `stop()`
     /// whose reactor stopped before the stop finished), unless the plugin was detached.
     deinit {
-        if !detached.withLock({ $0 }) { try? FileManager.default.removeItem(atPath: socketDirectory) }
+        if !detached { try? FileManager.default.removeItem(atPath: socketDirectory) }
     }
 
     /// Hands a stderr line to `sink` and logs it as a record (not parsed when the logger would
@@ -329,7 +333,7 @@ final class PluginLaunch: Sendable {
             let status = try? await process.waitForExit()
             // Detached: the plugin's end is no longer this host's to report.
             if Task.isCancelled { return }
-            let expected = stopRequested.withLock { $0 }
+            let expected = ending.withLock { $0 != .none }
             if let status { countExit(status, expected: expected) }
             logger.debug("plugin exited", metadata: ["plugin.exit": "\(status.map { "\($0)" } ?? "unknown")"])
             if let status, !expected {
@@ -366,11 +370,18 @@ final class PluginLaunch: Sendable {
     /// `stop()`. The task holds this launch, the session and the control channel, nothing of the
     /// client.
     func beginStopping(session: MuxSession?, control: ControlChannel?) {
-        let first = stopRequested.withLock { requested in
-            defer { requested = true }
-            return !requested
+        let first = ending.withLock { ending in
+            guard ending == .none else { return false }
+            ending = .stopping
+            return true
         }
         guard first else { return }
+        escalateInTheBackground(session: session, control: control)
+    }
+
+    /// The stop's escalation in a task of its own, which opens `stopped` when done; once, by the
+    /// one that set `ending` to stopping.
+    private func escalateInTheBackground(session: MuxSession?, control: ControlChannel?) {
         var quit: (@Sendable () async -> Void)?
         if configuration.reattachable, let control { quit = { await control.requestQuit() } }
         Task(executorPreference: reactor) { [self] in
@@ -382,7 +393,7 @@ final class PluginLaunch: Sendable {
     /// For a client released without `stop()`: the socket directory goes at once (the plugin has
     /// accepted; nothing uses it) unless the plugin was detached, and the plugin is stopped.
     func clientReleased(session: MuxSession, control: ControlChannel) {
-        guard !detached.withLock({ $0 }) else { return }
+        guard !detached else { return }
         try? FileManager.default.removeItem(atPath: socketDirectory)
         beginStopping(session: session, control: control)
     }
@@ -394,12 +405,12 @@ final class PluginLaunch: Sendable {
     /// other host, so it is stopped instead. After a stop has begun it waits for that stop.
     func detach(session: MuxSession, control: ControlChannel) async {
         guard configuration.reattachable else { return await stop(session: session, control: control) }
-        let first = stopRequested.withLock { requested in
-            defer { requested = true }
-            return !requested
+        let first = ending.withLock { ending in
+            guard ending == .none else { return false }
+            ending = .detaching
+            return true
         }
         guard first else { return await stopped.wait() }
-        detached.withLock { $0 = true }
         exitWatcher.withLock { $0 }?.cancel()
         Task(executorPreference: reactor) { [self] in
             await SessionClosing(session, on: reactor).wait(within: configuration.shutdownGrace, on: reactor)
@@ -419,9 +430,20 @@ final class PluginLaunch: Sendable {
     /// grace short.
     /// After ``detach(session:control:)`` it does nothing: the handle is no longer this host's.
     func kill(session: MuxSession?, control: ControlChannel?) async {
-        if detached.withLock({ $0 }) { return await stopped.wait() }
-        // The stop first: the exit is then expected by the time the watcher sees it.
-        beginStopping(session: session, control: control)
+        // Decided under the one lock: a detach under way keeps the plugin running; otherwise this
+        // is a stop (begun here or already), so the exit is expected by the time the watcher
+        // sees it.
+        let claim = ending.withLock { ending -> Bool? in
+            switch ending {
+            case .detaching: return nil
+            case .stopping: return false
+            case .none:
+                ending = .stopping
+                return true
+            }
+        }
+        guard let claim else { return await stopped.wait() }
+        if claim { escalateInTheBackground(session: session, control: control) }
         signalledByHost.withLock { $0 = true }
         try? process.sendToProcessGroup(signal: SIGKILL)
         await stopped.wait()
@@ -449,7 +471,7 @@ final class PluginLaunch: Sendable {
     /// Kills the process (its whole group) and releases everything: for a failed start. Run it in
     /// a task that is not cancelled (the caller's may be).
     func abandon() async {
-        stopRequested.withLock { $0 = true }
+        ending.withLock { if $0 == .none { $0 = .stopping } }
         await killAndWait()
         if let status = process.exitStatus { countExit(status, expected: true) }
         await release()
