@@ -20,6 +20,8 @@ let package = Package(
         .library(name: "TetherRPC", targets: ["TetherRPC"]),
         .library(name: "TetherPluginInterface", targets: ["TetherPluginInterface"]),
         .library(name: "Tether", targets: ["Tether"]),
+        .library(name: "TetherSecurity", targets: ["TetherSecurity"]),
+        .executable(name: "tether-sign", targets: ["tether-sign"]),
         .library(name: "TetherTesting", targets: ["TetherTesting"]),
         .executable(name: "bench", targets: ["bench"]),
         .executable(name: "bench-plugin", targets: ["bench-plugin"]),
@@ -35,6 +37,9 @@ let package = Package(
         // application bootstraps a metrics backend (docs/guide.md, "Metrics").
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        // SHA-256 and Ed25519 for verified plugin binaries (TetherSecurity only: a plugin never
+        // links it).
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
         // `swift package generate-documentation` for the DocC catalogs; no target depends on it.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
@@ -95,6 +100,20 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSafe
+        ),
+        // Verified plugin binaries: a SHA-256 digest, Ed25519 signatures and their file format.
+        .target(
+            name: "TetherSecurity",
+            dependencies: ["Tether", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strictSafe
+        ),
+        // `tether-sign keygen | sign | verify`: the signature files TetherSecurity checks.
+        .executableTarget(
+            name: "tether-sign",
+            dependencies: [
+                "TetherSecurity", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSafe
         ),
@@ -263,8 +282,8 @@ let package = Package(
         .testTarget(
             name: "TetherTests",
             dependencies: [
-                "Tether", "TetherRPC", "TetherMux", "TetherReactor", "TetherTesting", "RPCFixtures",
-                "tether-test-plugin", "kv-plugin", "kv-host",
+                "Tether", "TetherRPC", "TetherMux", "TetherReactor", "TetherTesting", "RPCFixtures", "TetherSecurity",
+                "tether-test-plugin", "kv-plugin", "kv-host", "tether-sign",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -89,6 +89,21 @@ static inline size_t tether_heap_bytes_in_use(void) {
 // The CPUs this process may run on, or 0 when that cannot be read (more than 1024 possible
 // CPUs, a seccomp filter). The raw syscall returns the mask's size in bytes; glibc's wrapper and
 // CPU_COUNT need _GNU_SOURCE, which this header must not define (see above).
+// An anonymous in-memory file for a sealed copy of an executable: close-on-exec, sealable, and
+// executable (MFD_EXEC, 0x10, where the kernel knows it: 6.3 and later; older kernels refuse the
+// flag with EINVAL and make memfds executable anyway). glibc's wrapper needs _GNU_SOURCE, which
+// this header must not define (see above), hence the raw syscall and the flag values.
+static inline int tether_memfd_create_executable(const char *name) {
+    int fd = (int)syscall(SYS_memfd_create, name, 0x0001u | 0x0002u | 0x0010u);
+    if (fd < 0 && errno == EINVAL) fd = (int)syscall(SYS_memfd_create, name, 0x0001u | 0x0002u);
+    return fd;
+}
+
+// Seals a memfd against every change (F_ADD_SEALS with F_SEAL_SEAL | SHRINK | GROW | WRITE).
+static inline int tether_seal_all(int fd) {
+    return fcntl(fd, 1024 + 9, 0x0001 | 0x0002 | 0x0004 | 0x0008);
+}
+
 static inline int tether_allowed_cpu_count(void) {
     unsigned long mask[16] = {0};  // up to 1024 CPUs
     long bytes = syscall(SYS_sched_getaffinity, 0, sizeof mask, mask);

@@ -71,6 +71,11 @@ public struct PluginClientConfiguration: Sendable {
     /// (docs/guide.md, "Metrics"); nil: the factory the application bootstrapped, when the plugin
     /// starts (none without one).
     public var metricsFactory: (any MetricsFactory)?
+    /// Checks the plugin's binary before it runs (``PluginBinaryVerifier``; TetherSecurity has a
+    /// SHA-256 digest and Ed25519 signatures). With one, the host reads the file once, has the
+    /// verifier check those bytes, and runs a sealed in-memory copy of them: the file on disk is
+    /// never executed, so replacing it after the check changes nothing. Nil: the path is run.
+    public var verifier: (any PluginBinaryVerifier)?
     /// Options of the RPC channels `dispense` makes.
     public var rpc = RPCConfiguration()
 

@@ -38,6 +38,9 @@ public struct PluginError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let invalidEnvironment = Code(name: "invalidEnvironment")
         /// The plugin executable does not exist.
         public static let executableNotFound = Code(name: "executableNotFound")
+        /// The plugin's binary failed its ``PluginClientConfiguration/verifier``'s check (a digest
+        /// or signature that does not match, no trusted signature): nothing was run.
+        public static let verificationFailed = Code(name: "verificationFailed")
         /// The plugin executable exists but cannot be executed.
         public static let notExecutable = Code(name: "notExecutable")
         /// The plugin process ended before it printed its handshake (status and stderr's tail in

@@ -129,6 +129,11 @@ final class PluginLaunch: Sendable {
         guard !isDirectory, FileManager.default.isExecutableFile(atPath: executable) else {
             throw PluginError(.notExecutable, "\(executable) is not an executable file")
         }
+        // A verified binary runs from a sealed copy of the bytes verified: never from the path again.
+        let sealed = try configuration.verifier.map { verifier throws(PluginError) in
+            try sealedVerifiedCopy(of: executable, verifier: verifier)
+        }
+        defer { sealed?.close() }
         let directory = FileManager.default.temporaryDirectory
             .appendingPathComponent(
                 "tether-\(ProcessInfo.processInfo.processIdentifier)-\(UInt64.random(in: 0...UInt64.max))"
@@ -176,13 +181,13 @@ final class PluginLaunch: Sendable {
             writers.append(stderrWriter)
             step = "spawning the plugin"
             let process = try ChildProcess.spawn(
-                executable: executable, arguments: configuration.arguments,
+                executable: sealed?.path ?? executable, arguments: configuration.arguments,
                 environment: environment.map { "\($0.key)=\($0.value)" },
                 files: [
                     .init(stdoutWriter.fileDescriptor, as: .standardOutput),
                     .init(stderrWriter.fileDescriptor, as: .standardError),
                 ],
-                newProcessGroup: true, on: reactor)
+                newProcessGroup: true, programName: executable, on: reactor)
             metrics?.launched()
             // The plugin has its copies of the write ends; ours would keep the pipes from ending.
             await close(readers: [], writers: writers)
@@ -196,6 +201,31 @@ final class PluginLaunch: Sendable {
             throw PluginError(.launchFailed, "\(executable): \(error)")
         }
     }
+
+    /// Reads `executable` once, has `verifier` check the bytes read, and copies them into a sealed
+    /// in-memory file to run instead of the path: what runs is what was verified, whatever
+    /// replaces the file meanwhile. Blocking reads of the whole binary: on the caller's thread.
+    private static func sealedVerifiedCopy(of executable: String, verifier: any PluginBinaryVerifier)
+        throws(PluginError) -> SealedExecutable
+    {
+        let bytes: [UInt8]
+        do {
+            bytes = try BlockingIO.readFile(executable)
+        } catch {
+            throw PluginError(.launchFailed, "reading \(executable) to verify it: \(error)")
+        }
+        try verifier.verify(bytes, path: executable)
+        afterVerification.withLock { $0 }?(executable)
+        do {
+            return try SealedExecutable(bytes: bytes, name: URL(fileURLWithPath: executable).lastPathComponent)
+        } catch {
+            throw PluginError(.launchFailed, "a sealed copy of \(executable): \(error)")
+        }
+    }
+
+    /// Called with the path after a binary was verified and before its sealed copy runs: for the
+    /// test that replaces the file on disk in between.
+    static let afterVerification = Mutex<(@Sendable (String) -> Void)?>(nil)
 
     /// Closes pipe ends; also in a cancelled task (the caller's may be), where a handle's close
     /// still closes its descriptor.

@@ -94,7 +94,7 @@ public final class ChildProcess: Sendable {
     ///   executable).
     public static func spawn(
         executable: String, arguments: [String] = [], environment: [String],
-        files: [FileMapping] = [], newProcessGroup: Bool = false, on reactor: Reactor
+        files: [FileMapping] = [], newProcessGroup: Bool = false, programName: String? = nil, on reactor: Reactor
     ) throws(ReactorError) -> ChildProcess {
         var actions = unsafe posix_spawn_file_actions_t()
         var attributes = posix_spawnattr_t()
@@ -134,7 +134,7 @@ public final class ChildProcess: Sendable {
         unsafe posix_spawnattr_setflags(&attributes, Int16(flags))
 
         var pid: pid_t = 0
-        let argv = [executable] + arguments
+        let argv = [programName ?? executable] + arguments
         let result = unsafe withCStringArray(argv) { argvPointer in
             unsafe withCStringArray(environment) { envPointer in
                 unsafe posix_spawn(&pid, executable, &actions, &attributes, argvPointer, envPointer)
