@@ -172,6 +172,8 @@ let package = Package(
                 "TetherMux",
                 "TetherRPC",
                 "TetherTesting",
+                "TetherSecurity",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],

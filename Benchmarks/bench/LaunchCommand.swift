@@ -1,9 +1,11 @@
 import ArgumentParser
 import BenchEcho
+import Crypto
 import Foundation
 import SystemPackage
 import Tether
 import TetherReactor
+import TetherSecurity
 import TetherTesting
 
 /// The plugin the launch benchmarks start: `bench-plugin` beside this executable (small, no
@@ -141,7 +143,14 @@ struct LaunchCommand: AsyncParsableCommand {
                 }
             }
             let concurrentTable = Self.concurrentTable(count: concurrent, measured: measured, goMeasured: goMeasured)
-            return [sequential, concurrentTable]
+            print("")
+            var verified: [String: [Double]] = [:]
+            for _ in 0..<runs {
+                for (name, values) in try await Self.verifiedLaunches(plugin, count: launches, reactor: reactor) {
+                    verified[name, default: []] += values
+                }
+            }
+            return [sequential, concurrentTable, Self.verifiedTable(launches: launches, measured: verified)]
         }
         await reactor.shutdown()
         try output.write(
@@ -261,7 +270,74 @@ struct LaunchCommand: AsyncParsableCommand {
             rows: [ResultRow(label: "\(count) at once", tether: [tether], baselines: baselines)])
     }
 
-    /// Milliseconds to spawn the plugin binary without a host (it finds no cookie and exits 1)
+    private static let verifiedNames = ["plain", "SHA-256 digest", "Ed25519 signature", "SHA-256, cached"]
+
+    /// Milliseconds from start to the first call's answer, one plugin at a time, plain and with
+    /// each verifier (interleaved, so that the VM's noise falls on all three alike).
+    private static func verifiedLaunches(_ plugin: BenchPlugin, count: Int, reactor: Reactor) async throws
+        -> [String: [Double]]
+    {
+        let binary = [UInt8](try Data(contentsOf: URL(fileURLWithPath: plugin.executable)))
+        let key = Curve25519.Signing.PrivateKey()
+        let signature = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "bench-plugin-\(getpid()).sig"
+        ).path
+        try PluginSignature.sign(binary, with: key).fileText.write(toFile: signature, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: signature) }
+        let digest = try SHA256DigestVerifier(hex: [SHA256DigestVerifier.hexDigest(of: binary)])
+        let verifiers: [(any PluginBinaryVerifier)?] = [
+            nil, digest, Ed25519SignatureVerifier(trustedKeys: [key.publicKey], signaturePath: { _ in signature }), nil,
+        ]
+        let cache = VerifiedBinaryCache(verifier: digest)
+        let clock = ContinuousClock()
+        let payload = Data(repeating: 7, count: 64)
+        var samples: [String: [Double]] = [:]
+        for _ in 0..<count {
+            for (name, verifier) in zip(verifiedNames, verifiers) {
+                var configuration = plugin.configuration(startTimeout: .seconds(30))
+                configuration.verifier = verifier
+                if name == "SHA-256, cached" { configuration.verifiedBinaries = cache }
+                let start = clock.now
+                let client = try await PluginClient.start(configuration, on: reactor)
+                guard try await client.dispense(BenchEchoClient.self, name: "echo").echo(payload) == payload else {
+                    throw BenchError("echo mismatch")
+                }
+                samples[name, default: []].append((clock.now - start).seconds * 1e3)
+                await client.stop()
+            }
+        }
+        return samples
+    }
+
+    /// The verified-launch table, printed: launch → first call with each verifier against plain.
+    private static func verifiedTable(launches: Int, measured: [String: [Double]]) -> ResultTable {
+        let plain = Summary(measured["plain"]!).median
+        print(padded("launch → first call", 38) + padded("p50 ms", 9) + padded("p99 ms", 9) + "/ plain")
+        for name in verifiedNames {
+            let summary = Summary(measured[name]!)
+            print(
+                padded(name, 38) + padded(format(summary.median, 2), 9) + padded(format(summary.percentile(99), 2), 9)
+                    + format(summary.median / plain, 2) + "×")
+        }
+        return ResultTable(
+            id: "launch-verified", title: "bench launch: verified binaries, \(launches) launches per run",
+            subtitle:
+                "launch → first call; the binary is read, checked and run from a sealed in-memory copy (docs/guide.md, Security)",
+            labelHeader: "plugins", seriesHeader: "verifier", ratioHeader: "p50 / plain",
+            chart: ChartSpec(metric: "time", higherIsBetter: false),
+            rows: [
+                ResultRow(
+                    label: "one at a time",
+                    tether: verifiedNames.dropFirst().map { name in
+                        Series(
+                            name, [.percentiles("time", "ms", of: measured[name]!, digits: 2)],
+                            ratio: Summary(measured[name]!).median / plain)
+                    },
+                    baselines: [Series("plain", [.percentiles("time", "ms", of: measured["plain"]!, digits: 2)])])
+            ])
+    }
+
+    /// Milliseconds to spawn the plugin binary without a host (it finds no cookie and exits 78)
     /// and reap it: what any plugin built this way costs before its first line of code.
     private static func spawnFloor(_ plugin: BenchPlugin, count: Int, reactor: Reactor) async throws -> [Double] {
         let clock = ContinuousClock()
@@ -273,8 +349,10 @@ struct LaunchCommand: AsyncParsableCommand {
             let child = try ChildProcess.spawn(
                 executable: plugin.executable, arguments: plugin.arguments, environment: [],
                 files: [.init(null, as: .standardError)], on: reactor)
-            guard try await child.waitForExit() == .exited(code: 1) else {
-                throw BenchError("\(plugin.executable) without a host did not exit with status 1")
+            guard try await child.waitForExit() == .exited(code: PluginServer.cookieMismatchExitStatus) else {
+                throw BenchError(
+                    "\(plugin.executable) without a host did not exit with status \(PluginServer.cookieMismatchExitStatus)"
+                )
             }
             try await child.close()
             samples.append((clock.now - start).seconds * 1e3)

@@ -76,6 +76,10 @@ public struct PluginClientConfiguration: Sendable {
     /// verifier check those bytes, and runs a sealed in-memory copy of them: the file on disk is
     /// never executed, so replacing it after the check changes nothing. Nil: the path is run.
     public var verifier: (any PluginBinaryVerifier)?
+    /// A host's cache of verified binaries (``VerifiedBinaryCache``, with its own verifier): the
+    /// binary is read, verified and sealed once, and later starts of the same unchanged file run
+    /// that sealed copy without reading or checking it again. Takes the place of ``verifier``.
+    public var verifiedBinaries: VerifiedBinaryCache?
     /// Options of the RPC channels `dispense` makes.
     public var rpc = RPCConfiguration()
 

@@ -130,10 +130,14 @@ final class PluginLaunch: Sendable {
             throw PluginError(.notExecutable, "\(executable) is not an executable file")
         }
         // A verified binary runs from a sealed copy of the bytes verified: never from the path again.
-        let sealed = try configuration.verifier.map { verifier throws(PluginError) in
-            try sealedVerifiedCopy(of: executable, verifier: verifier)
+        let sealed: SealedExecutable?
+        if let cache = configuration.verifiedBinaries {
+            sealed = try cache.sealedCopy(of: executable)
+        } else if let verifier = configuration.verifier {
+            sealed = try sealedVerifiedCopy(of: executable, verifier: verifier)
+        } else {
+            sealed = nil
         }
-        defer { sealed?.close() }
         let directory = FileManager.default.temporaryDirectory
             .appendingPathComponent(
                 "tether-\(ProcessInfo.processInfo.processIdentifier)-\(UInt64.random(in: 0...UInt64.max))"
@@ -205,7 +209,7 @@ final class PluginLaunch: Sendable {
     /// Reads `executable` once, has `verifier` check the bytes read, and copies them into a sealed
     /// in-memory file to run instead of the path: what runs is what was verified, whatever
     /// replaces the file meanwhile. Blocking reads of the whole binary: on the caller's thread.
-    private static func sealedVerifiedCopy(of executable: String, verifier: any PluginBinaryVerifier)
+    static func sealedVerifiedCopy(of executable: String, verifier: any PluginBinaryVerifier)
         throws(PluginError) -> SealedExecutable
     {
         let bytes: [UInt8]

@@ -10,8 +10,8 @@ import SystemPackage
 ///
 /// The descriptor is close-on-exec and stays this process's: ``path`` names it through this
 /// process's `/proc/PID/fd/N`, which a child (whose own descriptors above 2 are closed before its
-/// exec) can still open. Close it with ``close()`` once the child has started (`posix_spawn`
-/// returns after the child's exec).
+/// exec) can still open. It is closed when the last reference goes: hold the object until the
+/// child has started (`posix_spawn` returns after the child's exec).
 public final class SealedExecutable: Sendable {
     public let fileDescriptor: FileDescriptor
 
@@ -44,7 +44,29 @@ public final class SealedExecutable: Sendable {
     public var path: String { "/proc/\(getpid())/fd/\(fileDescriptor.rawValue)" }
 
     /// Closes the descriptor; processes already started from it keep running.
-    public func close() {
+    deinit {
         closeDescriptor(fileDescriptor.rawValue)
+    }
+}
+
+/// What identifies a file's content without reading it: its device and inode, size, and the
+/// times of its last change of content (mtime) and of anything (ctime, which no caller can set
+/// back). A file rewritten in place, replaced or renamed over has another identity.
+public struct FileIdentity: Hashable, Sendable {
+    public let device: UInt64
+    public let inode: UInt64
+    public let size: Int64
+    public let modifiedNanoseconds: Int64
+    public let changedNanoseconds: Int64
+
+    /// The identity of the file `path` names (following symbolic links).
+    public init(of path: String) throws(ReactorError) {
+        var info = stat()
+        _ = try syscall("stat", detail: path) { unsafe stat(path, &info) }
+        device = UInt64(info.st_dev)
+        inode = UInt64(info.st_ino)
+        size = Int64(info.st_size)
+        modifiedNanoseconds = Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec)
+        changedNanoseconds = Int64(info.st_ctim.tv_sec) * 1_000_000_000 + Int64(info.st_ctim.tv_nsec)
     }
 }

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import RPCFixtures
+import Synchronization
 import Testing
 import TetherReactor
 import TetherSecurity
@@ -119,6 +120,38 @@ extension PluginLaunchTests {
             }
         }
 
+        /// A cache verifies a file once: the second start runs the sealed copy without checking
+        /// again; a file changed since (another identity) is checked again, and refused when it
+        /// no longer passes.
+        @Test func aCacheChecksAFileOnceWhileItIsUnchanged() async throws {
+            try await withPluginCopy { copy in
+                let verifier = try SHA256DigestVerifier(hex: [try digest(of: copy)])
+                // Made inside: the cache's sealed copy is a descriptor, closed with the cache.
+                try await withoutLeaks { reactor in
+                    let counting = CountingVerifier(inner: verifier)
+                    let cache = VerifiedBinaryCache(verifier: counting, maximumEntries: 1)
+                    var cached = configuration()
+                    cached.executable = copy
+                    cached.verifiedBinaries = cache
+                    for _ in 0..<2 {
+                        try await withPlugin(cached, on: reactor) { plugin in
+                            let value = try await plugin.dispense(KeyValueClient.self, name: "kv").get("x")
+                            #expect(value == nil)
+                        }
+                    }
+                    #expect(counting.checks.withLock { $0 } == 1)
+                    #expect(cache.count == 1)
+
+                    let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: copy))
+                    try handle.seekToEnd()
+                    try handle.write(contentsOf: Data([0]))
+                    try handle.close()
+                    _ = await expectStartFails(.verificationFailed, cached, on: reactor)
+                    #expect(counting.checks.withLock { $0 } == 2)
+                }
+            }
+        }
+
         /// The signature file's line round-trips, and malformed lines are refused.
         @Test func theSignatureFileFormat() throws {
             let key = Curve25519.Signing.PrivateKey()
@@ -166,5 +199,20 @@ extension PluginLaunchTests {
             process.waitUntilExit()
             return (process.terminationStatus, String(decoding: output, as: UTF8.self))
         }
+    }
+}
+
+/// Counts the checks it passes on to `inner`.
+private final class CountingVerifier: PluginBinaryVerifier {
+    let inner: any PluginBinaryVerifier
+    let checks = Mutex(0)
+
+    init(inner: any PluginBinaryVerifier) {
+        self.inner = inner
+    }
+
+    func verify(_ binary: [UInt8], path: String) throws(PluginError) {
+        checks.withLock { $0 += 1 }
+        try inner.verify(binary, path: path)
     }
 }
