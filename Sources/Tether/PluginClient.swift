@@ -115,7 +115,8 @@ public final class PluginClient: Sendable {
     /// - Throws: ``PluginError`` — `executableNotFound`, `notExecutable`, `launchFailed`,
     ///   `tooManyOpenFiles`, `exitedBeforeHandshake`, `cookieMismatch`, `startTimeout`, `malformedHandshake`,
     ///   `coreVersionMismatch`, `noCommonVersion`, `unsupportedNetwork`, `unsupportedProtocol`,
-    ///   `tlsUnsupported`, `peerMismatch`.
+    ///   `tlsUnsupported`, `peerMismatch`, `verificationFailed` (a configured verifier refused
+    ///   the binary).
     public static func start(_ configuration: PluginClientConfiguration, on reactor: Reactor) async throws
         -> PluginClient
     {

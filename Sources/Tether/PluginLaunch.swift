@@ -129,12 +129,15 @@ final class PluginLaunch: Sendable {
         guard !isDirectory, FileManager.default.isExecutableFile(atPath: executable) else {
             throw PluginError(.notExecutable, "\(executable) is not an executable file")
         }
-        // A verified binary runs from a sealed copy of the bytes verified: never from the path again.
+        // A verified binary runs from a sealed copy of the bytes verified: never from the path
+        // again. Reading and checking the whole binary blocks: off the reactor's thread.
         let sealed: SealedExecutable?
         if let cache = configuration.verifiedBinaries {
-            sealed = try cache.sealedCopy(of: executable)
+            sealed = try await Task.detached { () throws(PluginError) in try cache.sealedCopy(of: executable) }.value
         } else if let verifier = configuration.verifier {
-            sealed = try sealedVerifiedCopy(of: executable, verifier: verifier)
+            sealed = try await Task.detached { () throws(PluginError) in
+                try sealedVerifiedCopy(of: executable, verifier: verifier)
+            }.value
         } else {
             sealed = nil
         }
@@ -184,14 +187,18 @@ final class PluginLaunch: Sendable {
             readers.append(stderr)
             writers.append(stderrWriter)
             step = "spawning the plugin"
-            let process = try ChildProcess.spawn(
-                executable: sealed?.path ?? executable, arguments: configuration.arguments,
-                environment: environment.map { "\($0.key)=\($0.value)" },
-                files: [
-                    .init(stdoutWriter.fileDescriptor, as: .standardOutput),
-                    .init(stderrWriter.fileDescriptor, as: .standardError),
-                ],
-                newProcessGroup: true, programName: executable, on: reactor)
+            // The sealed copy's descriptor must stay open until the child has exec'd it
+            // (`posix_spawn` returns after that): its path names it through this process.
+            let process = try withExtendedLifetime(sealed) { () throws(ReactorError) in
+                try ChildProcess.spawn(
+                    executable: sealed?.path ?? executable, arguments: configuration.arguments,
+                    environment: environment.map { "\($0.key)=\($0.value)" },
+                    files: [
+                        .init(stdoutWriter.fileDescriptor, as: .standardOutput),
+                        .init(stderrWriter.fileDescriptor, as: .standardError),
+                    ],
+                    newProcessGroup: true, programName: executable, on: reactor)
+            }
             metrics?.launched()
             // The plugin has its copies of the write ends; ours would keep the pipes from ending.
             await close(readers: [], writers: writers)
@@ -208,7 +215,9 @@ final class PluginLaunch: Sendable {
 
     /// Reads `executable` once, has `verifier` check the bytes read, and copies them into a sealed
     /// in-memory file to run instead of the path: what runs is what was verified, whatever
-    /// replaces the file meanwhile. Blocking reads of the whole binary: on the caller's thread.
+    /// replaces the file meanwhile. Only ELF executables: a script's interpreter would open the
+    /// sealed copy by its path after the exec, and is not checked itself. Blocks (reads the
+    /// whole binary): not on a reactor's thread.
     static func sealedVerifiedCopy(of executable: String, verifier: any PluginBinaryVerifier)
         throws(PluginError) -> SealedExecutable
     {
@@ -218,11 +227,20 @@ final class PluginLaunch: Sendable {
         } catch {
             throw PluginError(.launchFailed, "reading \(executable) to verify it: \(error)")
         }
+        guard bytes.starts(with: [0x7F, 0x45, 0x4C, 0x46]) else {
+            throw PluginError(
+                .verificationFailed,
+                "\(executable) is not an ELF executable (a script's interpreter would run unchecked); verify an ELF binary"
+            )
+        }
         try verifier.verify(bytes, path: executable)
         afterVerification.withLock { $0 }?(executable)
         do {
             return try SealedExecutable(bytes: bytes, name: URL(fileURLWithPath: executable).lastPathComponent)
         } catch {
+            if let exhausted = PluginError.descriptorsExhausted(error, while: "making a sealed copy of \(executable)") {
+                throw exhausted
+            }
             throw PluginError(.launchFailed, "a sealed copy of \(executable): \(error)")
         }
     }

@@ -64,7 +64,8 @@ public final class VerifiedBinaryCache: Sendable {
             while state.entries.count > maximumEntries,
                 let oldest = state.entries.min(by: { $0.value.lastUse < $1.value.lastUse })?.key
             {
-                // A start still using it holds its own reference until its child has started.
+                // A start still using it holds its own reference until its child has started
+                // (`PluginLaunch.spawn` keeps it alive across the spawn).
                 state.entries.removeValue(forKey: oldest)
             }
         }

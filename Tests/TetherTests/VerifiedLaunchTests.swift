@@ -152,6 +152,22 @@ extension PluginLaunchTests {
             }
         }
 
+        /// A script passes no verifier, even one whose digest it matches: its interpreter would
+        /// open the sealed copy by path after the exec, and is not checked itself.
+        @Test func aScriptIsRefused() async throws {
+            try await withPluginCopy { copy in
+                try "#!/bin/sh\nexit 0\n".write(toFile: copy, atomically: true, encoding: .utf8)
+                try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: copy)
+                try await withoutLeaks { reactor in
+                    var script = configuration()
+                    script.executable = copy
+                    script.verifier = try SHA256DigestVerifier(hex: [try digest(of: copy)])
+                    let error = await expectStartFails(.verificationFailed, script, on: reactor)
+                    #expect(error?.message.contains("is not an ELF executable") == true)
+                }
+            }
+        }
+
         /// The signature file's line round-trips, and malformed lines are refused.
         @Test func theSignatureFileFormat() throws {
             let key = Curve25519.Signing.PrivateKey()
