@@ -29,23 +29,22 @@ public struct RPCIncomingCall: Sendable {
     /// The items the caller streams, ending at its FIN. Can be taken once: a second stream (of
     /// items or bytes) throws ``RPCError/Code-swift.struct/streamConsumed`` when iterated.
     public func incomingStream<Item: Decodable & Sendable>(of: Item.Type) -> RPCStream<Item> {
-        let remote = RPCRemoteItems<Item>(
-            reader: RPCItemReader(
-                messages: exchange.takeMessages() ?? exchange.context.messages(on: stream, budget: exchange.budget),
-                end: .fin, context: exchange.context))
-        if !exchange.takeIncoming() { _ = remote.takeReader() }
-        return RPCStream(remote: remote)
+        // The reader past the call message goes to the first taker; a second finds none.
+        let reader = exchange.takeMessages().map {
+            RPCItemReader<Item>(messages: $0, end: .fin, context: exchange.context)
+        }
+        return RPCStream(remote: RPCRemoteItems(reader: reader))
     }
 
     /// The raw bytes the caller streams after the call message, ending at its FIN (11.6). Can be
     /// taken once: a second stream (of items or bytes) throws
     /// ``RPCError/Code-swift.struct/streamConsumed`` when iterated.
     public func incomingBytes() -> ByteStream {
-        var messages = exchange.takeMessages()
-        let first = messages?.takeRemainder()
-        let remote = RPCRemoteBytes(reader: RPCByteReader(stream: stream, first: first, context: exchange.context))
-        if !exchange.takeIncoming() { _ = remote.takeReader() }
-        return ByteStream(remote: remote)
+        let reader = exchange.takeMessages().map { messages in
+            var messages = messages
+            return RPCByteReader(stream: stream, first: messages.takeRemainder(), context: exchange.context)
+        }
+        return ByteStream(remote: RPCRemoteBytes(reader: reader))
     }
 
     /// Sends `[3, nil]` (the call succeeded), then the bytes of `bytes` as they are, and ends the
@@ -118,7 +117,6 @@ final class RPCCallExchange: Sendable {
     let server: RPCServer
     private let messages: Mutex<RPCMessageReader?>
     private let responded = Atomic<Bool>(false)
-    private let incomingTaken = Atomic<Bool>(false)
     private let respondsWithBytes = Atomic<Bool>(false)
 
     init(
@@ -133,6 +131,8 @@ final class RPCCallExchange: Sendable {
     }
 
     /// The reader past the call message; the first caller takes it.
+    /// The reader past the call message (holding any bytes read past it): for the first taker of
+    /// the caller's streamed argument; nil after.
     func takeMessages() -> RPCMessageReader? {
         messages.withLock { messages in
             defer { messages = nil }
@@ -142,11 +142,6 @@ final class RPCCallExchange: Sendable {
 
     /// - Parameter sendingBytes: the response is raw bytes after `[3, nil]`: once it started, the
     ///   call can only end with FIN or a reset, never another message.
-    /// True for the first taker of the caller's streamed argument, false after.
-    func takeIncoming() -> Bool {
-        !incomingTaken.exchange(true, ordering: .acquiringAndReleasing)
-    }
-
     func markResponded(sendingBytes: Bool = false) throws {
         guard !responded.exchange(true, ordering: .acquiringAndReleasing) else {
             throw RPCError(.protocolViolation, "the call was already answered")

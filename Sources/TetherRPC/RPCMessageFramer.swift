@@ -5,9 +5,6 @@ import TetherReactor
 struct RPCMessageFramer: Sendable {
     private var pending: [UInt8] = []
     private var start = 0
-    /// The slice appended last: bytes left after the last message are a suffix of it when they
-    /// all came in it, and are then handed on as a slice of it (``takeRemainder()``).
-    private var lastSlice: BufferSlice?
     let maxMessageBytes: Int
 
     init(maxMessageBytes: Int) {
@@ -33,7 +30,6 @@ struct RPCMessageFramer: Sendable {
     }
 
     mutating func append(_ slice: BufferSlice) {
-        lastSlice = slice
         if start == pending.count {
             // The common case: nothing left over, the slice starts a message.
             pending = slice.bytes
@@ -48,19 +44,15 @@ struct RPCMessageFramer: Sendable {
     }
 
     /// The buffered bytes after the last message (the start of a byte stream that follows the
-    /// envelope messages), or nil when there are none; the framer is empty afterwards. A slice of
-    /// the slice they arrived in when they all arrived in one (no copy), else a copy of them.
+    /// envelope messages, when a sender put both in one frame), or nil when there are none; the
+    /// framer is empty afterwards. They are a copy, as every buffered byte is: the framer holds
+    /// no receive buffer of the reactor's, which would stay out of the ring for the call's life.
     mutating func takeRemainder() -> BufferSlice? {
         defer {
             pending = []
             start = 0
-            lastSlice = nil
         }
-        let remaining = pending.count - start
-        guard remaining > 0 else { return nil }
-        if let lastSlice, lastSlice.count >= remaining {
-            return lastSlice.slice((lastSlice.count - remaining)..<lastSlice.count)
-        }
+        guard start < pending.count else { return nil }
         return BufferSlice(copying: pending[start...])
     }
 

@@ -11,7 +11,8 @@ import TetherReactor
 final class RPCRemoteBytes: Sendable {
     private let reader: Mutex<RPCByteReader?>
 
-    init(reader: RPCByteReader) {
+    /// With no reader: a stream already taken, whose iteration throws `streamConsumed`.
+    init(reader: RPCByteReader?) {
         self.reader = Mutex(reader)
     }
 

@@ -10,7 +10,8 @@ import TetherMux
 final class RPCRemoteItems<Element: Sendable>: Sendable {
     private let reader: Mutex<RPCItemReader<Element>?>
 
-    init(reader: RPCItemReader<Element>) {
+    /// With no reader: a stream already taken, whose iteration throws `streamConsumed`.
+    init(reader: RPCItemReader<Element>?) {
         self.reader = Mutex(reader)
     }
 
