@@ -214,8 +214,8 @@ final class PluginLaunch: Sendable {
     }
 
     /// Reads `executable` once, has `verifier` check the bytes read, and copies them into a sealed
-    /// in-memory file to run instead of the path: what runs is what was verified, whatever
-    /// replaces the file meanwhile. Only ELF executables: a script's interpreter would open the
+    /// in-memory file, which runs in the path's place: what runs is what was verified, whatever
+    /// happens to the file. Only ELF executables: a script's interpreter would open the
     /// sealed copy by its path after the exec, and is not checked itself. Blocks (reads the
     /// whole binary): not on a reactor's thread.
     static func sealedVerifiedCopy(of executable: String, verifier: any PluginBinaryVerifier)
@@ -234,7 +234,6 @@ final class PluginLaunch: Sendable {
             )
         }
         try verifier.verify(bytes, path: executable)
-        afterVerification.withLock { $0 }?(executable)
         do {
             return try SealedExecutable(bytes: bytes, name: URL(fileURLWithPath: executable).lastPathComponent)
         } catch {
@@ -244,10 +243,6 @@ final class PluginLaunch: Sendable {
             throw PluginError(.launchFailed, "a sealed copy of \(executable): \(error)")
         }
     }
-
-    /// Called with the path after a binary was verified and before its sealed copy runs: for the
-    /// test that replaces the file on disk in between.
-    static let afterVerification = Mutex<(@Sendable (String) -> Void)?>(nil)
 
     /// Closes pipe ends; also in a cancelled task (the caller's may be), where a handle's close
     /// still closes its descriptor.
@@ -383,7 +378,7 @@ final class PluginLaunch: Sendable {
     func watchExit(session: MuxSession) {
         let watcher = Task(executorPreference: reactor) { [self] in
             let status = try? await process.waitForExit()
-            // Detached: the plugin's end is no longer this host's to report.
+            // Cancelled by a detach: a detached plugin's exit is the next host's to report.
             if Task.isCancelled { return }
             let expected = ending.withLock { $0 != .none }
             if let status { countExit(status, expected: expected) }
@@ -477,10 +472,10 @@ final class PluginLaunch: Sendable {
         await stopped.wait()
     }
 
-    /// SIGKILL to the process group now, then the rest of ``stop(session:control:)``: the graceful steps
-    /// find the plugin gone and pass at once. During a stop already under way it cuts that stop's
-    /// grace short.
-    /// After ``detach(session:control:)`` it does nothing: the handle is no longer this host's.
+    /// SIGKILL to the process group now, then the rest of ``stop(session:control:)``: the graceful
+    /// steps find the plugin gone and pass at once. During a stop already under way it cuts that
+    /// stop's grace short. During or after ``detach(session:control:)`` it does nothing: a
+    /// detached plugin belongs to the next host.
     func kill(session: MuxSession?, control: ControlChannel?) async {
         // Decided under the one lock: a detach under way keeps the plugin running; otherwise this
         // is a stop (begun here or already), so the exit is expected by the time the watcher

@@ -50,21 +50,12 @@ extension PluginLaunchTests {
             }
         }
 
-        /// The file is replaced on disk between the check and the exec (the test hook): the
-        /// verified program runs all the same, from its sealed copy (`/proc/PID/exe` is a memfd),
-        /// and serves calls.
+        /// The file is replaced on disk between the check and the exec (by the verifier itself,
+        /// once it has passed the bytes): the verified program runs all the same, from its sealed
+        /// copy (`/proc/PID/exe` is a memfd), and serves calls.
         @Test func theVerifiedBytesRunWhateverReplacesTheFile() async throws {
             try await withPluginCopy { copy in
-                let verifier = try SHA256DigestVerifier(hex: [try digest(of: copy)])
-                PluginLaunch.afterVerification.withLock {
-                    $0 = { path in
-                        try? FileManager.default.removeItem(atPath: path)
-                        _ = FileManager.default.createFile(
-                            atPath: path, contents: Data("#!/bin/sh\necho swapped\nexit 9\n".utf8),
-                            attributes: [.posixPermissions: 0o755])
-                    }
-                }
-                defer { PluginLaunch.afterVerification.withLock { $0 = nil } }
+                let verifier = SwappingVerifier(inner: try SHA256DigestVerifier(hex: [try digest(of: copy)]))
                 try await withoutLeaks { reactor in
                     var verified = configuration()
                     verified.executable = copy
@@ -230,5 +221,19 @@ private final class CountingVerifier: PluginBinaryVerifier {
     func verify(_ binary: [UInt8], path: String) throws(PluginError) {
         checks.withLock { $0 += 1 }
         try inner.verify(binary, path: path)
+    }
+}
+
+/// Passes the bytes to `inner`, then replaces the file at the path with a script that exits 9:
+/// a swap between the check and the exec.
+private struct SwappingVerifier: PluginBinaryVerifier {
+    let inner: any PluginBinaryVerifier
+
+    func verify(_ binary: [UInt8], path: String) throws(PluginError) {
+        try inner.verify(binary, path: path)
+        try? FileManager.default.removeItem(atPath: path)
+        _ = FileManager.default.createFile(
+            atPath: path, contents: Data("#!/bin/sh\necho swapped\nexit 9\n".utf8),
+            attributes: [.posixPermissions: 0o755])
     }
 }
