@@ -170,8 +170,18 @@ private final class Supervisor: Sendable {
     }
 
     func client() async throws -> PluginClient {
-        var waited = Duration.zero
-        let clock = ContinuousClock()
+        // One deadline for all of a client's waiting, however many changes of state it sees.
+        guard case .wait(let bound) = policy.whileRestarting else { return try await clientNow(waiting: false) }
+        do {
+            return try await reactor.withDeadline(bound) { try await self.clientNow(waiting: true) }
+        } catch let error as ReactorError where error.code == .timedOut {
+            throw PluginError(.pluginRestarting, "\(configuration.displayName) was not back within \(bound)")
+        }
+    }
+
+    /// The running plugin's client; while it is down, waits for each change of state (`waiting`)
+    /// or throws `pluginRestarting`.
+    private func clientNow(waiting: Bool) async throws -> PluginClient {
         while true {
             let (state, changed) = inner.withLock { ($0.state, $0.changed) }
             let down: String
@@ -187,19 +197,10 @@ private final class Supervisor: Sendable {
             case .restarting(let restart):
                 down = "exited and is being restarted (restart \(restart))"
             }
-            guard case .wait(let bound) = policy.whileRestarting else {
-                throw PluginError(.pluginRestarting, "\(configuration.displayName) \(down)")
-            }
-            let start = clock.now
+            guard waiting else { throw PluginError(.pluginRestarting, "\(configuration.displayName) \(down)") }
             inner.withLock { $0.waitingClients += 1 }
             defer { inner.withLock { $0.waitingClients -= 1 } }
-            do {
-                try await reactor.withDeadline(max(bound - waited, .zero)) { try await changed.waitUnlessCancelled() }
-            } catch let error as ReactorError where error.code == .timedOut {
-                throw PluginError(
-                    .pluginRestarting, "\(configuration.displayName) \(down), and was not back within \(bound)")
-            }
-            waited += clock.now - start
+            try await changed.waitUnlessCancelled()
         }
     }
 
@@ -282,7 +283,7 @@ private final class Supervisor: Sendable {
                 "plugin stopped unexpectedly (\(reason)); restarting it in \(delay)",
                 metadata: ["plugin.restart": "\(restart)"])
             do {
-                try await Task.sleep(for: delay)
+                try await reactor.sleep(for: delay)
                 await beforeRestart?()
                 try Task.checkCancellation()
                 let client = try await PluginClient.start(configuration, on: reactor)
