@@ -67,7 +67,8 @@ public struct PluginDiscovery: Sendable {
     ///   configuration (`~/.config`), because plugins are installed programs, not settings:
     ///   configuration directories are often synced between machines, where binaries of
     ///   another architecture would not run. The application's name is a parameter because a
-    ///   library cannot know it (the binary's own name changes with renames and wrappers).
+    ///   library cannot know it (the binary's file name is not stable: copies, renames and
+    ///   wrappers change it).
     /// - The binary's directory is that of `/proc/self/exe`, the executable the kernel ran (not
     ///   `argv[0]`, which the caller chooses); left out when it cannot be read.
     /// - The current directory, as go-plugin's seed notes have it. Mind that plugins found there

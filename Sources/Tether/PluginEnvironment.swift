@@ -21,7 +21,8 @@ public struct PluginEnvironment: Sendable, Equatable {
     public static let reattachableVariable = "TETHER_PLUGIN_REATTACHABLE"
     /// Set (to anything but `0`) by a developer who starts a plugin by hand, under a debugger:
     /// the plugin serves without a host, as a reattachable one, and prints its reattach
-    /// configuration instead of the handshake line (docs/guide.md, "Reattach and debug mode").
+    /// configuration where a plugin prints its handshake line (docs/guide.md, "Reattach and debug
+    /// mode").
     public static let debugVariable = "TETHER_PLUGIN_DEBUG"
 
     /// The versions the host supports; nil when the host did not say (an old go-plugin host).
