@@ -50,7 +50,8 @@ extension ReactorSuite {
                     executable: "/bin/sleep", arguments: ["1000"], environment: [], on: reactor)
                 let attached = try AttachedProcess.attach(pid: child.pid, on: reactor)
                 let waiter = Task(executorPreference: reactor) { try await attached.waitForExit() }
-                try await reactor.sleep(for: .milliseconds(10))
+                // The wait's poll is in the ring before the close: the close must end it.
+                #expect(try await eventually(on: reactor) { await reactor.counters().operationsInFlight == 1 })
                 try await attached.close()
                 let error = await #expect(throws: ReactorError.self) { try await waiter.value }
                 #expect(error?.code == .closed)
