@@ -142,9 +142,10 @@ public struct ByteStreamWriter: Sendable {
 
     /// Sends `slices` in order, as ``write(_:)-(BufferSlice)`` sends one.
     public func write(_ slices: [BufferSlice]) async throws {
-        let slices = slices.filter { !$0.isEmpty }
-        guard !slices.isEmpty else { return }
-        try await send(slices)
+        // Empty slices are dropped; the array is copied only when it has one.
+        let sent = slices.contains(where: \.isEmpty) ? slices.filter { !$0.isEmpty } : slices
+        guard !sent.isEmpty else { return }
+        try await send(sent)
     }
 
     /// Sends a copy of `bytes` (one copy, made here); prefer ``write(_:)-(BufferSlice)``.

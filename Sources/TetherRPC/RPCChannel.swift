@@ -144,7 +144,7 @@ public struct RPCChannel: Sendable {
         let builder = self.builder
         replies.attach(
             Task(executorPreference: session.reactor) {
-                _ = await Self.send(items, on: stream, builder: builder)
+                await Self.send(items, on: stream, builder: builder)
             })
         return RPCStream(remote: replies)
     }

@@ -17,7 +17,7 @@ final class RPCRemoteItems<Element: Sendable>: Sendable {
 
     /// A task that sends the call's other direction; cancelled when the reader (this object's,
     /// or the iterator's that took it) is dropped.
-    func attach(_ task: Task<Void, Never>) {
+    func attach(_ task: Task<(any Error)?, Never>) {
         let companion = RPCCompanionTask(task)
         reader.withLock { $0?.companion = companion }
     }
@@ -31,29 +31,22 @@ final class RPCRemoteItems<Element: Sendable>: Sendable {
 
 }
 
-/// Cancels its task when the last reference to it goes.
+/// The task sending a call's other direction (items or bytes), cancelled when the last
+/// reference to it goes; it ends with the error that stopped it, if any.
 final class RPCCompanionTask: Sendable {
-    private let cancelTask: @Sendable () -> Void
-    /// The error the task ended with, for a task that returns one (a sender of bytes or items).
-    private let outcome: (@Sendable () async -> (any Error)?)?
-
-    init<Success: Sendable>(_ task: Task<Success, Never>) {
-        self.cancelTask = { task.cancel() }
-        self.outcome = nil
-    }
+    private let task: Task<(any Error)?, Never>
 
     init(_ task: Task<(any Error)?, Never>) {
-        self.cancelTask = { task.cancel() }
-        self.outcome = { await task.value }
+        self.task = task
     }
 
     /// Waits for the task to end and returns the error it ended with; nil for none.
     func error() async -> (any Error)? {
-        await outcome?()
+        await task.value
     }
 
     deinit {
-        cancelTask()
+        task.cancel()
     }
 }
 
