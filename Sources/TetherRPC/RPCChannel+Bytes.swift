@@ -1,3 +1,4 @@
+import TetherMessagePack
 import TetherMux
 import TetherReactor
 
@@ -71,34 +72,22 @@ extension RPCChannel {
     /// Reads the callee's `[3, nil]` (or its failure) and returns the raw bytes after it. The
     /// channel's deadline starts here and lasts until the bytes end.
     private func receiveBytes(on stream: MuxStream, companion: RPCCompanionTask?) async throws -> ByteStream {
-        var deadline: RPCTransferDeadline?
-        if let timeout, timeout >= .zero {
-            let expiry = RPCDeadlineTimer(resetting: stream)
-            let timer = ReactorTimer.start(
-                on: session.reactor, timeoutNanoseconds: timeout.clampedNanoseconds, handler: expiry)
-            deadline = RPCTransferDeadline(expiry: expiry, timer: timer, timeout: timeout)
+        let deadline = startDeadline(resetting: stream).map {
+            RPCTransferDeadline(expiry: $0.expiry, timer: $0.timer, timeout: timeout!)
         }
         var messages = context.messages(on: stream)
-        let header: RPCMessage?
+        let response: Result<MessagePackReader, any Error>
         do {
-            header = try await messages.next()
+            response = try await awaitResponse(from: &messages)
         } catch {
             if let deadline, deadline.expiry.hasExpired {
                 throw RPCError(.deadlineExceeded, "no response within \(deadline.timeout)")
             }
             throw error
         }
-        switch header {
-        case .result(var value):
-            guard value.readIsNil(), value.isAtEnd else {
-                throw RPCError(.protocolViolation, "a byte-stream result starts with [3, nil] on stream \(stream.id)")
-            }
-        case .failure(let failure):
-            throw context.error(for: failure)
-        case .call, .item:
-            throw RPCError(.protocolViolation, "expected the call's result on stream \(stream.id)")
-        case nil:
-            throw RPCError(.connectionLost, "the call's stream \(stream.id) ended without a result")
+        var value = try response.get()
+        guard value.readIsNil(), value.isAtEnd else {
+            throw RPCError(.protocolViolation, "a byte-stream result starts with [3, nil] on stream \(stream.id)")
         }
         let reader = RPCByteReader(
             stream: stream, first: messages.takeRemainder(), context: context, deadline: deadline,

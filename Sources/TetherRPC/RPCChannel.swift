@@ -188,15 +188,22 @@ public struct RPCChannel: Sendable {
     /// one, or the response is malformed).
     private func awaitResponse(on stream: MuxStream) async throws -> Result<MessagePackReader, any Error> {
         var messages = context.messages(on: stream)
+        return try await awaitResponse(from: &messages)
+    }
+
+    /// ``awaitResponse(on:)`` from `messages`, which keeps what was read past the response (the
+    /// start of a byte-stream result).
+    func awaitResponse(from messages: inout RPCMessageReader) async throws -> Result<MessagePackReader, any Error> {
+        let id = messages.stream.id
         switch try await messages.next() {
         case .result(let value):
             return .success(value)
         case .failure(let failure):
             return .failure(context.error(for: failure))
         case .call, .item:
-            throw RPCError(.protocolViolation, "expected the call's result on stream \(stream.id)")
+            throw RPCError(.protocolViolation, "expected the call's result on stream \(id)")
         case nil:
-            throw RPCError(.connectionLost, "the call's stream \(stream.id) ended without a result")
+            throw RPCError(.connectionLost, "the call's stream \(id) ended without a result")
         }
     }
 
@@ -224,19 +231,26 @@ public struct RPCChannel: Sendable {
     private func withDeadline<Value>(resetting stream: MuxStream, _ body: () async throws -> Value) async throws
         -> Value
     {
-        // A negative timeout is no deadline here (the callee gets 0 and fails the call at once).
-        guard let timeout, timeout >= .zero else { return try await body() }
-        let deadline = RPCDeadlineTimer(resetting: stream)
-        let timer = ReactorTimer.start(
-            on: session.reactor, timeoutNanoseconds: timeout.clampedNanoseconds, handler: deadline)
+        guard let (deadline, timer) = startDeadline(resetting: stream) else { return try await body() }
         defer { timer.cancel() }
         do {
             return try await body()
         } catch {
             if deadline.hasExpired {
-                throw RPCError(.deadlineExceeded, "no response within \(timeout)")
+                throw RPCError(.deadlineExceeded, "no response within \(timeout!)")
             }
             throw error
         }
+    }
+
+    /// The channel's timeout for a call on `stream`, started: a reactor timer that resets the
+    /// stream when it passes. Nil without a timeout (a negative one is none here: the callee
+    /// gets 0 and fails the call at once).
+    func startDeadline(resetting stream: MuxStream) -> (expiry: RPCDeadlineTimer, timer: ReactorTimer)? {
+        guard let timeout, timeout >= .zero else { return nil }
+        let expiry = RPCDeadlineTimer(resetting: stream)
+        let timer = ReactorTimer.start(
+            on: session.reactor, timeoutNanoseconds: timeout.clampedNanoseconds, handler: expiry)
+        return (expiry, timer)
     }
 }
