@@ -37,7 +37,7 @@ extension PluginLaunchTests {
 
 /// Runs an executable to its end with stdout and stderr captured in files (no pipe to drain while
 /// waiting) and without blocking a thread.
-private enum ChildRun {
+enum ChildRun {
     struct Result {
         var status: Int32
         var stdout: String

@@ -175,10 +175,12 @@ extension PluginLaunchTests {
         @Test func tetherSignMakesSignaturesTheHostAccepts() async throws {
             try await withPluginCopy { copy in
                 let key = URL(fileURLWithPath: copy).deletingLastPathComponent().appendingPathComponent("key").path
-                #expect(try run(["keygen", key]).status == 0)
-                #expect(try run(["sign", "--key", key, copy]).status == 0)
-                let verified = try run(["verify", "--trusted", key + ".pub", copy])
-                #expect(verified.status == 0 && verified.output.contains("signed by a trusted key"), "\(verified)")
+                let made = try await run(["keygen", key])
+                #expect(made.status == 0)
+                let signed = try await run(["sign", "--key", key, copy])
+                #expect(signed.status == 0)
+                let verified = try await run(["verify", "--trusted", key + ".pub", copy])
+                #expect(verified.status == 0 && verified.stdout.contains("signed by a trusted key"), "\(verified)")
                 let publicKey = try Curve25519.Signing.PublicKey(
                     rawRepresentation: Data(
                         base64Encoded: try String(contentsOfFile: key + ".pub", encoding: .utf8)
@@ -190,21 +192,13 @@ extension PluginLaunchTests {
                 try handle.seekToEnd()
                 try handle.write(contentsOf: Data([0]))
                 try handle.close()
-                let refused = try run(["verify", "--trusted", key + ".pub", copy])
-                #expect(refused.status == 1 && refused.output.contains("does not match its signature"), "\(refused)")
+                let refused = try await run(["verify", "--trusted", key + ".pub", copy])
+                #expect(refused.status == 1 && refused.stdout.contains("does not match its signature"), "\(refused)")
             }
         }
 
-        private func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: TestExecutables.path("tether-sign"))
-            process.arguments = arguments
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            try process.run()
-            let output = pipe.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+        private func run(_ arguments: [String]) async throws -> ChildRun.Result {
+            try await ChildRun.run(TestExecutables.path("tether-sign"), arguments)
         }
     }
 }
