@@ -40,6 +40,9 @@ public struct PluginEnvironment: Sendable, Equatable {
     public var network: PluginNetwork
     /// The host asked the plugin to be reattachable (``reattachableVariable``).
     public var reattachable = false
+    /// A developer started the plugin by hand in debug mode (``debugVariable``): no cookie is
+    /// needed, and the plugin serves as a reattachable one.
+    public var debug = false
 
     /// Reads the contract from a plugin's environment.
     ///
@@ -47,7 +50,9 @@ public struct PluginEnvironment: Sendable, Equatable {
     ///   message is the explanation to print for a user who ran the plugin by hand),
     ///   `invalidEnvironment` for a version list or port that cannot be used.
     public init(_ environment: [String: String], handshake: HandshakeConfiguration) throws(PluginError) {
-        guard environment[handshake.cookieKey] == handshake.cookieValue else {
+        // Debug mode: started by hand, so there is no cookie to check.
+        debug = environment[Self.debugVariable].map { !$0.isEmpty && $0 != "0" } ?? false
+        guard debug || environment[handshake.cookieKey] == handshake.cookieValue else {
             throw PluginError(
                 .cookieMismatch,
                 """

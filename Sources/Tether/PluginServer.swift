@@ -65,10 +65,6 @@ public enum PluginServer {
         environment: [String: String] = ProcessInfo.processInfo.environment
     ) async -> Int32 {
         precondition(!services.isEmpty || !instances.isEmpty, "a plugin serves at least one version")
-        // Debug mode: started by hand, so there is no cookie to check.
-        let debugging = environment[PluginEnvironment.debugVariable].map { !$0.isEmpty && $0 != "0" } ?? false
-        var environment = environment
-        if debugging { environment[handshake.cookieKey] = handshake.cookieValue }
         let contract: PluginEnvironment
         do {
             contract = try PluginEnvironment(environment, handshake: handshake)
@@ -77,6 +73,7 @@ public enum PluginServer {
             return error.code == .cookieMismatch ? cookieMismatchExitStatus : 1
         }
         // Die with the host, unless the plugin is to outlive it; leave the terminal's Ctrl-C to it.
+        let debugging = contract.debug
         let reattachable = debugging || contract.reattachable
         do {
             if !reattachable {

@@ -98,6 +98,18 @@ import Testing
         }
     }
 
+    /// Debug mode needs no cookie; `0` or an empty value is not debug mode.
+    @Test func debugModeNeedsNoCookie() throws {
+        #expect(try PluginEnvironment(["TETHER_PLUGIN_DEBUG": "1"], handshake: handshake).debug)
+        #expect(try !PluginEnvironment(["KV_PLUGIN": "hello"], handshake: handshake).debug)
+        for off in ["0", ""] {
+            let error = #expect(throws: PluginError.self) {
+                _ = try PluginEnvironment(["TETHER_PLUGIN_DEBUG": off], handshake: handshake)
+            }
+            #expect(error?.code == .cookieMismatch)
+        }
+    }
+
     @Test func versionNegotiationPicksTheHighestSharedEitherWay() throws {
         let host = try PluginEnvironment(
             ["KV_PLUGIN": "hello", "PLUGIN_PROTOCOL_VERSIONS": "1,2,3"], handshake: handshake)
