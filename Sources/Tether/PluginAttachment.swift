@@ -131,19 +131,7 @@ final class PluginAttachment: Sendable {
     func stop(session: MuxSession, control: ControlChannel) async {
         if reattach.debug { return await detach(session: session) }
         begin { [self] in
-            let grace = configuration.shutdownGrace
-            let closing = SessionClosing(
-                session, on: reactor, after: { await control.requestQuit() }, waitingUpTo: grace)
-            if await !waitForExit(within: grace) {
-                logger.info("reattached plugin did not quit within the grace period; sending it SIGTERM")
-                try? process.send(signal: SIGTERM)
-                if await !waitForExit(within: grace) {
-                    logger.info("reattached plugin ignored SIGTERM; sending it SIGKILL")
-                    try? process.send(signal: SIGKILL)
-                    _ = await waitForExit(within: grace)
-                }
-            }
-            await closing.wait(within: grace, on: reactor)
+            await escalation.run(session: session, quit: { await control.requestQuit() })
             await release()
         }
         await stopped.wait()
@@ -153,8 +141,7 @@ final class PluginAttachment: Sendable {
     /// for a plugin in debug mode.
     func kill(session: MuxSession) async {
         begin { [self] in
-            try? process.send(signal: SIGKILL)
-            _ = await waitForExit(within: configuration.shutdownGrace)
+            await escalation.kill()
             await SessionClosing(session, on: reactor).wait(within: configuration.shutdownGrace, on: reactor)
             await release()
         }
@@ -174,6 +161,15 @@ final class PluginAttachment: Sendable {
     /// A client released without `stop()`: the same as `stop()`, not waited for.
     func clientReleased(session: MuxSession, control: ControlChannel) {
         Task(executorPreference: reactor) { [self] in await stop(session: session, control: control) }
+    }
+
+    /// The stop's steps for a process that is not this host's child: signals through its pidfd
+    /// only (never a pid or a group: the pid could be another process's by then).
+    private var escalation: StopEscalation {
+        StopEscalation(
+            grace: configuration.shutdownGrace, reactor: reactor, logger: logger, target: "it",
+            exited: { [self] bound in await waitForExit(within: bound) },
+            signal: { [self] signal in try? process.send(signal: signal) })
     }
 
     /// Runs `work` in a task of its own the first time (a cancelled caller cuts nothing short);

@@ -497,42 +497,29 @@ final class PluginLaunch: Sendable {
     }
 
     private func escalate(session: MuxSession?, quit: (@Sendable () async -> Void)?) async {
-        let grace = configuration.shutdownGrace
-        // The quit request, not awaited before the grace starts (see `SessionClosing`).
-        let closing = SessionClosing(session, on: reactor, after: quit, waitingUpTo: grace)
-        if await waitForExit(within: grace) == nil {
-            logger.info("plugin did not quit within the grace period; sending SIGTERM to its process group")
-            signalledByHost.withLock { $0 = true }
-            try? process.sendToProcessGroup(signal: SIGTERM)
-            if await waitForExit(within: grace) == nil {
-                logger.info("plugin ignored SIGTERM; sending SIGKILL to its process group")
-                await killAndWait()
-            }
-        }
-        // With the plugin gone its end of the socket is closed, so a send in flight fails and the
-        // session ends; a process that inherited the socket could keep it open.
-        await closing.wait(within: grace, on: reactor)
+        await escalation.run(session: session, quit: quit)
         await release()
+    }
+
+    /// The stop's steps for a child: signals to its process group (and itself), counted as the
+    /// host's; its exit seen through its pidfd.
+    private var escalation: StopEscalation {
+        StopEscalation(
+            grace: configuration.shutdownGrace, reactor: reactor, logger: logger, target: "its process group",
+            exited: { [self] bound in await waitForExit(within: bound) != nil },
+            signal: { [self] signal in
+                signalledByHost.withLock { $0 = true }
+                try? process.sendToProcessGroup(signal: signal)
+            })
     }
 
     /// Kills the process (its whole group) and releases everything: for a failed start. Run it in
     /// a task that is not cancelled (the caller's may be).
     func abandon() async {
         ending.withLock { if $0 == .none { $0 = .stopping } }
-        await killAndWait()
+        await escalation.kill()
         if let status = process.exitStatus { countExit(status, expected: true) }
         await release()
-    }
-
-    /// SIGKILL to the group and the process, then its exit. SIGKILL cannot be caught or ignored,
-    /// but a process in uninterruptible sleep dies only when the sleep ends: after a grace the
-    /// wait gives up, and the reactor reaps the process when it goes (see `ChildProcess.close`).
-    private func killAndWait() async {
-        signalledByHost.withLock { $0 = true }
-        try? process.sendToProcessGroup(signal: SIGKILL)
-        if await waitForExit(within: configuration.shutdownGrace) == nil {
-            logger.error("plugin did not exit within the grace period after SIGKILL; the reactor reaps it when it does")
-        }
     }
 
     /// Counts the exit in the metrics: `killed` when it was the host's signal that ended it.
