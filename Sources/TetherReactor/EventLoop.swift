@@ -247,6 +247,13 @@ import TetherCollections
         if !starvedReceivers.isEmpty { starvedWakePending = true }
     }
 
+    /// Puts back a buffer a completion names without bytes in it (see
+    /// ``ProvidedBufferPool/putBack(_:)``); starved receivers are woken as for a recycled one.
+    func putBackUnfilled(_ bufferID: UInt16) {
+        pool.putBack(bufferID)
+        if !starvedReceivers.isEmpty { starvedWakePending = true }
+    }
+
     private func wakeStarvedReceivers() {
         starvedWakePending = false
         guard !starvedReceivers.isEmpty else { return }

@@ -92,6 +92,13 @@ import Synchronization
     /// Puts `bufferID` back into the kernel's ring. Reactor thread only.
     func recycle(_ bufferID: UInt16) {
         lentCount -= 1
+        putBack(bufferID)
+    }
+
+    /// Puts back `bufferID`, which the kernel took for a completion that holds no bytes: a
+    /// buffer-selecting read that returns 0 at end of stream still consumes the buffer it picked
+    /// and names it in its CQE. Never lent, so ``lentCount`` stays. Reactor thread only.
+    func putBack(_ bufferID: UInt16) {
         addToRing(bufferID, offset: 0)
         unsafe io_uring_buf_ring_advance(ringMemory.assumingMemoryBound(to: io_uring_buf_ring.self), 1)
     }

@@ -141,6 +141,10 @@ import TetherCollections
         let ownMemory = final ? fallbackStorage : nil
         if final { fallbackStorage = nil }
         let context = unsafe CompletionContext(shuttingDown: loop.stopping, handleClosed: closed)
+        if completion.result <= 0, let bufferID = completion.bufferID {
+            // A read at end of stream consumes the buffer it picked; the ring gets it back.
+            unsafe loop.putBackUnfilled(bufferID)
+        }
         switch completion.decodeReceive(operationName, context) {
         case .success(.bytes(let count, let bufferID)):
             let slice: BufferSlice
