@@ -10,7 +10,7 @@ struct Bench: AsyncParsableCommand {
         subcommands: [
             RawCommand.self, ThroughputCommand.self, RoundTripCommand.self, ChurnCommand.self, StreamsCommand.self,
             RPCCommand.self, LaunchCommand.self, FdsCommand.self, IsolationCommand.self, PeerCommand.self,
-            ReportCommand.self, PluginServeCommand.self, FloodPeerCommand.self,
+            ReportCommand.self, PluginServeCommand.self, FloodPeerCommand.self, SoakCommand.self,
         ]
     )
 }
