@@ -75,7 +75,15 @@ public struct PluginClientConfiguration: Sendable {
     /// SHA-256 digest and Ed25519 signatures). With one, the host reads the file once, has the
     /// verifier check those bytes, and runs a sealed in-memory copy of them: the file on disk is
     /// never executed, so replacing it after the check changes nothing. Nil: the path is run.
+    ///
+    /// A verified binary must be a regular file (a FIFO or a device is `notExecutable`, and is
+    /// not opened in a way that could block) of at most ``maximumVerifiedBinaryBytes``
+    /// (`verificationFailed` past that, found before reading it).
     public var verifier: (any PluginBinaryVerifier)?
+    /// The largest binary a ``verifier`` is given: 1 GiB. The whole file is held in memory while
+    /// it is checked and sealed, so a larger one (or a sparse file that claims to be) is refused
+    /// instead of read.
+    public static let maximumVerifiedBinaryBytes = 1 << 30
     /// A host's cache of verified binaries (``VerifiedBinaryCache``, with its own verifier): the
     /// binary is read, verified and sealed once, and later starts of the same unchanged file run
     /// that sealed copy without reading or checking it again. Takes the place of ``verifier``.

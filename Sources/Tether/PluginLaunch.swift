@@ -221,9 +221,20 @@ final class PluginLaunch: Sendable {
     static func sealedVerifiedCopy(of executable: String, verifier: any PluginBinaryVerifier)
         throws(PluginError) -> SealedExecutable
     {
+        let limit = PluginClientConfiguration.maximumVerifiedBinaryBytes
         let bytes: [UInt8]
         do {
-            bytes = try BlockingIO.readFile(executable)
+            switch try BlockingIO.readRegularFile(executable, maximumBytes: limit) {
+            case .bytes(let contents): bytes = contents
+            case .notRegularFile:
+                throw PluginError(.notExecutable, "\(executable) is not a regular file; a verified plugin must be one")
+            case .tooLarge(let size):
+                throw PluginError(
+                    .verificationFailed,
+                    "\(executable) holds \(size) bytes or more, larger than the \(limit) a verified binary may have")
+            }
+        } catch let error as PluginError {
+            throw error
         } catch {
             throw PluginError(.launchFailed, "reading \(executable) to verify it: \(error)")
         }

@@ -41,6 +41,43 @@ package enum BlockingIO {
         }
     }
 
+    /// What ``readRegularFile(_:maximumBytes:)`` found at a path.
+    package enum RegularFileContents: Equatable {
+        /// Every byte of the file.
+        case bytes([UInt8])
+        /// The path names something else than a regular file (a FIFO, a device, a socket, a
+        /// directory), which is not read: a FIFO would block, a device might never end.
+        case notRegularFile
+        /// The file holds more than the bytes allowed (its size, or what a read found past it).
+        case tooLarge(bytes: Int)
+    }
+
+    /// Every byte of the regular file at `path`, read through one descriptor, when it holds at
+    /// most `maximumBytes`. The open does not wait (`O_NONBLOCK`: a FIFO with no writer would
+    /// block it) and the kind and size come from that descriptor (`fstat`), so the file checked
+    /// is the file read. A file that grows past `maximumBytes` while it is read is `tooLarge`.
+    package static func readRegularFile(_ path: String, maximumBytes: Int) throws(ReactorError) -> RegularFileContents {
+        let fd = try syscall("open", detail: path) { unsafe open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY) }
+        defer { closeDescriptor(fd) }
+        var info = stat()
+        _ = try syscall("fstat", detail: path) { unsafe fstat(fd, &info) }
+        guard info.st_mode & S_IFMT == S_IFREG else { return .notRegularFile }
+        guard info.st_size <= maximumBytes else { return .tooLarge(bytes: Int(info.st_size)) }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(Int(info.st_size))
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let count = try unsafe chunk.withUnsafeMutableBytes { buffer in
+                Result { () throws(ReactorError) in
+                    try syscall("read", detail: path) { unsafe Glibc.read(fd, buffer.baseAddress, buffer.count) }
+                }
+            }.get()
+            if count == 0 { return .bytes(bytes) }
+            if bytes.count + count > maximumBytes { return .tooLarge(bytes: bytes.count + count) }
+            bytes += chunk[..<count]
+        }
+    }
+
     /// Writes every byte of `text`'s UTF-8, retrying short writes.
     package static func writeAll(_ fileDescriptor: FileDescriptor, _ text: String) throws(ReactorError) {
         var text = text

@@ -1,0 +1,66 @@
+import Foundation
+import Testing
+import TetherReactor
+import TetherSecurity
+import TetherTesting
+
+@testable import Tether
+
+extension PluginLaunchTests {
+    /// What a verified launch reads: one regular file of bounded size. A FIFO would block the
+    /// read forever (the start's deadline cannot interrupt a blocking open), a huge file would
+    /// be read into memory whole.
+    @Suite(.timeLimit(.minutes(1)))
+    struct VerifiedLaunchFileKindTests {
+        /// A directory of its own for `body`, removed afterwards.
+        private func withDirectory(_ body: (String) async throws -> Void) async throws {
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "tether-file-kind-\(UInt32.random(in: 0...UInt32.max))"
+            ).path
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            try await body(directory)
+        }
+
+        private func verified(_ path: String) throws -> PluginClientConfiguration {
+            var verified = configuration()
+            verified.executable = path
+            verified.verifier = try SHA256DigestVerifier(hex: [String(repeating: "0", count: 64)])
+            return verified
+        }
+
+        /// An executable FIFO nobody writes to: refused as not a regular file, at once.
+        @Test func aFIFOIsRefusedWithoutWaitingForAWriter() async throws {
+            try await withDirectory { directory in
+                let fifo = directory + "/plugin"
+                let mkfifo = try Process.run(URL(fileURLWithPath: "/usr/bin/mkfifo"), arguments: ["-m", "755", fifo])
+                mkfifo.waitUntilExit()
+                try #require(mkfifo.terminationStatus == 0)
+                try await withoutLeaks { reactor in
+                    let error = await expectStartFails(.notExecutable, try verified(fifo), on: reactor)
+                    #expect(error?.message.contains("not a regular file") == true, "\(String(describing: error))")
+                }
+            }
+        }
+
+        /// A sparse file one byte over the limit that starts like an ELF binary: refused from its
+        /// size, before a byte of it is read or handed to the verifier.
+        @Test func aFileLargerThanTheLimitIsRefusedUnread() async throws {
+            try await withDirectory { directory in
+                let path = directory + "/plugin"
+                try Data([0x7F, 0x45, 0x4C, 0x46]).write(to: URL(fileURLWithPath: path))
+                let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+                try handle.truncate(atOffset: UInt64(PluginClientConfiguration.maximumVerifiedBinaryBytes + 1))
+                try handle.close()
+                try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: path)
+                try await withoutLeaks { reactor in
+                    let error = await expectStartFails(.verificationFailed, try verified(path), on: reactor)
+                    #expect(
+                        error?.message.contains(
+                            "larger than the \(PluginClientConfiguration.maximumVerifiedBinaryBytes)")
+                            == true, "\(String(describing: error))")
+                }
+            }
+        }
+    }
+}
