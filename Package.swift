@@ -114,6 +114,7 @@ let package = Package(
             name: "tether-sign",
             dependencies: [
                 "TetherSecurity", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "SystemPackage", package: "swift-system"),
             ],
             swiftSettings: strictSafe
         ),

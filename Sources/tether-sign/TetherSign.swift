@@ -1,6 +1,7 @@
 import ArgumentParser
 import Crypto
 import Foundation
+import SystemPackage
 import Tether
 import TetherSecurity
 
@@ -41,15 +42,22 @@ struct Keygen: ParsableCommand {
     @Argument(help: "Where to write the private key.") var key: String
 
     func run() throws {
-        guard !FileManager.default.fileExists(atPath: key) else {
-            throw ValidationError("\(key) exists: not overwriting a key")
-        }
         let privateKey = Curve25519.Signing.PrivateKey()
-        guard
-            FileManager.default.createFile(
-                atPath: key, contents: Data((privateKey.rawRepresentation.base64EncodedString() + "\n").utf8),
-                attributes: [.posixPermissions: 0o600])
-        else { throw ValidationError("cannot write \(key)") }
+        // Created by this open or not at all (O_EXCL: not over an existing file, nor through a
+        // symbolic link, dangling or not), readable by its owner only from the start.
+        let file: FileDescriptor
+        do {
+            file = try FileDescriptor.open(
+                FilePath(key), .writeOnly, options: [.create, .exclusiveCreate, .closeOnExec],
+                permissions: [.ownerReadWrite])
+        } catch Errno.fileExists {
+            throw ValidationError("\(key) exists: not overwriting a key")
+        } catch {
+            throw ValidationError("cannot create \(key): \(error)")
+        }
+        try file.closeAfter {
+            _ = try file.writeAll(Array((privateKey.rawRepresentation.base64EncodedString() + "\n").utf8))
+        }
         try (privateKey.publicKey.rawRepresentation.base64EncodedString() + "\n")
             .write(toFile: key + ".pub", atomically: true, encoding: .utf8)
         print("wrote \(key) and \(key).pub")

@@ -29,6 +29,33 @@ extension PluginLaunchTests {
             return verified
         }
 
+        /// `tether-sign keygen` creates the private key itself, owner-only from the start, and
+        /// writes nothing when the path exists: not over a file, not through a symbolic link,
+        /// even a dangling one (whose target it would otherwise create).
+        @Test func keygenCreatesItsKeyFileOrNothing() async throws {
+            try await withDirectory { directory in
+                let key = directory + "/key"
+                let made = try await ChildRun.run(TestExecutables.path("tether-sign"), ["keygen", key])
+                #expect(made.status == 0, "\(made)")
+                let mode = try FileManager.default.attributesOfItem(atPath: key)[.posixPermissions] as? Int
+                #expect(mode == 0o600)
+                let original = try String(contentsOfFile: key, encoding: .utf8)
+                let again = try await ChildRun.run(TestExecutables.path("tether-sign"), ["keygen", key])
+                #expect(again.status != 0 && again.stderr.contains("exists"), "\(again)")
+                #expect(try String(contentsOfFile: key, encoding: .utf8) == original)
+
+                let link = directory + "/link"
+                let target = directory + "/target"
+                try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: target)
+                let throughLink = try await ChildRun.run(TestExecutables.path("tether-sign"), ["keygen", link])
+                #expect(throughLink.status != 0, "\(throughLink)")
+                #expect(!FileManager.default.fileExists(atPath: target), "keygen wrote through a dangling link")
+                #expect(
+                    (try? FileManager.default.destinationOfSymbolicLink(atPath: link)) == target,
+                    "keygen replaced the link")
+            }
+        }
+
         /// An executable FIFO nobody writes to: refused as not a regular file, at once.
         @Test func aFIFOIsRefusedWithoutWaitingForAWriter() async throws {
             try await withDirectory { directory in
