@@ -106,7 +106,7 @@ let package = Package(
         // Verified plugin binaries: a SHA-256 digest, Ed25519 signatures and their file format.
         .target(
             name: "TetherSecurity",
-            dependencies: ["Tether", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["Tether", "TetherReactor", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strictSafe
         ),
         // `tether-sign keygen | sign | verify`: the signature files TetherSecurity checks.

@@ -1,5 +1,6 @@
 import Crypto
 import Tether
+import TetherReactor
 
 #if canImport(FoundationEssentials)
     import FoundationEssentials
@@ -46,8 +47,10 @@ public struct PluginSignature: Sendable, Equatable {
         if line.last == "\n" { line = line.dropLast() }
         let fields = line.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
         guard fields.count == 4, fields[0] == Self.formatTag, fields[1] == "ed25519" else {
-            throw PluginError(
-                .verificationFailed, "not a \(Self.formatTag) ed25519 signature line: \(fileText.prefix(80))")
+            // The file is untrusted: its start is quoted with every control character escaped, so
+            // it cannot rewrite a terminal or forge log lines.
+            let quoted = String(fileText.prefix(80)).unicodeScalars.map { $0.escaped(asASCII: false) }.joined()
+            throw PluginError(.verificationFailed, "not a \(Self.formatTag) ed25519 signature line: \"\(quoted)\"")
         }
         guard let keyBytes = Data(base64Encoded: fields[2]), keyBytes.count == 32,
             let key = try? Curve25519.Signing.PublicKey(rawRepresentation: keyBytes)
@@ -79,10 +82,28 @@ public struct Ed25519SignatureVerifier: PluginBinaryVerifier {
         self.signaturePath = signaturePath
     }
 
+    /// The largest signature file read: a signature line is about 150 bytes.
+    public static let maximumSignatureFileBytes = 4096
+
     public func verify(_ binary: [UInt8], path: String) throws(PluginError) {
         let file = signaturePath(path)
-        guard let data = FileManager.default.contents(atPath: file) else {
-            throw PluginError(.verificationFailed, "\(path) has no signature file \(file)")
+        let data: [UInt8]
+        do {
+            // One regular file of bounded size: a FIFO or a device in its place would block or
+            // never end.
+            switch try BlockingIO.readRegularFile(file, maximumBytes: Self.maximumSignatureFileBytes) {
+            case .bytes(let contents): data = contents
+            case .notRegularFile:
+                throw PluginError(.verificationFailed, "\(path)'s signature file \(file) is not a regular file")
+            case .tooLarge:
+                throw PluginError(
+                    .verificationFailed,
+                    "\(path)'s signature file \(file) is larger than \(Self.maximumSignatureFileBytes) bytes")
+            }
+        } catch let error as PluginError {
+            throw error
+        } catch {
+            throw PluginError(.verificationFailed, "\(path) has no signature file \(file) (\(error))")
         }
         let signature = try PluginSignature(fileText: String(decoding: data, as: UTF8.self))
         let key = signature.publicKey.rawRepresentation
