@@ -55,11 +55,21 @@ enum ControlRecord {
 
 /// Host side of the control stream: pings and their answers, matched by sequence number.
 final class ControlChannel: Sendable {
-    /// Where a ping is: sent, answered before its sender waited, or waited for.
+    /// Where a ping is: sent, answered before its sender waited, waited for, or given up by its
+    /// sender (cancelled, or past its timeout) before it waited.
     private enum Pong {
         case pending
         case answered
         case waiting(CheckedContinuation<Bool, Never>)
+        case abandoned
+    }
+
+    /// How a ping with a timeout ended.
+    enum PingOutcome: Sendable {
+        case answered
+        /// The control stream ended first (the plugin exited, the session closed).
+        case ended
+        case timedOut
     }
 
     private struct State {
@@ -89,6 +99,9 @@ final class ControlChannel: Sendable {
                     case .pending:
                         state.pongs[record.sequence] = .answered
                         return nil
+                    case .abandoned:
+                        state.pongs[record.sequence] = nil
+                        return nil
                     case .answered, nil:
                         return nil
                     }
@@ -113,7 +126,25 @@ final class ControlChannel: Sendable {
         _ = try? await stream.write(ControlRecord.encode(type: ControlRecord.quit, sequence: 0))
     }
 
-    /// Sends a ping and waits for its pong; false when the stream ended first.
+    /// Sends a ping and waits for its pong, at most `timeout` (measured by `reactor`).
+    ///
+    /// - Throws: `CancellationError` when the calling task is cancelled first.
+    func ping(within timeout: Duration, on reactor: Reactor) async throws -> PingOutcome {
+        let outcome = try await withThrowingTaskGroup(of: PingOutcome.self) { group in
+            group.addTask(executorPreference: reactor) { await self.ping() ? .answered : .ended }
+            group.addTask(executorPreference: reactor) {
+                try await reactor.sleep(for: timeout)
+                return .timedOut
+            }
+            defer { group.cancelAll() }
+            return try await group.next() ?? .ended
+        }
+        try Task.checkCancellation()
+        return outcome
+    }
+
+    /// Sends a ping and waits for its pong; false when the stream ended first or the calling
+    /// task is cancelled (its entry is dropped then: a pong that comes later finds none).
     func ping() async -> Bool {
         let sequence: UInt64? = state.withLock { state in
             guard !state.ended else { return nil }
@@ -127,20 +158,45 @@ final class ControlChannel: Sendable {
             state.withLock { $0.pongs[sequence] = nil }
             return false
         }
-        return await withCheckedContinuation { continuation in
-            let answer = state.withLock { state -> Bool? in
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let answer = state.withLock { state -> Bool? in
+                    switch state.pongs[sequence] {
+                    case .answered:
+                        state.pongs[sequence] = nil
+                        return true
+                    case .pending:
+                        state.pongs[sequence] = .waiting(continuation)
+                        return nil
+                    case .abandoned:
+                        state.pongs[sequence] = nil
+                        return false  // cancelled before it waited
+                    case .waiting, nil:
+                        return false  // the stream ended meanwhile
+                    }
+                }
+                if let answer { continuation.resume(returning: answer) }
+            }
+        } onCancel: {
+            let waiter = state.withLock { state -> CheckedContinuation<Bool, Never>? in
                 switch state.pongs[sequence] {
+                case .waiting(let continuation):
+                    state.pongs[sequence] = nil
+                    return continuation
+                case .pending:
+                    state.pongs[sequence] = .abandoned
+                    return nil
                 case .answered:
                     state.pongs[sequence] = nil
-                    return true
-                case .pending:
-                    state.pongs[sequence] = .waiting(continuation)
                     return nil
-                case .waiting, nil:
-                    return false  // the stream ended meanwhile
+                case .abandoned, nil:
+                    return nil
                 }
             }
-            if let answer { continuation.resume(returning: answer) }
+            waiter?.resume(returning: false)
         }
     }
+
+    /// Pings sent and not yet answered, ended or given up (for tests: none is left behind).
+    var pingsInFlight: Int { state.withLock { $0.pongs.count } }
 }

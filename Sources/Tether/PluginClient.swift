@@ -219,16 +219,25 @@ public final class PluginClient: Sendable {
 
     /// Asks the plugin to answer on the control stream and returns the round trip.
     ///
-    /// - Throws: ``PluginError/Code-swift.struct/pluginExited`` when the plugin has exited,
-    ///   `launchFailed` when the control stream is gone for another reason.
-    public func ping() async throws -> Duration {
+    /// - Parameter timeout: how long to wait for the answer (sending the ping included: a plugin
+    ///   that stopped reading its control stream can hold the write).
+    /// - Throws: ``PluginError/Code-swift.struct/pingTimeout`` when no answer came within
+    ///   `timeout` (the plugin is alive but does not serve its control stream);
+    ///   ``PluginError/Code-swift.struct/pluginExited`` when the plugin has exited; `launchFailed`
+    ///   when the control stream is gone for another reason; `CancellationError` when the
+    ///   calling task is cancelled first.
+    public func ping(timeout: Duration = .seconds(10)) async throws -> Duration {
         let clock = ContinuousClock()
         let start = clock.now
-        guard await control.ping() else {
+        switch try await control.ping(within: timeout, on: owner.reactor) {
+        case .answered:
+            return clock.now - start
+        case .timedOut:
+            throw PluginError(.pingTimeout, "\(configuration.displayName) did not answer a ping within \(timeout)")
+        case .ended:
             if let exited = await owner.exitExplanation() { throw exited }
             throw PluginError(.launchFailed, "the control stream ended")
         }
-        return clock.now - start
     }
 
     /// The private (0700) directory holding the plugin's socket; removed by ``stop()``, or when

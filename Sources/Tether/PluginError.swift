@@ -54,6 +54,9 @@ public struct PluginError: Error, Hashable, Sendable, CustomStringConvertible {
         /// The plugin process has exited: its calls fail. The message has its exit status or
         /// signal and the tail of what it wrote to stderr (a crash's message, say).
         public static let pluginExited = Code(name: "pluginExited")
+        /// ``PluginClient/ping(timeout:)`` got no answer within its timeout: the plugin process
+        /// runs, but does not serve its control stream (stuck, or not reading).
+        public static let pingTimeout = Code(name: "pingTimeout")
         /// The host ran out of file descriptors starting the plugin (`EMFILE`: this process's
         /// `RLIMIT_NOFILE`, whose soft value the message names; or `ENFILE`: the system's table).
         /// Nothing of the attempt is left behind; plugins already running are not affected.
