@@ -170,6 +170,9 @@ struct PluginLaunchTests {
             try FileManager.default.createSymbolicLink(atPath: dangling, withDestinationPath: "/nonexistent/plugin")
             notExecutable.executable = toDirectory
             _ = await expectStartFails(.notExecutable, notExecutable, on: reactor)
+            // A directory itself (searchable, so its executable bits are set).
+            notExecutable.executable = links.path
+            _ = await expectStartFails(.notExecutable, notExecutable, on: reactor)
             missing.executable = dangling
             _ = await expectStartFails(.executableNotFound, missing, on: reactor)
         }
@@ -225,6 +228,8 @@ struct PluginLaunchTests {
         ("1|1|udp|127.0.0.1:9|tether|", .unsupportedNetwork),
         ("1|1|unix|/tmp/x.sock|tether|MIIBszCCAVmgAwIBAgI", .tlsUnsupported),
         ("1|7|unix|/tmp/x.sock|tether|", .noCommonVersion),
+        // A well-formed line naming a socket that does not exist: the connect fails.
+        ("1|1|unix|/nonexistent/tether-plugin.sock|tether|", .launchFailed),
     ])
     func unusableHandshakeLines(line: String, code: PluginError.Code) async throws {
         try await withoutLeaks { reactor in
