@@ -386,9 +386,14 @@ struct PluginLaunchTests {
             logging.stderrSink = { line in raw.withLock { $0.append(line) } }
             let client = try await PluginClient.start(logging, on: reactor)
             try await client.dispense(KeyValueClient.self, name: "kv").put("k1", value: Data("abc".utf8))
-            for _ in 0..<2_000 where raw.withLock({ $0.count }) < 4 { try await reactor.sleep(for: .milliseconds(5)) }
+            let arrived = try await eventually(on: reactor) { raw.withLock { $0.count } >= 4 }
             await client.stop()
-            #expect(raw.withLock { $0.map(\.count) } == [raw.withLock { $0[0].count }, 28, 65_536, 70_000 - 65_536])
+            try #require(arrived, "the plugin's four stderr lines arrived: \(raw.withLock { $0.map(\.count) })")
+            let json =
+                #"{"@level":"warn","@message":"put k1","@timestamp":"2026-11-26T01:02:03.000000Z","#
+                + #""@module":"kv","key":"k1","bytes":3,"fresh":true,"where":{"shard":[1,2]}}"#
+            #expect(raw.withLock { $0.map(\.count) } == [json.count, 28, 65_536, 70_000 - 65_536])
+            #expect(raw.withLock { $0.first } == json)
 
             let pid = "\(client.process.pid)"
             let own = recorder.all.filter { $0.message.hasPrefix("plugin ") }
@@ -397,19 +402,20 @@ struct PluginLaunchTests {
             let records = recorder.all.filter { !$0.message.hasPrefix("plugin ") }
             #expect(records.map(\.level) == [.warning, .error, .debug, .debug])
             #expect(records.map(\.message.count) == [6, 28, 65_536, 70_000 - 65_536])
+            try #require(records.count == 4, "four records, not \(records.map(\.message))")
             for record in records {
                 #expect(record.metadata["plugin.name"] == "tether-test-plugin")
                 #expect(record.metadata["plugin.pid"] == .string(pid))
             }
-            let json = try #require(records.first)
-            #expect(json.message == "put k1")
-            #expect(json.metadata["timestamp"] == "2026-11-26T01:02:03.000000Z")
-            #expect(json.metadata["module"] == "kv")
-            #expect(json.metadata["key"] == "k1")
-            #expect(json.metadata["bytes"] == .stringConvertible(3))
-            #expect(json.metadata["fresh"] == .stringConvertible(true))
+            let first = records[0]
+            #expect(first.message == "put k1")
+            #expect(first.metadata["timestamp"] == "2026-11-26T01:02:03.000000Z")
+            #expect(first.metadata["module"] == "kv")
+            #expect(first.metadata["key"] == "k1")
+            #expect(first.metadata["bytes"] == .stringConvertible(3))
+            #expect(first.metadata["fresh"] == .stringConvertible(true))
             #expect(
-                json.metadata["where"]
+                first.metadata["where"]
                     == .dictionary(["shard": .array([.stringConvertible(1), .stringConvertible(2)])]))
             #expect(records[1].message == "[ERROR] plain failure for k1")
         }
@@ -568,8 +574,9 @@ struct PluginLaunchTests {
             logging.pluginLogger = pluginRecords.logger()
             let client = try await PluginClient.start(logging, on: reactor)
             try await client.dispense(KeyValueClient.self, name: "kv").put("k2", value: Data("abc".utf8))
-            for _ in 0..<2_000 where pluginRecords.all.count < 4 { try await reactor.sleep(for: .milliseconds(5)) }
+            let arrived = try await eventually(on: reactor) { pluginRecords.all.count >= 4 }
             await client.stop()
+            #expect(arrived, "the plugin's four records arrived")
             #expect(pluginRecords.all.first?.message == "put k2")
             #expect(pluginRecords.all.first?.metadata["plugin.pid"] == .string("\(client.process.pid)"))
             #expect(hostRecords.all.map(\.message).allSatisfy { $0.hasPrefix("plugin ") })
