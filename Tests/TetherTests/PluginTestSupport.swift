@@ -67,3 +67,37 @@ final class Flag: Sendable {
     var isSet: Bool { value.withLock { $0 } }
     func set() { value.withLock { $0 = true } }
 }
+
+/// A group this process is not in (named in /etc/group, other than its own groups), for the
+/// socket-group tests: giving a file to it proves the group was applied, which giving it to the
+/// process's own group cannot. Only root may give a file to a group it is not in; CI runs as
+/// root, so there `canGiveFilesToForeignGroups` holds and these tests run.
+func foreignGroup() throws -> (name: String, gid: UInt32) {
+    let status = try String(contentsOfFile: "/proc/self/status", encoding: .utf8)
+    let line: Substring = status.split(separator: "\n").first { $0.hasPrefix("Groups:") } ?? ""
+    var own: Set<UInt32> = [getgid(), getegid()]
+    for field in line.dropFirst("Groups:".count).split(whereSeparator: \.isWhitespace) {
+        if let gid = UInt32(field) { own.insert(gid) }
+    }
+    let entries = try String(contentsOfFile: "/etc/group", encoding: .utf8).split(separator: "\n")
+    for entry in entries {
+        let fields = entry.split(separator: ":", omittingEmptySubsequences: false)
+        guard fields.count >= 3, let gid = UInt32(fields[2]), !own.contains(gid) else { continue }
+        return (String(fields[0]), gid)
+    }
+    throw NoForeignGroup()
+}
+
+/// /etc/group names no group this process is not in.
+struct NoForeignGroup: Error, CustomStringConvertible {
+    var description: String { "no group in /etc/group that this process is not in" }
+}
+
+/// Whether the socket-group tests run: as root (needed to give a file to a group this process is
+/// not in), or in CI, where not being root fails them rather than skipping them.
+let canGiveFilesToForeignGroups = getuid() == 0 || ProcessInfo.processInfo.environment["CI"] != nil
+
+/// Fails the test when it runs without root (only in CI, see ``canGiveFilesToForeignGroups``).
+func requireRootForForeignGroups() throws {
+    try #require(getuid() == 0, "giving a file to a group this process is not in needs root (CI runs as root)")
+}
