@@ -9,6 +9,11 @@ import Tether
 import TetherReactor
 import TetherTesting
 
+/// Launching, using and stopping real plugin processes. The suites nested in it (extensions in
+/// other files) share its `.serialized`.
+///
+/// Its leak checks count this process's descriptors and children, which tests running at the
+/// same time would change: run it with `swift test --no-parallel` (as `make test` does).
 @Suite(.serialized, .timeLimit(.minutes(1)))
 struct PluginLaunchTests {
     @Test func startDispenseCallAndQuit() async throws {

@@ -12,6 +12,9 @@ import TetherTesting
 /// What the host promises whatever a plugin does (DESIGN.md, "Stability"), each promise put to
 /// the test by a real plugin process that misbehaves: one that never reads, never accepts,
 /// crashes, is forgotten by its host, or is started past the descriptor limit.
+///
+/// Its leak checks count this process's descriptors and children, which tests running at the
+/// same time would change: run it with `swift test --no-parallel` (as `make test` does).
 @Suite(.serialized, .timeLimit(.minutes(2)))
 struct PluginStabilityTests {
     /// `stop()` with calls queued to a plugin that never reads (it never even accepts the

@@ -23,6 +23,9 @@ func configuration(
 
 /// Runs `body` on a reactor and checks that it left no descriptor or child process behind
 /// (descriptors of Foundation's run loops aside: they come and go with the pool's threads).
+///
+/// The check counts the whole process's descriptors and children: a test using it needs
+/// `swift test --no-parallel` (as `make test` runs), or the tests running beside it are counted.
 func withoutLeaks(_ body: @Sendable (Reactor) async throws -> Void) async throws {
     let descriptors = DescriptorSnapshot.ignoringRunLoops()
     try await withReactor { reactor in try await body(reactor) }
