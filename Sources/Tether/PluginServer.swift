@@ -155,6 +155,11 @@ public enum PluginServer {
             ProcessControl.restoreStandardError()
             await session.close()
             return 0
+        } catch let error as MuxError where error.code == .connectionClosed {
+            // The host closed the connection before the plugin took its streams: its quit
+            // request (a stop right after the start) came first. A clean exit, as it is later.
+            ProcessControl.restoreStandardError()
+            return 0
         } catch {
             ProcessControl.restoreStandardError()
             reportToStandardError("plugin: \(error)")

@@ -1,5 +1,6 @@
 import Foundation
 import RPCFixtures
+import Synchronization
 import Testing
 import TetherMux
 import TetherPluginInterface
@@ -22,7 +23,6 @@ private func withKeyValue(
     }
 }
 
-/// Waits (bounded) until `condition` holds: ordering comes from the other side's progress.
 @Suite(.timeLimit(.minutes(1)))
 struct RPCCallTests {
     @Test func unaryCallsCarryArgumentsAndResults() async throws {
@@ -203,14 +203,23 @@ struct RPCCallTests {
         }
     }
 
+    /// A consumer that took one item of a server stream and stops: once the callee's producer is
+    /// seen waiting for the stream's window, it has produced at most the window's worth (256 KiB:
+    /// about four 64 KiB items) plus the one it is writing. The count is read only after the
+    /// producer is blocked, so a producer that has not run yet cannot pass it.
     @Test func slowConsumerBoundsWhatTheProducerRunsAhead() async throws {
-        try await withKeyValue { kv, store, _ in
+        try await withMuxSessionPair { client, server, reactor in
+            let store = Store()
+            let rpcServer = RPCServer()
+            rpcServer.register(KeyValueService(store))
+            let serving = Task(executorPreference: reactor) { await rpcServer.serve(server) }
+            defer { serving.cancel() }
+            let kv = KeyValueClient(channel: RPCChannel(session: client))
             let itemBytes = 64 * 1024
             var iterator = try await kv.bulk(count: 400, itemBytes: itemBytes).makeAsyncIterator()
             #expect(try await iterator.next()?.count == itemBytes)
-            // Give an unbounded producer every chance to run ahead; a bounded one blocks on the
-            // 256 KiB stream window (about four items) plus the item it is writing.
-            try await Task.sleep(for: .milliseconds(300))
+            let blocked = try await eventually(on: reactor) { await server.statistics.windowStalls > 0 }
+            try #require(blocked, "the producer waits for the window")
             let ahead = store.bulkProduced.load(ordering: .relaxed)
             #expect(ahead <= 8, "the producer ran \(ahead) items ahead of a consumer that took one")
             var count = 1
@@ -219,6 +228,89 @@ struct RPCCallTests {
                 count += 1
             }
             #expect(count == 400)
+        }
+    }
+
+    /// The caller's deadline on its own: the callee (written by hand) reads the call and never
+    /// answers, so only the caller's timer can end the call; it fails with `deadlineExceeded`
+    /// and resets the call's stream.
+    @Test func theCallersDeadlineEndsACallTheCalleeNeverAnswers() async throws {
+        try await withMuxSessionPair { client, server, reactor in
+            let peer = Task(executorPreference: reactor) { () async throws -> MuxStream in
+                let stream = try await server.acceptStream()
+                while try await stream.read() != nil {}  // the call message, then its FIN
+                return stream
+            }
+            let channel = RPCChannel(session: client).withTimeout(.milliseconds(100))
+            let error = await #expect(throws: RPCError.self) { try await channel.unary("KeyValue.block()") { _ in } }
+            #expect(error?.code == .deadlineExceeded, "\(String(describing: error))")
+            // The peer's side of the stream fails with the caller's reset (told at once if it has
+            // already failed).
+            let unanswered = try await peer.value
+            let failure = Mutex<MuxError?>(nil)
+            await unanswered.onFailure { error in failure.withLock { $0 = error } }
+            let reset = try await eventually(on: reactor) { failure.withLock { $0?.code == .streamReset } }
+            #expect(reset, "the caller reset the call's stream")
+        }
+    }
+
+    /// The callee's deadline on its own: a call carries a 100 ms timeout while its caller keeps
+    /// no timer, so only the callee can end it. It cancels the handler and answers
+    /// `deadlineExceeded`.
+    @Test func theCalleesDeadlineCancelsTheHandlerAndAnswers() async throws {
+        try await withKeyValue { _, store, channel in
+            let answer = try await answerToCallWithoutLocalDeadline(
+                "KeyValue.block()", timeout: .milliseconds(100), on: channel.session)
+            let error = try #require(answer, "the callee did not answer within 20 s")
+            #expect((error as? RPCError)?.code == .deadlineExceeded, "\(error)")
+            #expect(store.cancelledHandlers.load(ordering: .relaxed) == 1, "the handler was cancelled")
+        }
+    }
+
+    /// A callee (written by hand) that resets the call's stream instead of answering: the call
+    /// fails with `cancelled`, the code for a call the other side gave up.
+    @Test func aCalleeThatResetsInsteadOfAnsweringFailsTheCallAsCancelled() async throws {
+        try await withMuxSessionPair { client, server, reactor in
+            let peer = Task(executorPreference: reactor) {
+                let stream = try await server.acceptStream()
+                while try await stream.read() != nil {}
+                await stream.reset()
+            }
+            let channel = RPCChannel(session: client)
+            let error = await #expect(throws: RPCError.self) {
+                _ = try await channel.unary("KeyValue.get(_:)", returning: Data?.self) { try $0.encode("k") }
+            }
+            #expect(error?.code == .cancelled, "\(String(describing: error))")
+            try await peer.value
+        }
+    }
+
+    /// A callee (written by hand) that ends the call's stream (FIN) without a result: a unary
+    /// call, and a result stream after one item, fail with `connectionLost` rather than
+    /// returning as if complete.
+    @Test(arguments: [false, true])
+    func aCallStreamThatEndsWithoutAResultIsConnectionLost(streaming: Bool) async throws {
+        try await withMuxSessionPair { client, server, reactor in
+            let peer = Task(executorPreference: reactor) {
+                let stream = try await server.acceptStream()
+                while try await stream.read() != nil {}
+                // `[2, 7]`: one item, for the result stream.
+                if streaming { try await stream.write(BufferSlice(copying: [0, 0, 0, 3, 0x92, 0x02, 0x07])) }
+                try await stream.closeWrite()
+            }
+            let channel = RPCChannel(session: client)
+            var items: [Int] = []
+            let error = await #expect(throws: RPCError.self) {
+                if streaming {
+                    let stream = try await channel.serverStreaming("KeyValue.items()", of: Int.self) { _ in }
+                    for try await item in stream { items.append(item) }
+                } else {
+                    _ = try await channel.unary("KeyValue.get(_:)", returning: Data?.self) { try $0.encode("k") }
+                }
+            }
+            #expect(error?.code == .connectionLost, "\(String(describing: error))")
+            #expect(items == (streaming ? [7] : []))
+            try await peer.value
         }
     }
 }

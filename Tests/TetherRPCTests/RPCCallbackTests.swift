@@ -92,6 +92,39 @@ struct RPCCallbackTests {
         }
     }
 
+    /// One method that takes both a byte stream and a callback: the callee reads 1 MiB of the
+    /// caller's bytes, intact and in order, and calls the caller's sink back after each slice
+    /// with the count so far, on the same call, while the bytes still flow.
+    @Test func aMethodTakesAByteStreamAndACallback() async throws {
+        try await withMuxSessionPair { client, server, reactor in
+            let callee = RPCServer()
+            callee.register(ReportedUploadsService(ReportingUploader()))
+            let callbacks = RPCServer()
+            let serving = [
+                Task(executorPreference: reactor) { await callee.serve(server) },
+                Task(executorPreference: reactor) { await callbacks.serve(client) },
+            ]
+            defer { for task in serving { task.cancel() } }
+            let uploads = ReportedUploadsClient(channel: RPCChannel(session: client, callbackServer: callbacks))
+            let byteCount = 1024 * 1024 + 5
+            let data = ByteStream { writer in
+                var sent = 0
+                while sent < byteCount {
+                    let count = min(30_000, byteCount - sent)
+                    try await writer.write(BlobPattern.slice(from: sent, count: count, seed: 4))
+                    sent += count
+                }
+            }
+            let sink = RecordingSink()
+            let check = try await uploads.upload(data, expected: byteCount, seed: 4, progress: sink)
+            #expect(check == BlobCheck(byteCount: byteCount, firstMismatch: nil))
+            let steps = sink.steps
+            #expect(steps.last == byteCount)
+            #expect(steps.count > 1, "one call back per slice")
+            #expect(zip(steps, steps.dropFirst()).allSatisfy { $0 < $1 }, "counts in order")
+        }
+    }
+
     @Test func aChannelWithoutACallbackServerCannotPassOne() async throws {
         try await withMuxSessionPair { client, _, _ in
             let jobs = JobsClient(channel: RPCChannel(session: client))

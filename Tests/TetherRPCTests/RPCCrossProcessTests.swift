@@ -1,9 +1,46 @@
 import Foundation
 import RPCFixtures
 import Testing
+import TetherMessagePack
 import TetherMux
 import TetherReactor
 import TetherTesting
+
+@testable import TetherRPC
+
+/// Calls `method` (no arguments) carrying `timeout` in the call message, as a caller that keeps no
+/// deadline of its own: the callee's answer decides. Returns the error of the failure message the
+/// callee answers with, or nil when it does not answer within 20 s (the stream is then dropped,
+/// which resets it).
+func answerToCallWithoutLocalDeadline(_ method: String, timeout: Duration, on session: MuxSession)
+    async throws -> (any Error)?
+{
+    let builder = RPCMessageBuilder(encoder: MessagePackEncoder(), maxMessageBytes: 1 << 20)
+    let call = try builder.call(
+        service: nil, method: method, timeoutNanoseconds: UInt64(timeout / .nanoseconds(1)),
+        arguments: RPCArgumentEncoder(encoder: builder.encoder))
+    let stream = try await session.openStream()
+    try await stream.writeAndClose([BufferSlice(copying: call)])
+    let context = RPCDecodingContext(configuration: RPCConfiguration())
+    return try await withThrowingTaskGroup(of: Optional<any Error>.self) { group in
+        group.addTask {
+            var messages = context.messages(on: stream)
+            let message = try await messages.next()
+            guard case .failure(let failure) = message else {
+                return RPCError(.protocolViolation, "expected a failure message, got \(String(describing: message))")
+            }
+            return context.error(for: failure)
+        }
+        // A bound, not a synchronization: a callee that ignores the deadline fails the test
+        // here instead of at the suite's time limit.
+        group.addTask {
+            try await Task.sleep(for: .seconds(20))
+            return nil
+        }
+        defer { group.cancelAll() }
+        return try await group.next() ?? nil
+    }
+}
 
 /// The test plugin executable, built beside the test binary.
 private var pluginPath: String { TestExecutables.path("tether-rpc-test-plugin") }
@@ -52,19 +89,56 @@ struct RPCCrossProcessTests {
         }
     }
 
-    @Test func remoteErrorsAndCancellationAcrossProcesses() async throws {
-        try await withPluginProcess { kv, _ in
+    @Test func remoteErrorsAcrossProcesses() async throws {
+        try await withPluginProcess { kv, channel in
             let remote = await #expect(throws: RemoteError.self) { try await kv.fail(codable: true) }
             #expect(remote?.decode(StoreError.self) == .notFound("missing"))
+            // A handler that throws `CancellationError` reaches the caller as `cancelled`.
+            let gaveUp = await #expect(throws: RPCError.self) { try await GivesUpClient(channel: channel).giveUp() }
+            #expect(gaveUp?.code == .cancelled, "\(String(describing: gaveUp))")
+        }
+    }
+
+    /// Cancelling a call that has reached the plugin's handler (the plugin counts it started)
+    /// ends the call here with `CancellationError` and cancels that handler in the plugin.
+    @Test func cancellingACallCancelsThePluginsHandler() async throws {
+        try await withPluginProcess { kv, channel in
+            let probe = StoreProbeClient(channel: channel)
             let call = Task { try await kv.block() }
-            // The handler is in another process: cancel at once; the RST travels either way.
+            let started = try await eventually { (try? await probe.startedBlocks()) == 1 }
+            try #require(started, "the handler started in the plugin")
             call.cancel()
             await #expect(throws: CancellationError.self) { _ = try await call.value }
+            let cancelled = try await eventually { (try? await probe.cancelledHandlers()) == 1 }
+            #expect(cancelled, "the plugin's handler was cancelled")
+            #expect(try await kv.get("after") == nil)
+        }
+    }
+
+    /// The caller's deadline and the plugin's together: the call fails here with
+    /// `deadlineExceeded` and the plugin's handler is cancelled.
+    @Test func aDeadlineFailsTheCallAndCancelsThePluginsHandler() async throws {
+        try await withPluginProcess { kv, channel in
+            let probe = StoreProbeClient(channel: channel)
             let hurried = KeyValueClient(channel: kv.channel.withTimeout(.milliseconds(50)))
             let late = await #expect(throws: RPCError.self) { _ = try await hurried.block() }
             #expect(late?.code == .deadlineExceeded)
-            let after = try await kv.get("after")
-            #expect(after == nil)
+            let cancelled = try await eventually { (try? await probe.cancelledHandlers()) == 1 }
+            #expect(cancelled, "the plugin's handler was cancelled at its deadline")
+        }
+    }
+
+    /// The plugin's deadline on its own: a hand-written call carries a 100 ms timeout while the
+    /// caller keeps no timer of its own, so only the plugin can end it. The plugin cancels its
+    /// handler and answers `deadlineExceeded` on the call's stream.
+    @Test func thePluginAnswersDeadlineExceededOnItsOwn() async throws {
+        try await withPluginProcess { _, channel in
+            let answer = try await answerToCallWithoutLocalDeadline(
+                "KeyValue.block()", timeout: .milliseconds(100), on: channel.session)
+            let error = try #require(answer, "the plugin did not answer within 20 s")
+            #expect((error as? RPCError)?.code == .deadlineExceeded, "\(error)")
+            // The handler counted its cancellation before the failure was sent.
+            #expect(try await StoreProbeClient(channel: channel).cancelledHandlers() == 1)
         }
     }
 

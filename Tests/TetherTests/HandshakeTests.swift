@@ -159,7 +159,7 @@ import Testing
 }
 
 /// The network and socket-group parts of the environment contract.
-@Suite struct PluginNetworkEnvironmentTests {
+@Suite(.timeLimit(.minutes(1))) struct PluginNetworkEnvironmentTests {
     let handshake = HandshakeConfiguration(cookieKey: "K", cookieValue: "V", appVersions: [1])
 
     @Test func hostVariablesRoundTripThroughThePluginsReading() throws {
@@ -191,18 +191,24 @@ import Testing
         #expect(error?.code == .invalidEnvironment)
     }
 
-    /// PLUGIN_UNIX_SOCKET_GROUP: the socket file goes to that group, read-write for it.
-    @Test func socketGroupGivesTheSocketToTheGroup() throws {
+    /// PLUGIN_UNIX_SOCKET_GROUP: the socket file goes to that group, read-write for it, named by
+    /// number or by name. The group is one this process is not in, so a file left in the
+    /// process's own group fails the test.
+    @Test(.enabled(if: canGiveFilesToForeignGroups, "needs root"))
+    func socketGroupGivesTheSocketToTheGroup() throws {
+        try requireRootForForeignGroups()
+        let group = try foreignGroup()
         let path = FileManager.default.temporaryDirectory.appendingPathComponent(
             "tether-group-\(UInt32.random(in: 0...UInt32.max))"
         ).path
-        try Data().write(to: URL(fileURLWithPath: path))
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        let gid = getgid()
-        try SocketGroup.grant(path: path, to: String(gid))
-        let attributes = try FileManager.default.attributesOfItem(atPath: path)
-        #expect((attributes[.groupOwnerAccountID] as? NSNumber)?.uint32Value == gid)
-        #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o660)
+        for named in [String(group.gid), group.name] {
+            try Data().write(to: URL(fileURLWithPath: path))
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            try SocketGroup.grant(path: path, to: named)
+            let attributes = try FileManager.default.attributesOfItem(atPath: path)
+            #expect((attributes[.groupOwnerAccountID] as? NSNumber)?.uint32Value == group.gid, "group \(named)")
+            #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o660)
+        }
         let error = #expect(throws: PluginError.self) { try SocketGroup.grant(path: path, to: "no-such-group-tether") }
         #expect(error?.code == .invalidEnvironment)
     }

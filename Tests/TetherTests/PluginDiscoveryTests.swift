@@ -8,6 +8,8 @@ import TetherTesting
 // Discovery on real directories (made afresh in the temporary directory for each test), probing
 // with real processes: the test plugin as the good candidate, shell scripts as the bad ones.
 
+/// Its leak checks count this process's descriptors and children, which tests running at the
+/// same time would change: run it with `swift test --no-parallel` (as `make test` does).
 @Suite(.serialized, .timeLimit(.minutes(2)))
 struct PluginDiscoveryTests {
     @Test func findsExecutablesAndReportsWhatItSkipsAndWhy() throws {

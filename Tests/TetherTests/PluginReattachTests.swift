@@ -10,6 +10,9 @@ import TetherTesting
 /// exports a running plugin's configuration and another session or host process reattaches; a
 /// stale, forged or unusable configuration fails with its own error and signals nobody; a plugin
 /// served by hand is reached through `TETHER_REATTACH_PLUGINS`.
+///
+/// Its leak checks count this process's descriptors and children, which tests running at the
+/// same time would change: run it with `swift test --no-parallel` (as `make test` does).
 @Suite(.serialized, .timeLimit(.minutes(2)))
 struct PluginReattachTests {
     /// A reattachable plugin's configuration (`network` as asked).

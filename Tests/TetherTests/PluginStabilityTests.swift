@@ -12,6 +12,9 @@ import TetherTesting
 /// What the host promises whatever a plugin does (DESIGN.md, "Stability"), each promise put to
 /// the test by a real plugin process that misbehaves: one that never reads, never accepts,
 /// crashes, is forgotten by its host, or is started past the descriptor limit.
+///
+/// Its leak checks count this process's descriptors and children, which tests running at the
+/// same time would change: run it with `swift test --no-parallel` (as `make test` does).
 @Suite(.serialized, .timeLimit(.minutes(2)))
 struct PluginStabilityTests {
     /// `stop()` with calls queued to a plugin that never reads (it never even accepts the
@@ -54,7 +57,9 @@ struct PluginStabilityTests {
     /// `kill()` is the forced stop: SIGKILL to the group at once, no quit request and no grace.
     /// The grace here is far beyond the test's bound, so a `kill()` that waited for the plugin
     /// to quit (as `stop()` does) would not return in time; and a plugin ended by SIGTERM would
-    /// show another status. A `stop()` under way is cut short by it.
+    /// show another status. A `stop()` under way is cut short by it: the test waits until the
+    /// stop has begun (it closed the session, the quit request) and is in its grace (the plugin
+    /// still runs) before it kills, so the kill meets the stop rather than starting one.
     @Test func killEndsThePluginWithoutAGrace() async throws {
         try await withoutLeaks { reactor in
             var deaf = configuration(mode: "never-reads")
@@ -63,6 +68,10 @@ struct PluginStabilityTests {
             deaf.metricsFactory = metrics
             let client = try await PluginClient.start(deaf, on: reactor)
             let stopping = Task(executorPreference: reactor) { await client.stop() }
+            let session = client.session
+            let inGrace = try await eventually(on: reactor) { await session.endReason != nil }
+            try #require(inGrace, "the stop closed the session")
+            #expect(client.exitStatus == nil && ProcessResources.isRunning(client.process.pid), "the plugin quit")
             let killed = try await finishes(within: .seconds(20), on: reactor) { await client.kill() }
             #expect(killed, "kill() did not return")
             guard killed else { return }

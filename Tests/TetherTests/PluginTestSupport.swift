@@ -23,6 +23,9 @@ func configuration(
 
 /// Runs `body` on a reactor and checks that it left no descriptor or child process behind
 /// (descriptors of Foundation's run loops aside: they come and go with the pool's threads).
+///
+/// The check counts the whole process's descriptors and children: a test using it needs
+/// `swift test --no-parallel` (as `make test` runs), or the tests running beside it are counted.
 func withoutLeaks(_ body: @Sendable (Reactor) async throws -> Void) async throws {
     let descriptors = DescriptorSnapshot.ignoringRunLoops()
     try await withReactor { reactor in try await body(reactor) }
@@ -66,4 +69,38 @@ final class Flag: Sendable {
     private let value = Mutex(false)
     var isSet: Bool { value.withLock { $0 } }
     func set() { value.withLock { $0 = true } }
+}
+
+/// A group this process is not in (named in /etc/group, other than its own groups), for the
+/// socket-group tests: giving a file to it proves the group was applied, which giving it to the
+/// process's own group cannot. Only root may give a file to a group it is not in; CI runs as
+/// root, so there `canGiveFilesToForeignGroups` holds and these tests run.
+func foreignGroup() throws -> (name: String, gid: UInt32) {
+    let status = try String(contentsOfFile: "/proc/self/status", encoding: .utf8)
+    let line: Substring = status.split(separator: "\n").first { $0.hasPrefix("Groups:") } ?? ""
+    var own: Set<UInt32> = [getgid(), getegid()]
+    for field in line.dropFirst("Groups:".count).split(whereSeparator: \.isWhitespace) {
+        if let gid = UInt32(field) { own.insert(gid) }
+    }
+    let entries = try String(contentsOfFile: "/etc/group", encoding: .utf8).split(separator: "\n")
+    for entry in entries {
+        let fields = entry.split(separator: ":", omittingEmptySubsequences: false)
+        guard fields.count >= 3, let gid = UInt32(fields[2]), !own.contains(gid) else { continue }
+        return (String(fields[0]), gid)
+    }
+    throw NoForeignGroup()
+}
+
+/// /etc/group names no group this process is not in.
+struct NoForeignGroup: Error, CustomStringConvertible {
+    var description: String { "no group in /etc/group that this process is not in" }
+}
+
+/// Whether the socket-group tests run: as root (needed to give a file to a group this process is
+/// not in), or in CI, where not being root fails them rather than skipping them.
+let canGiveFilesToForeignGroups = getuid() == 0 || ProcessInfo.processInfo.environment["CI"] != nil
+
+/// Fails the test when it runs without root (only in CI, see ``canGiveFilesToForeignGroups``).
+func requireRootForForeignGroups() throws {
+    try #require(getuid() == 0, "giving a file to a group this process is not in needs root (CI runs as root)")
 }

@@ -135,6 +135,23 @@ extension PluginLaunchTests {
             }
         }
 
+        /// Only exits the supervisor asked for are not restarted: a plugin that quits on its own
+        /// with status 0 (the test plugin's `quit-on-put` mode, at a put) is started again.
+        @Test func aCleanExitTheHostDidNotAskForIsRestarted() async throws {
+            try await withoutLeaks { reactor in
+                let plugin = try await SupervisedPlugin.start(
+                    configuration(mode: "quit-on-put"), policy: policy { _ in }, on: reactor)
+                let first = try await plugin.client()
+                try await crash(plugin)
+                let kv = try await plugin.dispense(KeyValueClient.self, name: "kv")
+                #expect(try await kv.get("k") == nil, "a new process: the first one's store is gone")
+                #expect(first.exitStatus == .exited(code: 0))
+                #expect(try await plugin.client().process.pid != first.process.pid)
+                #expect(plugin.restarts == 1)
+                await plugin.stop()
+            }
+        }
+
         @Test func theSupervisorGivesUpWhenTheBudgetIsSpent() async throws {
             try await withoutLeaks { reactor in
                 var crashing = configuration(mode: "crash-exit")

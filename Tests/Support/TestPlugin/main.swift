@@ -14,7 +14,7 @@
 // out of the process group it was started in, into its host's), never-accepts (a valid handshake on a listener whose
 // queue it filled itself, so the host cannot even connect; over TCP when the host asks),
 // crash-fatal (a put writes a line to stderr, then calls fatalError), crash-exit (a put writes a
-// line to stderr, then exit(1)), crash-segv (a put raises SIGSEGV), host-drops-client (a host
+// line to stderr, then exit(1)), quit-on-put (a put exits with status 0), crash-segv (a put raises SIGSEGV), host-drops-client (a host
 // that starts a serving plugin, prints `plugin PID DIRECTORY`, releases the client, shuts its
 // reactor down and exits), reattach-host (a second host process: reattaches through
 // TETHER_REATTACH_PLUGINS, prints `got VALUE reattached true`, detaches), reattachable-host (launches
@@ -228,6 +228,9 @@ case let mode:
             FileHandle.standardError.write(Data("giving up on \(key): disk full\n".utf8))
             exit(1)
         })
+    case "quit-on-put":
+        // A put ends the plugin with status 0: a clean exit its host did not ask for.
+        store = Store(onPut: { _ in exit(0) })
     case "crash-segv":
         store = Store(onPut: { key in
             FileHandle.standardError.write(Data("about to fault on \(key)\n".utf8))
