@@ -16,15 +16,25 @@ extension ReactorSuite {
             }
         }
 
-        /// Several tasks wait at once (one of them gives up): one `waitid` answers all the others.
+        /// Several tasks wait at once: one `waitid` answers them all. The first waiter starts it
+        /// and gives up once it is in the kernel; the `waitid` keeps running for the others, who
+        /// join it rather than start their own.
         @Test func concurrentWaitersAllGetTheStatus() async throws {
             try await withReactor { reactor in
                 let child = try ChildProcess.spawn(
                     executable: "/bin/sleep", arguments: ["1000"], environment: [], on: reactor)
                 let quitter = Task(executorPreference: reactor) { try await child.waitForExit() }
-                let waiters = (0..<4).map { _ in Task(executorPreference: reactor) { try await child.waitForExit() } }
+                // Counted with `Task.sleep` between looks: a reactor sleep would be in flight too.
+                #expect(try await eventually { await reactor.counters().operationsInFlight == 1 }, "waitid submitted")
                 quitter.cancel()
                 await #expect(throws: CancellationError.self) { _ = try await quitter.value }
+                #expect(await reactor.counters().operationsInFlight == 1, "the waitid outlives its first waiter")
+                let waiters = (0..<4).map { _ in Task(executorPreference: reactor) { try await child.waitForExit() } }
+                // The waiters were queued on the reactor before this task yields; each registers in
+                // its first step (and a `waitid` it started would be submitted in the next).
+                for _ in 0..<10 { await Task.yield() }
+                let inFlight = await reactor.counters().operationsInFlight
+                #expect(inFlight == 1, "the waiters join the waitid in flight")
                 try child.send(signal: 15)
                 for waiter in waiters {
                     #expect(try await waiter.value == .signaled(signal: 15, coreDumped: false))
@@ -105,6 +115,7 @@ extension ReactorSuite {
         @Test(arguments: [false, true])
         func aReleasedHandleLeavesTheChildRunningAndReapsItWhenItExits(closedFirst: Bool) async throws {
             try await withReactor { reactor in
+                // A process-wide count: sound only while no other test runs (`--no-parallel`).
                 let descriptors = DescriptorSnapshot()
                 let (stdinReader, stdinWriter) = try reactor.makePipe()
                 let stdin = [ChildProcess.FileMapping(stdinReader.fileDescriptor, as: .standardInput)]
@@ -140,6 +151,7 @@ extension ReactorSuite {
         /// shutdown returns, and no descriptor is left.
         @Test func shutdownKillsAndReapsRunningChildrenAndTheirGroups() async throws {
             try await ProcessResources.openDispatchTimer()  // `eventually` below sleeps with Task.sleep
+            // A process-wide count: sound only while no other test runs (`--no-parallel`).
             let descriptors = DescriptorSnapshot()
             let reactor = try Reactor.start()
             let (output, outputWriter) = try reactor.makePipe()
