@@ -1,7 +1,9 @@
+import Glibc
 import SystemPackage
 import Testing
-import TetherReactor
 import TetherTesting
+
+@testable import TetherReactor
 
 extension ReactorSuite {
     @Suite(.timeLimit(.minutes(1))) struct ProcessTests {
@@ -180,6 +182,61 @@ extension ReactorSuite {
                 try await eventually(attempts: 1000) { !ProcessResources.isRunning(grandchild) },
                 "the grandchild must be killed with its group")
             #expect(descriptors.added == 0)
+        }
+    }
+}
+
+extension ReactorSuite {
+    /// A handle that let go of its pidfd signals no one: the reactor may have reaped the child
+    /// and closed the pidfd without the handle seeing the exit, and the pid, its group, or the
+    /// descriptor's number may name another process by then.
+    @Suite(.timeLimit(.minutes(1))) struct ReleasedChildSignalTests {
+        /// Closed while running, then reaped by the reactor: the pidfd's number goes to the next
+        /// child's pidfd. Signals through the old handle fail with `closed` and the next child
+        /// lives on.
+        @Test(arguments: [false, true])
+        func signalsThroughAClosedHandleReachNoOtherProcess(toGroup: Bool) async throws {
+            try await withReactor { reactor in
+                let first = try ChildProcess.spawn(
+                    executable: "/bin/sh", arguments: ["-c", "exit 0"], environment: [], newProcessGroup: true,
+                    on: reactor)
+                try await first.close()
+                #expect(
+                    try await eventually(on: reactor) { !ProcessResources.childProcessIDs().contains(first.pid) },
+                    "the reactor reaps the child")
+                // The reaping `waitid` completed and closed the pidfd in the same step.
+                #expect(try await eventually { await reactor.counters().operationsInFlight == 0 })
+                #expect(first.exitStatus == nil, "the handle never saw the exit")
+                let second = try ChildProcess.spawn(
+                    executable: "/bin/sleep", arguments: ["1000"], environment: [], on: reactor)
+                // The lowest free number: the one the first pidfd had.
+                #expect(second.core.fd == first.core.fd, "the scenario needs the descriptor reused")
+                let error = #expect(throws: ReactorError.self) {
+                    if toGroup {
+                        try first.sendToProcessGroup(signal: SIGKILL)
+                    } else {
+                        try first.send(signal: SIGKILL)
+                    }
+                }
+                #expect(error?.code == .closed)
+                #expect(ProcessResources.isRunning(second.pid), "the signal reached the next child")
+                try second.send(signal: SIGKILL)
+                #expect(try await second.waitForExit() == .signaled(signal: SIGKILL, coreDumped: false))
+                try await second.close()
+            }
+        }
+
+        /// After a shutdown, which killed, reaped and closed what the reactor still had, a handle
+        /// still held refuses to signal.
+        @Test func signalsAfterShutdownAreRefused() async throws {
+            let reactor = try Reactor.start()
+            let child = try ChildProcess.spawn(
+                executable: "/bin/sleep", arguments: ["1000"], environment: [], newProcessGroup: true, on: reactor)
+            await reactor.shutdown()
+            #expect(!ProcessResources.childProcessIDs().contains(child.pid))
+            #expect(throws: ReactorError.self) { try child.send(signal: SIGTERM) }
+            let error = #expect(throws: ReactorError.self) { try child.sendToProcessGroup(signal: SIGTERM) }
+            #expect(error?.code == .closed)
         }
     }
 }
