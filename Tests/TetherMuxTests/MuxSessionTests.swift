@@ -334,7 +334,8 @@ private func echo(_ stream: MuxStream) async throws {
             #expect(try await accepted.read()?.bytes == [3])
             #expect(failure.withLock { $0 } == nil)
             second = nil
-            #expect(try await eventually(on: reactor) { failure.withLock { $0 } != nil }, "no RST arrived")
+            // Required: without an RST the read below would wait until the time limit.
+            try #require(try await eventually(on: reactor) { failure.withLock { $0 } != nil }, "no RST arrived")
             #expect(failure.withLock { $0 }?.code == .streamReset)
             await #expect(throws: MuxError(.streamReset, streamID: accepted.id)) { _ = try await accepted.read() }
             #expect(try await eventually(on: reactor) { await client.streamCount == 0 })
