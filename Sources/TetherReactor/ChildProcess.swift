@@ -33,6 +33,11 @@ public final class ChildProcess: Sendable {
     /// The child's end as far as this handle knows, and who waits for it.
     private struct ExitState {
         var status: ExitStatus?
+        /// The handle let go of its pidfd (closed, detached, or closed by the reactor's
+        /// shutdown): the reactor may reap the child and close the pidfd without this handle
+        /// learning the status, so neither the pidfd's number nor the child's pid are its to
+        /// signal any more.
+        var released = false
         /// A `waitid` is in flight for the current waiters.
         var watching = false
         var waiters: [UInt64: CheckedContinuation<Result<ExitStatus, any Error>, Never>] = [:]
@@ -55,7 +60,8 @@ public final class ChildProcess: Sendable {
         self.leadsProcessGroup = leadsProcessGroup
         self.core = HandleCore(reactor: reactor, fd: pidfd, kind: "pidfd")
         // A reactor shutdown that finds the handle open ends the child before closing its pidfd.
-        core.beforeShutdownClose = { pidfd in
+        core.beforeShutdownClose = { [weak self] pidfd in
+            self?.release()
             ChildReaping.killAndReap(pidfd: pidfd, pid: pid, leadsProcessGroup: leadsProcessGroup)
         }
     }
@@ -226,9 +232,34 @@ public final class ChildProcess: Sendable {
     public var exitStatus: ExitStatus? { exitState.withLock { $0.status } }
 
     /// Sends `signal` to the child through its pidfd (no effect once it has been reaped).
+    ///
+    /// - Throws: `closed` once the handle was closed or detached (or the reactor shut down)
+    ///   without having seen the exit: the reactor may have reaped the child and closed the
+    ///   pidfd since, and the descriptor's number may belong to something else by now.
     public func send(signal: Int32) throws(ReactorError) {
-        if exitStatus != nil { return }
-        _ = try syscall("pidfd_send_signal") { tether_pidfd_send_signal(core.fd, signal) }
+        try signalUnlessReleased { pidfd throws(ReactorError) in
+            _ = try syscall("pidfd_send_signal") { tether_pidfd_send_signal(pidfd, signal) }
+        }
+    }
+
+    /// Runs `signal` with the pidfd while the handle still owns it and the child is not known to
+    /// be reaped; under the lock, so that no release can slip in between the check and the
+    /// signal.
+    private func signalUnlessReleased(_ signal: (Int32) throws(ReactorError) -> Void) throws(ReactorError) {
+        let pidfd = core.fd
+        let pid = self.pid
+        try exitState.withLock { state throws(ReactorError) in
+            if state.status != nil { return }
+            guard !state.released else {
+                throw ReactorError(.closed, operation: "signal", detail: "the handle of child \(pid) was closed")
+            }
+            try signal(pidfd)
+        }
+    }
+
+    /// Marks the pidfd as no longer this handle's to signal through (see ``ExitState/released``).
+    private func release() {
+        exitState.withLock { $0.released = true }
     }
 
     /// Sends `signal` to the child's whole process group (it and the processes it started), and to
@@ -237,12 +268,16 @@ public final class ChildProcess: Sendable {
     /// then.
     ///
     /// - Throws: the failure of the signal to the child itself; the group's is ignored (the group
-    ///   is empty once the child left it and started nothing).
+    ///   is empty once the child left it and started nothing). `closed` once the handle was
+    ///   closed without having seen the exit, as ``send(signal:)``: the group ID may be
+    ///   recycled by then.
     public func sendToProcessGroup(signal: Int32) throws(ReactorError) {
         guard leadsProcessGroup else { return try send(signal: signal) }
-        if exitStatus != nil { return }
-        _ = try? syscall("kill process group") { kill(-pid, signal) }
-        try send(signal: signal)
+        let pid = self.pid
+        try signalUnlessReleased { pidfd throws(ReactorError) in
+            _ = try? syscall("kill process group") { kill(-pid, signal) }
+            _ = try syscall("pidfd_send_signal") { tether_pidfd_send_signal(pidfd, signal) }
+        }
     }
 
     /// Closes the handle. A child already reaped (``exitStatus`` is known) has its pidfd closed
@@ -250,6 +285,7 @@ public final class ChildProcess: Sendable {
     /// when it exits and closes the pidfd then (or kills and reaps it at ``Reactor/shutdown()``).
     public func close() async throws {
         try await reactor.withLoop { loop in
+            self.release()
             if self.exitStatus != nil {
                 try await self.core.close(loop: loop)
             } else {
@@ -264,6 +300,7 @@ public final class ChildProcess: Sendable {
     /// exits, init (or a subreaper) does. For a plugin that must outlive its first host.
     public func detach() async throws {
         try await reactor.withLoop { loop in
+            self.release()
             if self.exitStatus != nil {
                 try await self.core.close(loop: loop)
             } else {

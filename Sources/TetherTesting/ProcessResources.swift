@@ -1,12 +1,26 @@
 import Foundation
 
 /// Counts of this process's kernel resources, for leak checks.
+///
+/// The counts are process-wide: a check is only sound while no other test runs in the process
+/// (`swift test --no-parallel`, as `make test` runs them). They come from `/proc`; when it cannot
+/// be read the process stops with the reason, rather than a count of zero letting every leak
+/// check pass.
 public enum ProcessResources {
     /// Open file descriptors, from `/proc/self/fd` (the directory's own fd is not counted).
     public static func openFileDescriptorCount() -> Int {
         // contentsOfDirectory opens the directory once; that fd is closed before it returns, and
         // listing it is excluded by counting the entries only.
-        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count).map { $0 - 1 } ?? -1
+        procDirectory("/proc/self/fd").count - 1
+    }
+
+    /// The names in the `/proc` directory `path`; stops the process if it cannot be read.
+    private static func procDirectory(_ path: String) -> [String] {
+        do {
+            return try FileManager.default.contentsOfDirectory(atPath: path)
+        } catch {
+            fatalError("leak checks need /proc: cannot list \(path): \(error)")
+        }
     }
 
     /// Kinds of descriptor that Foundation's run loop holds on a worker thread of the concurrency
@@ -19,8 +33,7 @@ public enum ProcessResources {
     /// Open file descriptors whose `/proc/self/fd` link target is not in `kinds` (e.g.
     /// ``runLoopDescriptorKinds``, for checks that run while Foundation's run loops come and go).
     public static func openFileDescriptorCount(excluding kinds: Set<String>) -> Int {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
-        return names.count { name in
+        procDirectory("/proc/self/fd").count { name in
             guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(name)")
             else {
                 return false  // the directory's own descriptor, closed by now
@@ -30,11 +43,17 @@ public enum ProcessResources {
     }
 
     /// The state letter of process `pid` from `/proc/<pid>/stat` (`R`, `S`, `Z` for a zombie, …),
-    /// or nil when no such process exists.
+    /// or nil when no such process exists. Stops the process if `/proc` cannot be read at all
+    /// (this process's own `stat` is missing): "no such process" would be a guess then.
     public static func processState(_ pid: Int32) -> Character? {
         guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
             let afterName = text.lastIndex(of: ")")
-        else { return nil }
+        else {
+            guard FileManager.default.isReadableFile(atPath: "/proc/self/stat") else {
+                fatalError("process checks need /proc: /proc/self/stat is not readable")
+            }
+            return nil
+        }
         // "pid (comm) S ...": the state follows the command name, which may itself hold spaces.
         return text[afterName...].dropFirst().first { $0 != " " }
     }
@@ -51,18 +70,24 @@ public enum ProcessResources {
     }
 
     /// Direct children of this process that still exist (running or zombie), from
-    /// `/proc/self/task/*/children`.
+    /// `/proc/self/task/*/children`. Stops the process if none of those files can be read (no
+    /// `/proc`, or a kernel without `CONFIG_PROC_CHILDREN`): an empty list would pass every
+    /// "reaped" check.
     public static func childProcessIDs() -> [Int32] {
-        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
         var children: [Int32] = []
-        for task in tasks {
+        var readAny = false
+        for task in procDirectory("/proc/self/task") {
+            // A thread may exit between the listing and the read: its file is gone then.
             guard let text = try? String(contentsOfFile: "/proc/self/task/\(task)/children", encoding: .utf8) else {
                 continue
             }
+            readAny = true
             children += text.split(separator: " ").compactMap {
                 Int32($0.trimmingCharacters(in: .whitespacesAndNewlines))
             }
         }
+        // The calling thread's own file at least exists while it runs.
+        guard readAny else { fatalError("child checks need /proc/self/task/*/children, none is readable") }
         return children
     }
 }

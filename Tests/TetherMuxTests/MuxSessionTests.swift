@@ -1,3 +1,4 @@
+import Synchronization
 import Testing
 import TetherMux
 import TetherReactor
@@ -139,14 +140,22 @@ private func echo(_ stream: MuxStream) async throws {
         try await withMuxSessionPair { client, server, reactor in
             let pattern = ByteStreamPattern(seed: 77)
             let totalBytes = 4 * 1024 * 1024
+            let window = UInt64(256 * 1024)
             let stream = try await client.openStream()
             let writer = Task(executorPreference: reactor) {
                 try await stream.writeAndClose([pattern.slice(from: 0, count: totalBytes)])
             }
             let accepted = try await server.acceptStream()
-            // Give the writer every chance to overrun the window.
-            for _ in 0..<50 { try await reactor.sleep(for: .milliseconds(1)) }
-            #expect(await server.statistics.payloadBytesReceived <= 256 * 1024)
+            // The writer has used the window and waits for more, and what it sent has arrived.
+            let stalled = try await eventually(on: reactor) {
+                let sent = await client.statistics
+                let received = await server.statistics.payloadBytesReceived
+                return sent.windowStalls > 0 && received == sent.payloadBytesSent
+            }
+            let diagnostics = await client.diagnostics
+            #expect(stalled, "the writer never waited for the window: \(diagnostics)")
+            #expect(await client.statistics.payloadBytesSent == window)
+            #expect(await server.statistics.payloadBytesReceived == window)
             #expect(try await readAll(accepted, pattern: pattern) == totalBytes)
             try await writer.value
         }
@@ -306,6 +315,106 @@ private func echo(_ stream: MuxStream) async throws {
         }
     }
 
+    /// Dropping the last reference to a stream's handle resets the stream: the peer's read fails
+    /// with `streamReset`, and this side forgets the stream. While any reference is left the
+    /// stream works both ways.
+    @Test func droppingTheLastHandleResetsTheStream() async throws {
+        try await withMuxSessionPair { client, server, reactor in
+            var first: MuxStream? = try await client.openStream()
+            try await first?.write(BufferSlice(copying: [1]))
+            let accepted = try await server.acceptStream()
+            #expect(try await accepted.read()?.bytes == [1])
+            let failure = Mutex<MuxError?>(nil)
+            await accepted.onFailure { error in failure.withLock { $0 = error } }
+            var second = first
+            first = nil
+            try await accepted.write(BufferSlice(copying: [2]))
+            #expect(try await second?.read()?.bytes == [2])
+            try await second?.write(BufferSlice(copying: [3]))
+            #expect(try await accepted.read()?.bytes == [3])
+            #expect(failure.withLock { $0 } == nil)
+            second = nil
+            // Required: without an RST the read below would wait until the time limit.
+            try #require(try await eventually(on: reactor) { failure.withLock { $0 } != nil }, "no RST arrived")
+            #expect(failure.withLock { $0 }?.code == .streamReset)
+            await #expect(throws: MuxError(.streamReset, streamID: accepted.id)) { _ = try await accepted.read() }
+            #expect(try await eventually(on: reactor) { await client.streamCount == 0 })
+        }
+    }
+
+    /// Frames that carry no payload — a ping, a SYN — queued while bulk data waits for the
+    /// connection go out ahead of that data: a keepalive or a window update never waits behind
+    /// a bulk transfer. The peer here is raw bytes that read nothing until both are queued.
+    @Test func controlFramesOvertakeQueuedData() async throws {
+        try await withReactor { reactor in
+            let (mine, raw) = try StreamSocket.makePair(on: reactor)
+            let session = try await MuxSession(socket: mine, role: .client)
+            let bulk = try await session.openStream()
+            // The peer accepts it with credit for far more than the socket holds. It reads
+            // nothing yet: a receive on `raw` would keep taking bytes into the reactor's buffers.
+            try await raw.send(
+                BufferSlice(
+                    copying: FrameHeader.windowUpdate(streamID: bulk.id, flags: .ack, deltaBytes: 8 << 20).encoded()))
+            #expect(try await eventually(on: reactor) { await session.diagnostics.contains("unacked=0") })
+            let bulkBytes = 2 << 20
+            // The write returns once the connection has taken its bytes: not before the peer reads.
+            let bulkWriter = Task(executorPreference: reactor) {
+                try await bulk.write(BufferSlice(count: bulkBytes) { _ in })
+            }
+            // All of it was taken in one send, which the silent peer keeps from finishing.
+            let stuck = try await eventually(on: reactor) {
+                let diagnostics = await session.diagnostics
+                return diagnostics.contains("sending=true") && diagnostics.contains("outFrames=0")
+                    && diagnostics.contains("outData=\(2 << 20) ")
+            }
+            let stuckDiagnostics = await session.diagnostics
+            #expect(stuck, "\(stuckDiagnostics)")
+            // Queued behind that send, in this order: a stream's SYN and data, then a ping.
+            // (Opening and writing return once the connection took the frames.)
+            let otherWriter = Task(executorPreference: reactor) {
+                let other = try await session.openStream()
+                try await other.write(BufferSlice(copying: [9, 9, 9]))
+                return other
+            }
+            #expect(try await eventually(on: reactor) { await session.diagnostics.contains("outFrames=2 ") })
+            let pinger = Task(executorPreference: reactor) { try await session.ping() }
+            let queued = try await eventually(on: reactor) { await session.diagnostics.contains("outFrames=3 ") }
+            let diagnostics = await session.diagnostics
+            #expect(queued, "\(diagnostics)")
+            // The peer reads now: the bulk stream's SYN and data, then the frames queued behind it.
+            var wire = RawFrames(socket: raw)
+            #expect(try await wire.next().header == .windowUpdate(streamID: bulk.id, flags: .syn, deltaBytes: 0))
+            var order: [FrameHeader] = []  // what came after the last of the bulk data
+            var pings: [UInt32] = []  // every ping request seen (the session probes once at its start)
+            var bulkReceived = 0
+            let otherID = bulk.id + 2
+            while !order.contains(where: { $0.type == .data && $0.streamID == otherID }) {
+                let frame = try await wire.next()
+                if frame.header.type == .ping { pings.append(frame.header.length) }
+                if frame.header.type == .data, frame.header.streamID == bulk.id {
+                    bulkReceived += frame.payload.count
+                } else if bulkReceived == bulkBytes {
+                    order.append(frame.header)
+                }
+            }
+            #expect(bulkReceived == bulkBytes, "\(order)")
+            let ping = try #require(
+                order.firstIndex { $0.type == .ping }, "the ping waited behind queued data: \(order)")
+            let syn = try #require(order.firstIndex { $0.type == .windowUpdate && $0.streamID == otherID })
+            let data = try #require(order.firstIndex { $0.type == .data && $0.streamID == otherID })
+            #expect(ping < data, "the ping waited behind queued data: \(order)")
+            #expect(syn < data, "\(order)")
+            for opaque in pings {
+                try await raw.send(BufferSlice(copying: FrameHeader.ping(opaque: opaque, reply: true).encoded()))
+            }
+            #expect(try await pinger.value > .zero)
+            try await bulkWriter.value
+            #expect(try await otherWriter.value.id == otherID)
+            await session.close()
+            try await raw.close()
+        }
+    }
+
     @Test func readAfterLocalResetIsNotEndOfStream() async throws {
         try await withMuxSessionPair { client, server, _ in
             let stream = try await client.openStream()
@@ -376,6 +485,33 @@ private func echo(_ stream: MuxStream) async throws {
                     ]
                     return counts == [0, 0, 0, 0]
                 })
+        }
+    }
+}
+
+/// Frames read from a raw socket: a peer that speaks yamux by hand.
+private struct RawFrames {
+    let socket: StreamSocket
+    private var buffered: [UInt8] = []
+
+    init(socket: StreamSocket) {
+        self.socket = socket
+    }
+
+    /// The next frame: its header and, for Data, its payload.
+    mutating func next() async throws -> (header: FrameHeader, payload: [UInt8]) {
+        while true {
+            if buffered.count >= 12 {
+                let header = try FrameHeader(decoding: Array(buffered[0..<12]))
+                let payloadBytes = header.type == .data ? Int(header.length) : 0
+                if buffered.count >= 12 + payloadBytes {
+                    let payload = Array(buffered[12..<(12 + payloadBytes)])
+                    buffered.removeFirst(12 + payloadBytes)
+                    return (header, payload)
+                }
+            }
+            guard let slice = try await socket.receive() else { throw MuxError(.connectionClosed) }
+            buffered += slice.bytes
         }
     }
 }

@@ -43,6 +43,7 @@ extension ReactorSuite {
         /// its end; closing afterwards leaks no descriptor and leaves nothing in flight.
         @Test func abortEndsAStuckGatheredSendAndReleasesItsSlices() async throws {
             try await withReactor { reactor in
+                // A process-wide count: sound only while no other test runs (`--no-parallel`).
                 let descriptors = DescriptorSnapshot()
                 let (sender, silentPeer) = try StreamSocket.makePair(on: reactor)
                 let pattern = ByteStreamPattern(seed: 31)

@@ -54,7 +54,8 @@ extension ReactorSuite {
                 let slicesPerBatch = 256
                 let sliceBytes = 12
                 let total = batches * slicesPerBatch * sliceBytes
-                try await withThrowingTaskGroup(of: Int.self) { group in
+                // Each receiver returns the bytes it read; a sender returns nil.
+                let received = try await withThrowingTaskGroup(of: Int?.self) { group in
                     for (index, (a, b)) in pairs.enumerated() {
                         for (direction, (sender, receiver)) in [(a, b), (b, a)].enumerated() {
                             let pattern = ByteStreamPattern(seed: UInt64(index * 2 + direction + 1))
@@ -71,23 +72,28 @@ extension ReactorSuite {
                                         pattern: pattern,
                                         on: sender)
                                 }
-                                return 0
+                                return nil
                             }
                             group.addTask(executorPreference: reactor) {
                                 var position = 0
                                 while position < total, let slice = try await receiver.receive() {
                                     if let mismatch = pattern.firstMismatch(in: slice, at: position) {
-                                        Issue.record("byte \(position + mismatch) out of order")
-                                        return position
+                                        throw OutOfOrder(position: position + mismatch)
                                     }
                                     position += slice.count
                                 }
+                                // Short of `total`: the stream ended early. Thrown, so that the
+                                // group cancels the senders, which may wait for a reader.
+                                guard position == total else { throw EndedEarly(position: position) }
                                 return position
                             }
                         }
                     }
-                    for try await _ in group {}
+                    var counts: [Int] = []
+                    for try await count in group { if let count { counts.append(count) } }
+                    return counts
                 }
+                #expect(received == [total, total, total, total])
                 for (a, b) in pairs {
                     try await a.close()
                     try await b.close()
@@ -95,4 +101,12 @@ extension ReactorSuite {
             }
         }
     }
+}
+
+private struct OutOfOrder: Error {
+    var position: Int
+}
+
+private struct EndedEarly: Error {
+    var position: Int
 }

@@ -9,6 +9,7 @@ extension ReactorSuite {
         @Test func shutdownCompletesOneThousandPendingOperations() async throws {
             // `eventually` below sleeps with Task.sleep: let libdispatch open its timerfd first.
             try await ProcessResources.openDispatchTimer()
+            // A process-wide count: sound only while no other test runs (`--no-parallel`).
             let descriptors = DescriptorSnapshot()
             let reactor = try Reactor.start()
             var tasks: [Task<Void, any Error>] = []
@@ -49,6 +50,7 @@ extension ReactorSuite {
         /// 10,000 cycles of open, use and close leave the fd count where it was.
         @Test func tenThousandOpenCloseCyclesLeakNoDescriptors() async throws {
             try await withReactor { reactor in
+                // A process-wide count: sound only while no other test runs (`--no-parallel`).
                 let descriptors = DescriptorSnapshot()
                 let listener = try Listener.listen(on: .tcp(host: "127.0.0.1", port: 0), reactor: reactor)
                 for cycle in 0..<10_000 {
@@ -77,6 +79,7 @@ extension ReactorSuite {
         /// the socket of a connect that fails in it) do not leak their descriptors.
         @Test func closingInACancelledTaskReleasesTheDescriptor() async throws {
             try await withReactor { reactor in
+                // A process-wide count: sound only while no other test runs (`--no-parallel`).
                 let descriptors = DescriptorSnapshot()
                 let (a, b) = try StreamSocket.makePair(on: reactor)
                 let closer = Task(executorPreference: reactor) {
@@ -95,6 +98,7 @@ extension ReactorSuite {
         /// Handles dropped without `close()` are closed by the reactor.
         @Test func droppedHandlesAreClosed() async throws {
             try await withReactor { reactor in
+                // A process-wide count: sound only while no other test runs (`--no-parallel`).
                 let descriptors = DescriptorSnapshot()
                 for _ in 0..<100 {
                     let (a, b) = try StreamSocket.makePair(on: reactor)

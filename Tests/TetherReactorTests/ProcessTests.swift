@@ -1,7 +1,9 @@
+import Glibc
 import SystemPackage
 import Testing
-import TetherReactor
 import TetherTesting
+
+@testable import TetherReactor
 
 extension ReactorSuite {
     @Suite(.timeLimit(.minutes(1))) struct ProcessTests {
@@ -16,15 +18,25 @@ extension ReactorSuite {
             }
         }
 
-        /// Several tasks wait at once (one of them gives up): one `waitid` answers all the others.
+        /// Several tasks wait at once: one `waitid` answers them all. The first waiter starts it
+        /// and gives up once it is in the kernel; the `waitid` keeps running for the others, who
+        /// join it rather than start their own.
         @Test func concurrentWaitersAllGetTheStatus() async throws {
             try await withReactor { reactor in
                 let child = try ChildProcess.spawn(
                     executable: "/bin/sleep", arguments: ["1000"], environment: [], on: reactor)
                 let quitter = Task(executorPreference: reactor) { try await child.waitForExit() }
-                let waiters = (0..<4).map { _ in Task(executorPreference: reactor) { try await child.waitForExit() } }
+                // Counted with `Task.sleep` between looks: a reactor sleep would be in flight too.
+                #expect(try await eventually { await reactor.counters().operationsInFlight == 1 }, "waitid submitted")
                 quitter.cancel()
                 await #expect(throws: CancellationError.self) { _ = try await quitter.value }
+                #expect(await reactor.counters().operationsInFlight == 1, "the waitid outlives its first waiter")
+                let waiters = (0..<4).map { _ in Task(executorPreference: reactor) { try await child.waitForExit() } }
+                // The waiters were queued on the reactor before this task yields; each registers in
+                // its first step (and a `waitid` it started would be submitted in the next).
+                for _ in 0..<10 { await Task.yield() }
+                let inFlight = await reactor.counters().operationsInFlight
+                #expect(inFlight == 1, "the waiters join the waitid in flight")
                 try child.send(signal: 15)
                 for waiter in waiters {
                     #expect(try await waiter.value == .signaled(signal: 15, coreDumped: false))
@@ -65,8 +77,15 @@ extension ReactorSuite {
         /// A descriptor some other code opened without close-on-exec does not leak into the
         /// child: the child sees 0, 1, 2 and nothing else.
         @Test func childInheritsNoStrayDescriptors() async throws {
-            let strayDescriptor = try FileDescriptor.open(FilePath("/dev/null"), .readOnly)  // no O_CLOEXEC
-            defer { try? strayDescriptor.close() }
+            // No O_CLOEXEC. Above 3, which `ls` itself takes to read the directory: a free 3 is
+            // held by another such descriptor (the child closes it too).
+            var held: [FileDescriptor] = []
+            var strayDescriptor = try FileDescriptor.open(FilePath("/dev/null"), .readOnly)
+            while strayDescriptor.rawValue <= 3 {
+                held.append(strayDescriptor)
+                strayDescriptor = try FileDescriptor.open(FilePath("/dev/null"), .readOnly)
+            }
+            defer { for descriptor in held + [strayDescriptor] { try? descriptor.close() } }
             let stray = strayDescriptor.rawValue
             try await withReactor { reactor in
                 let listing = try await shellOutput("ls /proc/self/fd", on: reactor)
@@ -105,6 +124,7 @@ extension ReactorSuite {
         @Test(arguments: [false, true])
         func aReleasedHandleLeavesTheChildRunningAndReapsItWhenItExits(closedFirst: Bool) async throws {
             try await withReactor { reactor in
+                // A process-wide count: sound only while no other test runs (`--no-parallel`).
                 let descriptors = DescriptorSnapshot()
                 let (stdinReader, stdinWriter) = try reactor.makePipe()
                 let stdin = [ChildProcess.FileMapping(stdinReader.fileDescriptor, as: .standardInput)]
@@ -140,6 +160,7 @@ extension ReactorSuite {
         /// shutdown returns, and no descriptor is left.
         @Test func shutdownKillsAndReapsRunningChildrenAndTheirGroups() async throws {
             try await ProcessResources.openDispatchTimer()  // `eventually` below sleeps with Task.sleep
+            // A process-wide count: sound only while no other test runs (`--no-parallel`).
             let descriptors = DescriptorSnapshot()
             let reactor = try Reactor.start()
             let (output, outputWriter) = try reactor.makePipe()
@@ -168,6 +189,64 @@ extension ReactorSuite {
                 try await eventually(attempts: 1000) { !ProcessResources.isRunning(grandchild) },
                 "the grandchild must be killed with its group")
             #expect(descriptors.added == 0)
+        }
+    }
+}
+
+extension ReactorSuite {
+    /// A handle that let go of its pidfd signals no one: the reactor may have reaped the child
+    /// and closed the pidfd without the handle seeing the exit, and the pid, its group, or the
+    /// descriptor's number may name another process by then.
+    @Suite(.timeLimit(.minutes(1))) struct ReleasedChildSignalTests {
+        /// Closed while running, then reaped by the reactor: the pidfd's number goes to the next
+        /// child's pidfd. Signals through the old handle fail with `closed` and the next child
+        /// lives on.
+        @Test(arguments: [false, true])
+        func signalsThroughAClosedHandleReachNoOtherProcess(toGroup: Bool) async throws {
+            // `eventually` below sleeps with Task.sleep: let libdispatch open its timerfd first, so
+            // that it does not take the freed number.
+            try await ProcessResources.openDispatchTimer()
+            try await withReactor { reactor in
+                let first = try ChildProcess.spawn(
+                    executable: "/bin/sh", arguments: ["-c", "exit 0"], environment: [], newProcessGroup: true,
+                    on: reactor)
+                try await first.close()
+                #expect(
+                    try await eventually(on: reactor) { !ProcessResources.childProcessIDs().contains(first.pid) },
+                    "the reactor reaps the child")
+                // The reaping `waitid` completed and closed the pidfd in the same step.
+                #expect(try await eventually { await reactor.counters().operationsInFlight == 0 })
+                #expect(first.exitStatus == nil, "the handle never saw the exit")
+                let second = try ChildProcess.spawn(
+                    executable: "/bin/sleep", arguments: ["1000"], environment: [], on: reactor)
+                // Its pidfd takes the lowest free number: as a rule the one the first pidfd had
+                // (not checked: another thread may open or close a descriptor meanwhile).
+                let error = #expect(throws: ReactorError.self) {
+                    if toGroup {
+                        try first.sendToProcessGroup(signal: SIGKILL)
+                    } else {
+                        try first.send(signal: SIGKILL)
+                    }
+                }
+                #expect(error?.code == .closed)
+                #expect(ProcessResources.isRunning(second.pid), "the signal reached the next child")
+                try second.send(signal: SIGKILL)
+                #expect(try await second.waitForExit() == .signaled(signal: SIGKILL, coreDumped: false))
+                try await second.close()
+            }
+        }
+
+        /// After a shutdown, which killed, reaped and closed what the reactor still had, a handle
+        /// still held refuses to signal.
+        @Test func signalsAfterShutdownAreRefused() async throws {
+            let reactor = try Reactor.start()
+            let child = try ChildProcess.spawn(
+                executable: "/bin/sleep", arguments: ["1000"], environment: [], newProcessGroup: true, on: reactor)
+            await reactor.shutdown()
+            #expect(!ProcessResources.childProcessIDs().contains(child.pid))
+            #expect(throws: ReactorError.self) { try child.send(signal: SIGTERM) }
+            let error = #expect(throws: ReactorError.self) { try child.sendToProcessGroup(signal: SIGTERM) }
+            #expect(error?.code == .closed)
         }
     }
 }

@@ -26,7 +26,7 @@ private func offTheReactor<Value: Sendable>(_ body: @escaping @Sendable () -> Va
 }
 
 extension ReactorSuite {
-    @Suite struct ReactorTimerTests {
+    @Suite(.timeLimit(.minutes(1))) struct ReactorTimerTests {
         /// A timer calls its handler once, on the reactor thread, and leaves nothing in flight.
         @Test(arguments: [false, true])
         func firesOnceOnTheReactorThread(startedElsewhere: Bool) async throws {

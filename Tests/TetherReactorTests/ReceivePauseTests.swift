@@ -157,6 +157,7 @@ extension ReactorSuite {
         /// Closing a paused socket tells its handler `closed` at once, once, and leaks nothing.
         @Test func closeWhilePausedTellsTheHandlerClosed() async throws {
             try await withReactor { reactor in
+                // A process-wide count: sound only while no other test runs (`--no-parallel`).
                 let descriptors = DescriptorSnapshot()
                 let (writer, reader) = try StreamSocket.makePair(on: reactor)
                 let pattern = ByteStreamPattern(seed: 23)

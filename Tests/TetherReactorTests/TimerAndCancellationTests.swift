@@ -6,11 +6,14 @@ import TetherTesting
 extension ReactorSuite {
     @Suite(.timeLimit(.minutes(1))) struct TimerAndCancellationTests {
         /// Timers started together fire in the order of their deadlines; cancelled ones never fire.
+        /// The cancelled ones are cancelled once every timer is in the kernel, so it is the
+        /// kernel's removal of the timer (a `-ECANCELED` completion) that ends their sleep; their
+        /// deadlines are far enough out that they cannot fire first.
         @Test func timersFireInOrderAndCancelledOnesDoNot() async throws {
             try await withReactor { reactor in
                 let fired = FiredTimers()
-                let delaysMilliseconds = [40, 10, 30, 20, 50, 5]
-                let cancelled: Set<Int> = [30, 50]
+                let delaysMilliseconds = [40, 10, 3_000, 20, 5_000, 5]
+                let cancelled: Set<Int> = [3_000, 5_000]
                 var tasks: [Int: Task<Void, any Error>] = [:]
                 for delay in delaysMilliseconds {
                     tasks[delay] = Task(executorPreference: reactor) {
@@ -18,6 +21,12 @@ extension ReactorSuite {
                         fired.order.withLock { $0.append(delay) }
                     }
                 }
+                // Every timer is in the kernel or has fired (the short ones may be done already).
+                let submitted = try await eventually {
+                    let inFlight = await reactor.counters().operationsInFlight
+                    return inFlight + fired.order.withLock { $0.count } == delaysMilliseconds.count
+                }
+                #expect(submitted)
                 for delay in cancelled { tasks[delay]?.cancel() }
                 for (delay, task) in tasks {
                     let result = await task.result
@@ -32,13 +41,13 @@ extension ReactorSuite {
             }
         }
 
-        /// A receive waiting for data is ended by cancelling its task; data sent afterwards is
-        /// delivered to the next receive, not lost.
+        /// A receive waiting for data (its `recv` in the kernel) is ended by cancelling its task;
+        /// data sent afterwards is delivered to the next receive, not lost.
         @Test func pendingReceiveIsCancelledByTaskCancellation() async throws {
             try await withReactor { reactor in
                 let (a, b) = try StreamSocket.makePair(on: reactor)
                 let waiting = Task(executorPreference: reactor) { try await b.receive() }
-                try await reactor.sleep(for: .milliseconds(5))
+                try await untilInFlight(1, on: reactor)
                 waiting.cancel()
                 await #expect(throws: CancellationError.self) { _ = try await waiting.value }
                 try await a.send(BufferSlice(copying: [42]))
@@ -55,7 +64,12 @@ extension ReactorSuite {
                 let (a, b) = try StreamSocket.makePair(on: reactor)
                 let big = BufferSlice(count: 32 * 1024 * 1024) { _ in }
                 let sending = Task(executorPreference: reactor) { try await a.send(big) }
-                try await reactor.sleep(for: .milliseconds(5))
+                // The send is in the kernel and has filled the socket: it is blocked there.
+                #expect(
+                    try await eventually {
+                        let counters = await reactor.counters()
+                        return counters.operationsInFlight == 1 && counters.bytesOut > 0
+                    })
                 sending.cancel()
                 await #expect(throws: CancellationError.self) { try await sending.value }
                 #expect(await reactor.counters().operationsInFlight == 0)
@@ -69,7 +83,7 @@ extension ReactorSuite {
             try await withReactor { reactor in
                 let (a, b) = try StreamSocket.makePair(on: reactor)
                 let first = Task(executorPreference: reactor) { try await b.receive() }
-                try await reactor.sleep(for: .milliseconds(2))
+                try await untilInFlight(1, on: reactor)
                 let error = await #expect(throws: ReactorError.self) { _ = try await b.receive() }
                 #expect(error?.code == .concurrentReceive)
                 try await a.send(BufferSlice(copying: [7]))
@@ -87,12 +101,15 @@ extension ReactorSuite {
         }
 
         /// A sleep longer than `UInt64` nanoseconds waits "forever" until cancelled (it trapped on
-        /// the overflow of seconds × 10⁹ before).
+        /// the overflow of seconds × 10⁹ before): the kernel takes the timer, and removes it when
+        /// the task is cancelled.
         @Test func practicallyEndlessSleepWaitsUntilCancelled() async throws {
             try await withReactor { reactor in
                 let sleeper = Task(executorPreference: reactor) { try await reactor.sleep(for: .seconds(Int64.max)) }
+                try await untilInFlight(1, on: reactor)
                 sleeper.cancel()
                 await #expect(throws: CancellationError.self) { try await sleeper.value }
+                #expect(await reactor.counters().operationsInFlight == 0)
             }
         }
 
@@ -105,6 +122,14 @@ extension ReactorSuite {
             #expect((Duration.seconds(18_446_744_073) + .nanoseconds(709_551_616)).clampedNanoseconds == UInt64.max)
         }
     }
+}
+
+/// Waits until `count` operations are in flight on `reactor` (submitted, not completed), looking
+/// between `Task.sleep`s: a reactor sleep would be one more.
+private func untilInFlight(_ count: Int, on reactor: Reactor) async throws {
+    let reached = try await eventually { await reactor.counters().operationsInFlight == count }
+    let counters = await reactor.counters()
+    #expect(reached, "waiting for \(count) operations in flight: \(counters)")
 }
 
 private final class FiredTimers: Sendable {

@@ -104,6 +104,53 @@ struct SessionLimitTests {
         #expect(other.server.events == [.failed(MuxError(.invalidStreamID, streamID: 1))])
     }
 
+    /// Stream 0 is the session's: Data and WindowUpdate on it, with or without flags, and Ping
+    /// or GoAway on any other stream, fail the session with GoAway(protocol error) — on either
+    /// side — and nothing the peer sends afterwards is acted on.
+    @Test(
+        "stream 0 misused by any frame type fails the session",
+        arguments: [MuxRole.client, .server], streamZeroMisuses)
+    func streamZeroMisuse(role: MuxRole, frame: ([UInt8], UInt32)) throws {
+        var pair = try SessionPair()
+        pair.inject(frame.0, into: role)
+        #expect(pair[role].events == [.failed(MuxError(.invalidStreamID, streamID: frame.1))])
+        #expect(pair[role].sentControl == [.goAway(.protocolError)])
+        // A failed session answers nothing: no ping reply, no stream.
+        let opener: UInt32 = role == .server ? 1 : 2
+        pair.inject(bytes(.ping(opaque: 5, reply: false)), into: role)
+        pair.inject(bytes(.windowUpdate(streamID: opener, flags: .syn, deltaBytes: 0)), into: role)
+        #expect(pair[role].events.count == 1)
+        #expect(pair[role].sentControl == [.goAway(.protocolError)])
+    }
+
+    /// Flag bits yamux does not define are ignored (a future peer may set them): the known bits
+    /// of the same frame act exactly as without them — SYN opens, ACK acknowledges, Data
+    /// delivers, a ping is answered, FIN half-closes, RST resets.
+    @Test("unknown flag bits are ignored, the known ones still act")
+    func unknownFlagBits() throws {
+        let unknown = FrameFlags(rawValue: 0xFFF0)
+        var pair = try SessionPair()
+        // The peer opens stream 1 with a SYN carrying unknown bits, then sends data.
+        pair.inject(bytes(.windowUpdate(streamID: 1, flags: [.syn, unknown], deltaBytes: 0)), into: .server)
+        pair.inject(bytes(.data(streamID: 1, flags: unknown, payloadBytes: 3)) + [7, 8, 9], into: .server)
+        #expect(pair.server.events == [.opened(1)])
+        #expect(pair.server.received[1] == [7, 8, 9])
+        pair.inject(bytes(FrameHeader(type: .ping, flags: [.syn, unknown], streamID: 0, length: 42)), into: .server)
+        #expect(pair.server.sent(.ping) == [.ping(opaque: 42, reply: true)])
+        pair.inject(bytes(.windowUpdate(streamID: 1, flags: [.fin, unknown], deltaBytes: 0)), into: .server)
+        #expect(pair.server.events == [.opened(1), .finished(1)])
+        pair.inject(bytes(.data(streamID: 3, flags: [.syn, unknown], payloadBytes: 0)), into: .server)
+        pair.inject(bytes(.data(streamID: 3, flags: [.rst, unknown], payloadBytes: 0)), into: .server)
+        #expect(pair.server.events == [.opened(1), .finished(1), .opened(3), .reset(3)])
+        #expect(!pair.server.sentControl.contains(.goAway(.protocolError)))
+
+        // Our stream, acknowledged by the peer with unknown bits.
+        let opened = try pair.mustOpen(.client)
+        pair.inject(bytes(.windowUpdate(streamID: opened, flags: [.ack, unknown], deltaBytes: 0)), into: .client)
+        #expect(pair.client.events == [.acknowledged(opened)])
+        #expect(pair.client.session.unacknowledgedCount == 0)
+    }
+
     @Test("frames for unknown streams: Data dropped, WindowUpdate ignored")
     func unknownStreams() throws {
         var pair = try SessionPair()
@@ -215,3 +262,15 @@ struct SessionLimitTests {
         }
     }
 }
+
+/// Frames that misuse stream 0, each with the stream ID the session's error names.
+private let streamZeroMisuses: [([UInt8], UInt32)] = [
+    (bytes(.data(streamID: 0, payloadBytes: 2)) + [1, 2], 0),
+    (bytes(.data(streamID: 0, flags: .fin, payloadBytes: 0)), 0),
+    (bytes(.windowUpdate(streamID: 0, deltaBytes: 4096)), 0),
+    (bytes(.windowUpdate(streamID: 0, flags: .syn, deltaBytes: 0)), 0),
+    (bytes(.windowUpdate(streamID: 0, flags: .rst, deltaBytes: 0)), 0),
+    (bytes(FrameHeader(type: .ping, flags: .syn, streamID: 3, length: 9)), 3),
+    (bytes(FrameHeader(type: .ping, flags: .ack, streamID: 2, length: 9)), 2),
+    (bytes(FrameHeader(type: .goAway, streamID: 1, length: 0)), 1),
+]
