@@ -1,5 +1,6 @@
 import CLibUring
 import Glibc
+import Synchronization
 import SystemPackage
 
 /// What the host side needs of a process it signals and watches, whether it spawned it
@@ -26,11 +27,16 @@ public final class AttachedProcess: ProcessHandle, Sendable {
     public let reactor: Reactor
     public let pid: Int32
     let core: HandleCore
+    /// Set when the handle lets go of its pidfd (``close()``, or the reactor's shutdown): from
+    /// then on the descriptor's number may name something else, so nothing is signalled or
+    /// polled through it. Taken around every signal, so a close cannot slip in between.
+    private let released = Mutex(false)
 
     private init(reactor: Reactor, pid: Int32, pidfd: Int32) {
         self.reactor = reactor
         self.pid = pid
         self.core = HandleCore(reactor: reactor, fd: pidfd, kind: "pidfd")
+        core.beforeShutdownClose = { [weak self] _ in self?.released.withLock { $0 = true } }
     }
 
     deinit {
@@ -52,9 +58,11 @@ public final class AttachedProcess: ProcessHandle, Sendable {
     /// True once the process has ended (its pidfd is readable): asked of the kernel now, without
     /// waiting. Also true after ``close()``: the handle can no longer tell.
     public var hasExited: Bool {
-        if core.isClosed { return true }
-        var entry = pollfd(fd: core.fd, events: Int16(POLLIN), revents: 0)
-        return unsafe Glibc.poll(&entry, 1, 0) != 0
+        released.withLock { released in
+            if released { return true }
+            var entry = pollfd(fd: core.fd, events: Int16(POLLIN), revents: 0)
+            return unsafe Glibc.poll(&entry, 1, 0) != 0
+        }
     }
 
     /// Waits until the process has ended. The exit status is not known (see the type's summary).
@@ -75,11 +83,21 @@ public final class AttachedProcess: ProcessHandle, Sendable {
     }
 
     /// Sends `signal` through the pidfd. No effect once the process has ended (`ESRCH`).
+    ///
+    /// - Throws: `closed` once the handle is closed (or its reactor shut down): the pidfd's
+    ///   number may belong to another descriptor by then.
     public func send(signal: Int32) throws(ReactorError) {
-        do throws(ReactorError) {
-            _ = try syscall("pidfd_send_signal", detail: "pid \(pid)") { tether_pidfd_send_signal(core.fd, signal) }
-        } catch  where error.errno == .noSuchProcess {
-            return
+        let pid = self.pid
+        let pidfd = core.fd
+        try released.withLock { released throws(ReactorError) in
+            guard !released else {
+                throw ReactorError(.closed, operation: "signal", detail: "the handle of process \(pid) was closed")
+            }
+            do throws(ReactorError) {
+                _ = try syscall("pidfd_send_signal", detail: "pid \(pid)") { tether_pidfd_send_signal(pidfd, signal) }
+            } catch  where error.errno == .noSuchProcess {
+                return
+            }
         }
     }
 
@@ -87,6 +105,7 @@ public final class AttachedProcess: ProcessHandle, Sendable {
     /// `closed`.
     public func close() async throws {
         try await reactor.withLoop { loop in
+            self.released.withLock { $0 = true }
             guard !self.core.isClosed else { return }
             loop.cancelOperations(onFileDescriptor: self.core.fd)
             try await self.core.close(loop: loop)

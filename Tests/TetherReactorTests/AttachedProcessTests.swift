@@ -61,5 +61,27 @@ extension ReactorSuite {
                 try await child.close()
             }
         }
+
+        /// A closed handle signals nothing: its pidfd's number is free, and the next descriptor
+        /// opened (here another process's pidfd) may have it.
+        @Test func aClosedHandleSignalsNoOtherProcess() async throws {
+            try await withReactor { reactor in
+                let first = try ChildProcess.spawn(
+                    executable: "/bin/sleep", arguments: ["1000"], environment: [], on: reactor)
+                let attached = try AttachedProcess.attach(pid: first.pid, on: reactor)
+                try await attached.close()
+                let second = try ChildProcess.spawn(
+                    executable: "/bin/sleep", arguments: ["1000"], environment: [], on: reactor)
+                let error = #expect(throws: ReactorError.self) { try attached.send(signal: SIGKILL) }
+                #expect(error?.code == .closed)
+                #expect(attached.hasExited, "a closed handle cannot tell, and says so")
+                #expect(ProcessResources.isRunning(first.pid) && ProcessResources.isRunning(second.pid))
+                for child in [first, second] {
+                    try child.send(signal: SIGKILL)
+                    _ = try await child.waitForExit()
+                    try await child.close()
+                }
+            }
+        }
     }
 }
