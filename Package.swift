@@ -42,6 +42,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
         // `swift package generate-documentation` for the DocC catalogs; no target depends on it.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
+        // Property-based tests of the protocol (TetherYamuxTests only).
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
     ],
     targets: [
         .systemLibrary(
@@ -230,7 +232,7 @@ let package = Package(
         // The protocol's tests: pure values, no I/O.
         .testTarget(
             name: "TetherYamuxTests",
-            dependencies: ["TetherYamux"],
+            dependencies: ["TetherYamux", .product(name: "PropertyBased", package: "swift-property-based")],
             swiftSettings: strictSafe
         ),
         .testTarget(

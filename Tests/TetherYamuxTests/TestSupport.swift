@@ -289,6 +289,19 @@ struct SessionPair {
     }
 }
 
+extension SessionPair {
+    /// Delivers at most `maxBytes` of the bytes in flight to `role`, in order; the rest stays in
+    /// flight behind them, as on a connection that has carried only part of what was written.
+    mutating func deliver(to role: MuxRole, atMost maxBytes: Int) {
+        let sender: MuxRole = role == .client ? .server : .client
+        let held = Array(self[sender].outgoing.dropFirst(maxBytes))
+        self[sender].outgoing.removeLast(held.count)
+        // `deliver(to:)` drains only `role`: what it leaves in flight is still ahead of `held`.
+        deliver(to: role)
+        self[sender].outgoing += held
+    }
+}
+
 extension MuxConfiguration {
     /// Defaults without timers that tests do not drive.
     static var testDefault: MuxConfiguration {
