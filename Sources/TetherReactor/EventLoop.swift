@@ -259,6 +259,15 @@ import TetherCollections
         if !starvedReceivers.isEmpty { starvedWakePending = true }
     }
 
+    /// `receiver` found the buffer ring empty: it is woken when buffers come back. Buffers
+    /// released between the kernel's `ENOBUFS` and this completion woke nobody (no receiver was
+    /// starved yet), and no later release may come: if some are back already, it is woken at the
+    /// next loop turn.
+    func receiverStarved(_ receiver: ReceiveQueue) {
+        starvedReceivers.append(receiver)
+        if pool.lentCount < pool.bufferCount { starvedWakePending = true }
+    }
+
     private func wakeStarvedReceivers() {
         starvedWakePending = false
         guard !starvedReceivers.isEmpty else { return }

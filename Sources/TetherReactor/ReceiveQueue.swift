@@ -168,7 +168,7 @@ import TetherCollections
             unsafe loop.counters.bufferRingExhaustions += 1
             if !starved {
                 starved = true
-                unsafe loop.starvedReceivers.append(self)
+                unsafe loop.receiverStarved(self)
             }
         case .failure(.retry), .failure(.cancelled):
             // Armed again below if the reader still wants bytes.

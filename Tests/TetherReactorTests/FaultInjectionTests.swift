@@ -71,6 +71,29 @@ extension ReactorSuite {
             }
         }
 
+        /// A receive that finds the buffer ring empty (`ENOBUFS`) reads into own memory, loses
+        /// nothing, and goes back to the ring: here every buffer is in the ring already, so no
+        /// buffer will be released to wake it; it must not stay on fallback receives for good.
+        @Test func emptyBufferRingFallsBackThenReturnsToTheRing() async throws {
+            let injector = FaultInjector()
+            try await withFaultyReactor(injector) { reactor in
+                let (a, b) = try StreamSocket.makePair(on: reactor)
+                injector.add(.init(.receive, fileDescriptor: b.fileDescriptor.rawValue, fault: .fail(errno: ENOBUFS)))
+                let before = await reactor.counters()
+                let totalBytes = 4 * 1024 * 1024
+                #expect(try await Self.transfer(from: a, to: b, bytes: totalBytes, seed: 41) == totalBytes)
+                let after = await reactor.counters()
+                #expect(injector.injectedCount == 1)
+                #expect(after.bufferRingExhaustions == before.bufferRingExhaustions + 1)
+                // One fallback receive at most: then back to provided buffers (64 of them).
+                #expect(
+                    after.fallbackReceives - before.fallbackReceives <= 1,
+                    "\(after.fallbackReceives - before.fallbackReceives) fallback receives")
+                try await a.close()
+                try await b.close()
+            }
+        }
+
         /// A connection reset in the middle of a frame: the bytes before it are delivered, then the
         /// waiting receive (and every later one) fails with `ECONNRESET`; a pair on the same
         /// reactor carries its bytes meanwhile, and nothing leaks.
