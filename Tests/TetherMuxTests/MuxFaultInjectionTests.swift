@@ -104,11 +104,11 @@ import TetherTesting
 
             try await reactor.injectFault(
                 .init(.receive, fileDescriptor: victimSocket.fileDescriptor.rawValue, fault: .fail(errno: ECONNRESET)))
-            let readError = await #expect(throws: MuxError.self) { _ = try await pendingRead.value }
+            let readError = await #expect(throws: MuxError.self) { _ = try await Self.value(of: pendingRead) }
             #expect(readError?.code == .connectionClosed)
-            let acceptError = await #expect(throws: MuxError.self) { _ = try await pendingAccept.value }
+            let acceptError = await #expect(throws: MuxError.self) { _ = try await Self.value(of: pendingAccept) }
             #expect(acceptError?.code == .connectionClosed)
-            let writeError = await #expect(throws: MuxError.self) { try await pendingWrite.value }
+            let writeError = await #expect(throws: MuxError.self) { try await Self.value(of: pendingWrite) }
             #expect(writeError?.code == .connectionClosed)
             await victim.waitUntilFinished()
             #expect(await victim.endReason?.code == .connectionClosed)
@@ -140,11 +140,11 @@ import TetherTesting
             injector.add(.init(.send, fileDescriptor: fd, after: 1, fault: .fail(errno: EPIPE)))
             try await stream.write(BufferSlice(copying: Array(repeating: 7, count: 100)))
 
-            let clientError = await #expect(throws: MuxError.self) { _ = try await clientRead.value }
+            let clientError = await #expect(throws: MuxError.self) { _ = try await Self.value(of: clientRead) }
             #expect(clientError?.code == .connectionClosed)
-            let serverReadError = await #expect(throws: MuxError.self) { _ = try await serverRead.value }
+            let serverReadError = await #expect(throws: MuxError.self) { _ = try await Self.value(of: serverRead) }
             #expect(serverReadError?.code == .connectionClosed)
-            let serverAcceptError = await #expect(throws: MuxError.self) { _ = try await serverAccept.value }
+            let serverAcceptError = await #expect(throws: MuxError.self) { _ = try await Self.value(of: serverAccept) }
             #expect(serverAcceptError?.code == .connectionClosed)
             #expect(injector.injectedCount == 2)
             #expect(await client.endReason?.code == .connectionClosed)
@@ -156,17 +156,16 @@ import TetherTesting
     private static func echoStreams(
         client: MuxSession, server: MuxSession, reactor: Reactor, count: Int, bytes: Int
     ) async throws {
-        let acceptor = Task(executorPreference: reactor) {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for _ in 0..<count {
-                    let stream = try await server.acceptStream()
-                    group.addTask(executorPreference: reactor) {
-                        while let slice = try await stream.read() { try await stream.write(slice) }
-                        try await stream.closeWrite()
-                    }
+        // A child task, so that the test's time limit cancels it too.
+        async let acceptor: Void = withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<count {
+                let stream = try await server.acceptStream()
+                group.addTask(executorPreference: reactor) {
+                    while let slice = try await stream.read() { try await stream.write(slice) }
+                    try await stream.closeWrite()
                 }
-                try await group.waitForAll()
             }
+            try await group.waitForAll()
         }
         try await withThrowingTaskGroup(of: Void.self) { group in
             for index in 0..<count {
@@ -196,6 +195,16 @@ import TetherTesting
             }
             try await group.waitForAll()
         }
-        try await acceptor.value
+        try await acceptor
+    }
+
+    /// The value of `task`, cancelling it if the caller is cancelled (the test's time limit): a
+    /// waiter that is never woken fails the test instead of hanging the run.
+    private static func value<Value: Sendable>(of task: Task<Value, any Error>) async throws -> Value {
+        try await withTaskCancellationHandler {
+            try await task.value
+        } onCancel: {
+            task.cancel()
+        }
     }
 }

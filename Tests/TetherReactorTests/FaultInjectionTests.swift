@@ -115,7 +115,13 @@ extension ReactorSuite {
                 let reader = Task(executorPreference: reactor) { try await b.receive() }
                 try await reactor.injectFault(
                     .init(.receive, fileDescriptor: b.fileDescriptor.rawValue, fault: .fail(errno: ECONNRESET)))
-                let error = await #expect(throws: ReactorError.self) { _ = try await reader.value }
+                let error = await #expect(throws: ReactorError.self) {
+                    _ = try await withTaskCancellationHandler {
+                        try await reader.value
+                    } onCancel: {
+                        reader.cancel()
+                    }
+                }
                 #expect(error?.errno == .connectionReset, "\(String(describing: error))")
                 let again = await #expect(throws: ReactorError.self) { _ = try await b.receive() }
                 #expect(again?.errno == .connectionReset)
