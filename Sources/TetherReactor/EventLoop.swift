@@ -146,14 +146,21 @@ import TetherCollections
     private func dispatch(userData: UInt64, result: Int32, flags: UInt32) {
         guard userData != OperationTable.ignoredUserData, let index = table.index(of: userData) else { return }
         var completion = Completion(result: result, flags: flags)
+        // A no-op standing in for an operation that a fault injector failed: its errno instead.
+        if table[index].injectedResult != 0 { completion = Completion(result: table[index].injectedResult, flags: 0) }
         let operation = table[index].operation
         switch operation {
         case .sendMessage, .writeVector:
-            if result > 0 { counters.bytesOut += UInt64(result) }
+            if completion.result > 0 { counters.bytesOut += UInt64(completion.result) }
         case .receiveMultishot, .readSelected, .receiveInto:
-            if result > 0 { counters.bytesIn += UInt64(result) }
+            if completion.result > 0 {
+                counters.bytesIn += UInt64(completion.result)
+                if let injector = configuration.faultInjector {
+                    completion.pieceBytes = receivePieceBytes(injector, operation)
+                }
+            }
         case .waitForExit:
-            if result >= 0 { completion.exit = unsafe ExitStatus(siginfo: table.scratch(at: index)) }
+            if completion.result >= 0 { completion.exit = unsafe ExitStatus(siginfo: table.scratch(at: index)) }
         default:
             break
         }
@@ -202,7 +209,12 @@ import TetherCollections
         table[index].target = target
         table[index].inFlight = true
         let sqe = unsafe ring.nextSubmission { counters.submissionQueueFull += 1 }
-        unsafe table[index].operation.prepare(sqe, scratch: table.scratch(at: index), iovecs: table.iovecs(at: index))
+        if let injector = configuration.faultInjector, unsafe prepareWithFaults(injector, sqe, index: index) {
+            // Prepared as the injector decided: a no-op standing in for a failure, or a short send.
+        } else {
+            unsafe table[index].operation.prepare(
+                sqe, scratch: table.scratch(at: index), iovecs: table.iovecs(at: index))
+        }
         unsafe io_uring_sqe_set_data64(sqe, userData)
     }
 
@@ -252,6 +264,15 @@ import TetherCollections
     func putBackUnfilled(_ bufferID: UInt16) {
         pool.putBack(bufferID)
         if !starvedReceivers.isEmpty { starvedWakePending = true }
+    }
+
+    /// `receiver` found the buffer ring empty: it is woken when buffers come back. Buffers
+    /// released between the kernel's `ENOBUFS` and this completion woke nobody (no receiver was
+    /// starved yet), and no later release may come: if some are back already, it is woken at the
+    /// next loop turn.
+    func receiverStarved(_ receiver: ReceiveQueue) {
+        starvedReceivers.append(receiver)
+        if pool.lentCount < pool.bufferCount { starvedWakePending = true }
     }
 
     private func wakeStarvedReceivers() {

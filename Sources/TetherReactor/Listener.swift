@@ -30,7 +30,8 @@ public final class Listener: Sendable {
     public static func listen(on address: SocketAddress, backlog: Int32 = 511, reactor: Reactor)
         throws(ReactorError) -> Listener
     {
-        try ListeningSocket(on: address, backlog: backlog).listener(on: reactor)
+        try reactor.configuration.faultInjector?.checkCall(.socket, operation: "socket")
+        return try ListeningSocket(on: address, backlog: backlog).listener(on: reactor)
     }
 
     /// The next connection. Several connections may be accepted ahead by the multishot accept.

@@ -137,6 +137,9 @@ struct Completion: Sendable {
     var result: Int32
     var flags: UInt32
     var exit: ExitStatus?
+    /// A fault injector's short receive: the chunk is delivered in pieces of at most this many
+    /// bytes; 0 delivers it whole.
+    var pieceBytes = 0
 
     /// A completion for an operation that never reached the kernel.
     static func failed(_ errnoValue: Int32) -> Completion { Completion(result: -errnoValue, flags: 0) }

@@ -33,6 +33,9 @@ import CLibUring
         var target: CompletionTarget = .none
         var operation: Operation = .close(fd: -1)
         var inFlight = false
+        /// Non-zero when a fault injector replaced the operation with a no-op: the negative errno
+        /// its completion carries instead (see `FaultInjector`).
+        var injectedResult: Int32 = 0
     }
 
     /// User data of CQEs nobody waits for (cancel requests).
@@ -94,6 +97,7 @@ import CLibUring
         }
         slots[Int(index)].operation = operation
         slots[Int(index)].inFlight = false
+        slots[Int(index)].injectedResult = 0
         return userData(at: Int(index))
     }
 

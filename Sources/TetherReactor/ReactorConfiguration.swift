@@ -30,6 +30,9 @@ public struct ReactorConfiguration: Sendable, Hashable {
     public var spinBeforeSleepNanoseconds: UInt64 = 100_000
     /// Name of the reactor thread (visible in `top -H`, `perf` and `/proc/<pid>/task/*/comm`).
     public var threadName: String = "tether-reactor"
+    /// For tests only: makes operations fail or fall short as the kernel could (see
+    /// `FaultInjector`). Nil, the default, injects nothing.
+    package var faultInjector: FaultInjector?
 
     public init() {}
 }

@@ -156,7 +156,13 @@ import TetherCollections
                 preconditionFailure("recv completion without a buffer")
             }
             // After close() the bytes have no reader: dropping the slice returns its buffer now.
-            if !closed { deliver(slice) }
+            if !closed {
+                if completion.pieceBytes > 0 {
+                    deliverInPieces(slice, pieceBytes: completion.pieceBytes)
+                } else {
+                    deliver(slice)
+                }
+            }
         case .success(.endOfStream):
             endOfStream = true
             resumeWaiter(.success(nil))
@@ -166,7 +172,7 @@ import TetherCollections
             unsafe loop.counters.bufferRingExhaustions += 1
             if !starved {
                 starved = true
-                unsafe loop.starvedReceivers.append(self)
+                unsafe loop.receiverStarved(self)
             }
         case .failure(.retry), .failure(.cancelled):
             // Armed again below if the reader still wants bytes.
@@ -215,6 +221,17 @@ import TetherCollections
             }
         } else if !waiter.resume(.success(slice)) {
             chunks.append(slice)
+        }
+    }
+
+    /// Hands `slice` on in pieces of at most `pieceBytes`, in order, as short receives would
+    /// have (a fault injector's short receive).
+    private func deliverInPieces(_ slice: BufferSlice, pieceBytes: Int) {
+        var start = 0
+        while start < slice.count {
+            let end = min(slice.count, start + pieceBytes)
+            deliver(slice.slice(start..<end))
+            start = end
         }
     }
 

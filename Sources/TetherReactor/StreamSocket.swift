@@ -53,6 +53,7 @@ public final class StreamSocket: Sendable {
     public static func connect(to address: SocketAddress, on reactor: Reactor) async throws -> StreamSocket {
         var storage = sockaddr_storage()
         let length = try unsafe address.write(to: &storage)
+        try reactor.configuration.faultInjector?.checkCall(.socket, operation: "socket")
         let fd = try syscall("socket") {
             Glibc.socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         }

@@ -8,6 +8,8 @@
 // (never hands shake), bad-core / grpc (a handshake Tether must refuse). `TETHER_TEST_PLUGIN_VERSIONS`
 // lists the app versions it serves (default 1). builtin-host / builtin-host-missing: a host that
 // starts its own built-in plugin "kv" (or "missing", which it does not have) and reports.
+// exit-mid-handshake: exits with status 5 halfway through its handshake (TETHER_TEST_EXIT_AT:
+// line, a handshake line cut short; after-accept, right after accepting the host's connection).
 //
 // Misbehaving plugins: never-reads (a valid handshake, then never accepts nor reads: the host's
 // connection waits in the listen queue), never-reads-other-group (the same, after moving itself
@@ -194,6 +196,21 @@ case "bad-core":
 case "grpc":
     say("1|1|unix|/nonexistent.sock|grpc|")
     try await Task.sleep(for: .seconds(3600))
+case "exit-mid-handshake":
+    // Exits in the middle of its handshake, with status 5: TETHER_TEST_EXIT_AT=line cuts the
+    // handshake line short (no newline); after-accept prints a valid line for a listener of its
+    // own, accepts the host's connection and exits before saying anything on it.
+    if environment["TETHER_TEST_EXIT_AT"] == "after-accept" {
+        let directory = environment[PluginEnvironment.unixSocketDirectoryVariable] ?? "/tmp"
+        let path = "\(directory)/exit-mid-handshake.sock"
+        let reactor = try Reactor.start()
+        let listener = try Listener.listen(on: .unix(path: path), reactor: reactor)
+        say("1|1|unix|\(path)|tether|")
+        _ = try await listener.accept()
+    } else {
+        FileHandle.standardOutput.write(Data("1|1|unix|/tmp/tether-cut".utf8))
+    }
+    exit(5)
 case "handshake":
     // Prints TETHER_TEST_HANDSHAKE as its handshake (someone else's listener, a broken line…).
     say(environment["TETHER_TEST_HANDSHAKE"] ?? "")
