@@ -141,7 +141,7 @@ FUZZ_BIN = $$($(SWIFT) build $(FUZZ_SWIFT_FLAGS) --show-bin-path)/tether-fuzz
 fuzz fuzz-replay fuzz-ci: export SWIFT_BACKTRACE = enable=no
 
 fuzz-build: deps
-	$(SWIFT) build $(FUZZ_SWIFT_FLAGS) --product tether-fuzz
+	$(SWIFT) build $(FUZZ_SWIFT_FLAGS)
 
 # Each committed seed and regression input, run once: any failure is a known bug come back.
 fuzz-replay: fuzz-build
