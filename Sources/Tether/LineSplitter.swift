@@ -21,12 +21,24 @@ struct LineSplitter: Sendable {
             } else {
                 pending.append(byte)
                 if pending.count == maxLineBytes {
-                    lines.append(String(decoding: pending, as: UTF8.self))
-                    pending.removeAll(keepingCapacity: true)
+                    // Cut before a UTF-8 sequence the limit would split, so no character breaks.
+                    let cut = Self.characterBoundary(in: pending)
+                    lines.append(String(decoding: pending[..<cut], as: UTF8.self))
+                    pending.removeSubrange(..<cut)
                 }
             }
         }
         return lines
+    }
+
+    /// Where `bytes` may be cut without splitting a UTF-8 sequence: before a last sequence that is
+    /// incomplete, unless that would leave nothing; else at the end.
+    static func characterBoundary(in bytes: [UInt8]) -> Int {
+        var lead = bytes.count - 1
+        while lead > 0, bytes.count - lead < 4, bytes[lead] & 0xc0 == 0x80 { lead -= 1 }
+        let byte = bytes[lead]
+        let length = byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : byte >= 0xc0 ? 2 : 1
+        return lead > 0 && lead + length > bytes.count ? lead : bytes.count
     }
 
     /// What is left at end of stream (a last line without `\n`), if anything.
