@@ -78,7 +78,7 @@ SANITIZER_SKIP := --skip 'tenThousandConcurrentCallsOnOneSession|tetherClientHun
 define run-sanitized
 	$(SWIFT) build --build-tests --sanitize=$(1) --scratch-path $(2)
 	@rm -rf $(SANITIZER_LOGS)/$(1) && mkdir -p $(SANITIZER_LOGS)/$(1)
-	@status=0; $(3)=$(4):log_path=$(SANITIZER_LOGS)/$(1)/report $(5) \
+	@status=0; $(3)=$(strip $(4)):log_path=$(SANITIZER_LOGS)/$(1)/report $(5) \
 		$(SWIFT) test --sanitize=$(1) --scratch-path $(2) $(SANITIZER_TEST_ARGS) $(6) || status=$$?; \
 	if [ -n "$$(ls -A $(SANITIZER_LOGS)/$(1))" ]; then \
 		for report in $(SANITIZER_LOGS)/$(1)/*; do echo "== $$report"; cat "$$report"; done; \
