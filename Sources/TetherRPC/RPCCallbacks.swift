@@ -47,7 +47,7 @@ extension RPCIncomingCall {
     public func channel(to reference: RPCCallbackReference) -> RPCChannel {
         RPCChannel(
             session: stream.session, service: reference.service, configuration: exchange.server.configuration,
-            callbackServer: exchange.server
+            servingServer: exchange.server
         )
         .withTimeout(exchange.server.configuration.callbackTimeout)
     }

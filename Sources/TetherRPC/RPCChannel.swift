@@ -19,7 +19,14 @@ public struct RPCChannel: Sendable {
     public let configuration: RPCConfiguration
     /// The server that answers the peer's calls on this side of the session: where
     /// ``withCallback(_:_:)`` registers the objects passed as callbacks. Nil: none can be passed.
-    public let callbackServer: RPCServer?
+    public var callbackServer: RPCServer? { ownedCallbackServer ?? servingCallbackServer?.server }
+    /// The callback server as given to ``init(session:service:configuration:callbackServer:)``.
+    private let ownedCallbackServer: RPCServer?
+    /// The server a channel to a callback belongs to (``RPCIncomingCall/channel(to:)``), held
+    /// weakly: a service of that server may keep such a channel, and a strong reference would
+    /// make a cycle (server, service, channel, server) that keeps the server, its session and its
+    /// reactor alive for ever. In a box, so that the channel stays a plain loadable struct.
+    private let servingCallbackServer: WeakRPCServer?
     let builder: RPCMessageBuilder
     let context: RPCDecodingContext
 
@@ -27,10 +34,28 @@ public struct RPCChannel: Sendable {
         session: MuxSession, service: String? = nil, configuration: RPCConfiguration = RPCConfiguration(),
         callbackServer: RPCServer? = nil
     ) {
+        self.init(
+            session: session, service: service, configuration: configuration, ownedCallbackServer: callbackServer,
+            servingCallbackServer: nil)
+    }
+
+    /// A channel whose callback server is `servingServer`, held weakly (see
+    /// ``RPCIncomingCall/channel(to:)``).
+    init(session: MuxSession, service: String?, configuration: RPCConfiguration, servingServer: RPCServer) {
+        self.init(
+            session: session, service: service, configuration: configuration, ownedCallbackServer: nil,
+            servingCallbackServer: WeakRPCServer(servingServer))
+    }
+
+    private init(
+        session: MuxSession, service: String?, configuration: RPCConfiguration, ownedCallbackServer: RPCServer?,
+        servingCallbackServer: WeakRPCServer?
+    ) {
         self.session = session
         self.service = service
         self.configuration = configuration
-        self.callbackServer = callbackServer
+        self.ownedCallbackServer = ownedCallbackServer
+        self.servingCallbackServer = servingCallbackServer
         self.builder = RPCMessageBuilder(encoder: MessagePackEncoder(), maxMessageBytes: configuration.maxMessageBytes)
         self.context = RPCDecodingContext(configuration: configuration)
     }
@@ -252,5 +277,14 @@ public struct RPCChannel: Sendable {
         let timer = ReactorTimer.start(
             on: session.reactor, timeoutNanoseconds: timeout.clampedNanoseconds, handler: expiry)
         return (expiry, timer)
+    }
+}
+
+/// A server held weakly: the callback server of a channel to a callback.
+final class WeakRPCServer: Sendable {
+    weak let server: RPCServer?
+
+    init(_ server: RPCServer) {
+        self.server = server
     }
 }
