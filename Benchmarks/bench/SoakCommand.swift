@@ -185,7 +185,8 @@ struct SoakTable {
         for row in rows {
             var line =
                 padded("\(row.cycle)", 10) + padded("\(row.descriptors)", 6) + padded("\(row.children)", 10)
-                + padded("\(row.threads)", 9) + padded(mib(row.residentBytes), 9) + padded(format(Double(row.heapBytes) / 1024, 0), 10)
+                + padded("\(row.threads)", 9) + padded(mib(row.residentBytes), 9)
+                + padded(format(Double(row.heapBytes) / 1024, 0), 10)
                 + padded("\(row.buffersLent)", 6) + padded("\(row.operationsInFlight)", 11)
                 + padded("\(row.fallbackReceives)", 11)
             if let descriptors = row.peerDescriptors, let resident = row.peerResidentBytes {
