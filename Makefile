@@ -177,8 +177,8 @@ go-plugin-peer: test-deps
 # use. `make fuzz` runs each target for FUZZ_SECONDS (FUZZ_TARGETS picks targets), its corpus in
 # Fuzz/.build/corpus/TARGET grown from the committed seeds in Fuzz/Corpus/TARGET, crashes, hangs
 # (-timeout) and allocations over the limits (-rss_limit_mb, -malloc_limit_mb) written to
-# Fuzz/.build/artifacts/TARGET/. `make fuzz-ci` replays every committed input, then fuzzes each
-# target for 30 s.
+# Fuzz/.build/artifacts/TARGET/ and printed as a hex dump (a CI run's workspace is gone afterwards).
+# `make fuzz-ci` replays every committed input, then fuzzes each target for 30 s.
 FUZZ_SECONDS ?= 300
 FUZZ_TARGETS ?= frames session handshake msgpack envelope hclog
 FUZZ_OPTIONS ?= -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=512 -max_len=4096 -print_final_stats=1
@@ -209,7 +209,10 @@ fuzz: fuzz-build
 		echo "fuzz $$target for $(FUZZ_SECONDS) s"; \
 		$$bin --target=$$target $(FUZZ_OPTIONS) -max_total_time=$(FUZZ_SECONDS) \
 			-artifact_prefix=Fuzz/.build/artifacts/$$target/ Fuzz/.build/corpus/$$target Fuzz/Corpus/$$target \
-			|| exit 1; \
+			|| { for input in Fuzz/.build/artifacts/$$target/*; do \
+				echo "== $$input (commit it to Fuzz/Corpus/$$target/ as a regression input):"; \
+				od -A x -t x1z -v "$$input" | head -64; \
+			done; exit 1; }; \
 	done
 
 fuzz-ci: fuzz-replay

@@ -133,7 +133,13 @@ final class ControlChannel: Sendable {
         let outcome = try await withThrowingTaskGroup(of: PingOutcome.self) { group in
             group.addTask(executorPreference: reactor) { await self.ping() ? .answered : .ended }
             group.addTask(executorPreference: reactor) {
-                try await reactor.sleep(for: timeout)
+                do {
+                    try await reactor.sleep(for: timeout)
+                } catch is ReactorError {
+                    // No reactor timer (its operation table full, or the reactor stopping): the
+                    // timeout still holds, on the task clock.
+                    try await Task.sleep(for: timeout)
+                }
                 return .timedOut
             }
             defer { group.cancelAll() }

@@ -237,8 +237,16 @@ public final class ChildProcess: Sendable {
     ///   without having seen the exit: the reactor may have reaped the child and closed the
     ///   pidfd since, and the descriptor's number may belong to something else by now.
     public func send(signal: Int32) throws(ReactorError) {
-        try signalUnlessReleased { pidfd throws(ReactorError) in
+        try signalUnlessReleased { pidfd throws(ReactorError) in try Self.signal(pidfd, signal) }
+    }
+
+    /// `pidfd_send_signal`; `ESRCH` (the child exited, the handle has not seen it yet) is no
+    /// effect, as for a child whose exit the handle has seen.
+    private static func signal(_ pidfd: Int32, _ signal: Int32) throws(ReactorError) {
+        do {
             _ = try syscall("pidfd_send_signal") { tether_pidfd_send_signal(pidfd, signal) }
+        } catch  where error.errno == .noSuchProcess {
+            return
         }
     }
 
@@ -276,7 +284,7 @@ public final class ChildProcess: Sendable {
         let pid = self.pid
         try signalUnlessReleased { pidfd throws(ReactorError) in
             _ = try? syscall("kill process group") { kill(-pid, signal) }
-            _ = try syscall("pidfd_send_signal") { tether_pidfd_send_signal(pidfd, signal) }
+            try Self.signal(pidfd, signal)
         }
     }
 

@@ -47,9 +47,10 @@ public struct PluginSignature: Sendable, Equatable {
         if line.last == "\n" { line = line.dropLast() }
         let fields = line.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
         guard fields.count == 4, fields[0] == Self.formatTag, fields[1] == "ed25519" else {
-            // The file is untrusted: its start is quoted with every control character escaped, so
-            // it cannot rewrite a terminal or forge log lines.
-            let quoted = String(fileText.prefix(80)).unicodeScalars.map { $0.escaped(asASCII: false) }.joined()
+            // The file is untrusted: its start is quoted with everything but printable ASCII
+            // escaped (C0 and C1 controls, bidirectional overrides…), so it cannot rewrite a
+            // terminal or forge log lines.
+            let quoted = String(fileText.prefix(80)).unicodeScalars.map { $0.escaped(asASCII: true) }.joined()
             throw PluginError(.verificationFailed, "not a \(Self.formatTag) ed25519 signature line: \"\(quoted)\"")
         }
         guard let keyBytes = Data(base64Encoded: fields[2]), keyBytes.count == 32,

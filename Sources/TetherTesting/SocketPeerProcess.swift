@@ -1,3 +1,4 @@
+import Foundation
 import SystemPackage
 import TetherReactor
 
@@ -16,9 +17,14 @@ public struct SocketPeerProcess: Sendable {
     {
         let (mine, theirs) = try StreamSocket.makePair(on: reactor)
         let (output, outputWriter) = try reactor.makePipe()
+        // A sanitized test build starts sanitized peers: they get the run's sanitizer options
+        // (report paths, suppressions), as the test process does.
+        let sanitizerOptions = ProcessInfo.processInfo.environment.filter {
+            ["ASAN_OPTIONS", "LSAN_OPTIONS", "TSAN_OPTIONS", "UBSAN_OPTIONS"].contains($0.key)
+        }.map { "\($0.key)=\($0.value)" }
         let process = try ChildProcess.spawn(
             executable: executable, arguments: arguments,
-            environment: ["PATH=/usr/bin:/bin"],
+            environment: ["PATH=/usr/bin:/bin"] + sanitizerOptions.sorted(),
             files: [
                 .init(theirs.fileDescriptor, as: FileDescriptor(rawValue: 3)),
                 .init(outputWriter.fileDescriptor, as: .standardOutput),

@@ -55,8 +55,14 @@ struct Keygen: ParsableCommand {
         } catch {
             throw ValidationError("cannot create \(key): \(error)")
         }
-        try file.closeAfter {
-            _ = try file.writeAll(Array((privateKey.rawRepresentation.base64EncodedString() + "\n").utf8))
+        do {
+            try file.closeAfter {
+                _ = try file.writeAll(Array((privateKey.rawRepresentation.base64EncodedString() + "\n").utf8))
+            }
+        } catch {
+            // A partial key is no key: removed, so that the next keygen can create the file.
+            try? FileManager.default.removeItem(atPath: key)
+            throw ValidationError("cannot write \(key): \(error)")
         }
         try (privateKey.publicKey.rawRepresentation.base64EncodedString() + "\n")
             .write(toFile: key + ".pub", atomically: true, encoding: .utf8)
