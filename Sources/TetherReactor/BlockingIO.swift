@@ -28,7 +28,16 @@ package enum BlockingIO {
     package static func readFile(_ path: String) throws(ReactorError) -> [UInt8] {
         let fd = try syscall("open", detail: path) { unsafe open(path, O_RDONLY | O_CLOEXEC) }
         defer { closeDescriptor(fd) }
+        // Unbounded: `Int.max` bytes are never reached before memory runs out.
+        return try readToEnd(fd, path: path, maximumBytes: .max) ?? []
+    }
+
+    /// Reads `fd` until end of file; nil as soon as more than `maximumBytes` arrived.
+    private static func readToEnd(_ fd: Int32, path: String, maximumBytes: Int, expecting expected: Int = 0)
+        throws(ReactorError) -> [UInt8]?
+    {
         var bytes: [UInt8] = []
+        bytes.reserveCapacity(expected)
         var chunk = [UInt8](repeating: 0, count: 64 * 1024)
         while true {
             let count = try unsafe chunk.withUnsafeMutableBytes { buffer in
@@ -37,6 +46,7 @@ package enum BlockingIO {
                 }
             }.get()
             if count == 0 { return bytes }
+            if count > maximumBytes - bytes.count { return nil }
             bytes += chunk[..<count]
         }
     }
@@ -48,7 +58,8 @@ package enum BlockingIO {
         /// The path names something else than a regular file (a FIFO, a device, a socket, a
         /// directory), which is not read: a FIFO would block, a device might never end.
         case notRegularFile
-        /// The file holds more than the bytes allowed (its size, or what a read found past it).
+        /// The file holds more than the bytes allowed: its size, or, for a file that grew while
+        /// it was read, at least the limit plus one.
         case tooLarge(bytes: Int)
     }
 
@@ -63,19 +74,9 @@ package enum BlockingIO {
         _ = try syscall("fstat", detail: path) { unsafe fstat(fd, &info) }
         guard info.st_mode & S_IFMT == S_IFREG else { return .notRegularFile }
         guard info.st_size <= maximumBytes else { return .tooLarge(bytes: Int(info.st_size)) }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(Int(info.st_size))
-        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
-        while true {
-            let count = try unsafe chunk.withUnsafeMutableBytes { buffer in
-                Result { () throws(ReactorError) in
-                    try syscall("read", detail: path) { unsafe Glibc.read(fd, buffer.baseAddress, buffer.count) }
-                }
-            }.get()
-            if count == 0 { return .bytes(bytes) }
-            if bytes.count + count > maximumBytes { return .tooLarge(bytes: bytes.count + count) }
-            bytes += chunk[..<count]
-        }
+        guard let bytes = try readToEnd(fd, path: path, maximumBytes: maximumBytes, expecting: Int(info.st_size))
+        else { return .tooLarge(bytes: maximumBytes + 1) }
+        return .bytes(bytes)
     }
 
     /// Writes every byte of `text`'s UTF-8, retrying short writes.
