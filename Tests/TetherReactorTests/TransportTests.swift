@@ -23,29 +23,7 @@ extension ReactorSuite {
         static func transfer(from sender: StreamSocket, to receiver: StreamSocket, bytes: Int, seed: UInt64)
             async throws
         {
-            let pattern = ByteStreamPattern(seed: seed)
-            async let sent: Void = {
-                var position = 0
-                var chunk = 1
-                while position < bytes {
-                    // Sizes from 1 byte to 200 KiB, several slices per call: exercises gather sends.
-                    chunk = (chunk * 7 + 13) % (200 * 1024) + 1
-                    let first = min(chunk, bytes - position)
-                    let second = min(chunk / 3, bytes - position - first)
-                    var slices = [pattern.slice(from: position, count: first)]
-                    if second > 0 { slices.append(pattern.slice(from: position + first, count: second)) }
-                    try await sender.send(slices)
-                    position += first + second
-                }
-                try sender.shutdownWriting()
-            }()
-            var received = 0
-            while let slice = try await receiver.receive() {
-                #expect(pattern.firstMismatch(in: slice, at: received) == nil)
-                received += slice.count
-            }
-            try await sent
-            #expect(received == bytes)
+            #expect(try await transferPattern(from: sender, to: receiver, bytes: bytes, seed: seed) == bytes)
         }
 
         /// The peer closing its socket is end of stream: `receive()` returns nil, repeatedly.
