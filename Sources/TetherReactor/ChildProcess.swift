@@ -231,6 +231,9 @@ public final class ChildProcess: Sendable {
     /// The exit status, if ``waitForExit()`` has already seen it.
     public var exitStatus: ExitStatus? { exitState.withLock { $0.status } }
 
+    /// Tasks waiting in ``waitForExit()`` now (for tests: waiters that joined a `waitid`).
+    package var exitWaiterCount: Int { exitState.withLock { $0.waiters.count } }
+
     /// Sends `signal` to the child through its pidfd (no effect once it has been reaped).
     ///
     /// - Throws: `closed` once the handle was closed or detached (or the reactor shut down)

@@ -32,9 +32,8 @@ extension ReactorSuite {
                 await #expect(throws: CancellationError.self) { _ = try await quitter.value }
                 #expect(await reactor.counters().operationsInFlight == 1, "the waitid outlives its first waiter")
                 let waiters = (0..<4).map { _ in Task(executorPreference: reactor) { try await child.waitForExit() } }
-                // The waiters were queued on the reactor before this task yields; each registers in
-                // its first step (and a `waitid` it started would be submitted in the next).
-                for _ in 0..<10 { await Task.yield() }
+                // All four have registered; a `waitid` one of them started would be in flight now.
+                #expect(try await eventually { child.exitWaiterCount == 4 }, "the waiters registered")
                 let inFlight = await reactor.counters().operationsInFlight
                 #expect(inFlight == 1, "the waiters join the waitid in flight")
                 try child.send(signal: 15)
