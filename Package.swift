@@ -272,7 +272,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TetherMessagePackTests",
-            dependencies: ["TetherMessagePack"],
+            dependencies: ["TetherMessagePack", "TetherTesting"],
             // The msgpack-python script the MessagePack cross-check runs; not a resource.
             exclude: ["Python"],
             swiftSettings: strictSafe

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TetherMessagePack
+import TetherTesting
 
 /// Runs `Python/msgpack_vectors.py` with the python3 on PATH and msgpack-python, the reference
 /// implementation (`make python-deps` installs it).
@@ -9,36 +10,20 @@ enum PythonReference {
         .appendingPathComponent("Python/msgpack_vectors.py").path
 
     /// True when python3 can import msgpack.
-    static let isAvailable: Bool = (try? run(["-c", "import msgpack"]))?.status == 0
+    static func isAvailable() async -> Bool { (try? await run(["-c", "import msgpack"]))?.status == 0 }
 
     /// Outside CI the cross-check may be skipped when Python or msgpack is missing; with `CI` set
     /// it runs, and a missing reference fails it.
-    static var shouldRun: Bool { isAvailable || ProcessInfo.processInfo.environment["CI"] != nil }
+    static func shouldRun() async -> Bool {
+        ProcessInfo.processInfo.environment["CI"] != nil ? true : await isAvailable()
+    }
 
     /// Runs `python3 arguments…` with `input` on stdin; returns its exit status, stdout and stderr.
-    static func run(_ arguments: [String], input: String = "") throws -> (status: Int32, output: String, errors: String)
-    {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tether-msgpack-\(UUID())")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        // Files, not pipes, for stdin and stderr: nothing can fill up while we wait on stdout.
-        let inputURL = directory.appendingPathComponent("stdin")
-        let errorsURL = directory.appendingPathComponent("stderr")
-        try Data(input.utf8).write(to: inputURL)
-        _ = FileManager.default.createFile(atPath: errorsURL.path, contents: nil)
-
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3"] + arguments
-        process.standardInput = try FileHandle(forReadingFrom: inputURL)
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = try FileHandle(forWritingTo: errorsURL)
-        try process.run()
-        let outputData = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let errors = (try? String(contentsOf: errorsURL, encoding: .utf8)) ?? ""
-        return (process.terminationStatus, String(decoding: outputData, as: UTF8.self), errors)
+    static func run(_ arguments: [String], input: String = "") async throws -> (
+        status: Int32, output: String, errors: String
+    ) {
+        let result = try await ChildRun.run("/usr/bin/env", ["python3"] + arguments, input: input)
+        return (result.status, result.stdout, result.stderr)
     }
 
     struct Vector: Decodable {
@@ -53,8 +38,8 @@ enum PythonReference {
     }
 
     /// Each vector's name and msgpack-python's bytes, in the script's order (run once).
-    static let vectors: Result<[(name: String, bytes: [UInt8])], any Error> = Result {
-        let (status, output, errors) = try run([scriptPath, "vectors"])
+    static let vectors = Task<[(name: String, bytes: [UInt8])], any Error> {
+        let (status, output, errors) = try await run([scriptPath, "vectors"])
         guard status == 0 else {
             throw PythonFailure(description: "msgpack_vectors.py vectors exited \(status): \(errors)")
         }
@@ -234,19 +219,19 @@ enum ReferenceVectors {
 }
 
 @Suite(
-    .enabled(if: PythonReference.shouldRun, "needs python3 with msgpack (make python-deps)"),
+    .enabled("needs python3 with msgpack (make python-deps)") { await PythonReference.shouldRun() },
     .timeLimit(.minutes(1))
 )
 struct MessagePackPythonTests {
-    @Test func vectorNamesMatchOneForOne() throws {
-        let names = try PythonReference.vectors.get().map(\.name)
+    @Test func vectorNamesMatchOneForOne() async throws {
+        let names = try await PythonReference.vectors.value.map(\.name)
         #expect(Set(names).count == names.count)
         #expect(Set(names) == Set(ReferenceVectors.values.keys).union(ReferenceVectors.codable.keys))
     }
 
-    @Test func pythonEncodingsDecodeToTheExpectedValues() throws {
+    @Test func pythonEncodingsDecodeToTheExpectedValues() async throws {
         let decoder = MessagePackDecoder()
-        for (name, bytes) in try PythonReference.vectors.get() {
+        for (name, bytes) in try await PythonReference.vectors.value {
             if let expected = ReferenceVectors.values[name] {
                 let decoded = try decoder.decode(MessagePackValue.self, from: bytes)
                 #expect(identical(decoded, expected), "\(name)")
@@ -257,8 +242,8 @@ struct MessagePackPythonTests {
         }
     }
 
-    @Test func swiftEncodingsEqualPythonsByteForByte() throws {
-        for (name, bytes) in try PythonReference.vectors.get() {
+    @Test func swiftEncodingsEqualPythonsByteForByte() async throws {
+        for (name, bytes) in try await PythonReference.vectors.value {
             if let expected = ReferenceVectors.values[name] {
                 #expect(expected.encoded == bytes, "\(name)")
                 if let typed = ReferenceVectors.typed(expected) { #expect(try typed.encode() == bytes, "\(name)") }
@@ -269,14 +254,14 @@ struct MessagePackPythonTests {
         }
     }
 
-    @Test func pythonReadsSwiftEncodings() throws {
+    @Test func pythonReadsSwiftEncodings() async throws {
         var lines: [String] = []
         for (name, value) in ReferenceVectors.values {
             lines.append("\(name) \(hex(value.encoded))")
             if let typed = ReferenceVectors.typed(value) { lines.append("\(name) \(hex(try typed.encode()))") }
         }
         for (name, typed) in ReferenceVectors.codable { lines.append("\(name) \(hex(try typed.encode()))") }
-        let (status, output, errors) = try PythonReference.run(
+        let (status, output, errors) = try await PythonReference.run(
             [PythonReference.scriptPath, "check"], input: lines.joined(separator: "\n"))
         try #require(status == 0, "msgpack_vectors.py check exited \(status): \(errors)")
         let results = try output.split(separator: "\n").map {

@@ -35,56 +35,10 @@ extension PluginLaunchTests {
     }
 }
 
-/// Runs an executable to its end with stdout and stderr captured in files (no pipe to drain while
-/// waiting) and without blocking a thread.
-enum ChildRun {
-    struct Result {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
-
-    static func run(_ executable: String, _ arguments: [String]) async throws -> Result {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kv-host-\(UUID())")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: false)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let outputURL = directory.appendingPathComponent("stdout")
-        let errorURL = directory.appendingPathComponent("stderr")
-        let output = try emptyFile(at: outputURL)
-        let error = try emptyFile(at: errorURL)
-        defer {
-            try? output.close()
-            try? error.close()
-        }
-
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.standardOutput = output
-        process.standardError = error
-        let status = try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Int32, any Error>) in
-                process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
-                do {
-                    try process.run()
-                } catch {
-                    process.terminationHandler = nil
-                    continuation.resume(throwing: error)
-                }
-            }
-        } onCancel: {
-            // The time limit passed: do not leave the host (and its plugin) running. (terminate()
-            // before run() would signal pid 0, this whole process group.)
-            if process.isRunning { process.terminate() }
-        }
-        return Result(
-            status: status,
-            stdout: try String(contentsOf: outputURL, encoding: .utf8),
-            stderr: try String(contentsOf: errorURL, encoding: .utf8))
-    }
-
-    private static func emptyFile(at url: URL) throws -> FileHandle {
-        try Data().write(to: url)
-        return try FileHandle(forWritingTo: url)
+extension ChildRun {
+    /// Makes a FIFO at `path` with `mkfifo(1)`, with `mode` (octal digits) when given.
+    static func makeFIFO(_ path: String, mode: String? = nil) async throws {
+        let made = try await run("/usr/bin/mkfifo", (mode.map { ["-m", $0] } ?? []) + [path])
+        try #require(made.status == 0, "mkfifo \(path): \(made.stderr)")
     }
 }

@@ -12,8 +12,8 @@ import TetherTesting
 /// same time would change: run it with `swift test --no-parallel` (as `make test` does).
 @Suite(.serialized, .timeLimit(.minutes(2)))
 struct PluginDiscoveryTests {
-    @Test func findsExecutablesAndReportsWhatItSkipsAndWhy() throws {
-        try withScratchDirectory { root in
+    @Test func findsExecutablesAndReportsWhatItSkipsAndWhy() async throws {
+        try await withScratchDirectory { root in
             let plugins = try root.directory("plugins")
             let elsewhere = try root.directory("elsewhere")
             try plugins.executable("plugin-a")
@@ -27,7 +27,7 @@ struct PluginDiscoveryTests {
             try plugins.link("plugin-h", to: "plugin-g")
             try plugins.link("plugin-i", to: "plugin-i")
             try plugins.link("plugin-j", to: "plugin-c")
-            try plugins.fifo("plugin-k")
+            try await plugins.fifo("plugin-k")
             try plugins.link("plugin-l", to: "plugin-b")
             try plugins.executable("other")  // not matched: neither found nor skipped
             try plugins.executable(".plugin-hidden")  // `*` does not match a leading period
@@ -395,11 +395,7 @@ private struct Scratch {
         try FileManager.default.createSymbolicLink(atPath: self / name, withDestinationPath: destination)
     }
 
-    func fifo(_ name: String) throws {
-        let mkfifo = try Process.run(URL(fileURLWithPath: "/usr/bin/mkfifo"), arguments: [self / name])
-        mkfifo.waitUntilExit()
-        #expect(mkfifo.terminationStatus == 0)
-    }
+    func fifo(_ name: String) async throws { try await ChildRun.makeFIFO(self / name) }
 }
 
 /// Runs `body` with a new directory in the temporary directory and removes it afterwards.

@@ -59,7 +59,7 @@ extension PluginLaunchTests {
         /// The signature file is untrusted input too: a FIFO in its place is refused without
         /// waiting for a writer, a large one unread, and its text is quoted with control
         /// characters escaped.
-        @Test func aHostileSignatureFileIsRefusedSafely() throws {
+        @Test func aHostileSignatureFileIsRefusedSafely() async throws {
             let verifier = Ed25519SignatureVerifier(trustedKeys: [Curve25519.Signing.PrivateKey().publicKey])
             let binary: [UInt8] = [0x7F, 0x45, 0x4C, 0x46]
             func refusal(_ path: String) -> String? {
@@ -73,9 +73,7 @@ extension PluginLaunchTests {
             let directory = try makeDirectory()
             defer { try? FileManager.default.removeItem(atPath: directory) }
             let fifo = directory + "/fifo"
-            let mkfifo = try Process.run(URL(fileURLWithPath: "/usr/bin/mkfifo"), arguments: [fifo + ".sig"])
-            mkfifo.waitUntilExit()
-            try #require(mkfifo.terminationStatus == 0)
+            try await ChildRun.makeFIFO(fifo + ".sig")
             #expect(refusal(fifo)?.contains("is not a regular file") == true)
 
             let large = directory + "/large"
@@ -95,9 +93,7 @@ extension PluginLaunchTests {
             let directory = try makeDirectory()
             defer { try? FileManager.default.removeItem(atPath: directory) }
             let fifo = directory + "/plugin"
-            let mkfifo = try Process.run(URL(fileURLWithPath: "/usr/bin/mkfifo"), arguments: ["-m", "755", fifo])
-            mkfifo.waitUntilExit()
-            try #require(mkfifo.terminationStatus == 0)
+            try await ChildRun.makeFIFO(fifo, mode: "755")
             try await withoutLeaks { reactor in
                 let error = await expectStartFails(.notExecutable, try verified(fifo), on: reactor)
                 #expect(error?.message.contains("not a regular file") == true, "\(String(describing: error))")
