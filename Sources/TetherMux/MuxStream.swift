@@ -38,9 +38,15 @@ public final class MuxStream: Sendable {
         return slice
     }
 
-    /// Writes `slices` in order. Returns once every byte is queued for the socket; suspends while
-    /// the peer's window is exhausted. Cancelling the task while it waits throws `cancelled`;
-    /// what was queued before stays queued.
+    /// Writes `slices` in order. Returns once every byte is queued for the socket, not when the
+    /// connection took it; suspends while the peer's window is exhausted, and while the session
+    /// already holds ``MuxConfiguration/maxOutboundDataBytes`` of data the connection has not
+    /// taken (a peer that stops reading stalls its writers rather than growing the queue).
+    /// Cancelling the task while it waits throws `cancelled`; what was queued before stays queued.
+    ///
+    /// - Throws: ``MuxError`` — `streamReset` when the peer reset the stream, `streamClosed` after
+    ///   the write side was closed or the stream reset, the session's failure (e.g.
+    ///   `connectionClosed`, `writeTimeout`), `cancelled`.
     public func write(_ slices: [BufferSlice]) async throws(MuxError) {
         try await write(slices, finishing: false)
     }
