@@ -7,7 +7,7 @@ extension MuxSession {
         do {
             try await socket.startReceiving(SessionEvents(session: self, work: .receive))
         } catch {
-            if failure == nil { fail(MuxError(.connectionClosed)) }
+            if failure == nil { fail(Self.connectionFailure(error)) }
         }
     }
 
@@ -23,8 +23,8 @@ extension MuxSession {
             parse(from: state.receive(chunk, nowNanoseconds: nowNanoseconds))
         case .success(nil):
             fail(MuxError(.connectionClosed))
-        case .failure:
-            fail(MuxError(.connectionClosed))
+        case .failure(let error):
+            fail(Self.connectionFailure(error))
         }
     }
 
@@ -132,6 +132,14 @@ extension MuxSession {
 
     /// Ends the session with `error`, unless it already ended: the state machine records it and
     /// reports it (``SessionAction/sessionFailed(_:)``), which `sessionEnded` carries out.
+    /// The session's failure when its socket failed with `error`: `connectionClosed`, with the
+    /// kernel's errno as its `value` when there is one (`ECONNRESET`, `EPIPE`, …), so a log says
+    /// how the connection ended. A clean end of the connection has no value.
+    static func connectionFailure(_ error: any Error) -> MuxError {
+        guard let errno = (error as? ReactorError)?.errno else { return MuxError(.connectionClosed) }
+        return MuxError(.connectionClosed, value: UInt64(errno.rawValue))
+    }
+
     func fail(_ error: MuxError) {
         guard failure == nil else { return }
         state.close(with: error)

@@ -38,7 +38,7 @@ extension MuxSession {
             sendInFlight = true
         } catch {
             endWriter()
-            if failure == nil { fail(MuxError(.connectionClosed)) }
+            if failure == nil { fail(Self.connectionFailure(error)) }
         }
     }
 
@@ -46,9 +46,9 @@ extension MuxSession {
     /// (writers waiting for room, a paused input may go on), and the next batch goes out.
     func sent(_ result: Result<Void, any Error>) {
         sendInFlight = false
-        if case .failure = result {
+        if case .failure(let error) = result {
             endWriter()
-            if failure == nil { fail(MuxError(.connectionClosed)) }
+            if failure == nil { fail(Self.connectionFailure(error)) }
             return
         }
         state.outboundWritten(nowNanoseconds: nowNanoseconds)

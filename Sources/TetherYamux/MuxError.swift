@@ -56,7 +56,8 @@ public struct MuxError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let tooManyPings = Code(name: "tooManyPings")
         /// The stream is closed for this operation (reset, fully closed, or write side closed).
         public static let streamClosed = Code(name: "streamClosed")
-        /// The connection under the session ended.
+        /// The connection under the session ended. `value` is the errno when the socket failed
+        /// (`ECONNRESET`, `EPIPE`, …) and nil when the peer closed it or the reactor stopped.
         public static let connectionClosed = Code(name: "connectionClosed")
         /// The peer reset the stream (RST), or refused it while it waited for an ACK.
         public static let streamReset = Code(name: "streamReset")
@@ -86,7 +87,8 @@ public struct MuxError: Error, Hashable, Sendable, CustomStringConvertible {
     public var code: Code
     /// The stream concerned, if any.
     public var streamID: UInt32?
-    /// The offending value (version, type, length, delta, GoAway code), if any.
+    /// The offending value (version, type, length, delta, GoAway code, a failed socket's errno),
+    /// if any.
     public var value: UInt64?
 
     /// Creates an error.
@@ -98,7 +100,8 @@ public struct MuxError: Error, Hashable, Sendable, CustomStringConvertible {
 
     /// What went wrong, for people: a phrase for the ``code`` (`"stream reset by the peer"`).
     public var message: String {
-        switch code {
+        if code == .connectionClosed, let value { return "connection failed with errno \(value)" }
+        return switch code {
         case .unsupportedVersion: "unsupported frame version"
         case .unknownFrameType: "unknown frame type"
         case .truncatedHeader: "truncated frame header"

@@ -72,7 +72,7 @@ import TetherTesting
 
     /// A connection reset while the session holds half of a frame header: the session fails and
     /// every waiter on it (a stream's read, a stream's write waiting for window, an accept) wakes
-    /// with `connectionClosed`; a second session on the same reactor goes on intact; the failed
+    /// with `connectionClosed` carrying `ECONNRESET`; a second session on the same reactor goes on intact; the failed
     /// session's socket is closed with it.
     @Test func connectionResetMidFrameFailsEveryWaiter() async throws {
         let injector = FaultInjector()
@@ -104,14 +104,16 @@ import TetherTesting
 
             try await reactor.injectFault(
                 .init(.receive, fileDescriptor: victimSocket.fileDescriptor.rawValue, fault: .fail(errno: ECONNRESET)))
-            let readError = await #expect(throws: MuxError.self) { _ = try await Self.value(of: pendingRead) }
-            #expect(readError?.code == .connectionClosed)
-            let acceptError = await #expect(throws: MuxError.self) { _ = try await Self.value(of: pendingAccept) }
-            #expect(acceptError?.code == .connectionClosed)
-            let writeError = await #expect(throws: MuxError.self) { try await Self.value(of: pendingWrite) }
-            #expect(writeError?.code == .connectionClosed)
+            // The errno says how the connection ended.
+            let reset = MuxError(.connectionClosed, value: UInt64(ECONNRESET))
+            await #expect(throws: reset) { _ = try await Self.value(of: pendingRead) }
+            await #expect(throws: reset) { _ = try await Self.value(of: pendingAccept) }
+            await #expect(throws: reset) { try await Self.value(of: pendingWrite) }
             await victim.waitUntilFinished()
-            #expect(await victim.endReason?.code == .connectionClosed)
+            #expect(await victim.endReason == reset)
+            #expect(
+                reset.description
+                    == "mux connectionClosed (value \(ECONNRESET)): connection failed with errno \(ECONNRESET)")
             try await other
             await stream.close()
             await victim.close()
@@ -122,7 +124,7 @@ import TetherTesting
     }
 
     /// A broken pipe after the kernel took 5 bytes of a frame: the sending session fails, its
-    /// waiters wake with `connectionClosed`, and its peer, which got half a header and then the
+    /// waiters wake with `connectionClosed` carrying `EPIPE`, and its peer, which got half a header and then the
     /// end of the connection, fails its waiters the same way.
     @Test func brokenPipeMidFrameFailsBothSessionsWaiters() async throws {
         let injector = FaultInjector()
@@ -140,14 +142,14 @@ import TetherTesting
             injector.add(.init(.send, fileDescriptor: fd, after: 1, fault: .fail(errno: EPIPE)))
             try await stream.write(BufferSlice(copying: Array(repeating: 7, count: 100)))
 
-            let clientError = await #expect(throws: MuxError.self) { _ = try await Self.value(of: clientRead) }
-            #expect(clientError?.code == .connectionClosed)
-            let serverReadError = await #expect(throws: MuxError.self) { _ = try await Self.value(of: serverRead) }
-            #expect(serverReadError?.code == .connectionClosed)
-            let serverAcceptError = await #expect(throws: MuxError.self) { _ = try await Self.value(of: serverAccept) }
-            #expect(serverAcceptError?.code == .connectionClosed)
+            // The sender's socket failed with EPIPE; its peer saw the connection end, no errno.
+            let brokenPipe = MuxError(.connectionClosed, value: UInt64(EPIPE))
+            await #expect(throws: brokenPipe) { _ = try await Self.value(of: clientRead) }
+            await #expect(throws: MuxError(.connectionClosed)) { _ = try await Self.value(of: serverRead) }
+            await #expect(throws: MuxError(.connectionClosed)) { _ = try await Self.value(of: serverAccept) }
             #expect(injector.injectedCount == 2)
-            #expect(await client.endReason?.code == .connectionClosed)
+            #expect(await client.endReason == brokenPipe)
+            #expect(await server.endReason == MuxError(.connectionClosed))
         }
     }
 
