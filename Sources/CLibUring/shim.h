@@ -48,6 +48,19 @@ static const uint8_t TETHER_IOSQE_ASYNC = IOSQE_ASYNC;
 // Opcodes newer than liburing 2.3's helpers.
 static const uint8_t TETHER_IORING_OP_WAITID = 50;
 
+// ThreadSanitizer's hand-off annotations. Swift's Mutex is a futex in an uninstrumented library,
+// so ThreadSanitizer sees no order between two of its critical sections; the reactor marks the
+// start (acquire) and end (release) of each on one address. The declarations are weak: outside
+// a ThreadSanitizer build nothing defines them, they are null and the calls are skipped.
+extern void __tsan_acquire(void *addr) __attribute__((weak));
+extern void __tsan_release(void *addr) __attribute__((weak));
+static inline void tether_tsan_acquire(const void *addr) {
+    if (__tsan_acquire) __tsan_acquire((void *)addr);
+}
+static inline void tether_tsan_release(const void *addr) {
+    if (__tsan_release) __tsan_release((void *)addr);
+}
+
 // siginfo_t's fields are union members behind macros; read them here.
 static inline int tether_siginfo_code(const siginfo_t *info) { return info->si_code; }
 static inline int tether_siginfo_status(const siginfo_t *info) { return info->si_status; }

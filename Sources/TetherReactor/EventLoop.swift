@@ -123,7 +123,7 @@ import TetherCollections
     private func drainRemote() {
         guard unsafe remoteMayHaveItems || reactor.isWakePending else { return }
         remoteMayHaveItems = false
-        unsafe reactor.remote.withLock { queue in
+        unsafe reactor.withRemoteQueue { queue in
             while let item = queue.items.popFirst() { remoteScratch.append(item) }
         }
         while let item = remoteScratch.popFirst() {
@@ -330,7 +330,7 @@ import TetherCollections
         }
         switch phase {
         case .draining:
-            let closed = unsafe reactor.remote.withLock { queue in
+            let closed = unsafe reactor.withRemoteQueue { queue in
                 guard queue.items.isEmpty else { return false }
                 queue.loopExited = true
                 return true
