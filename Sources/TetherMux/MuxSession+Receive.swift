@@ -130,16 +130,16 @@ extension MuxSession {
         pinnedSlices = 0
     }
 
-    /// Ends the session with `error`, unless it already ended: the state machine records it and
-    /// reports it (``SessionAction/sessionFailed(_:)``), which `sessionEnded` carries out.
-    /// The session's failure when its socket failed with `error`: `connectionClosed`, with the
-    /// kernel's errno as its `value` when there is one (`ECONNRESET`, `EPIPE`, …), so a log says
-    /// how the connection ended. A clean end of the connection has no value.
+    /// The session's failure when a socket operation failed with `error`: `connectionClosed`,
+    /// with the kernel's errno as its `value` when there is one (`ECONNRESET`, `EPIPE`, …), so a
+    /// log says how the connection ended.
     static func connectionFailure(_ error: any Error) -> MuxError {
         guard let errno = (error as? ReactorError)?.errno else { return MuxError(.connectionClosed) }
         return MuxError(.connectionClosed, value: UInt64(errno.rawValue))
     }
 
+    /// Ends the session with `error`, unless it already ended: the state machine records it and
+    /// reports it (``SessionAction/sessionFailed(_:)``), which `sessionEnded` carries out.
     func fail(_ error: MuxError) {
         guard failure == nil else { return }
         state.close(with: error)

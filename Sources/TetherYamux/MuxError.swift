@@ -56,8 +56,9 @@ public struct MuxError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let tooManyPings = Code(name: "tooManyPings")
         /// The stream is closed for this operation (reset, fully closed, or write side closed).
         public static let streamClosed = Code(name: "streamClosed")
-        /// The connection under the session ended. `value` is the errno when the socket failed
-        /// (`ECONNRESET`, `EPIPE`, …) and nil when the peer closed it or the reactor stopped.
+        /// The connection under the session ended. `value` is the errno when one of this side's
+        /// socket operations failed (`ECONNRESET`, `EPIPE`, …); nil at the end of the input
+        /// (the peer closed the connection) and when the reactor stopped.
         public static let connectionClosed = Code(name: "connectionClosed")
         /// The peer reset the stream (RST), or refused it while it waited for an ACK.
         public static let streamReset = Code(name: "streamReset")
@@ -100,7 +101,7 @@ public struct MuxError: Error, Hashable, Sendable, CustomStringConvertible {
 
     /// What went wrong, for people: a phrase for the ``code`` (`"stream reset by the peer"`).
     public var message: String {
-        if code == .connectionClosed, let value { return "connection failed with errno \(value)" }
+        if code == .connectionClosed, value != nil { return "connection failed" }
         return switch code {
         case .unsupportedVersion: "unsupported frame version"
         case .unknownFrameType: "unknown frame type"
@@ -146,11 +147,12 @@ public struct MuxError: Error, Hashable, Sendable, CustomStringConvertible {
         }
     }
 
-    /// `mux <code>[ on stream <id>][ (value <value>)]: <message>`, for logs.
+    /// `mux <code>[ on stream <id>][ (value <value>)]: <message>`, for logs (`errno` in place of
+    /// `value` for a failed connection's errno).
     public var description: String {
         var text = "mux \(code)"
         if let streamID { text += " on stream \(streamID)" }
-        if let value { text += " (value \(value))" }
+        if let value { text += code == .connectionClosed ? " (errno \(value))" : " (value \(value))" }
         return text + ": " + message
     }
 }

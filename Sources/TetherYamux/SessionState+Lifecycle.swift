@@ -102,8 +102,9 @@ extension SessionState {
         sendControl(.goAway(.normal))
     }
 
-    /// Reports that the connection ended (end of file or an I/O error): the session fails with
-    /// ``MuxError/Code-swift.struct/connectionClosed`` unless it already failed.
+    /// Reports that the connection ended: the session fails with
+    /// ``MuxError/Code-swift.struct/connectionClosed`` unless it already failed. For an I/O error,
+    /// ``close(with:)`` with a `connectionClosed` that carries the errno says more.
     @inlinable public mutating func connectionClosed() {
         fail(MuxError(.connectionClosed), goAway: nil)
     }

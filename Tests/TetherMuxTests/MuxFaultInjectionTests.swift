@@ -112,8 +112,7 @@ import TetherTesting
             await victim.waitUntilFinished()
             #expect(await victim.endReason == reset)
             #expect(
-                reset.description
-                    == "mux connectionClosed (value \(ECONNRESET)): connection failed with errno \(ECONNRESET)")
+                reset.description == "mux connectionClosed (errno \(ECONNRESET)): connection failed")
             try await other
             await stream.close()
             await victim.close()
@@ -142,14 +141,18 @@ import TetherTesting
             injector.add(.init(.send, fileDescriptor: fd, after: 1, fault: .fail(errno: EPIPE)))
             try await stream.write(BufferSlice(copying: Array(repeating: 7, count: 100)))
 
-            // The sender's socket failed with EPIPE; its peer saw the connection end, no errno.
+            // The sender's socket failed with EPIPE. Its peer saw the connection end: compared
+            // by code, since a close with unread input makes a unix socket's peer read
+            // ECONNRESET rather than the end of the input.
             let brokenPipe = MuxError(.connectionClosed, value: UInt64(EPIPE))
             await #expect(throws: brokenPipe) { _ = try await Self.value(of: clientRead) }
-            await #expect(throws: MuxError(.connectionClosed)) { _ = try await Self.value(of: serverRead) }
-            await #expect(throws: MuxError(.connectionClosed)) { _ = try await Self.value(of: serverAccept) }
+            let serverReadError = await #expect(throws: MuxError.self) { _ = try await Self.value(of: serverRead) }
+            #expect(serverReadError?.code == .connectionClosed)
+            let serverAcceptError = await #expect(throws: MuxError.self) { _ = try await Self.value(of: serverAccept) }
+            #expect(serverAcceptError?.code == .connectionClosed)
             #expect(injector.injectedCount == 2)
             #expect(await client.endReason == brokenPipe)
-            #expect(await server.endReason == MuxError(.connectionClosed))
+            #expect(await server.endReason?.code == .connectionClosed)
         }
     }
 
