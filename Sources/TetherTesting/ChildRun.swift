@@ -6,8 +6,7 @@ import TetherReactor
 /// (`mkfifo`, `python3`, an example host).
 ///
 /// The child is a ``TetherReactor/ChildProcess`` on a reactor of its own, with stdout and stderr
-/// written to files (no pipe to drain while waiting), stdin read from a file when `input` is
-/// given. Every descriptor is closed and the child reaped before ``run(_:_:input:)`` returns, so
+/// written to files (no pipe to drain while waiting), stdin read from a file. Every descriptor is closed and the child reaped before ``run(_:_:input:)`` returns, so
 /// a leak check right after it counts nothing of the run. Foundation's `Process` gives no such
 /// guarantee: it reports the exit (to `waitUntilExit` and the termination handler) before its
 /// manager thread closes the socket it watched the child through.
@@ -25,10 +24,10 @@ public enum ChildRun {
     }
 
     /// Runs `executable` with `arguments` and this process's environment, `input` on its stdin
-    /// (or this process's stdin when nil), and waits for its end.
+    /// (nothing: an empty file, when nil), in a process group of its own, and waits for its end.
     ///
-    /// A cancelled wait (a test's time limit) shuts the run's reactor down, which kills and reaps
-    /// the child, and throws `CancellationError`.
+    /// A cancelled wait (a test's time limit) shuts the run's reactor down, which kills the
+    /// child's process group and reaps the child, and throws `CancellationError`.
     /// - Throws: ``TetherReactor/ReactorError`` when the program cannot be started, or an error
     ///   creating or reading the capture files.
     public static func run(_ executable: String, _ arguments: [String], input: String? = nil) async throws -> Result {
@@ -45,20 +44,19 @@ public enum ChildRun {
             .init(FileDescriptor(rawValue: output.fileDescriptor), as: .standardOutput),
             .init(FileDescriptor(rawValue: error.fileDescriptor), as: .standardError),
         ]
-        var inputFile: FileHandle?
-        defer { try? inputFile?.close() }
-        if let input {
-            let inputURL = directory.appendingPathComponent("stdin")
-            try Data(input.utf8).write(to: inputURL)
-            let handle = try FileHandle(forReadingFrom: inputURL)
-            inputFile = handle
-            files.append(.init(FileDescriptor(rawValue: handle.fileDescriptor), as: .standardInput))
-        }
+        let inputURL = directory.appendingPathComponent("stdin")
+        try Data((input ?? "").utf8).write(to: inputURL)
+        let inputFile = try FileHandle(forReadingFrom: inputURL)
+        defer { try? inputFile.close() }
+        files.append(.init(FileDescriptor(rawValue: inputFile.fileDescriptor), as: .standardInput))
 
         let environment = ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" }
         let status = try await withReactor { [files] reactor in
+            // A group of its own: a shutdown after a cancelled wait kills what the program
+            // started too (`sh -c`'s commands, a host's plugin), not only the program.
             let child = try ChildProcess.spawn(
-                executable: executable, arguments: arguments, environment: environment, files: files, on: reactor)
+                executable: executable, arguments: arguments, environment: environment, files: files,
+                newProcessGroup: true, on: reactor)
             let status = try await child.waitForExit()
             try await child.close()
             return status
@@ -68,10 +66,12 @@ public enum ChildRun {
             case .exited(let code): code
             case .signaled(let signal, _): 128 + signal
             }
+        // Decoded leniently: a crashing program's stderr need not be UTF-8, and its status
+        // matters more than the bytes.
         return Result(
             status: code,
-            stdout: try String(contentsOf: outputURL, encoding: .utf8),
-            stderr: try String(contentsOf: errorURL, encoding: .utf8))
+            stdout: String(decoding: try Data(contentsOf: outputURL), as: UTF8.self),
+            stderr: String(decoding: try Data(contentsOf: errorURL), as: UTF8.self))
     }
 
     private static func emptyFile(at url: URL) throws -> FileHandle {

@@ -9,13 +9,13 @@ enum PythonReference {
     static let scriptPath = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .appendingPathComponent("Python/msgpack_vectors.py").path
 
-    /// True when python3 can import msgpack.
-    static func isAvailable() async -> Bool { (try? await run(["-c", "import msgpack"]))?.status == 0 }
+    /// True when python3 can import msgpack (asked once).
+    static let isAvailable = Task { (try? await run(["-c", "import msgpack"]))?.status == 0 }
 
     /// Outside CI the cross-check may be skipped when Python or msgpack is missing; with `CI` set
     /// it runs, and a missing reference fails it.
     static func shouldRun() async -> Bool {
-        ProcessInfo.processInfo.environment["CI"] != nil ? true : await isAvailable()
+        ProcessInfo.processInfo.environment["CI"] != nil ? true : await isAvailable.value
     }
 
     /// Runs `python3 arguments…` with `input` on stdin; returns its exit status, stdout and stderr.

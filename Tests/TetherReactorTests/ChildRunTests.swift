@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import TetherReactor
 import TetherTesting
@@ -19,6 +20,36 @@ extension ReactorSuite {
             #expect(try await ChildRun.run("/bin/sh", ["-c", "kill -9 $$"]).status == 128 + 9)
         }
 
+        /// A cancelled wait ends the run at once: the program and what it started are killed and
+        /// reaped, and nothing of the run stays open.
+        @Test func aCancelledRunLeavesNothingRunning() async throws {
+            let children = Set(ProcessResources.childProcessIDs())
+            let descriptors = DescriptorSnapshot.ignoringRunLoops()
+            // A duration no other process uses marks both `sh` and its `sleep` (`; true` keeps
+            // `sh` from exec'ing it): the grandchild is what only a group kill reaches.
+            let marker = "\(UInt32.random(in: 100_000_000...999_999_999))"
+            let run = Task { try await ChildRun.run("/bin/sh", ["-c", "sleep \(marker); true"]) }
+            let started = try await eventually { Self.processes(named: marker).count == 2 }
+            try #require(started, "the program and its sleep did not start")
+            run.cancel()
+            await #expect(throws: CancellationError.self) { _ = try await run.value }
+            #expect(Set(ProcessResources.childProcessIDs()) == children)
+            #expect(try await eventually { Self.processes(named: marker).isEmpty }, "a process outlived the run")
+            #expect(descriptors.added == 0)
+        }
+
+        /// Processes whose command line contains `text`, from /proc.
+        private static func processes(named text: String) -> [Int32] {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+            return names.compactMap { name in
+                guard let pid = Int32(name),
+                    let line = try? String(contentsOfFile: "/proc/\(name)/cmdline", encoding: .utf8),
+                    line.contains(text), ProcessResources.isRunning(pid)
+                else { return nil }
+                return pid
+            }
+        }
+
         @Test func aMissingProgramIsSpawnFailed() async throws {
             let error = await #expect(throws: ReactorError.self) {
                 _ = try await ChildRun.run("/nonexistent/program", [])
@@ -32,8 +63,8 @@ extension ReactorSuite {
         @Test func nothingIsLeftOpenWhenItReturns() async throws {
             try await ProcessResources.openDispatchTimer()
             let descriptors = DescriptorSnapshot.ignoringRunLoops()
-            // Compared with the children there were before, not with none: under TSan the
-            // runtime keeps a symbolizer child of its own.
+            // Compared with the children there were before, not with none: a sanitizer runtime
+            // may have started a child of its own earlier in the run (TSan's symbolizer).
             let children = Set(ProcessResources.childProcessIDs())
             for round in 0..<20 {
                 let result = try await ChildRun.run("/bin/echo", ["\(round)"])

@@ -34,11 +34,3 @@ extension PluginLaunchTests {
         }
     }
 }
-
-extension ChildRun {
-    /// Makes a FIFO at `path` with `mkfifo(1)`, with `mode` (octal digits) when given.
-    static func makeFIFO(_ path: String, mode: String? = nil) async throws {
-        let made = try await run("/usr/bin/mkfifo", (mode.map { ["-m", $0] } ?? []) + [path])
-        try #require(made.status == 0, "mkfifo \(path): \(made.stderr)")
-    }
-}

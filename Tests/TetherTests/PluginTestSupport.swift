@@ -104,3 +104,11 @@ let canGiveFilesToForeignGroups = getuid() == 0 || ProcessInfo.processInfo.envir
 func requireRootForForeignGroups() throws {
     try #require(getuid() == 0, "giving a file to a group this process is not in needs root (CI runs as root)")
 }
+
+extension ChildRun {
+    /// Makes a FIFO at `path` with `mkfifo(1)`, with `mode` (octal digits) when given.
+    static func makeFIFO(_ path: String, mode: String? = nil) async throws {
+        let made = try await run("/usr/bin/mkfifo", (mode.map { ["-m", $0] } ?? []) + [path])
+        try #require(made.status == 0, "mkfifo \(path): \(made.stderr)")
+    }
+}
