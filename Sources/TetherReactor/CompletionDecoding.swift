@@ -7,7 +7,7 @@ import CLibUring
 //
 // | errno | read as |
 // |---|---|
-// | `EINTR`, `EAGAIN` | `.retry`: the kernel did nothing; an awaited operation is submitted again, a queue arms again |
+// | `EINTR`, `EAGAIN` | `.retry`: the kernel did nothing; an awaited operation is submitted again, a queue arms again (after `EAGAIN` on a read or write, once a poll says the descriptor is ready) |
 // | `ECANCELED` | `.cancelled` (a task's or a queue's cancel request, a removed timer); `shutDown` while the reactor stops |
 // | `EBADF` on a closed handle | `closed`: the handle's close overtook an operation prepared before it |
 // | `EBADF` otherwise, `EFAULT` | trap: the reactor handed the kernel a descriptor or pointer it does not own, a bug |

@@ -59,7 +59,11 @@ extension EventLoop {
             let context = CompletionContext(shuttingDown: stopping, handleClosed: handle?.isClosed ?? false)
             switch decode(completion, operation.name, context) {
             case .success(let value): return value
-            case .failure(.retry): continue
+            case .failure(.retry):
+                // EAGAIN from a descriptor with O_NONBLOCK: wait until it can make progress.
+                if completion.result == -EAGAIN, let poll = operation.readinessPoll {
+                    _ = try await run(poll, handle: handle, decode: { $0.decodePoll($1, $2) })
+                }
             case .failure(let failure): throw failure.error
             }
         }

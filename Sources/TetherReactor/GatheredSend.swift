@@ -52,6 +52,9 @@ final class GatheredSend: @unsafe @unchecked Sendable {
     let socket: StreamSocket
     var cursor: SendCursor
     let handler: any SendHandler
+    /// A poll for room is in flight instead of a `sendmsg`: the last one completed with `EAGAIN`
+    /// (a socket with `O_NONBLOCK`, on a kernel that then returns rather than waits).
+    private var awaitingRoom = false
 
     var core: HandleCore { socket.core }
 
@@ -77,9 +80,15 @@ final class GatheredSend: @unsafe @unchecked Sendable {
         }
     }
 
-    /// The kernel finished one `sendmsg`: go on with the rest, or tell the handler.
+    /// The kernel finished one `sendmsg` (or the poll for room): go on with the rest, or tell the
+    /// handler.
     func complete(_ completion: Completion, loop: EventLoop) {
         let context = CompletionContext(shuttingDown: loop.stopping, handleClosed: core.isClosed)
+        if awaitingRoom {
+            awaitingRoom = false
+            completedPoll(completion, context: context, loop: loop)
+            return
+        }
         let decoded = completion.decodeSend("sendmsg", context)
         do {
             // Aborted: whatever the kernel says (cancelled, EPIPE, a last partial send), the rest
@@ -102,11 +111,41 @@ final class GatheredSend: @unsafe @unchecked Sendable {
                 }
                 handler.sendProgressed()
             case .failure(.retry):
-                break
+                if completion.result == -EAGAIN {
+                    try waitForRoom(loop: loop)
+                    return
+                }
             case .failure(let failure):
                 throw failure.error
             }
             try submitNext(loop: loop)
+        } catch {
+            handler.sent(.failure(error))
+        }
+    }
+
+    /// Polls for room before the next `sendmsg`: submitted again at once, an `EAGAIN` would come
+    /// back at once, every loop turn, for as long as the peer does not read.
+    private func waitForRoom(loop: EventLoop) throws(ReactorError) {
+        if core.isClosed {
+            throw ReactorError(.closed, operation: "sendmsg", detail: "\(core.kind) fd \(core.fd) is closed")
+        }
+        guard loop.start(.poll(fd: core.fd, events: UInt32(POLLOUT)), target: .sender(self)) != nil else {
+            throw ReactorError(loop.stopping ? .shutDown : .tooManyOperations, operation: "poll")
+        }
+        awaitingRoom = true
+    }
+
+    /// The poll for room ended: send the rest, or report why not (an abort, a failure).
+    private func completedPoll(_ completion: Completion, context: CompletionContext, loop: EventLoop) {
+        do {
+            if core.isAborted, !loop.stopping { throw core.abortedError("sendmsg") }
+            switch completion.decodePoll("poll", context) {
+            case .success, .failure(.retry):
+                try submitNext(loop: loop)
+            case .failure(let failure):
+                throw failure.error
+            }
         } catch {
             handler.sent(.failure(error))
         }

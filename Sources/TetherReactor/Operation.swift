@@ -57,6 +57,23 @@ enum Operation {
         }
     }
 
+    /// The poll that tells when this operation can make progress, for one that reads or writes a
+    /// descriptor: `POLLIN` on its fd for a receive, `POLLOUT` for a send; nil for the others.
+    ///
+    /// A descriptor with `O_NONBLOCK` (adopted from code that set it) may make the kernel complete
+    /// such an operation with `EAGAIN` instead of waiting for data or room. Submitting it again at
+    /// once would turn the loop without end; waiting for this poll first does not.
+    var readinessPoll: Operation? {
+        switch self {
+        case .receiveMultishot(let fd, _), .readSelected(let fd, _, _), .receiveInto(let fd, _, _):
+            .poll(fd: fd, events: UInt32(POLLIN))
+        case .sendMessage(let fd, _), .writeVector(let fd, _):
+            .poll(fd: fd, events: UInt32(POLLOUT))
+        default:
+            nil
+        }
+    }
+
     /// Fills `sqe` for this operation.
     func prepare(
         _ sqe: UnsafeMutablePointer<io_uring_sqe>, scratch: UnsafeMutablePointer<OperationScratch>,

@@ -23,7 +23,8 @@ public final class Reactor: @unsafe @unchecked Sendable {
     /// The limits this reactor was started with.
     public let configuration: ReactorConfiguration
 
-    let remote = Mutex(RemoteQueue())
+    /// Used through ``withRemoteQueue(_:)`` only, which ThreadSanitizer can follow.
+    private let remote = Mutex(RemoteQueue())
     private let wakePending = Atomic<Bool>(false)
     let wakeFD: Int32
     var threadID = pthread_t()

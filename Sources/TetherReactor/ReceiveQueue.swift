@@ -34,6 +34,9 @@ import TetherCollections
     private var fallbackStorage: ByteStorage?
     /// A fallback buffer whose bytes were copied out (short read), ready for the next one.
     private var spareFallbackStorage: ByteStorage?
+    /// A poll for input is armed instead of the receive: the last receive completed with `EAGAIN`
+    /// (a descriptor with `O_NONBLOCK`, on a kernel that then returns rather than waits).
+    private var awaitingInput = false
     var waiter = ParkedWaiter<BufferSlice?>()
     /// Told of every chunk, the end and a failure, instead of a parked reader (see
     /// `StreamSocket.startReceiving`); let go once told of the end. Chunks are queued only while
@@ -138,6 +141,11 @@ import TetherCollections
     /// One completion of this queue's receive operation.
     func complete(_ completion: Completion) {
         let final = multishot.completed(completion)
+        if awaitingInput {
+            awaitingInput = false
+            completedPoll(completion)
+            return
+        }
         let ownMemory = final ? fallbackStorage : nil
         if final { fallbackStorage = nil }
         let context = unsafe CompletionContext(shuttingDown: loop.stopping, handleClosed: closed)
@@ -174,17 +182,42 @@ import TetherCollections
                 starved = true
                 unsafe loop.receiverStarved(self)
             }
+        case .failure(.retry) where final && completion.result == -EAGAIN:
+            // Submitted again at once, the receive would come back at once, every loop turn, for
+            // as long as nothing arrives: wait for input first.
+            if waitForInput() { return }
         case .failure(.retry), .failure(.cancelled):
             // Armed again below if the reader still wants bytes.
             break
         case .failure(.failed(let error)):
             fail(error)
         }
-        if final,
-            unsafe handler != nil || waiter.isParked || chunks.count < loop.configuration.maxQueuedBuffersPerHandle / 2
-        {
-            keepReading()
+        if final, wantsMore { keepReading() }
+    }
+
+    /// The reader may want more: someone waits, or the read-ahead is below half its limit.
+    private var wantsMore: Bool {
+        unsafe handler != nil || waiter.isParked || chunks.count < loop.configuration.maxQueuedBuffersPerHandle / 2
+    }
+
+    /// Arms a poll for input in place of the receive; false (and nothing armed) when the queue
+    /// wants no more bytes now, or the loop could not take it (the queue has failed then).
+    private func waitForInput() -> Bool {
+        guard !closed, !endOfStream, failure == nil, !paused else { return false }
+        guard arm(.poll(fd: fd, events: UInt32(POLLIN))) else { return true }
+        awaitingInput = true
+        return true
+    }
+
+    /// The poll for input ended (input came, or it was cancelled: a close, a pause): receive
+    /// again if the reader still wants bytes.
+    private func completedPoll(_ completion: Completion) {
+        let context = unsafe CompletionContext(shuttingDown: loop.stopping, handleClosed: closed)
+        if case .failure(.failed(let error)) = completion.decodePoll("poll", context) {
+            fail(error)
+            return
         }
+        if wantsMore { keepReading() }
     }
 
     /// Buffers are back in the ring after an `ENOBUFS`.
