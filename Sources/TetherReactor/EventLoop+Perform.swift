@@ -60,13 +60,29 @@ extension EventLoop {
             switch decode(completion, operation.name, context) {
             case .success(let value): return value
             case .failure(.retry):
-                // EAGAIN from a descriptor with O_NONBLOCK: wait until it can make progress.
+                // EAGAIN from a descriptor with O_NONBLOCK: wait until it can make progress. The
+                // handle may be closed meanwhile, and its fd number reused by another file: the
+                // operation is not submitted again then.
                 if completion.result == -EAGAIN, let poll = operation.readinessPoll {
-                    _ = try await run(poll, handle: handle, decode: { $0.decodePoll($1, $2) })
+                    try Self.checkOpen(handle, operation)
+                    _ = try await run(
+                        poll, handle: handle,
+                        decode: { completion, _, context in
+                            completion.decodePoll(operation.name, context)
+                        })
+                    try Self.checkOpen(handle, operation)
                 }
             case .failure(let failure): throw failure.error
             }
         }
+    }
+}
+
+extension EventLoop {
+    /// Throws `closed` when `handle` was closed: its fd number may name another file by now.
+    fileprivate static func checkOpen(_ handle: HandleCore?, _ operation: Operation) throws(ReactorError) {
+        guard let handle, handle.isClosed else { return }
+        throw ReactorError(.closed, operation: operation.name, detail: "\(handle.kind) fd \(handle.fd) is closed")
     }
 }
 

@@ -89,6 +89,11 @@ package final class FaultInjector: Sendable, Hashable {
         state.withLock { $0.entries.append(Entry(rule: rule)) }
     }
 
+    /// Drops every rule: operations from now on meet no fault (one already prepared keeps its).
+    package func removeAllRules() {
+        state.withLock { $0.entries.removeAll() }
+    }
+
     /// How many times a fault was applied so far.
     package var injectedCount: Int { state.withLock { $0.injected } }
 

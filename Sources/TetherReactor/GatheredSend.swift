@@ -131,7 +131,7 @@ final class GatheredSend: @unsafe @unchecked Sendable {
             throw ReactorError(.closed, operation: "sendmsg", detail: "\(core.kind) fd \(core.fd) is closed")
         }
         guard loop.start(.poll(fd: core.fd, events: UInt32(POLLOUT)), target: .sender(self)) != nil else {
-            throw ReactorError(loop.stopping ? .shutDown : .tooManyOperations, operation: "poll")
+            throw ReactorError(loop.stopping ? .shutDown : .tooManyOperations, operation: "sendmsg")
         }
         awaitingRoom = true
     }
@@ -140,7 +140,7 @@ final class GatheredSend: @unsafe @unchecked Sendable {
     private func completedPoll(_ completion: Completion, context: CompletionContext, loop: EventLoop) {
         do {
             if core.isAborted, !loop.stopping { throw core.abortedError("sendmsg") }
-            switch completion.decodePoll("poll", context) {
+            switch completion.decodePoll("sendmsg", context) {
             case .success, .failure(.retry):
                 try submitNext(loop: loop)
             case .failure(let failure):

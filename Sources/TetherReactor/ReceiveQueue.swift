@@ -55,7 +55,8 @@ import TetherCollections
 
     /// Internal state in one line, for diagnosing a stuck receive.
     var diagnostics: String {
-        "armed=\(multishot.isArmed) cancelRequested=\(multishot.cancelRequested) starved=\(starved) "
+        "armed=\(multishot.isArmed) awaitingInput=\(awaitingInput) cancelRequested=\(multishot.cancelRequested) "
+            + "starved=\(starved) "
             + "queued=\(chunks.count) eos=\(endOfStream) closed=\(closed) paused=\(paused) waiting=\(waiter.isParked) "
             + "failure=\(failure.map { "\($0)" } ?? "none")"
     }
@@ -213,7 +214,7 @@ import TetherCollections
     /// again if the reader still wants bytes.
     private func completedPoll(_ completion: Completion) {
         let context = unsafe CompletionContext(shuttingDown: loop.stopping, handleClosed: closed)
-        if case .failure(.failed(let error)) = completion.decodePoll("poll", context) {
+        if case .failure(.failed(let error)) = completion.decodePoll(operationName, context) {
             fail(error)
             return
         }

@@ -24,6 +24,7 @@ extension ReactorSuite {
                 let read = Task(executorPreference: reactor) { try await reader.read()?.bytes }
                 let submissions = try await Self.submissionsWhileIdle(reactor)
                 #expect(submissions < 50, "\(submissions) submissions in 200 ms with nothing to read")
+                injector.removeAllRules()  // input is coming: a kernel would not answer EAGAIN now
                 try await writer.write(BufferSlice(copying: [1, 2, 3]))
                 #expect(try await read.value == [1, 2, 3])
                 try await writer.close()
@@ -42,6 +43,7 @@ extension ReactorSuite {
                 let received = Task(executorPreference: reactor) { try await b.receive()?.bytes }
                 let submissions = try await Self.submissionsWhileIdle(reactor)
                 #expect(submissions < 50, "\(submissions) submissions in 200 ms with nothing to receive")
+                injector.removeAllRules()
                 try await a.send(BufferSlice(copying: [4, 5]))
                 #expect(try await received.value == [4, 5])
                 try await a.close()
@@ -69,6 +71,7 @@ extension ReactorSuite {
                 }
                 let submissions = try await Self.submissionsWhileIdle(reactor)
                 #expect(submissions < 50, "\(submissions) submissions in 200 ms with the pipe full")
+                injector.removeAllRules()
                 var received = 0
                 var intact = true
                 while received < pipeBytes + more, let slice = try await reader.read() {
@@ -81,6 +84,42 @@ extension ReactorSuite {
                 try await writer.close()
                 #expect(try await reader.read() == nil)
                 try await reader.close()
+                #expect(await reactor.counters().operationsInFlight == 0)
+            }
+        }
+
+        /// A write waiting for room is not sent after its pipe was closed: the fd number may name
+        /// another file by then (here a new pipe, which gets it), which must receive nothing.
+        @Test func aWriteWaitingForRoomIsNotSentAfterItsPipeClosed() async throws {
+            let injector = FaultInjector()
+            try await withReactor(configuration: .injectingFaults(injector)) { reactor in
+                let (reader, writer) = try reactor.makePipe()
+                let fd = writer.fileDescriptor.rawValue
+                try Self.setNonBlocking(fd)
+                let pipeBytes = Int(fcntl(fd, 1032))  // F_GETPIPE_SZ
+                try #require(pipeBytes > 0)
+                try await writer.write(BufferSlice(copying: Array(repeating: 1, count: pipeBytes)))
+                injector.add(.init(.send, fileDescriptor: fd, times: 1, fault: .fail(errno: EAGAIN)))
+                let write = Task(executorPreference: reactor) {
+                    try await writer.write(BufferSlice(copying: Array(repeating: 2, count: 100)))
+                }
+                _ = try await Self.submissionsWhileIdle(reactor)  // the write waits in its poll
+                // Once closed, the old fd number becomes a write end of a new pipe.
+                let (newReader, newWriter) = try reactor.makePipe()
+                try await writer.close()
+                let reused = fcntl(newWriter.fileDescriptor.rawValue, F_DUPFD_CLOEXEC, fd)
+                try #require(reused == fd, "fd \(fd) was not free for reuse")
+                // Room in the old pipe: the poll completes.
+                var drained = 0
+                while drained < pipeBytes, let slice = try await reader.read() { drained += slice.count }
+                let error = await #expect(throws: ReactorError.self) { try await write.value }
+                #expect(error?.code == .closed)
+                #expect(Glibc.close(reused) == 0)
+                try await newWriter.close()
+                #expect(try await newReader.read() == nil, "the write went to the new pipe")
+                try await newReader.close()
+                try await reader.close()
+                #expect(await reactor.counters().operationsInFlight == 0)
             }
         }
 
@@ -104,6 +143,7 @@ extension ReactorSuite {
                 }
                 let submissions = try await Self.submissionsWhileIdle(reactor)
                 #expect(submissions < 50, "\(submissions) submissions in 200 ms with the peer not reading")
+                injector.removeAllRules()
                 var received = 0
                 var intact = true
                 while received < total, let slice = try await b.receive() {
@@ -116,6 +156,7 @@ extension ReactorSuite {
                 #expect(done.succeeded)
                 try await a.close()
                 try await b.close()
+                #expect(await reactor.counters().operationsInFlight == 0)
             }
         }
 
