@@ -182,8 +182,15 @@ go-plugin-peer: test-deps
 FUZZ_SECONDS ?= 300
 FUZZ_TARGETS ?= frames session handshake msgpack envelope hclog
 FUZZ_OPTIONS ?= -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=512 -max_len=4096 -print_final_stats=1
+# The coverage libFuzzer steers by is asked for explicitly (-sanitize-coverage): with
+# `--sanitize fuzzer` alone, the driver hands the frontend of each library module only
+# -sanitize=address, and the binary had 2 coverage counters instead of ~230,000, so libFuzzer
+# mutated blind. Dead stripping is off so that no counter section is dropped at the link.
+# fuzz-replay fails when the binary has fewer than FUZZ_MIN_COUNTERS.
 FUZZ_SWIFT_FLAGS := --package-path Fuzz -c release --sanitize fuzzer --sanitize address \
+	--disable-dead-strip -Xswiftc -sanitize-coverage=edge,inline-8bit-counters,pc-table,trace-cmp \
 	-Xswiftc -enable-testing -Xswiftc -g
+FUZZ_MIN_COUNTERS := 10000
 FUZZ_BIN = $$($(SWIFT) build $(FUZZ_SWIFT_FLAGS) --show-bin-path)/tether-fuzz
 # Swift's own crash backtracer takes minutes per crash under AddressSanitizer (it looked like a
 # hang); libFuzzer prints the stack.
@@ -200,7 +207,12 @@ fuzz-replay: fuzz-build
 		if ! $$bin --target=$$target $(FUZZ_OPTIONS) Fuzz/Corpus/$$target/* >$$log 2>&1; then \
 			cat $$log; echo "fuzz-replay: $$target fails on a committed input"; exit 1; \
 		fi; \
-		echo "fuzz-replay $$target: $$(grep -c '^Executed' $$log) inputs pass"; \
+		counters=$$(sed -n 's/.*(\([0-9]*\) inline 8-bit counters).*/\1/p' $$log | head -1); \
+		if [ "$${counters:-0}" -lt $(FUZZ_MIN_COUNTERS) ]; then \
+			echo "fuzz-replay: tether-fuzz has $${counters:-no} coverage counters (fewer than" \
+				"$(FUZZ_MIN_COUNTERS)): the build lost its instrumentation and would fuzz blind"; exit 1; \
+		fi; \
+		echo "fuzz-replay $$target: $$(grep -c '^Executed' $$log) inputs pass ($$counters coverage counters)"; \
 	done
 
 fuzz: fuzz-build
