@@ -74,7 +74,7 @@ public final class AttachedProcess: ProcessHandle, Sendable {
             try self.core.checkOpen("poll")
             do {
                 _ = try await loop.run(
-                    .poll(fd: self.core.fd, events: UInt32(POLLIN)), handle: self.core,
+                    .pollReadable(self.core.fd), handle: self.core,
                     decode: { $0.decodePoll($1, $2) })
             } catch is CancellationError where self.core.isClosed {
                 throw ReactorError(.closed, operation: "poll", detail: "pidfd of \(self.pid) was closed")

@@ -130,7 +130,7 @@ final class GatheredSend: @unsafe @unchecked Sendable {
         if core.isClosed {
             throw ReactorError(.closed, operation: "sendmsg", detail: "\(core.kind) fd \(core.fd) is closed")
         }
-        guard loop.start(.poll(fd: core.fd, events: UInt32(POLLOUT)), target: .sender(self)) != nil else {
+        guard loop.start(.pollWritable(core.fd), target: .sender(self)) != nil else {
             throw ReactorError(loop.stopping ? .shutDown : .tooManyOperations, operation: "sendmsg")
         }
         awaitingRoom = true

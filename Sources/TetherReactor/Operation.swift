@@ -66,13 +66,19 @@ enum Operation {
     var readinessPoll: Operation? {
         switch self {
         case .receiveMultishot(let fd, _), .readSelected(let fd, _, _), .receiveInto(let fd, _, _):
-            .poll(fd: fd, events: UInt32(POLLIN))
+            .pollReadable(fd)
         case .sendMessage(let fd, _), .writeVector(let fd, _):
-            .poll(fd: fd, events: UInt32(POLLOUT))
+            .pollWritable(fd)
         default:
             nil
         }
     }
+
+    /// A one-shot poll that completes once `fd` has input (or an error or hang-up).
+    static func pollReadable(_ fd: Int32) -> Operation { .poll(fd: fd, events: UInt32(POLLIN)) }
+
+    /// A one-shot poll that completes once `fd` has room for output (or an error or hang-up).
+    static func pollWritable(_ fd: Int32) -> Operation { .poll(fd: fd, events: UInt32(POLLOUT)) }
 
     /// Fills `sqe` for this operation.
     func prepare(

@@ -205,7 +205,7 @@ import TetherCollections
     /// wants no more bytes now, or the loop could not take it (the queue has failed then).
     private func waitForInput() -> Bool {
         guard !closed, !endOfStream, failure == nil, !paused else { return false }
-        guard arm(.poll(fd: fd, events: UInt32(POLLIN))) else { return true }
+        guard arm(.pollReadable(fd)) else { return true }
         awaitingInput = true
         return true
     }
