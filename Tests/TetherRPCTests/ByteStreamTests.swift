@@ -17,22 +17,6 @@ private let transferSizes = [0, 1, 64 * 1024, 5 * 1024 * 1024 + 3]
 /// The initial yamux window: what a sender may have in flight before the receiver reads.
 private let windowBytes = 256 * 1024
 
-/// A producer of `byteCount` pattern bytes in writes of `chunkBytes`, telling `written` the
-/// bytes of each write that returned.
-private func patternUpload(
-    byteCount: Int, chunkBytes: Int = 50_000, seed: UInt8, written: (@Sendable (Int) -> Void)? = nil
-) -> ByteStream {
-    ByteStream { writer in
-        var sent = 0
-        while sent < byteCount {
-            let count = min(chunkBytes, byteCount - sent)
-            try await writer.write(BlobPattern.slice(from: sent, count: count, seed: seed))
-            sent += count
-            written?(count)
-        }
-    }
-}
-
 /// Reads `bytes` to its end: how many bytes and the first position that is not the pattern.
 private func check(_ bytes: ByteStream, seed: UInt8) async throws -> BlobCheck {
     var count = 0
@@ -136,7 +120,7 @@ struct ByteStreamCallTests {
     @Test(arguments: transferSizes)
     func uploadArrivesIntactAndInOrder(byteCount: Int) async throws {
         try await withBlobs { fixture in
-            let result = try await fixture.blobs.upload(patternUpload(byteCount: byteCount, seed: 3), seed: 3)
+            let result = try await fixture.blobs.upload(BlobPattern.stream(byteCount: byteCount, seed: 3), seed: 3)
             #expect(result == BlobCheck(byteCount: byteCount, firstMismatch: nil))
             try await fixture.expectNoStreamsLeft()
         }
@@ -156,7 +140,8 @@ struct ByteStreamCallTests {
     @Test(arguments: transferSizes)
     func echoFlowsBothWaysAtOnce(byteCount: Int) async throws {
         try await withBlobs { fixture in
-            let echoed = try await fixture.blobs.echo(patternUpload(byteCount: byteCount, chunkBytes: 70_000, seed: 9))
+            let echoed = try await fixture.blobs.echo(
+                BlobPattern.stream(byteCount: byteCount, chunkBytes: 70_000, seed: 9))
             #expect(try await check(echoed, seed: 9) == BlobCheck(byteCount: byteCount, firstMismatch: nil))
             try await fixture.expectNoStreamsLeft()
         }
@@ -170,7 +155,7 @@ struct ByteStreamCallTests {
             let byteCount = 4 * 1024 * 1024
             let upload = Task {
                 try await fixture.blobs.hold(
-                    patternUpload(byteCount: byteCount, seed: 1) { written.add($0, ordering: .relaxed) },
+                    BlobPattern.stream(byteCount: byteCount, seed: 1) { written.add($0, ordering: .relaxed) },
                     readBytes: .max)
             }
             let client = fixture.client
@@ -252,7 +237,9 @@ struct ByteStreamCallTests {
             let producerError = Mutex<(any Error)?>(nil)
             let upload = ByteStream { writer in
                 do {
-                    try await patternUpload(byteCount: 1 << 40, seed: 1).forEachChunk { try await writer.write($0) }
+                    try await BlobPattern.stream(byteCount: 1 << 40, seed: 1).forEachChunk {
+                        try await writer.write($0)
+                    }
                 } catch {
                     producerError.withLock { $0 = error }
                     throw error
@@ -271,7 +258,7 @@ struct ByteStreamCallTests {
     @Test func cancellingAnUploadResetsTheCallee() async throws {
         try await withBlobs { fixture in
             let upload = Task {
-                try await fixture.blobs.hold(patternUpload(byteCount: 1 << 40, seed: 1), readBytes: .max)
+                try await fixture.blobs.hold(BlobPattern.stream(byteCount: 1 << 40, seed: 1), readBytes: .max)
             }
             let client = fixture.client
             let blocked = try await eventually(on: fixture.reactor) { await client.statistics.windowStalls > 0 }
@@ -297,7 +284,7 @@ struct ByteStreamCallTests {
     @Test func uploadProducerFailureFailsTheCallWithItsError() async throws {
         try await withBlobs { fixture in
             let failing = ByteStream { writer in
-                try await patternUpload(byteCount: 300_000, seed: 1).forEachChunk { try await writer.write($0) }
+                try await BlobPattern.stream(byteCount: 300_000, seed: 1).forEachChunk { try await writer.write($0) }
                 throw Broken()
             }
             await #expect(throws: Broken.self) { _ = try await fixture.blobs.upload(failing, seed: 1) }
@@ -404,7 +391,7 @@ struct ByteStreamCallTests {
         try await withBlobs { fixture in
             let hurried = BlobsClient(channel: fixture.channel.withTimeout(.milliseconds(100)))
             let error = await #expect(throws: RPCError.self) {
-                _ = try await hurried.hold(patternUpload(byteCount: 1 << 40, seed: 1), readBytes: .max)
+                _ = try await hurried.hold(BlobPattern.stream(byteCount: 1 << 40, seed: 1), readBytes: .max)
             }
             #expect(error?.code == .deadlineExceeded)
             fixture.store.openGate()

@@ -12,14 +12,24 @@ private func withKeyValue(
     configuration: RPCConfiguration = RPCConfiguration(),
     _ body: @Sendable (KeyValueClient, Store, RPCChannel) async throws -> Void
 ) async throws {
+    try await withServedStore { client, _, _, store in
+        let channel = RPCChannel(session: client, configuration: configuration)
+        try await body(KeyValueClient(channel: channel), store, channel)
+    }
+}
+
+/// A `Store` served on `server` of a real in-process session pair, for tests that also look at
+/// the sessions or the reactor.
+private func withServedStore(
+    _ body: @Sendable (_ client: MuxSession, _ server: MuxSession, Reactor, Store) async throws -> Void
+) async throws {
     try await withMuxSessionPair { client, server, reactor in
         let store = Store()
         let rpcServer = RPCServer()
         rpcServer.register(KeyValueService(store))
         let serving = Task(executorPreference: reactor) { await rpcServer.serve(server) }
         defer { serving.cancel() }
-        let channel = RPCChannel(session: client, configuration: configuration)
-        try await body(KeyValueClient(channel: channel), store, channel)
+        try await body(client, server, reactor, store)
     }
 }
 
@@ -208,12 +218,7 @@ struct RPCCallTests {
     /// about four 64 KiB items) plus the one it is writing. The count is read only after the
     /// producer is blocked, so a producer that has not run yet cannot pass it.
     @Test func slowConsumerBoundsWhatTheProducerRunsAhead() async throws {
-        try await withMuxSessionPair { client, server, reactor in
-            let store = Store()
-            let rpcServer = RPCServer()
-            rpcServer.register(KeyValueService(store))
-            let serving = Task(executorPreference: reactor) { await rpcServer.serve(server) }
-            defer { serving.cancel() }
+        try await withServedStore { client, server, reactor, store in
             let kv = KeyValueClient(channel: RPCChannel(session: client))
             let itemBytes = 64 * 1024
             var iterator = try await kv.bulk(count: 400, itemBytes: itemBytes).makeAsyncIterator()

@@ -107,14 +107,7 @@ struct RPCCallbackTests {
             defer { for task in serving { task.cancel() } }
             let uploads = ReportedUploadsClient(channel: RPCChannel(session: client, callbackServer: callbacks))
             let byteCount = 1024 * 1024 + 5
-            let data = ByteStream { writer in
-                var sent = 0
-                while sent < byteCount {
-                    let count = min(30_000, byteCount - sent)
-                    try await writer.write(BlobPattern.slice(from: sent, count: count, seed: 4))
-                    sent += count
-                }
-            }
+            let data = BlobPattern.stream(byteCount: byteCount, chunkBytes: 30_000, seed: 4)
             let sink = RecordingSink()
             let check = try await uploads.upload(data, expected: byteCount, seed: 4, progress: sink)
             #expect(check == BlobCheck(byteCount: byteCount, firstMismatch: nil))

@@ -158,14 +158,7 @@ struct RPCCrossProcessTests {
         try await withPluginProcess { _, channel in
             let blobs = BlobsClient(channel: channel)
             let byteCount = 3 * 1024 * 1024 + 17
-            let upload = ByteStream { writer in
-                var sent = 0
-                while sent < byteCount {
-                    let count = min(40_000, byteCount - sent)
-                    try await writer.write(BlobPattern.slice(from: sent, count: count, seed: 11))
-                    sent += count
-                }
-            }
+            let upload = BlobPattern.stream(byteCount: byteCount, chunkBytes: 40_000, seed: 11)
             #expect(try await blobs.upload(upload, seed: 11) == BlobCheck(byteCount: byteCount, firstMismatch: nil))
             for bytes in [
                 try await blobs.download(seed: 12, byteCount: byteCount, chunkBytes: 64 * 1024, failAfter: nil),

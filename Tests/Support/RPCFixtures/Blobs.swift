@@ -48,6 +48,22 @@ public enum BlobPattern {
         }
     }
 
+    /// A producer of `byteCount` pattern bytes in writes of `chunkBytes`, telling `written` the
+    /// bytes of each write that returned.
+    public static func stream(
+        byteCount: Int, chunkBytes: Int = 50_000, seed: UInt8, written: (@Sendable (Int) -> Void)? = nil
+    ) -> ByteStream {
+        ByteStream { writer in
+            var sent = 0
+            while sent < byteCount {
+                let count = min(chunkBytes, byteCount - sent)
+                try await writer.write(slice(from: sent, count: count, seed: seed))
+                sent += count
+                written?(count)
+            }
+        }
+    }
+
     /// The position of the first byte of `slice` (starting at stream position `start`) that
     /// differs from the pattern.
     public static func firstMismatch(in slice: BufferSlice, at start: Int, seed: UInt8) -> Int? {
